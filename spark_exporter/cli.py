@@ -1,0 +1,105 @@
+"""The ``spark-exporter`` command. No subcommand runs the daemon; subcommands are config, query, api, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+import structlog
+
+from . import __version__
+from .collection import CollectionLoop
+from .collectors import load_all
+from .collectors.base import Collector, Paths
+from .config import ConfigError, ExporterConfig, ExporterSchema
+from .logs import setup_logging
+from .server import build_app, serve
+from .webconfig import load_web_config
+
+PROG = "spark-exporter"
+
+# subcommand -> module exposing ``main(argv) -> int``
+SUBCOMMANDS = {
+    "config": "spark_exporter.promconfig",
+    "query": "spark_exporter.query.cli",
+    "api": "spark_exporter.query.api",
+    "demo": "spark_exporter.demo",
+}
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+def exporter_schema() -> ExporterSchema:
+    registry = load_all()
+    options = [o for cls in registry.values() for o in cls.options]
+    return ExporterSchema({name: cls.default_enabled for name, cls in registry.items()}, options)
+
+
+def build_parser(schema: ExporterSchema) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Prometheus exporter for DGX Spark: GPU metrics under dcgm-exporter names, host metrics "
+        "under node_exporter names. Subcommands: " + ", ".join(SUBCOMMANDS) + " (see '%(prog)s SUBCOMMAND -h').",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG}, version {__version__}")
+    schema.add_arguments(parser)
+    return parser
+
+
+def load_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> ExporterConfig:
+    schema = exporter_schema()
+    ns = build_parser(schema).parse_args(list(argv))
+    return schema.resolve(vars(ns), dict(os.environ if environ is None else environ))
+
+
+def make_collectors(cfg: ExporterConfig) -> list[Collector]:
+    registry = load_all()
+    paths = Paths.from_config(cfg)
+    return [registry[name](cfg, paths) for name in cfg.enabled_collectors]
+
+
+def run_exporter(argv: Sequence[str]) -> int:
+    try:
+        cfg = load_config(argv)
+        web_config = load_web_config(cfg["web.config.file"])
+    except ConfigError as e:
+        return fail(str(e))
+    setup_logging(cfg["log.level"], cfg["log.format"])
+    log = structlog.get_logger(component="main")
+    try:
+        collectors = make_collectors(cfg)
+    except ConfigError as e:
+        return fail(str(e))
+    loop = CollectionLoop(collectors, cfg.interval, cfg.timeout)
+    log.info("starting", version=__version__, collectors=",".join(cfg.enabled_collectors),
+             interval_seconds=cfg.interval, config_file=cfg.sources and cfg.values.get("config.file"))
+    app = build_app(loop, cfg.telemetry_path, web_config)
+    try:
+        asyncio.run(serve(app, cfg.listen_address, web_config, on_started=loop.start))
+    except OSError as e:
+        loop.stop()
+        return fail(f"cannot listen on {cfg.listen_address}: {e.strerror or e}", 1)
+    except KeyboardInterrupt:
+        pass
+    loop.stop()
+    log.info("stopped")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[args[0]])
+        return int(module.main(args[1:]))
+    return run_exporter(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

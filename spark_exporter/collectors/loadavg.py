@@ -1,0 +1,21 @@
+"""node_load1/5/15 from /proc/loadavg (node_exporter's loadavg collector)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
+from . import register
+from .base import Collector
+
+
+@register
+class LoadavgCollector(Collector):
+    name = "loadavg"
+
+    def collect(self) -> Iterable[Metric]:
+        with open(self.paths.proc("loadavg"), encoding="ascii") as fh:
+            fields = fh.read().split()
+        for i, minutes in enumerate((1, 5, 15)):
+            yield GaugeMetricFamily(f"node_load{minutes}", f"{minutes}m load average.", value=float(fields[i]))

@@ -1,0 +1,32 @@
+"""structlog set-up: logfmt or JSON lines on stderr, filtered by level."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
+    renderer: structlog.types.Processor
+    if fmt == "json":
+        renderer = structlog.processors.JSONRenderer(sort_keys=False)
+    else:
+        renderer = structlog.processors.LogfmtRenderer(key_order=["ts", "level", "event"], drop_missing=True)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    # aiohttp and asyncio log through stdlib logging; keep them at warning and on stderr.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="level=%(levelname)s logger=%(name)s msg=%(message)r")
