@@ -80,7 +80,8 @@ def _scrape_config(job: Job, inventory: Inventory) -> dict[str, Any] | None:
             "relabel_configs": _relabel_configs()}
 
 
-def build_prometheus_config(inventory: Inventory, rule_files: list[str], scrape_interval: str = DEFAULT_INTERVAL,
+def build_prometheus_config(inventory: Inventory, rule_files: list[str],
+                            scrape_interval: str = DEFAULT_INTERVAL,
                             evaluation_interval: str = DEFAULT_INTERVAL) -> dict[str, Any]:
     """The ``prometheus.yml`` document for ``inventory``, as a dict ready for ``yaml.safe_dump``."""
     check_prom_duration(scrape_interval)
@@ -106,7 +107,8 @@ def render_prometheus_config(config: dict[str, Any], source: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"{PROG} config", description="Generate configuration for the cluster.")
+    parser = argparse.ArgumentParser(prog=f"{PROG} config",
+                                     description="Generate configuration for the cluster.")
     sub = parser.add_subparsers(dest="what", required=True, metavar="{prometheus}")
     prom = sub.add_parser("prometheus", help="print a prometheus.yml for the inventory on stdout",
                           description="Print a prometheus.yml for the cluster inventory on stdout.")
@@ -123,7 +125,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     evaluation_interval = args.evaluation_interval or args.scrape_interval
-    for flag, value in (("--scrape-interval", args.scrape_interval), ("--evaluation-interval", evaluation_interval)):
+    durations = (("--scrape-interval", args.scrape_interval), ("--evaluation-interval", evaluation_interval))
+    for flag, value in durations:
         try:
             check_prom_duration(value)
         except ValueError as e:
@@ -131,8 +134,8 @@ def main(argv: Sequence[str]) -> int:
             return 2
     try:
         inventory = load_inventory(args.inventory)
-        config = build_prometheus_config(inventory, args.rule_files or [DEFAULT_RULE_FILES], args.scrape_interval,
-                                         evaluation_interval)
+        rule_files = args.rule_files or [DEFAULT_RULE_FILES]
+        config = build_prometheus_config(inventory, rule_files, args.scrape_interval, evaluation_interval)
     except (InventoryError, ValueError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""A simulated cluster for integration tests: N spark-exporters with simulated GPUs, scraped by a real Prometheus.
+"""A simulated cluster for tests: N spark-exporters with simulated GPUs, scraped by a real Prometheus.
 
 Prometheus runs the configuration that ``spark-exporter config prometheus`` generates for an inventory of
 the exporters (cluster ``test``, nodes ``spark-01``, ``spark-02``, ...), with every file in ``rules/``.
@@ -75,7 +75,8 @@ def simulated_cluster(n_nodes: int = 2, profile: str | None = "gb10", interval: 
         write_inventory(inventory_path, exporters)
         inventory = load_inventory(str(inventory_path))
         files = _rule_paths() if rule_files else []
-        config = build_prometheus_config(inventory, [], scrape_interval=interval, evaluation_interval=interval)
+        config = build_prometheus_config(inventory, [], scrape_interval=interval,
+                                         evaluation_interval=interval)
         prom = stack.enter_context(prometheus(config, rule_files=files))
         yield SimulatedCluster(prom, exporters, inventory_path, inventory, config)
 
