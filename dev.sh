@@ -15,6 +15,8 @@ need_apt() {
   command -v prometheus-node-exporter >/dev/null 2>&1 || missing+=(prometheus-node-exporter)
   if [ "${1:-}" = all ]; then
     { command -v victoria-metrics >/dev/null 2>&1 && command -v vmalert >/dev/null 2>&1; } || missing+=(victoria-metrics)
+    command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo "dev.sh: installing Debian packages: ${missing[*]}" >&2

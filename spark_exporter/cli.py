@@ -49,6 +49,8 @@ def build_parser(schema: ExporterSchema) -> argparse.ArgumentParser:
         "under node_exporter names. Subcommands: " + ", ".join(SUBCOMMANDS) + " (see '%(prog)s SUBCOMMAND -h').",
     )
     parser.add_argument("--version", action="version", version=f"{PROG}, version {__version__}")
+    parser.add_argument("--check-config", action="store_true", dest="check_config",
+                        help="Validate the configuration (flags, environment, files), print it, and exit.")
     schema.add_arguments(parser)
     return parser
 
@@ -56,7 +58,9 @@ def build_parser(schema: ExporterSchema) -> argparse.ArgumentParser:
 def load_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> ExporterConfig:
     schema = exporter_schema()
     ns = build_parser(schema).parse_args(list(argv))
-    return schema.resolve(vars(ns), dict(os.environ if environ is None else environ))
+    cfg = schema.resolve(vars(ns), dict(os.environ if environ is None else environ))
+    cfg.check_only = bool(ns.check_config)
+    return cfg
 
 
 def make_collectors(cfg: ExporterConfig) -> list[Collector]:
@@ -71,6 +75,11 @@ def run_exporter(argv: Sequence[str]) -> int:
         web_config = load_web_config(cfg["web.config.file"])
     except ConfigError as e:
         return fail(str(e))
+    if cfg.check_only:
+        for key, value in sorted(cfg.values.items()):
+            print(f"{key}={value}  # {cfg.sources.get(key, 'default')}")
+        print("collectors=" + ",".join(cfg.enabled_collectors))
+        return 0
     setup_logging(cfg["log.level"], cfg["log.format"])
     log = structlog.get_logger(component="main")
     try:

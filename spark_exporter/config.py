@@ -178,6 +178,7 @@ class ExporterConfig:
     values: dict[str, Any]
     collectors: dict[str, bool]
     sources: dict[str, str] = field(default_factory=dict)
+    check_only: bool = False
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
