@@ -29,8 +29,6 @@ VIRTUAL_INTERFACES = (  # the same list as rules/spark-recording.yml, so rule an
     r"lo|veth.*|docker.*|br-.*|virbr.*|vnet.*|cni.*|flannel.*|cali.*|cilium.*|lxc.*|vxlan.*|genev.*|tun.*"
     r"|tap.*|wg.*|tailscale.*|kube-ipvs.*|nodelocaldns|dummy.*|ifb.*"
 )
-    r"lo|veth.*|docker.*|br-.*|virbr.*|cni.*|flannel.*|cali.*|vxlan.*|tun.*|tap.*|bond.*\..*|dummy.*"
-)
 GPU_JOBS = ("spark-exporter", "dcgm-exporter")  # jobs whose target carries a node's GPU telemetry
 
 # duration -> (seconds, step in s): a few hundred points per series.
