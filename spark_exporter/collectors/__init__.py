@@ -16,6 +16,7 @@ _MODULES = (
     "cpu",
     "meminfo",
     "netdev",
+    "netclass",
     "diskstats",
     "filesystem",
     "hwmon",

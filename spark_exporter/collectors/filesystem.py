@@ -1,0 +1,174 @@
+"""Filesystem size, free space and inodes per mount point (node_exporter's filesystem collector).
+
+Mount points come from ``<procfs>/1/mounts`` (falling back to ``<procfs>/mounts`` where hidepid hides
+PID 1), filtered by node_exporter's default mount-point and fstype exclusions; each is statvfs'ed at
+``<rootfs>/<mountpoint>``. ``os.statvfs`` is used rather than ``psutil.disk_usage`` because psutil
+reports neither the root-reserved free space nor inode counts. Sizes use f_bsize, as node_exporter does.
+
+A statvfs that hangs (a dead NFS server) must not hold the other mounts: calls run on a helper thread
+with ``filesystem.mount-timeout``; a mount that overruns is reported with
+``node_filesystem_device_error=1`` and not statvfs'ed again until the hung call returns.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
+from ..config import ExporterConfig, duration_option
+from . import register
+from .base import Collector, Paths
+from .netdev import compile_option, regex_option
+
+DEFAULT_MOUNT_POINTS_EXCLUDE = (
+    r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
+)
+DEFAULT_FS_TYPES_EXCLUDE = (
+    r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|"
+    r"overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$"
+)
+LABELS = ["device", "fstype", "mountpoint"]
+
+
+@dataclass(frozen=True)
+class Mount:
+    device: str
+    mountpoint: str
+    fstype: str
+    options: str
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.device, self.fstype, self.mountpoint]
+
+    @property
+    def readonly(self) -> bool:
+        return "ro" in self.options.split(",")
+
+
+def parse_mounts(text: str, rootfs: str = "/") -> list[Mount]:
+    """Parse a mounts file; octal escapes for space and tab are undone and the rootfs prefix stripped."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4:
+            raise ValueError(f"malformed mount point information: {line!r}")
+        mp = parts[1].replace("\\040", " ").replace("\\011", "\t")
+        if rootfs != "/":
+            mp = mp.removeprefix(rootfs.rstrip("/")) or "/"
+        out.append(Mount(parts[0], mp, parts[2], parts[3]))
+    return out
+
+
+@register
+class FilesystemCollector(Collector):
+    name = "filesystem"
+    options = (
+        regex_option(
+            "filesystem.mount-points-exclude",
+            DEFAULT_MOUNT_POINTS_EXCLUDE,
+            "Regexp of mount points to exclude (node_exporter's upstream default).",
+        ),
+        regex_option(
+            "filesystem.fs-types-exclude",
+            DEFAULT_FS_TYPES_EXCLUDE,
+            "Regexp of filesystem types to exclude (node_exporter's upstream default).",
+        ),
+        duration_option(
+            "filesystem.mount-timeout",
+            2.0,
+            "How long to wait for one statvfs before marking the mount point as stuck.",
+        ),
+    )
+
+    def __init__(self, config: ExporterConfig, paths: Paths) -> None:
+        super().__init__(config, paths)
+        self._mp_exclude = compile_option(config, "filesystem.mount-points-exclude")
+        self._fs_exclude = compile_option(config, "filesystem.fs-types-exclude")
+        self._timeout = float(config["filesystem.mount-timeout"])
+        self._stuck: dict[str, threading.Thread] = {}  # mount point -> thread still inside its statvfs
+
+    def mounts(self) -> list[Mount]:
+        """Mounts left after the exclusions, first occurrence of each (device, fstype, mountpoint)."""
+        try:
+            with open(self.paths.proc("1", "mounts"), encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            with open(self.paths.proc("mounts"), encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        seen: set[tuple[str, ...]] = set()
+        out = []
+        for m in parse_mounts(text, self.paths.rootfs):
+            if self._mp_exclude is not None and self._mp_exclude.search(m.mountpoint):
+                continue
+            if self._fs_exclude is not None and self._fs_exclude.search(m.fstype):
+                continue
+            if tuple(m.labels) not in seen:
+                seen.add(tuple(m.labels))
+                out.append(m)
+        return out
+
+    def _statvfs_all(self, mounts: Sequence[Mount]) -> dict[str, os.statvfs_result | OSError]:
+        """statvfs each mount on a helper thread; a call that overruns the timeout is recorded as stuck."""
+        results: dict[str, os.statvfs_result | OSError] = {}
+        current: list[str] = []
+
+        def work() -> None:
+            for m in mounts:
+                current[:] = [m.mountpoint]
+                try:
+                    results[m.mountpoint] = os.statvfs(
+                        os.path.join(self.paths.rootfs, m.mountpoint.lstrip("/"))
+                    )
+                except OSError as e:
+                    results[m.mountpoint] = e
+            current.clear()
+
+        t = threading.Thread(target=work, name="filesystem-statvfs", daemon=True)
+        t.start()
+        t.join(self._timeout)
+        if t.is_alive() and current:
+            self._stuck[current[0]] = t
+            self.log.warning("mount_point_stuck", mountpoint=current[0], timeout_seconds=self._timeout)
+        return dict(results)
+
+    def collect(self) -> Iterable[Metric]:
+        self._stuck = {mp: t for mp, t in self._stuck.items() if t.is_alive()}
+        mounts = self.mounts()
+        results = self._statvfs_all([m for m in mounts if m.mountpoint not in self._stuck])
+        fams = {
+            k: GaugeMetricFamily(f"node_filesystem_{k}", doc, labels=LABELS)
+            for k, doc in (
+                ("size_bytes", "Filesystem size in bytes."),
+                ("free_bytes", "Filesystem free space in bytes."),
+                ("avail_bytes", "Filesystem space available to non-root users in bytes."),
+                ("files", "Filesystem total file nodes."),
+                ("files_free", "Filesystem total free file nodes."),
+                ("readonly", "Filesystem read-only status."),
+                ("device_error", "Whether an error occurred while getting statistics for the given device."),
+            )
+        }
+        for m in mounts:
+            st = results.get(m.mountpoint)
+            if st is None and m.mountpoint not in self._stuck:
+                continue  # not reached this cycle: queued behind a mount that just hung
+            if not isinstance(st, os.statvfs_result):
+                if st is not None:
+                    self.log.debug("statvfs_failed", mountpoint=m.mountpoint, error=str(st))
+                fams["device_error"].add_metric(m.labels, 1.0)
+                continue
+            fams["device_error"].add_metric(m.labels, 0.0)
+            for key, value in (
+                ("size_bytes", st.f_blocks * st.f_bsize),
+                ("free_bytes", st.f_bfree * st.f_bsize),
+                ("avail_bytes", st.f_bavail * st.f_bsize),
+                ("files", st.f_files),
+                ("files_free", st.f_ffree),
+                ("readonly", 1 if m.readonly else 0),
+            ):
+                fams[key].add_metric(m.labels, float(value))
+        return [f for f in fams.values() if f.samples]

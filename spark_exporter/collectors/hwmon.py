@@ -1,0 +1,254 @@
+"""Hardware sensors from <sysfs>/class/hwmon (node_exporter's hwmon collector).
+
+Series are named and labelled exactly as node_exporter 1.5 names them, so lm-sensors dashboards work:
+``node_hwmon_temp_celsius{chip,sensor}`` (and ``_max``/``_crit``/... variants), ``node_hwmon_fan_rpm``,
+``node_hwmon_in_volts``, ``node_hwmon_power_watt``, ``node_hwmon_chip_names{chip,chip_name}`` and
+``node_hwmon_sensor_label{chip,sensor,label}``.
+
+The ``chip`` label is derived from the hwmon directory like node_exporter does it: first from the
+resolved ``device`` link, as ``<parent dir>_<device dir>`` cleaned to ``[a-z0-9:_]`` (``platform_coretemp_0``,
+``nvme_nvme0``, ``thermal_thermal_zone0``, ``0000:00:00_0_0000:01:00_0`` for a PCI function such as a
+ConnectX-7 port); else from the ``name`` file; else the ``hwmonN`` directory name. A machine without
+/sys/class/hwmon gets no series and the collector still succeeds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from . import register
+from .base import Collector
+
+_INVALID = re.compile(r"[^a-z0-9:_]")
+_FILENAME = re.compile(r"^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$")
+SENSOR_TYPES = frozenset(
+    {
+        "vrm",
+        "beep_enable",
+        "update_interval",
+        "in",
+        "cpu",
+        "fan",
+        "pwm",
+        "temp",
+        "curr",
+        "power",
+        "energy",
+        "humidity",
+        "intrusion",
+    }
+)
+LABELS = ["chip", "sensor"]
+_MAX_READ = 128  # bytes; sysfs values are short, and a broken driver must not make us read forever
+
+
+def clean_name(name: str) -> str:
+    """Lower-case, map anything outside [a-z0-9:_] to "_", trim "_" (node_exporter's cleanMetricName)."""
+    return _INVALID.sub("_", name.lower()).strip("_")
+
+
+def explode(filename: str) -> tuple[str, int, str] | None:
+    """Split ``temp1_crit_alarm`` into ("temp", 1, "crit_alarm"); None if it is no sensor file name."""
+    m = _FILENAME.match(filename)
+    if m is None:
+        return None
+    return m.group("type"), int(m.group("id") or 0), m.group("property") or ""
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(_MAX_READ).decode("utf-8", errors="replace").strip("\n")
+    except OSError:
+        return None
+
+
+def chip_name(hwmon_dir: str) -> str | None:
+    """The ``chip`` label for one hwmon directory (device link, then name file, then hwmonN)."""
+    device = os.path.join(hwmon_dir, "device")
+    if os.path.exists(device):
+        resolved = os.path.realpath(device)
+        dev_name = clean_name(os.path.basename(resolved))
+        dev_type = clean_name(os.path.basename(os.path.dirname(resolved)))
+        if dev_type and dev_name:
+            return f"{dev_type}_{dev_name}"
+        if dev_name:
+            return dev_name
+    name = human_chip_name(hwmon_dir)
+    if name:
+        return name
+    return clean_name(os.path.basename(os.path.realpath(hwmon_dir))) or None
+
+
+def human_chip_name(hwmon_dir: str) -> str | None:
+    """The cleaned ``name`` file (``nvme``, ``acpitz``, ``mlx5``), for node_hwmon_chip_names."""
+    raw = _read(os.path.join(hwmon_dir, "name"))
+    if not raw:
+        return None
+    return clean_name(raw) or None
+
+
+def sensor_data(directory: str, data: dict[str, dict[str, str]]) -> None:
+    """Add the readable sensor files of one directory to ``data[sensor][property]``."""
+    for filename in sorted(os.listdir(directory)):
+        parts = explode(filename)
+        if parts is None or parts[0] not in SENSOR_TYPES:
+            continue
+        value = _read(os.path.join(directory, filename))
+        if value is not None:
+            data.setdefault(f"{parts[0]}{parts[1]}", {})[parts[2]] = value
+
+
+def _metric_for(sensor_type: str, element: str) -> tuple[str, float, bool]:
+    """(name suffix, scale, is counter) for one element, following node_exporter's unit rules."""
+    if element in ("fault", "alarm"):
+        return "", 1.0, False
+    if element == "beep":
+        return "_enabled", 1.0, False
+    if sensor_type in ("in", "cpu"):
+        return "_volts", 0.001, False  # mV
+    if sensor_type == "temp" and element != "type":
+        return "_celsius", 0.001, False  # millidegree C
+    if sensor_type == "curr":
+        return "_amps", 0.001, False  # mA
+    if sensor_type == "energy":
+        return "_joule_total", 1e-6, True  # uJ
+    if sensor_type == "power" and element == "accuracy":
+        return "", 1e-6, False
+    if sensor_type == "power" and element in (
+        "average_interval",
+        "average_interval_min",
+        "average_interval_max",
+    ):
+        return "_seconds", 0.001, False  # ms
+    if sensor_type == "power":
+        return "_watt", 1e-6, False  # uW
+    if sensor_type == "humidity":
+        return "", 1e-6, False  # milli-percent -> ratio
+    if sensor_type == "fan" and element in ("input", "min", "max", "target"):
+        return "_rpm", 1.0, False
+    return "", 1.0, False
+
+
+class _Out:
+    """Families of one collection keyed by name (many chips add to the same family)."""
+
+    def __init__(self) -> None:
+        self.fams: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+
+    def add(
+        self, name: str, doc: str, labels: list[str], values: list[str], value: float, counter: bool = False
+    ) -> None:
+        fam = self.fams.get(name)
+        if fam is None:
+            base = name.removesuffix("_total") if counter else name
+            fam = self.fams[name] = (
+                CounterMetricFamily(base, doc, labels=labels)
+                if counter
+                else GaugeMetricFamily(name, doc, labels=labels)
+            )
+        fam.add_metric(values, value)
+
+
+@register
+class HwmonCollector(Collector):
+    name = "hwmon"
+
+    def collect(self) -> Iterable[Metric]:
+        base = self.paths.sys("class", "hwmon")
+        try:
+            entries = sorted(os.listdir(base))
+        except FileNotFoundError:
+            return []  # no hwmon on this machine: nothing to report, not a failure
+        out = _Out()
+        seen: set[str] = set()
+        for entry in entries:
+            path = os.path.join(base, entry)
+            if os.path.isdir(path):
+                self._chip(out, path, seen)
+        return list(out.fams.values())
+
+    def _chip(self, out: _Out, path: str, seen: set[str]) -> None:
+        chip = chip_name(path)
+        if chip is None or chip in seen:  # a duplicate chip would give duplicate series
+            self.log.warning("hwmon_chip_skipped", path=path, chip=chip)
+            return
+        seen.add(chip)
+        data: dict[str, dict[str, str]] = {}
+        sensor_data(path, data)
+        if os.path.exists(os.path.join(path, "device")):
+            sensor_data(os.path.join(path, "device"), data)
+        human = human_chip_name(path)
+        if human:
+            out.add(
+                "node_hwmon_chip_names",
+                "Annotation metric for human-readable chip names",
+                ["chip", "chip_name"],
+                [chip, human],
+                1.0,
+            )
+        for sensor, props in sorted(data.items()):
+            self._sensor(out, chip, sensor, props)
+
+    def _sensor(self, out: _Out, chip: str, sensor: str, props: dict[str, str]) -> None:
+        parts = explode(sensor)
+        sensor_type = parts[0] if parts else sensor
+        labels = [chip, sensor]
+        if "label" in props:
+            out.add(
+                "node_hwmon_sensor_label",
+                "Label for given chip and sensor",
+                ["chip", "sensor", "label"],
+                [chip, sensor, props["label"]],
+                1.0,
+            )
+        if sensor_type == "beep_enable":
+            out.add(
+                "node_hwmon_beep_enabled",
+                "Hardware beep enabled",
+                LABELS,
+                labels,
+                1.0 if props.get("") == "1" else 0.0,
+            )
+            return
+        if sensor_type in ("vrm", "update_interval"):
+            self._single(out, sensor_type, labels, props.get(""))
+            return
+        for element, raw in sorted(props.items()):
+            if element == "label":
+                continue
+            try:
+                value = float(raw)
+            except ValueError:
+                continue
+            name = f"node_hwmon_{sensor_type}"
+            if element == "input":
+                name += "_input" if "" in props else ""
+            elif element:
+                name += "_" + clean_name(element)
+            suffix, scale, counter = _metric_for(sensor_type, element)
+            doc = f"Hardware monitor for {sensor_type} ({element or 'input'})"
+            out.add(name + suffix, doc, LABELS, labels, value * scale, counter)
+
+    @staticmethod
+    def _single(out: _Out, sensor_type: str, labels: list[str], raw: str | None) -> None:
+        try:
+            value = float(raw or "")
+        except ValueError:
+            return
+        if sensor_type == "vrm":
+            out.add(
+                "node_hwmon_voltage_regulator_version", "Hardware voltage regulator", LABELS, labels, value
+            )
+        else:
+            out.add(
+                "node_hwmon_update_interval_seconds",
+                "Hardware monitor update interval",
+                LABELS,
+                labels,
+                value * 0.001,
+            )  # ms

@@ -1,0 +1,50 @@
+"""Every /proc/meminfo field as node_memory_<Field>[_bytes] (node_exporter's meminfo collector).
+
+psutil.virtual_memory() exposes a handful of derived values; dashboards written for node_exporter
+query the raw kernel fields (``node_memory_MemAvailable_bytes``, ``node_memory_Active_anon_bytes``,
+``node_memory_HugePages_Total``), so the file is parsed directly, with node_exporter's naming:
+``Active(anon)`` becomes ``Active_anon``; a value with a ``kB`` unit is multiplied by 1024 and gets
+``_bytes``; a value without a unit (the HugePages_* counts) keeps its bare name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
+from . import register
+from .base import Collector
+
+_PARENS = re.compile(r"\((.*)\)")
+_KIB = 1024  # bytes per "kB" in /proc/meminfo (the kernel means KiB)
+
+
+def parse_meminfo(text: str) -> dict[str, float]:
+    """Map node_exporter's metric suffix (``MemTotal_bytes``, ``HugePages_Free``) to its value."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts:  # some kernels emit blank lines
+            continue
+        if len(parts) not in (2, 3) or not parts[0].endswith(":"):
+            raise ValueError(f"invalid line in meminfo: {line!r}")
+        key = _PARENS.sub(r"_\1", parts[0][:-1])
+        value = float(parts[1])
+        if len(parts) == 3:
+            key, value = key + "_bytes", value * _KIB
+        out[key] = value
+    return out
+
+
+@register
+class MeminfoCollector(Collector):
+    name = "meminfo"
+
+    def collect(self) -> Iterable[Metric]:
+        with open(self.paths.proc("meminfo"), encoding="ascii") as fh:
+            fields = parse_meminfo(fh.read())
+        for key, value in fields.items():
+            field = key.removesuffix("_bytes")
+            yield GaugeMetricFamily(f"node_memory_{key}", f"Memory information field {field}.", value=value)

@@ -1,0 +1,139 @@
+"""Interface attributes from <sysfs>/class/net/DEV (node_exporter's netclass collector).
+
+``node_network_up{device}`` is 1 when operstate is "up" (so ``lo``, whose operstate is "unknown", is 0,
+as in node_exporter). ``node_network_info`` carries address, broadcast, duplex, ifalias and operstate.
+Numeric attributes become gauges (``mtu_bytes``, ``speed_bytes`` = Mbit/s * 125000, ``flags``, ...)
+and the carrier change counts become counters. An attribute the driver refuses to report (reading
+``speed`` of a down link gives EINVAL) is left out, never written as 0. Every entry of the directory is
+included, virtual interfaces too, exactly as node_exporter 1.5 does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from ..config import ExporterConfig
+from . import register
+from .base import Collector, Paths
+from .netdev import compile_option, regex_option
+
+# sysfs attribute -> (metric suffix, HELP). Values parse like node_exporter's (0x-prefixed hex allowed).
+GAUGES: dict[str, tuple[str, str]] = {
+    "addr_assign_type": ("address_assign_type", "Network device property: address_assign_type"),
+    "carrier": ("carrier", "Network device property: carrier"),
+    "dev_id": ("device_id", "Network device property: device_id"),
+    "dormant": ("dormant", "Network device property: dormant"),
+    "flags": ("flags", "Network device property: flags"),
+    "ifindex": ("iface_id", "Network device property: iface_id"),
+    "iflink": ("iface_link", "Network device property: iface_link"),
+    "link_mode": ("iface_link_mode", "Network device property: iface_link_mode"),
+    "mtu": ("mtu_bytes", "Network device property: mtu_bytes"),
+    "name_assign_type": ("name_assign_type", "Network device property: name_assign_type"),
+    "netdev_group": ("net_dev_group", "Network device property: net_dev_group"),
+    "tx_queue_len": ("transmit_queue_length", "Network device property: transmit_queue_length"),
+    "type": ("protocol_type", "Network device property: protocol_type"),
+}
+COUNTERS: dict[str, tuple[str, str]] = {
+    "carrier_changes": ("carrier_changes", "Network device property: carrier_changes_total"),
+    "carrier_up_count": ("carrier_up_changes", "Network device property: carrier_up_changes_total"),
+    "carrier_down_count": ("carrier_down_changes", "Network device property: carrier_down_changes_total"),
+}
+_TEXT = ("address", "broadcast", "duplex", "ifalias", "operstate")
+_MBIT_TO_BYTES = 1000 * 1000 // 8  # speed is in Mbit/s; node_exporter exports bytes/s
+
+
+def parse_int(text: str) -> int:
+    """Parse like Go's ParseInt(s, 0, 64): decimal, or 0x/0o/0b-prefixed."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        return int(text, 10)  # "010": Go reads octal, sysfs never writes it; decimal is the sane reading
+
+
+def read_attr(path: str) -> str | None:
+    """One sysfs attribute, stripped; None when the driver cannot report it (EINVAL, ENOENT, EPERM...)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+@register
+class NetclassCollector(Collector):
+    name = "netclass"
+    options = (
+        regex_option(
+            "netclass.ignored-devices", "^$", "Regexp of net devices to ignore in the netclass collector."
+        ),
+    )
+
+    def __init__(self, config: ExporterConfig, paths: Paths) -> None:
+        super().__init__(config, paths)
+        self._ignored = compile_option(config, "netclass.ignored-devices")
+
+    def devices(self) -> list[str]:
+        base = self.paths.sys("class", "net")
+        out = []
+        for entry in sorted(os.listdir(base)):
+            if os.path.isfile(os.path.join(base, entry)) and not os.path.islink(os.path.join(base, entry)):
+                continue  # bonding_masters is a plain file, not an interface
+            if self._ignored is not None and self._ignored.search(entry):
+                continue
+            out.append(entry)
+        return out
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(
+            "node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.", labels=["device"]
+        )
+        info = GaugeMetricFamily(
+            "node_network_info",
+            "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+            labels=["device", "address", "broadcast", "duplex", "operstate", "ifalias"],
+        )
+        gauges = {
+            attr: GaugeMetricFamily(f"node_network_{suffix}", doc, labels=["device"])
+            for attr, (suffix, doc) in GAUGES.items()
+        }
+        counters = {
+            attr: CounterMetricFamily(f"node_network_{suffix}", doc, labels=["device"])
+            for attr, (suffix, doc) in COUNTERS.items()
+        }
+        speed = GaugeMetricFamily(
+            "node_network_speed_bytes", "Network device property: speed_bytes", labels=["device"]
+        )
+        for dev in self.devices():
+            d = self.paths.sys("class", "net", dev)
+            text = {k: read_attr(os.path.join(d, k)) or "" for k in _TEXT}
+            up.add_metric([dev], 1.0 if text["operstate"] == "up" else 0.0)
+            info.add_metric(
+                [dev, text["address"], text["broadcast"], text["duplex"], text["operstate"], text["ifalias"]],
+                1.0,
+            )
+            for attr, gauge in gauges.items():
+                self._add(gauge, dev, read_attr(os.path.join(d, attr)), 1)
+            for attr, counter in counters.items():
+                self._add(counter, dev, read_attr(os.path.join(d, attr)), 1)
+            self._add(speed, dev, read_attr(os.path.join(d, "speed")), _MBIT_TO_BYTES)
+
+        yield up
+        yield info
+        for fam in [*gauges.values(), *counters.values(), speed]:
+            if fam.samples:
+                yield fam
+
+    def _add(
+        self, fam: GaugeMetricFamily | CounterMetricFamily, dev: str, raw: str | None, scale: int
+    ) -> None:
+        if not raw:
+            return
+        try:
+            value = parse_int(raw)
+        except ValueError:
+            self.log.debug("netclass_unparsable", device=dev, family=fam.name, value=raw)
+            return
+        fam.add_metric([dev], float(value * scale))
