@@ -34,8 +34,24 @@ from .rollups import (
 )
 
 __all__ = [
-    "BadResponse", "ClusterOverview", "HISTORY_STEPS", "InstantResult", "InvalidParameter",
-    "NetworkStats", "NodeGpuMetrics", "NodeList", "PrometheusClient", "PrometheusError",
-    "PrometheusUnavailable", "QueryError", "RangeResult", "Rollups", "Sample", "Series",
-    "UnknownNodeError", "UtilizationHistory", "VIRTUAL_INTERFACES", "quote",
+    "BadResponse",
+    "ClusterOverview",
+    "HISTORY_STEPS",
+    "InstantResult",
+    "InvalidParameter",
+    "NetworkStats",
+    "NodeGpuMetrics",
+    "NodeList",
+    "PrometheusClient",
+    "PrometheusError",
+    "PrometheusUnavailable",
+    "QueryError",
+    "RangeResult",
+    "Rollups",
+    "Sample",
+    "Series",
+    "UnknownNodeError",
+    "UtilizationHistory",
+    "VIRTUAL_INTERFACES",
+    "quote",
 ]
