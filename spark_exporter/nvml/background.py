@@ -1,0 +1,214 @@
+"""Background NVML work that must stay off the collection path: XID events and PCIe throughput.
+
+Each runs in one daemon thread that checks a stop flag at least every ``POLL_MS`` and is joined on
+``stop()``. A new one is only started once the previous thread has ended, so a hung NVML call can pin
+at most one thread of each kind.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pynvml
+import structlog
+
+from .facade import Nvml, NvmlFatal, error_code, error_name, to_str
+
+log = structlog.get_logger(component="nvml")
+
+POLL_MS = 500  # how long one nvmlEventSetWait blocks before the stop flag is checked again
+JOIN_TIMEOUT = 2.0  # seconds stop() waits for a thread
+
+# The most common XID codes and what they mean (NVIDIA's XID catalogue), for the err_msg label.
+XID_MESSAGES = {
+    0: "No Error",
+    8: "GPU stopped processing",
+    13: "Graphics Engine Exception",
+    31: "GPU memory page fault",
+    32: "Invalid or corrupted push buffer stream",
+    38: "Driver firmware error",
+    43: "GPU stopped processing",
+    45: "Preemptive cleanup, due to previous errors",
+    48: "Double Bit ECC Error",
+    61: "Internal micro-controller breakpoint/warning",
+    62: "Internal micro-controller halt",
+    63: "ECC page retirement or row remapping recording event",
+    64: "ECC page retirement or row remapper recording failure",
+    68: "NVDEC0 Exception",
+    69: "Graphics Engine class error",
+    74: "NVLINK Error",
+    79: "GPU has fallen off the bus",
+    92: "High single-bit ECC error rate",
+    94: "Contained ECC error",
+    95: "Uncontained ECC error",
+    109: "Context Switch Timeout Error",
+    119: "GSP RPC Timeout",
+    120: "GSP Error",
+    140: "Unrecovered ECC Error",
+}
+
+
+def xid_message(code: int) -> str:
+    return XID_MESSAGES.get(code, "Unknown Error")
+
+
+@dataclass(frozen=True)
+class WatchedDevice:
+    handle: Any
+    uuid: str
+
+
+class XidWatcher:
+    """Waits on an NVML event set for critical XID events and reports ``(uuid, xid)`` to ``on_xid``."""
+
+    def __init__(self, nvml: Nvml, on_xid: Callable[[str, int], None]) -> None:
+        self.nvml = nvml
+        self.on_xid = on_xid
+        self.watched: set[str] = set()  # UUIDs registered for XID events
+        self._event_set: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, devices: Sequence[WatchedDevice]) -> bool:
+        """Register every device; start the thread if at least one accepted. Returns whether any did."""
+        try:
+            self._event_set = self.nvml.call("nvmlEventSetCreate")
+        except pynvml.NVMLError as e:
+            log.warning("gpu_xid_events_unsupported", reason=f"nvmlEventSetCreate: {error_name(e)}")
+            return False
+        refused: dict[str, str] = {}
+        for d in devices:
+            try:
+                self.nvml.call("nvmlDeviceRegisterEvents", d.handle, pynvml.nvmlEventTypeXidCriticalError,
+                               self._event_set)
+                self.watched.add(d.uuid)
+            except pynvml.NVMLError as e:
+                refused[d.uuid] = error_name(e)
+        if refused:
+            log.warning("gpu_xid_events_unsupported", devices=",".join(sorted(refused)),
+                        reason=",".join(sorted(set(refused.values()))))
+        if not self.watched:
+            self._free()
+            return False
+        self._thread = threading.Thread(target=self._run, name="gpu-xid-events", daemon=True)
+        self._thread.start()
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.nvml.call("nvmlEventSetWait_v2", self._event_set, POLL_MS)
+            except pynvml.NVMLError as e:
+                if error_code(e) == pynvml.NVML_ERROR_TIMEOUT:
+                    continue
+                log.warning("gpu_xid_wait_failed", error=error_name(e))
+                return
+            except NvmlFatal as e:
+                # The collector sees the same failure on its next call and re-initialises NVML.
+                log.warning("gpu_xid_wait_failed", error=str(e))
+                return
+            if data.eventType & pynvml.nvmlEventTypeXidCriticalError:
+                self._deliver(data)
+
+    def _deliver(self, data: Any) -> None:
+        try:
+            uuid = to_str(self.nvml.call("nvmlDeviceGetUUID", data.device))
+        except (pynvml.NVMLError, NvmlFatal) as e:
+            log.warning("gpu_xid_device_unknown", xid=int(data.eventData), error=str(e))
+            return
+        xid = int(data.eventData)
+        log.warning("gpu_xid_error", uuid=uuid, xid=xid, message=xid_message(xid))
+        self.on_xid(uuid, xid)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(JOIN_TIMEOUT)
+        if not self.alive:
+            self._free()
+
+    def _free(self) -> None:
+        if self._event_set is not None:
+            try:
+                self.nvml.call("nvmlEventSetFree", self._event_set)
+            except (pynvml.NVMLError, NvmlFatal):
+                pass  # NVML is being torn down; the set goes with it
+            self._event_set = None
+
+
+@dataclass(frozen=True)
+class PcieSample:
+    tx: float | None  # KB/s
+    rx: float | None  # KB/s
+    at: float  # monotonic seconds
+
+
+class PcieSampler:
+    """Samples PCIe TX/RX throughput every ``interval`` seconds in its own thread.
+
+    ``nvmlDeviceGetPcieThroughput`` blocks for about 20 ms per direction and GPU (320 ms for 8 GPUs),
+    so it never runs inside ``collect()``: the collector reads the latest sample, and drops one that is
+    older than three intervals. A device that answers NotSupported in both directions is not asked again.
+    """
+
+    def __init__(self, nvml: Nvml, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.nvml = nvml
+        self.interval = interval
+        self._clock = clock
+        self._samples: dict[str, PcieSample] = {}
+        self._unsupported: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, devices: Sequence[WatchedDevice]) -> None:
+        self._thread = threading.Thread(target=self._run, args=(list(devices),), name="gpu-pcie-sampler",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, devices: list[WatchedDevice]) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sample_once(devices)
+            except NvmlFatal as e:
+                log.warning("gpu_pcie_sampling_stopped", error=str(e))
+                return
+            self._stop.wait(self.interval)
+
+    def sample_once(self, devices: Sequence[WatchedDevice]) -> None:
+        for d in devices:
+            if self._stop.is_set():
+                return
+            if d.uuid in self._unsupported:
+                continue
+            tx = self.nvml.query("nvmlDeviceGetPcieThroughput", d.handle, pynvml.NVML_PCIE_UTIL_TX_BYTES)
+            rx = self.nvml.query("nvmlDeviceGetPcieThroughput", d.handle, pynvml.NVML_PCIE_UTIL_RX_BYTES)
+            if tx is None and rx is None:
+                self._unsupported.add(d.uuid)
+                continue
+            with self._lock:
+                self._samples[d.uuid] = PcieSample(tx, rx, self._clock())
+
+    def latest(self, uuid: str) -> PcieSample | None:
+        with self._lock:
+            s = self._samples.get(uuid)
+        if s is None or self._clock() - s.at > 3 * self.interval:
+            return None
+        return s
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(JOIN_TIMEOUT)
