@@ -83,6 +83,7 @@ class CollectionLoop:
         self.timeout = timeout
         self.extra_info = dict(extra_info or {})
         self._in_flight: dict[str, Future[list[Metric]]] = {}
+        self._last_error: dict[str, str | None] = {}  # collector -> reason of its last failure
         self._snapshot: Snapshot | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -135,8 +136,16 @@ class CollectionLoop:
             results.append(CollectorResult(name, True, duration))
 
         for r in results:
+            # A failure is logged at warning when its reason changes (a machine without NVML would
+            # otherwise log the same line every cycle); repeats go to debug.
+            previous = self._last_error.get(r.name)
             if not r.success:
-                log.warning("collector_failed", collector=r.name, error=r.error, duration_seconds=round(r.duration, 4))
+                level = log.warning if r.error != previous else log.debug
+                level("collector_failed", collector=r.name, error=r.error,
+                      duration_seconds=round(r.duration, 4))
+            elif previous is not None:
+                log.info("collector_recovered", collector=r.name)
+            self._last_error[r.name] = None if r.success else r.error
         now = time.time()
         families.extend(self._self_metrics(results, now))
         snap = Snapshot(body=render(families), timestamp=now, results=tuple(results))
