@@ -529,7 +529,7 @@ class Rollups:
             )
         node = await self.check_node(node)
         span, step = HISTORY_STEPS[duration]
-        end = (int(self.clock()) // step) * step  # aligned, so repeated calls share points
+        end = float(int(self.clock()))  # s; the newest point is the latest reading
         start = end - span
         window = promql.seconds_to_duration(max(step, 60))  # smooth over at least 1m of scrapes
         rule = f"avg_over_time({self._sel('node:gpu_utilization:avg', node)}[{window}])"
