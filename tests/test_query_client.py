@@ -1,0 +1,184 @@
+"""The async Prometheus HTTP API client: results, typed errors, retries, warnings."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+from aiohttp import web
+from procs import Proc, free_port, prometheus
+
+from spark_exporter.query.client import (
+    BadResponse,
+    InvalidParameter,
+    PrometheusClient,
+    PrometheusUnavailable,
+    QueryError,
+)
+
+
+@pytest.fixture(scope="module")
+def prom() -> Iterator[Proc]:
+    with prometheus({"global": {"scrape_interval": "15s"}, "scrape_configs": []}) as p:
+        yield p
+
+
+class TestAgainstPrometheus:
+    async def test_instant_vector(self, prom: Proc) -> None:
+        """An instant query returns its samples with labels, timestamp and float value."""
+        async with PrometheusClient(prom.url) as c:
+            res = await c.query('label_replace(vector(42.5), "a", "b", "", "")', time=1_700_000_000)
+        assert res.result_type == "vector"
+        assert [(s.labels, s.timestamp, s.value) for s in res.samples] == [({"a": "b"}, 1_700_000_000.0, 42.5)]
+        assert res.warnings == [] and res.partial is False
+
+    async def test_scalar_and_string(self, prom: Proc) -> None:
+        """Scalar and string results are decoded into their own fields."""
+        async with PrometheusClient(prom.url) as c:
+            assert (await c.query("scalar(vector(3))")).scalar == 3.0
+            assert (await c.query('"hello"')).string == "hello"
+
+    async def test_nan_is_none_not_zero(self, prom: Proc) -> None:
+        """A NaN sample (no meaningful reading) is decoded as None."""
+        async with PrometheusClient(prom.url) as c:
+            res = await c.query("vector(0) / 0")
+        assert [s.value for s in res.samples] == [None]
+
+    async def test_range_query(self, prom: Proc) -> None:
+        """A range query returns one point per step from start to end inclusive."""
+        async with PrometheusClient(prom.url) as c:
+            res = await c.query_range("vector(1)", 1_700_000_000, 1_700_000_060, 15)
+        assert len(res.series) == 1
+        assert res.series[0].points == [(1_700_000_000.0 + 15 * i, 1.0) for i in range(5)]
+
+    async def test_bad_promql_is_a_query_error(self, prom: Proc) -> None:
+        """A syntax error is a QueryError of type bad_data, sent once (no retry)."""
+        async with PrometheusClient(prom.url, retries=3) as c:
+            with pytest.raises(QueryError) as exc:
+                await c.query("sum(")
+            assert exc.value.error_type == "bad_data"
+            assert c.queries_issued == 1
+
+    async def test_bad_range_is_refused_before_sending(self, prom: Proc) -> None:
+        """A range with a non-positive step is an InvalidParameter and never reaches Prometheus."""
+        async with PrometheusClient(prom.url) as c:
+            with pytest.raises(InvalidParameter):
+                await c.query_range("vector(1)", 10, 20, 0)
+            assert c.queries_issued == 0
+
+
+class TestUnavailable:
+    async def test_closed_port_is_unavailable_after_bounded_retries(self) -> None:
+        """Connection refused raises PrometheusUnavailable after exactly 1 + retries attempts."""
+        async with PrometheusClient(f"http://127.0.0.1:{free_port()}", retries=2, backoff=0.01) as c:
+            with pytest.raises(PrometheusUnavailable, match="cannot reach"):
+                await c.query("up")
+            assert c.queries_issued == 3
+
+    def test_url_must_be_http(self) -> None:
+        """A URL without http:// or https:// is rejected up front."""
+        with pytest.raises(InvalidParameter):
+            PrometheusClient("localhost:9090")
+
+
+# Failure modes a real Prometheus cannot be made to produce on demand (5xx bursts, malformed JSON,
+# Thanos warnings, VictoriaMetrics isPartial, a hung server) are served by this small fake.
+Responder = Callable[[web.Request], web.StreamResponse]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[str, list[Responder]]]:
+    script: list[Responder] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        responder = script.pop(0) if len(script) > 1 else script[0]
+        out = responder(request)
+        if asyncio.iscoroutine(out):
+            return await out  # type: ignore[no-any-return]
+        return out
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}", script
+    await runner.cleanup()
+
+
+def ok_vector(extra: dict[str, object] | None = None) -> Responder:
+    body = {"status": "success", "data": {"resultType": "vector",
+                                          "result": [{"metric": {}, "value": [time.time(), "1"]}]}, **(extra or {})}
+    return lambda _: web.json_response(body)
+
+
+class TestFailureModes:
+    async def test_transient_503_is_retried(self, fake: tuple[str, list[Responder]]) -> None:
+        """A 503 followed by success returns the result after one retry."""
+        url, script = fake
+        script += [lambda _: web.Response(status=503, text="overloaded"), ok_vector()]
+        async with PrometheusClient(url, retries=2, backoff=0.01) as c:
+            res = await c.query("up")
+            assert [s.value for s in res.samples] == [1.0]
+            assert c.queries_issued == 2
+
+    async def test_persistent_502_is_unavailable(self, fake: tuple[str, list[Responder]]) -> None:
+        """A proxy answering 502 every time gives PrometheusUnavailable after the retries."""
+        url, script = fake
+        script.append(lambda _: web.Response(status=502, text="<html>bad gateway</html>"))
+        async with PrometheusClient(url, retries=1, backoff=0.01) as c:
+            with pytest.raises(PrometheusUnavailable, match="502"):
+                await c.query("up")
+            assert c.queries_issued == 2
+
+    async def test_malformed_json_is_bad_response(self, fake: tuple[str, list[Responder]]) -> None:
+        """A 200 whose body is not JSON is a BadResponse, not retried."""
+        url, script = fake
+        script.append(lambda _: web.Response(status=200, text="{not json"))
+        async with PrometheusClient(url, retries=2) as c:
+            with pytest.raises(BadResponse):
+                await c.query("up")
+            assert c.queries_issued == 1
+
+    async def test_wrong_shape_is_bad_response(self, fake: tuple[str, list[Responder]]) -> None:
+        """A success without a result list is a BadResponse."""
+        url, script = fake
+        script.append(lambda _: web.json_response({"status": "success", "data": {"resultType": "vector"}}))
+        async with PrometheusClient(url) as c:
+            with pytest.raises(BadResponse):
+                await c.query("up")
+
+    async def test_warnings_and_partial_are_surfaced(self, fake: tuple[str, list[Responder]]) -> None:
+        """Thanos-style warnings and a VictoriaMetrics isPartial flag reach the result."""
+        url, script = fake
+        script.append(ok_vector({"warnings": ["store 10.0.0.3 unreachable"], "isPartial": True}))
+        async with PrometheusClient(url) as c:
+            res = await c.query("up")
+        assert res.warnings == ["store 10.0.0.3 unreachable"]
+        assert res.partial is True
+
+    async def test_execution_error_is_query_error(self, fake: tuple[str, list[Responder]]) -> None:
+        """An errorType execution answer (HTTP 422) is a QueryError carrying the message."""
+        url, script = fake
+        script.append(lambda _: web.json_response(
+            {"status": "error", "errorType": "execution", "error": "many-to-many matching not allowed"}, status=422))
+        async with PrometheusClient(url) as c:
+            with pytest.raises(QueryError, match="many-to-many") as exc:
+                await c.query("a * b")
+        assert exc.value.error_type == "execution"
+
+    async def test_hung_server_times_out(self, fake: tuple[str, list[Responder]]) -> None:
+        """A server that does not answer within the timeout gives PrometheusUnavailable."""
+        url, script = fake
+
+        async def hang(_: web.Request) -> web.StreamResponse:
+            await asyncio.sleep(5)
+            return web.json_response({})
+
+        script.append(hang)  # type: ignore[arg-type]
+        async with PrometheusClient(url, timeout=0.3, retries=0) as c:
+            with pytest.raises(PrometheusUnavailable, match="did not answer"):
+                await c.query("up")
