@@ -397,6 +397,14 @@ class TestHwmon:
         assert fams["node_hwmon_energy_joule"].type == "counter"
         assert fams["node_hwmon_energy_joule"].samples[0].value == pytest.approx(123.456789)
 
+    def test_crit_alarm_is_named_like_node_exporter(self) -> None:
+        """temp1_crit_alarm is exported as node_hwmon_temp_crit_alarm_celsius, node_exporter's name for it."""
+        fams = collect("hwmon")
+        assert {s.labels["chip"] for s in fams["node_hwmon_temp_crit_alarm_celsius"].samples} == {
+            "platform_coretemp_0"
+        }
+        assert "node_hwmon_temp_crit_alarm" not in fams
+
     def test_no_hwmon_directory(self, tree: Path) -> None:
         """A machine without /sys/class/hwmon gets no series and no error."""
         shutil.rmtree(tree / "sys" / "class" / "hwmon")
