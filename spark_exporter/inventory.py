@@ -61,7 +61,7 @@ class Inventory:
 
 
 def valid_node_name(name: object) -> bool:
-    return isinstance(name, str) and bool(_NAME_RE.match(name))
+    return isinstance(name, str) and bool(_NAME_RE.fullmatch(name))
 
 
 def check_address(addr: object) -> str:
@@ -99,7 +99,7 @@ def parse_inventory(data: Any, source: str) -> Inventory:
         if k not in ("cluster", "nodes"):
             raise err(f"unknown key {k!r} (expected cluster, nodes)")
     cluster = data.get("cluster")
-    if not isinstance(cluster, str) or not _NAME_RE.match(cluster):
+    if not isinstance(cluster, str) or not _NAME_RE.fullmatch(cluster):
         raise err("key 'cluster': required, a name of letters, digits, '.', '_' or '-'")
     raw_nodes = data.get("nodes")
     if not isinstance(raw_nodes, list) or not raw_nodes:
