@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from procs import Proc, prom_query, prometheus
 
-from spark_exporter.query.promql import Matcher, bundle, duration, quote, selector, seconds_to_duration
+from spark_exporter.query.promql import Matcher, bundle, duration, quote, seconds_to_duration, selector
 
 ADVERSARIAL = [
     '"} or vector(1) or up{x="',
@@ -18,8 +18,8 @@ ADVERSARIAL = [
     '\\"',
     "a\nb",
     "}{",
-    "x\" or on() vector(1) or \"",
-    "\\\\\" or vector(1) or \"",
+    'x" or on() vector(1) or "',
+    '\\\\" or vector(1) or "',
     "\x00\x01\x7f",
     "$1 ${x} $$",
     "`backtick` 'single'",

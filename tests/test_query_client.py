@@ -31,7 +31,9 @@ class TestAgainstPrometheus:
         async with PrometheusClient(prom.url) as c:
             res = await c.query('label_replace(vector(42.5), "a", "b", "", "")', time=1_700_000_000)
         assert res.result_type == "vector"
-        assert [(s.labels, s.timestamp, s.value) for s in res.samples] == [({"a": "b"}, 1_700_000_000.0, 42.5)]
+        assert [(s.labels, s.timestamp, s.value) for s in res.samples] == [
+            ({"a": "b"}, 1_700_000_000.0, 42.5)
+        ]
         assert res.warnings == [] and res.partial is False
 
     async def test_scalar_and_string(self, prom: Proc) -> None:
@@ -110,8 +112,11 @@ async def fake() -> AsyncIterator[tuple[str, list[Responder]]]:
 
 
 def ok_vector(extra: dict[str, object] | None = None) -> Responder:
-    body = {"status": "success", "data": {"resultType": "vector",
-                                          "result": [{"metric": {}, "value": [time.time(), "1"]}]}, **(extra or {})}
+    body = {
+        "status": "success",
+        "data": {"resultType": "vector", "result": [{"metric": {}, "value": [time.time(), "1"]}]},
+        **(extra or {}),
+    }
     return lambda _: web.json_response(body)
 
 
@@ -163,8 +168,12 @@ class TestFailureModes:
     async def test_execution_error_is_query_error(self, fake: tuple[str, list[Responder]]) -> None:
         """An errorType execution answer (HTTP 422) is a QueryError carrying the message."""
         url, script = fake
-        script.append(lambda _: web.json_response(
-            {"status": "error", "errorType": "execution", "error": "many-to-many matching not allowed"}, status=422))
+        script.append(
+            lambda _: web.json_response(
+                {"status": "error", "errorType": "execution", "error": "many-to-many matching not allowed"},
+                status=422,
+            )
+        )
         async with PrometheusClient(url) as c:
             with pytest.raises(QueryError, match="many-to-many") as exc:
                 await c.query("a * b")
