@@ -96,8 +96,10 @@ class TestConfigCommand:
                                text=True, timeout=60)
         assert check.returncode == 0, check.stdout + check.stderr
         # promtool checks every rule file the config names: all of rules/ was found and read.
-        for rule_file in sorted((REPO / "rules").glob("*.yml")):
-            assert f"SUCCESS: {rule_file}" in check.stdout or str(rule_file) in check.stdout
+        rule_files = sorted((REPO / "rules").glob("*.yml"))
+        assert f"SUCCESS: {len(rule_files)} rule files found" in check.stdout
+        for rule_file in rule_files:
+            assert f"Checking {rule_file}\n  SUCCESS:" in check.stdout
         assert yaml.safe_load(result.stdout)["rule_files"] == [REPO_RULES]
 
     def test_default_rule_files_are_the_documented_path(self, capsys: pytest.CaptureFixture[str]) -> None:
