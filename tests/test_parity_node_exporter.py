@@ -74,7 +74,8 @@ _SKIP_PREFIXES = (
 )
 
 # Gauges whose value is fixed while the machine runs: ours must equal node_exporter's exactly.
-EXACT_GAUGE_PREFIXES = (
+# An entry ending in "_" is a prefix; any other entry is one family name.
+EXACT_GAUGES = (
     "node_memory_MemTotal_bytes",
     "node_memory_SwapTotal_bytes",
     "node_memory_HugePages_Total",
@@ -87,7 +88,7 @@ EXACT_GAUGE_PREFIXES = (
     "node_filesystem_readonly",
     "node_filesystem_device_error",
     "node_time_zone_offset_seconds",
-    "node_time_clocksource",
+    "node_time_clocksource_",
     "node_uname_info",
     "node_disk_info",
     "node_disk_filesystem_info",
@@ -108,7 +109,8 @@ class Band:
 
 
 # Gauges that move on their own: the tolerance says how far outside the two readings ours may be.
-FLUCTUATING: dict[str, Band] = {
+FLUCTUATING: dict[str, Band] = {  # first matching prefix wins
+    "node_memory_HugePages_": Band(absolute=2),  # page counts, not bytes
     "node_memory_": Band(relative_to="node_memory_MemTotal_bytes", fraction=0.02),  # 2% of RAM
     "node_load": Band(absolute=0.1),
     "node_procs_running": Band(absolute=2 * (os.cpu_count() or 1) + 4),  # an instantaneous count
@@ -140,7 +142,8 @@ def _first_value(fams: dict[str, Metric], name: str, labels: dict[str, str]) -> 
 
 def _rule(name: str, mtype: str) -> Band | None:
     """The tolerance for a family: None means exact; counters are bracketed by the two readings."""
-    if name.startswith(EXACT_GAUGE_PREFIXES) and mtype != "counter":
+    exact = any(name.startswith(e) if e.endswith("_") else name == e for e in EXACT_GAUGES)
+    if exact and mtype != "counter":
         return None
     if mtype == "counter":
         return Band()
