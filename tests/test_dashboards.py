@@ -385,6 +385,17 @@ class TestDashboardFiles:
         assert by_name["node"]["multi"] and by_name["node"]["includeAll"]
         assert "$cluster" in variable_query(by_name["node"])
 
+    def test_links_point_at_dashboards_here(self) -> None:
+        """Every /d/UID link in a panel targets one of these dashboards and passes its variables."""
+        uids = {d["uid"] for d in DASHBOARDS.values()}
+        links = [link for d in DASHBOARDS.values() for p in all_panels(d["panels"]) if p["type"] != "row"
+                 for link in p["fieldConfig"]["defaults"].get("links", [])]
+        assert links, "no panel links to the node dashboard"
+        for link in links:
+            uid = re.match(r"^/d/([\w-]+)", link["url"])
+            assert uid is not None and uid.group(1) in uids, link["url"]
+            assert "var-node=${__field.labels.node}" in link["url"], link["url"]
+
     def test_no_data_entries_name_existing_queries(self) -> None:
         """Every NO_DATA entry names a query that exists, so the list cannot go stale."""
         keys = {q.key for q in QUERIES}
