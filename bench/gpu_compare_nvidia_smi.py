@@ -1,0 +1,129 @@
+"""Compare the gpu collector against nvidia-smi on a real GPU machine (not part of the test suite).
+
+Runs the collector once against the real NVML (no simulation), runs
+``nvidia-smi --query-gpu=... --format=csv,noheader,nounits`` right after, and prints one line per GPU and
+field: our value, nvidia-smi's, and whether they agree within a tolerance. Fast-moving readings
+(utilisation, power, clocks) get wide tolerances. A field that nvidia-smi reports as N/A or
+[Not Supported] must be absent from our output, not 0.
+
+    .venv/bin/python bench/gpu_compare_nvidia_smi.py [--json out.json]
+
+Exit status: 0 if every field agrees, 1 otherwise, 2 if NVML or nvidia-smi is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from spark_exporter.cli import load_config
+from spark_exporter.collectors.base import Paths
+from spark_exporter.collectors.gpu import GpuCollector
+from spark_exporter.exposition import render
+from spark_exporter.logs import setup_logging
+
+# nvidia-smi query field -> (our series, absolute tolerance, relative tolerance)
+FIELDS: dict[str, tuple[str, float, float]] = {
+    "utilization.gpu": ("DCGM_FI_DEV_GPU_UTIL", 20, 0),
+    "utilization.memory": ("DCGM_FI_DEV_MEM_COPY_UTIL", 20, 0),
+    "memory.total": ("DCGM_FI_DEV_FB_TOTAL", 1, 0),
+    "memory.used": ("DCGM_FI_DEV_FB_USED", 256, 0.02),
+    "memory.free": ("DCGM_FI_DEV_FB_FREE", 256, 0.02),
+    "memory.reserved": ("DCGM_FI_DEV_FB_RESERVED", 1, 0),
+    "temperature.gpu": ("DCGM_FI_DEV_GPU_TEMP", 3, 0),
+    "temperature.memory": ("DCGM_FI_DEV_MEMORY_TEMP", 3, 0),
+    "power.draw": ("DCGM_FI_DEV_POWER_USAGE", 5, 0.2),
+    "power.limit": ("DCGM_FI_DEV_POWER_MGMT_LIMIT", 0.5, 0),
+    "clocks.sm": ("DCGM_FI_DEV_SM_CLOCK", 50, 0.15),
+    "clocks.mem": ("DCGM_FI_DEV_MEM_CLOCK", 10, 0.02),
+    "ecc.errors.corrected.volatile.total": ("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", 0, 0),
+    "ecc.errors.uncorrected.volatile.total": ("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", 0, 0),
+}
+LABEL_FIELDS = {"uuid": "UUID", "pci.bus_id": "pci_bus_id", "name": "modelName",
+                "driver_version": "DCGM_FI_DRIVER_VERSION"}
+MISSING = {"[N/A]", "N/A", "[Not Supported]", "Not Supported", "[Unknown Error]"}
+
+
+def ours() -> dict[str, dict[str, float | dict[str, str]]]:
+    """gpu index -> {series name: value, "labels": {...}} from one real collection."""
+    cfg = load_config(["--gpu.pcie-interval=0"], environ={})
+    c = GpuCollector(cfg, Paths())
+    try:
+        text = render(list(c.collect())).decode()
+    finally:
+        c.close()
+    out: dict[str, dict[str, float | dict[str, str]]] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if "gpu" in s.labels and "UUID" in s.labels and "pid" not in s.labels and "xid" not in s.labels:
+                entry = out.setdefault(s.labels["gpu"], {"labels": dict(s.labels)})
+                entry[fam.name] = s.value
+    return out
+
+
+def smi() -> dict[str, dict[str, str]]:
+    keys = ["index", *LABEL_FIELDS, *FIELDS]
+    res = subprocess.run(["nvidia-smi", f"--query-gpu={','.join(keys)}", "--format=csv,noheader,nounits"],
+                         capture_output=True, text=True, check=True)
+    rows = {}
+    for line in res.stdout.strip().splitlines():
+        values = [v.strip() for v in line.split(",")]
+        rows[values[0]] = dict(zip(keys, values, strict=True))
+    return rows
+
+
+def compare(mine: dict[str, float | dict[str, str]], theirs: dict[str, str]) -> list[dict[str, object]]:
+    results: list[dict[str, object]] = []
+    labels = mine["labels"]
+    assert isinstance(labels, dict)
+    for key, label in LABEL_FIELDS.items():
+        ok = labels.get(label, "").lower() == theirs[key].lower()
+        results.append({"field": key, "ours": labels.get(label), "nvidia_smi": theirs[key], "ok": ok})
+    for key, (series, abs_tol, rel_tol) in FIELDS.items():
+        value, ref = mine.get(series), theirs[key]
+        if ref in MISSING:
+            ok = value is None
+        elif value is None:
+            ok = False
+        else:
+            ref_f = float(ref)
+            ok = abs(float(value) - ref_f) <= max(abs_tol, rel_tol * abs(ref_f))  # type: ignore[arg-type]
+        results.append({"field": key, "series": series, "ours": value, "nvidia_smi": ref, "ok": ok})
+    return results
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    setup_logging("warn")
+    if shutil.which("nvidia-smi") is None:
+        print("nvidia-smi not found: run this on a machine with an NVIDIA driver", file=sys.stderr)
+        return 2
+    try:
+        mine = ours()
+    except Exception as e:  # noqa: BLE001 - report why the real NVML could not be read
+        print(f"collector failed against the real NVML: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    theirs = smi()
+    report = {gpu: compare(mine.get(gpu, {"labels": {}}), row) for gpu, row in sorted(theirs.items())}
+    bad = 0
+    for gpu, rows in report.items():
+        for r in rows:
+            bad += not r["ok"]
+            print(f"gpu {gpu} {r['field']:40} ours={r['ours']!s:>40} nvidia-smi={r['nvidia_smi']!s:>40} "
+                  f"{'ok' if r['ok'] else 'MISMATCH'}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    print(f"{bad} mismatches" if bad else "all fields agree")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
