@@ -142,9 +142,11 @@ def regex_escape(value: str) -> str:
 
 
 def format_variable(var: dict[str, Any], values: list[str]) -> str:
-    """A multi-value or All variable becomes ``(a|b)``; a single-value one is inserted as it is."""
+    """A multi-value or All variable is regex-escaped, several values as ``(a|b)``; a single-value one is
+    inserted as it is."""
     if var.get("multi") or var.get("includeAll"):
-        return "(" + "|".join(regex_escape(v) for v in values) + ")"
+        escaped = [regex_escape(v) for v in values]
+        return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
     return values[0]
 
 
@@ -244,9 +246,10 @@ class Resolved:
     formatted: dict[str, dict[str, str]]  # dashboard -> variable -> text inserted into queries
 
 
-def resolve(cluster: SimulatedCluster,
-            dashboard: dict[str, Any]) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Resolve the query variables in order; "All" where offered, else the first value (Grafana's default)."""
+def resolve(cluster: SimulatedCluster, dashboard: dict[str, Any],
+            pick_last: bool = False) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Resolve the query variables in order: "All" where offered, else the first value (Grafana's default);
+    with ``pick_last``, the last value of each variable alone (a concrete selection)."""
     values: dict[str, list[str]] = {}
     formatted = dict(BUILTINS)
     for var in variables(dashboard):
@@ -257,7 +260,8 @@ def resolve(cluster: SimulatedCluster,
         found = label_values(cluster.prometheus_url, interpolate(m["selector"], formatted), m["label"])
         values[var["name"]] = found
         if found:
-            formatted[var["name"]] = format_variable(var, found if var.get("includeAll") else found[:1])
+            chosen = found[-1:] if pick_last else found if var.get("includeAll") else found[:1]
+            formatted[var["name"]] = format_variable(var, chosen)
     return values, formatted
 
 
@@ -407,7 +411,12 @@ class TestInterpolation:
         """A multi-value variable set to All is inserted as (a|b) with regex metacharacters escaped."""
         var = {"multi": True, "includeAll": True}
         assert format_variable(var, ["spark-01", "spark-02"]) == "(spark-01|spark-02)"
-        assert format_variable(var, ["a.b"]) == "(a\\\\.b)"
+        assert format_variable(var, ["a.b", "c"]) == "(a\\\\.b|c)"
+
+    def test_one_selected_value_is_escaped_without_parentheses(self) -> None:
+        """A multi-value variable with one value selected is inserted as that value, regex-escaped."""
+        assert format_variable({"multi": True, "includeAll": True}, ["spark-01"]) == "spark-01"
+        assert format_variable({"multi": False}, ["spark.01"]) == "spark.01"
 
     def test_undefined_variable_is_an_error(self) -> None:
         """A query that uses a variable the dashboard does not define fails instead of passing through."""
@@ -424,6 +433,11 @@ class TestDashboardQueries:
             assert values["cluster"] == ["test"], name
             assert values["node"] == nodes, name
             assert all(values.values()), (name, values)
+
+    @pytest.mark.parametrize("dashboard", sorted(DASHBOARDS))
+    def test_queries_follow_a_concrete_selection(self, resolved: Resolved, dashboard: str) -> None:
+        """With one node (and one GPU) selected, every query has data and no series of another node or GPU."""
+        assert selection_errors(resolved, dashboard) == []
 
     @pytest.mark.parametrize("query", QUERIES, ids=[q.id for q in QUERIES])
     def test_query(self, resolved: Resolved, query: Query) -> None:
@@ -442,6 +456,25 @@ class TestDashboardQueries:
         wanted = set(LEGEND_LABEL.findall(query.legend))
         for series in result:
             assert wanted <= set(series["metric"]), f"{query.id}: {series['metric']} lacks {wanted}"
+
+
+def selection_errors(resolved: Resolved, dashboard: str) -> list[str]:
+    """Run a dashboard's queries with the last node and GPU selected: what lacks data or leaks other nodes."""
+    values, formatted = resolve(resolved.cluster, DASHBOARDS[dashboard], pick_last=True)
+    chosen = {name: found[-1] for name, found in values.items() if found and name in {"node", "gpu"}}
+    errors = []
+    for query in QUERIES:
+        exception = NO_DATA.get(query.key)
+        if query.dashboard != dashboard or (exception and resolved.profile in exception.profiles):
+            continue
+        result = run_query(resolved.cluster.prometheus_url, interpolate(query.expr, formatted), query.instant)
+        if not has_data(result):
+            errors.append(f"{query.id}: no data for {chosen}")
+        for series in result:
+            leaked = {k: v for k, v in chosen.items() if series["metric"].get(k, v) != v}
+            if leaked:
+                errors.append(f"{query.id}: selected {chosen}, got {series['metric']}")
+    return errors
 
 
 def check_no_data(resolved: Resolved, query: Query, expr: str, exception: NoData) -> None:
