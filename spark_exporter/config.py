@@ -264,7 +264,8 @@ class ExporterSchema:
         parser.add_argument("--config.file", dest="config.file", metavar="PATH", default=None,
                             help=f"YAML configuration file (env {ENV_PREFIX}CONFIG_FILE).")
         for o in self.options.values():
-            help_text = f"{o.help} (env {o.env}; default {self._default_text(o)})"
+            # argparse %-formats help strings; a literal % ("80% of ...") must be doubled.
+            help_text = f"{o.help} (env {o.env}; default {self._default_text(o)})".replace("%", "%%")
             if o.is_bool:
                 parser.add_argument(o.flag, dest=o.key, action=argparse.BooleanOptionalAction, default=None,
                                     help=help_text)
