@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from procs import REPO, Proc, exporter, prometheus, tempdir
+from procs import (
+    REPO,
+    Proc,
+    exporter,
+    free_port,
+    prometheus,
+    require_binary,
+    start_process,
+    tempdir,
+    victoria_metrics,
+)
 
 from spark_exporter.inventory import Inventory, load_inventory
 from spark_exporter.promconfig import build_prometheus_config
@@ -86,3 +96,40 @@ def _rule_paths() -> list[Path]:
     if not files:
         raise RuntimeError(f"no rule files in {RULES_DIR}")
     return files
+
+
+@dataclass
+class VictoriaCluster:
+    victoria_metrics: Proc  # single-node VictoriaMetrics, scraping with the generated prometheus.yml
+    vmalert: Proc  # evaluating every rules/*.yml against it, writing results back
+    exporters: dict[str, Proc]
+    inventory: Inventory
+
+
+@contextlib.contextmanager
+def victoria_simulated_cluster(n_nodes: int = 2, profile: str | None = "gb10",
+                               interval: str = "1s") -> Iterator[VictoriaCluster]:
+    """The same cluster on VictoriaMetrics: it scrapes with the generated config, vmalert runs rules/."""
+    vmalert_binary = require_binary("vmalert")
+    with contextlib.ExitStack() as stack:
+        exporters = {node_name(i): stack.enter_context(exporter(*_exporter_args(i, profile, interval)))
+                     for i in range(n_nodes)}
+        workdir = stack.enter_context(tempdir("vm-cluster"))
+        write_inventory(workdir / "inventory.yml", exporters)
+        inventory = load_inventory(str(workdir / "inventory.yml"))
+        config = build_prometheus_config(inventory, [], scrape_interval=interval,
+                                         evaluation_interval=interval)
+        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        # strictParse off: VictoriaMetrics ignores the Prometheus-only keys (rule_files, evaluation_interval).
+        # latencyOffset 0: answer from the newest samples, as Prometheus does.
+        vm = stack.enter_context(victoria_metrics(f"-promscrape.config={workdir / 'prometheus.yml'}",
+                                                  "-promscrape.config.strictParse=false",
+                                                  "-search.latencyOffset=0s"))
+        port = free_port()
+        argv = [vmalert_binary, *(f"-rule={p}" for p in _rule_paths()), f"-datasource.url={vm.url}",
+                f"-remoteWrite.url={vm.url}", f"-evaluationInterval={interval}",
+                # No Alertmanager: alert states still reach VictoriaMetrics as ALERTS series.
+                f"-notifier.url=http://127.0.0.1:{free_port()}", f"-httpListenAddr=127.0.0.1:{port}"]
+        alert = start_process("vmalert", argv, port, workdir, f"http://127.0.0.1:{port}/health")
+        stack.callback(alert.stop)
+        yield VictoriaCluster(vm, alert, exporters, inventory)
