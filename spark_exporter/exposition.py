@@ -25,19 +25,12 @@ class ExactCounterFamily(GaugeMetricFamily):
     exposed_type = "counter"
 
 
-class _One:
-    def __init__(self, family: Metric) -> None:
-        self._family = family
+class _Families:
+    def __init__(self, families: Sequence[Metric]) -> None:
+        self._families = families
 
     def collect(self) -> Sequence[Metric]:
-        return [self._family]
-
-
-def render_family(family: Metric) -> bytes:
-    text = generate_latest(_One(family))  # type: ignore[arg-type]
-    if isinstance(family, ExactCounterFamily):
-        text = text.replace(f"# TYPE {family.name} gauge\n".encode(), f"# TYPE {family.name} counter\n".encode(), 1)
-    return text
+        return self._families
 
 
 def render(families: Iterable[Metric]) -> bytes:
@@ -49,4 +42,8 @@ def render(families: Iterable[Metric]) -> bytes:
             merged[fam.name] = fam
         else:
             have.samples.extend(fam.samples)
-    return b"".join(render_family(f) for f in merged.values())
+    text = generate_latest(_Families(list(merged.values())))  # type: ignore[arg-type]
+    for fam in merged.values():
+        if isinstance(fam, ExactCounterFamily):
+            text = text.replace(f"# TYPE {fam.name} gauge\n".encode(), f"# TYPE {fam.name} counter\n".encode(), 1)
+    return text
