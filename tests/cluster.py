@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
 from procs import (
     REPO,
     Proc,
@@ -24,7 +25,6 @@ from procs import (
     tempdir,
     victoria_metrics,
 )
-
 from spark_exporter.inventory import Inventory, load_inventory
 from spark_exporter.promconfig import build_prometheus_config
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
-from procs import PYTHON, REPO, require_binary
 
+from procs import PYTHON, REPO, require_binary
 from spark_exporter import cli
 from spark_exporter.inventory import load_inventory
 from spark_exporter.promconfig import DEFAULT_RULE_FILES, build_prometheus_config, check_prom_duration

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from cluster import SimulatedCluster, simulated_cluster
 from procs import http_get, prom_query, wait_for
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from procs import REPO, require_binary
 
 RULES_DIR = REPO / "rules"

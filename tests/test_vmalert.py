@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from cluster import VictoriaCluster, all_rule_files, victoria_simulated_cluster
 from procs import REPO, http_get, require_binary, wait_for
 
