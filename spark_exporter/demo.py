@@ -212,7 +212,17 @@ async def run(ns: argparse.Namespace, demo: Demo) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"demo: temp dir {demo.workdir}", flush=True)
-    inventory, prom = await start_cluster(demo, ns)
+    # A signal during start-up stops the demo there, without waiting for the cluster to be ready.
+    starting = asyncio.ensure_future(start_cluster(demo, ns))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return
+    stopping.cancel()
+    inventory, prom = starting.result()
     api_port = ns.api_port or free_port()
     settings = ApiSettings(rate_limit=0, cache_ttl=ns.refresh_s)
     api_rollups = Rollups(PrometheusClient(prom.url), inventory, scrape_interval=ns.scrape_s)
