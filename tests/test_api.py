@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from cluster import SimulatedCluster, simulated_cluster
 from procs import (
     PYTHON,

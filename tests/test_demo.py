@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from procs import PYTHON, http_get, wait_for
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from procs import Proc, prom_query, prometheus
 
+from procs import Proc, prom_query, prometheus
 from spark_exporter.query.promql import Matcher, bundle, duration, quote, seconds_to_duration, selector
 
 ADVERSARIAL = [

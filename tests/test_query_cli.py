@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+
 from cluster import SimulatedCluster, simulated_cluster
 from procs import PYTHON, free_port, wait_for
 

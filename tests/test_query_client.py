@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from aiohttp import web
-from procs import Proc, free_port, prometheus
 
+from procs import Proc, free_port, prometheus
 from spark_exporter.query.client import (
     BadResponse,
     InvalidParameter,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 import yaml
+
 from cluster import all_rule_files, node_name, simulated_cluster, write_inventory
 from procs import (
     Proc,
@@ -26,7 +27,6 @@ from procs import (
     victoria_metrics,
     wait_for,
 )
-
 from spark_exporter.inventory import Inventory, load_inventory
 from spark_exporter.promconfig import build_prometheus_config
 from spark_exporter.query import (
@@ -299,3 +299,18 @@ class TestDownAndStale:
         assert {t.node for t in ov.staleTargets} == set(NODES)
         assert all(t.lastScrapeAgeSeconds is not None and t.lastScrapeAgeSeconds > 0 for t in ov.staleTargets)
         assert ov.nodesUp == 0
+
+
+class TestWithoutRecordingRules:
+    def test_raw_fallbacks_answer_every_rollup(self) -> None:
+        """With no rules loaded every rollup still answers from the raw series (rule-or-raw queries)."""
+        with simulated_cluster(2, interval="1s", rule_files=False) as c:
+            e = Engine("prometheus-no-rules", c.prometheus_url, c.inventory, c.exporters)
+            wait_until_complete(e)
+            rules = run(e, lambda r: r.client.query('{__name__=~"cluster:.*|node:.*"}'))
+            assert rules.samples == []
+            ov = run(e, lambda r: r.cluster_overview())
+            assert ov.gpuUtilization is not None and ov.powerDrawW is not None
+            assert ov.memoryTotalGB == pytest.approx(2 * mem_total_mib() / 1024, abs=4 / 1024)
+            hist = run(e, lambda r: r.gpu_utilization_history("spark-02", "1h"))
+            assert [s.metric["node"] for s in hist.series] == ["spark-02"]

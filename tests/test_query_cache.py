@@ -1,0 +1,131 @@
+"""The API's TTL cache with single-flight and its per-client token bucket, on a controlled clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from spark_exporter.query.cache import RateLimiter, TtlCache, retry_after_header
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TestTtlCache:
+    async def test_concurrent_misses_share_one_call(self) -> None:
+        """Fifty concurrent gets of one key run the factory once and all see its value."""
+        calls = 0
+        release = asyncio.Event()
+
+        async def factory() -> int:
+            nonlocal calls
+            calls += 1
+            await release.wait()
+            return 42
+
+        cache = TtlCache(5.0, Clock())
+        waiters = [asyncio.ensure_future(cache.get("k", factory)) for _ in range(50)]
+        await asyncio.sleep(0)
+        release.set()
+        results = await asyncio.gather(*waiters)
+        assert calls == 1
+        assert [v for v, _ in results] == [42] * 50
+        assert sum(1 for _, hit in results if not hit) == 1
+
+    async def test_value_expires_after_ttl(self) -> None:
+        """A value is served until the TTL passes, then the factory runs again."""
+        clock, calls = Clock(), []
+
+        async def factory() -> int:
+            calls.append(clock.now)
+            return len(calls)
+
+        cache = TtlCache(5.0, clock)
+        assert (await cache.get("k", factory))[0] == 1
+        clock.now += 4.9
+        assert (await cache.get("k", factory)) == (1, True)
+        clock.now += 0.2
+        assert (await cache.get("k", factory)) == (2, False)
+
+    async def test_failures_are_shared_but_not_cached(self) -> None:
+        """A failing factory raises for its caller, and the next get tries again."""
+        attempts = 0
+
+        async def factory() -> int:
+            nonlocal attempts
+            attempts += 1
+            if attempts == 1:
+                raise RuntimeError("prometheus down")
+            return 7
+
+        cache = TtlCache(5.0, Clock())
+        with pytest.raises(RuntimeError):
+            await cache.get("k", factory)
+        assert (await cache.get("k", factory))[0] == 7
+
+    async def test_cancelled_waiter_does_not_cancel_the_call(self) -> None:
+        """A caller that goes away (client disconnect) leaves the shared call running for the others."""
+        release = asyncio.Event()
+
+        async def factory() -> str:
+            await release.wait()
+            return "done"
+
+        cache = TtlCache(5.0, Clock())
+        first = asyncio.ensure_future(cache.get("k", factory))
+        second = asyncio.ensure_future(cache.get("k", factory))
+        await asyncio.sleep(0)
+        first.cancel()
+        release.set()
+        assert (await second)[0] == "done"
+
+    async def test_entries_are_bounded(self) -> None:
+        """The cache never holds more than max_entries values."""
+        cache = TtlCache(60.0, Clock(), max_entries=3)
+
+        async def factory() -> int:
+            return 1
+
+        for i in range(10):
+            await cache.get(i, factory)
+        await asyncio.sleep(0)
+        assert len(cache._values) <= 3
+
+
+class TestRateLimiter:
+    def test_burst_then_refusal_with_wait(self) -> None:
+        """A client gets `burst` requests at once, then a wait of 1/rate seconds for the next."""
+        clock = Clock()
+        rl = RateLimiter(rate=2.0, burst=3, clock=clock)
+        assert [rl.acquire("a") for _ in range(3)] == [None, None, None]
+        assert rl.acquire("a") == pytest.approx(0.5)
+        clock.now += 0.5
+        assert rl.acquire("a") is None
+
+    def test_clients_are_limited_separately(self) -> None:
+        """One client's exhausted bucket does not limit another client."""
+        rl = RateLimiter(rate=1.0, burst=1, clock=Clock())
+        assert rl.acquire("a") is None and rl.acquire("a") is not None
+        assert rl.acquire("b") is None
+
+    def test_zero_rate_disables(self) -> None:
+        """rate=0 lets everything through."""
+        rl = RateLimiter(rate=0, burst=1, clock=Clock())
+        assert all(rl.acquire("a") is None for _ in range(100))
+
+    def test_tracked_clients_are_bounded(self) -> None:
+        """At most max_clients buckets are kept; the least recently seen go first."""
+        rl = RateLimiter(rate=1.0, burst=1, clock=Clock(), max_clients=2)
+        for c in ("a", "b", "c"):
+            rl.acquire(c)
+        assert list(rl._buckets) == ["b", "c"]
+
+    def test_retry_after_is_whole_seconds_at_least_one(self) -> None:
+        """Retry-After rounds up and is never 0."""
+        assert [retry_after_header(x) for x in (0.01, 1.0, 1.2)] == ["1", "1", "2"]
