@@ -252,7 +252,7 @@ async def run(ns: argparse.Namespace, demo: Demo) -> None:
 
 def main(argv: Sequence[str]) -> int:
     ns = _parser().parse_args(list(argv))
-    setup_logging("warn", "logfmt")
+    setup_logging("error", "logfmt")  # warnings would scroll the live screen
     try:
         ns.scrape_s = parse_duration(ns.scrape_interval)
         ns.refresh_s = parse_duration(ns.refresh)

@@ -23,36 +23,51 @@ from .rollups import HISTORY_STEPS, Result, Rollups
 PROG = "spark-exporter query"
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Query cluster telemetry from Prometheus.")
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    """The shared flags, also on each subcommand (defaults suppressed there): before or after it."""
+    env = os.environ.get
+
+    def d(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    p = argparse.ArgumentParser(add_help=False)
     p.add_argument(
         "--prometheus.url",
         dest="prometheus_url",
-        default=os.environ.get("SPARK_EXPORTER_PROMETHEUS_URL", DEFAULT_PROMETHEUS),
-        help="Prometheus-compatible query URL (env SPARK_EXPORTER_PROMETHEUS_URL; default %(default)s).",
+        default=d(env("SPARK_EXPORTER_PROMETHEUS_URL", DEFAULT_PROMETHEUS)),
+        help=f"Prometheus-compatible query URL (env SPARK_EXPORTER_PROMETHEUS_URL; default "
+        f"{DEFAULT_PROMETHEUS}).",
     )
     p.add_argument(
         "--inventory",
-        default=os.environ.get("SPARK_EXPORTER_INVENTORY"),
+        default=d(env("SPARK_EXPORTER_INVENTORY")),
         help="Inventory file; node names are checked against it (else against Prometheus).",
     )
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--prometheus.timeout", dest="timeout", default="5s")
+    p.add_argument("--format", choices=("table", "json"), default=d("table"))
+    p.add_argument("--prometheus.timeout", dest="timeout", default=d("5s"))
     p.add_argument(
         "--prometheus.scrape-interval",
         dest="scrape_interval",
-        default="15s",
+        default=d("15s"),
         help="Scrape interval; a target silent for twice this is stale (default 15s).",
     )
+    return p
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG, description="Query cluster telemetry from Prometheus.", parents=[_common(False)]
+    )
     sub = p.add_subparsers(dest="what", required=True, metavar="{overview,nodes,node,history,network}")
-    sub.add_parser("overview", help="cluster overview")
-    sub.add_parser("nodes", help="every node with health and a GPU summary")
-    node = sub.add_parser("node", help="GPU metrics of one node")
+    common = [_common(True)]
+    sub.add_parser("overview", help="cluster overview", parents=common)
+    sub.add_parser("nodes", help="every node with health and a GPU summary", parents=common)
+    node = sub.add_parser("node", help="GPU metrics of one node", parents=common)
     node.add_argument("node")
-    hist = sub.add_parser("history", help="GPU utilisation history of one node")
+    hist = sub.add_parser("history", help="GPU utilisation history of one node", parents=common)
     hist.add_argument("node")
     hist.add_argument("--duration", default="1h", choices=tuple(HISTORY_STEPS))
-    net = sub.add_parser("network", help="network throughput per node and physical interface")
+    net = sub.add_parser("network", help="network throughput per node and physical interface", parents=common)
     net.add_argument("--node", default=None)
     return p
 
@@ -203,7 +218,7 @@ async def run(rollups: Rollups, ns: argparse.Namespace) -> Result:
 
 def main(argv: Sequence[str]) -> int:
     ns = _parser().parse_args(list(argv))
-    setup_logging("warn", "logfmt")
+    setup_logging("error", "logfmt")  # retries are noise here; the failure is printed
     try:
         rollups = make_rollups(
             ns.prometheus_url, ns.inventory, parse_duration(ns.timeout), parse_duration(ns.scrape_interval)
