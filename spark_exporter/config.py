@@ -13,7 +13,6 @@ variable, or the flag) and is raised as :class:`ConfigError` before anything sta
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -127,7 +126,8 @@ def bool_option(key: str, default: bool, help: str) -> Option:
     return Option(key, _as_bool, default, help, is_bool=True)
 
 
-def str_option(key: str, default: str | None, help: str, choices: tuple[str, ...] = (), metavar: str | None = None) -> Option:
+def str_option(key: str, default: str | None, help: str, choices: tuple[str, ...] = (),
+               metavar: str | None = None) -> Option:
     return Option(key, _as_optional_str if default is None else _as_str, default, help, choices, metavar=metavar)
 
 
@@ -270,7 +270,7 @@ class ExporterSchema:
                 parser.add_argument(o.flag, dest=o.key, action=argparse.BooleanOptionalAction, default=None,
                                     help=help_text)
             else:
-                parser.add_argument(o.flag, dest=o.key, default=None, metavar=o.metavar or "VALUE",
+                parser.add_argument(o.flag, dest=o.key, default=None, metavar=o.metavar or ("{" + ",".join(o.choices) + "}" if o.choices else "VALUE"),
                                     help=help_text, choices=None)
 
     @staticmethod

@@ -29,4 +29,5 @@ def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
         cache_logger_on_first_use=False,
     )
     # aiohttp and asyncio log through stdlib logging; keep them at warning and on stderr.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="level=%(levelname)s logger=%(name)s msg=%(message)r")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="level=%(levelname)s logger=%(name)s msg=%(message)r")

@@ -45,7 +45,8 @@ def require_binary(name: str) -> str:
     return path
 
 
-def http_get(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+def http_get(url: str, timeout: float = 5.0,
+             headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
     req = urllib.request.Request(url, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:

@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from procs import exporter, http_get, parse_metrics
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from procs import exporter, http_get, parse_metrics
 from spark_exporter.cli import load_config
 from spark_exporter.collection import CollectionLoop
 from spark_exporter.collectors import filesystem as filesystem_mod

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from cluster import RULES_DIR, SimulatedCluster, simulated_cluster
 from procs import REPO, http_get, wait_for
 

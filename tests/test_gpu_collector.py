@@ -8,7 +8,6 @@ from pathlib import Path
 import pynvml
 import pytest
 from freezegun import freeze_time
-from procs import REPO, wait_for
 from structlog.testing import capture_logs
 from test_gpu_helpers import (
     DCGM_LABELS,
@@ -23,6 +22,7 @@ from test_gpu_helpers import (
     write_meminfo,
 )
 
+from procs import REPO, wait_for
 from spark_exporter.cli import load_config
 from spark_exporter.collectors.gpu import READERS
 from spark_exporter.config import ConfigError

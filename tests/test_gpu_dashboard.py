@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from procs import REPO, exporter, http_get, parse_metrics, prom_query, prometheus, wait_for
 from test_gpu_helpers import DCGM_LABELS
+
+from procs import REPO, exporter, http_get, parse_metrics, prom_query, prometheus, wait_for
 
 DASHBOARD = REPO.parent / "shared" / "reference" / "dashboards" / "dcgm-exporter-dashboard.json"
 # DCGM profiling (DCP) fields come from DCGM's profiling module, not from NVML: no NVML call supplies them.

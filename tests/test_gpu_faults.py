@@ -9,10 +9,10 @@ from typing import Any
 
 import pynvml
 import pytest
-from procs import exporter, http_get, parse_metrics, wait_for
 from structlog.testing import capture_logs
 from test_gpu_helpers import T0, Clock, make_collector, scrape, write_meminfo
 
+from procs import exporter, http_get, parse_metrics, wait_for
 from spark_exporter.cli import load_config
 from spark_exporter.collection import CollectionLoop
 from spark_exporter.collectors.base import Paths

@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from procs import Proc, exporter, http_get, node_exporter, wait_for
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+
+from procs import Proc, exporter, http_get, node_exporter, wait_for
 
 # The node_exporter collectors this project implements (all of them; see docs/host-collectors.md).
 COLLECTORS = (

@@ -39,11 +39,7 @@ def register(cls: type[Collector]) -> type[Collector]:
 def load_all() -> dict[str, type[Collector]]:
     """Import every collector module (idempotent) and return the registry, in a stable order."""
     for mod in _MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{mod}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{mod}":
-                raise
+        importlib.import_module(f"{__name__}.{mod}")
     return dict(sorted(REGISTRY.items()))
 
 
