@@ -270,8 +270,8 @@ class ExporterSchema:
                 parser.add_argument(o.flag, dest=o.key, action=argparse.BooleanOptionalAction, default=None,
                                     help=help_text)
             else:
-                parser.add_argument(o.flag, dest=o.key, default=None, metavar=o.metavar or ("{" + ",".join(o.choices) + "}" if o.choices else "VALUE"),
-                                    help=help_text, choices=None)
+                metavar = o.metavar or ("{" + ",".join(o.choices) + "}" if o.choices else "VALUE")
+                parser.add_argument(o.flag, dest=o.key, default=None, metavar=metavar, help=help_text)
 
     @staticmethod
     def _default_text(o: Option) -> str:
