@@ -55,38 +55,53 @@ class Snapshot:
         return self._gz
 
 
+@dataclass
+class _Job:
+    collector: Collector
+    future: Future[list[Metric]] = field(default_factory=Future)
+    started: threading.Event = field(default_factory=threading.Event)
+    t0: float = 0.0  # monotonic start of the call
+    t1: float = 0.0  # monotonic end of the call
+
+
 class _Runner:
-    """One worker thread that runs collector calls one at a time.
+    """One worker thread that runs a cycle's collector calls back to back.
 
     Collectors run in sequence rather than in parallel: they are short, mostly Python-bound calls,
     and running a dozen at once costs more in GIL hand-offs and thread start-ups than the calls
     themselves. When a call overruns its deadline the loop abandons this runner (it stays stuck in
-    that one call and exits once the call returns) and continues on a fresh one.
+    that one call, skips the cancelled jobs queued behind it, and exits once the call returns) and
+    runs the remaining collectors on a fresh one.
     """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Collector, Future[list[Metric]]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._work, name="collector-runner", daemon=True)
         self.thread.start()
 
-    def submit(self, collector: Collector) -> Future[list[Metric]]:
-        fut: Future[list[Metric]] = Future()
-        self._queue.put((collector, fut))
-        return fut
+    def submit(self, collector: Collector) -> _Job:
+        job = _Job(collector)
+        self._queue.put(job)
+        return job
 
     def retire(self) -> None:
         """Exit after the call in progress (if any) returns."""
         self._queue.put(None)
 
     def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
-            collector, fut = item
-            if not fut.set_running_or_notify_cancel():
+        while (job := self._queue.get()) is not None:
+            if not job.future.set_running_or_notify_cancel():
                 continue
+            job.t0 = time.monotonic()
+            job.started.set()
             try:
-                fut.set_result(list(collector.collect()))
+                result = list(job.collector.collect())
             except BaseException as e:  # noqa: BLE001 - scored, logged and served as success=0
-                fut.set_exception(e)
+                job.t1 = time.monotonic()
+                job.future.set_exception(e)
+            else:
+                job.t1 = time.monotonic()
+                job.future.set_result(result)
 
 
 class CollectionLoop:
@@ -121,32 +136,50 @@ class CollectionLoop:
     def collect_once(self) -> Snapshot:
         """Run one cycle synchronously and publish its snapshot."""
         families: list[Metric] = []
-        results: list[CollectorResult] = []
+        results: dict[str, CollectorResult] = {}
+        todo: list[Collector] = []
         for c in self.collectors:
             prev = self._in_flight.get(c.name)
             if prev is not None and not prev.done():
                 # Still stuck in an earlier call: never stack a second call on a hung device.
-                results.append(CollectorResult(c.name, False, 0.0, "previous collection still running"))
-                continue
-            if self._runner is None:
-                self._runner = _Runner()
-            t0 = time.monotonic()
-            fut = self._runner.submit(c)
-            self._in_flight[c.name] = fut
+                results[c.name] = CollectorResult(c.name, False, 0.0, "previous collection still running")
+            else:
+                todo.append(c)
+        while todo:
+            todo = self._run_batch(todo, families, results)
+        ordered = [results[c.name] for c in self.collectors]
+        return self._publish(families, ordered)
+
+    def _run_batch(self, batch: list[Collector], families: list[Metric],
+                   results: dict[str, CollectorResult]) -> list[Collector]:
+        """Queue ``batch`` on the runner and gather results; return what is left if one call hangs."""
+        if self._runner is None:
+            self._runner = _Runner()
+        jobs = [self._runner.submit(c) for c in batch]
+        for i, job in enumerate(jobs):
+            name = job.collector.name
+            self._in_flight[name] = job.future
             try:
-                fams = fut.result(timeout=self.timeout)
+                # A job starts as soon as the one before it returns, which was waited for already.
+                if not job.started.wait(self.timeout):
+                    raise TimeoutError
+                fams = job.future.result(timeout=max(0.0, job.t0 + self.timeout - time.monotonic()))
             except TimeoutError:
+                results[name] = CollectorResult(name, False, time.monotonic() - (job.t0 or time.monotonic()),
+                                                f"timed out after {self.timeout:g}s")
+                for rest in jobs[i + 1:]:
+                    rest.future.cancel()
                 self._runner.retire()
                 self._runner = None
-                results.append(CollectorResult(c.name, False, time.monotonic() - t0,
-                                               f"timed out after {self.timeout:g}s"))
-                continue
+                return [j.collector for j in jobs[i + 1:]]
             except Exception as e:  # noqa: BLE001
-                results.append(CollectorResult(c.name, False, time.monotonic() - t0, f"{type(e).__name__}: {e}"))
+                results[name] = CollectorResult(name, False, job.t1 - job.t0, f"{type(e).__name__}: {e}")
                 continue
             families.extend(fams)
-            results.append(CollectorResult(c.name, True, time.monotonic() - t0))
+            results[name] = CollectorResult(name, True, job.t1 - job.t0)
+        return []
 
+    def _publish(self, families: list[Metric], results: list[CollectorResult]) -> Snapshot:
         for r in results:
             # A failure is logged at warning when its reason changes (a machine without NVML would
             # otherwise log the same line every cycle); repeats go to debug.

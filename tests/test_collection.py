@@ -83,6 +83,18 @@ class TestCollectionLoop:
         third = loop.collect_once()
         assert success_by_collector(third.body)["hanging"] == 1.0
 
+    def test_collectors_queued_behind_a_hung_one_still_run(self) -> None:
+        """Collectors after a hung one run on a fresh runner in the same cycle and are served."""
+        hanging = Hanging()
+        loop = CollectionLoop([hanging, Good(CFG, Paths()), Broken(CFG, Paths())], interval=1, timeout=0.2)
+        try:
+            snap = loop.collect_once()
+            assert success_by_collector(snap.body) == {"hanging": 0.0, "good": 1.0, "broken": 0.0}
+            assert "test_good" in parse_metrics(snap.body.decode())
+            assert hanging.calls == 1
+        finally:
+            hanging.release.set()
+
     def test_snapshot_is_pre_rendered_and_ready_after_first_collection(self) -> None:
         """Before the first collection there is no snapshot; after it, bytes are ready and gzip decodes."""
         import gzip
@@ -121,3 +133,37 @@ class TestExposition:
         fam.add_metric([nasty], 1.0)
         parsed = parse_metrics(render([fam]).decode())
         assert parsed["test_x"].samples[0].labels["name"] == nasty
+
+    def test_matches_prometheus_client_byte_for_byte(self) -> None:
+        """The renderer writes what prometheus-client's generate_latest writes for every family we collect."""
+        from prometheus_client.exposition import generate_latest
+        from prometheus_client.metrics_core import CounterMetricFamily, InfoMetricFamily, SummaryMetricFamily
+
+        from spark_exporter.cli import load_config, make_collectors
+
+        cfg = load_config(["--gpu.simulate=h100x2", "--no-gpu.process-metrics"], {})
+        families: list[Metric] = []
+        collectors = make_collectors(cfg)
+        try:
+            for c in collectors:
+                families.extend(c.collect())
+        finally:
+            for c in collectors:
+                c.close()
+        counter = CounterMetricFamily("test_events", "Events.", labels=["kind"])
+        counter.add_metric(['a"\\\n'], 3.0)
+        info = InfoMetricFamily("test_build", "Build.", value={"version": "1"})
+        summary = SummaryMetricFamily("test_latency_seconds", "Latency.", count_value=2, sum_value=0.5)
+        families += [counter, info, summary]
+        assert len(families) > 100
+
+        class Registry:
+            def collect(self) -> list[Metric]:
+                return families
+
+        expected = generate_latest(Registry())  # type: ignore[arg-type]
+        for fam in families:
+            if isinstance(fam, ExactCounterFamily):
+                gauge, counter = f"# TYPE {fam.name} gauge\n", f"# TYPE {fam.name} counter\n"
+                expected = expected.replace(gauge.encode(), counter.encode())
+        assert render(families) == expected
