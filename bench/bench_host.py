@@ -67,6 +67,8 @@ def main() -> int:
     ap.add_argument("--rss-scrapes", type=int, default=10000)
     ap.add_argument("--idle-seconds", type=float, default=20.0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--node-exporter-defaults", action="store_true",
+                    help="run node_exporter with its default collectors instead of the ones we implement")
     args = ap.parse_args()
 
     binary = shutil.which("prometheus-node-exporter")
@@ -75,8 +77,9 @@ def main() -> int:
         return 2
     ne_port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="bench-host-"))
-    ne_args = [binary, f"--web.listen-address=127.0.0.1:{ne_port}", "--collector.disable-defaults",
-               *[f"--collector.{c}" for c in NODE_COLLECTORS]]
+    ne_args = [binary, f"--web.listen-address=127.0.0.1:{ne_port}"]
+    if not args.node_exporter_defaults:
+        ne_args += ["--collector.disable-defaults", *[f"--collector.{c}" for c in NODE_COLLECTORS]]
     ne = subprocess.Popen(ne_args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: http_get(f"http://127.0.0.1:{ne_port}/metrics")[0] == 200, 20, what="node_exporter")
@@ -130,6 +133,7 @@ def main() -> int:
         "rss_mb_start": round(mb[0], 1),
         "rss_mb_end": round(mb[-1], 1),
         "rss_growth_mb": round(mb[-1] - mb[0], 1),
+        "node_exporter_collectors": "defaults" if args.node_exporter_defaults else ",".join(NODE_COLLECTORS),
         "python": sys.version.split()[0],
         "cpus": psutil.cpu_count(),
     }
