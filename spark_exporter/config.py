@@ -131,8 +131,14 @@ def str_option(key: str, default: str | None, help: str, choices: tuple[str, ...
     return Option(key, _as_optional_str if default is None else _as_str, default, help, choices, metavar=metavar)
 
 
-def int_option(key: str, default: int, help: str) -> Option:
-    return Option(key, _as_int, default, help, metavar="N")
+def int_option(key: str, default: int, help: str, minimum: int | None = None) -> Option:
+    def parse(value: Any) -> int:
+        n = _as_int(value)
+        if minimum is not None and n < minimum:
+            raise ValueError(f"must be at least {minimum}, got {n}")
+        return n
+
+    return Option(key, parse, default, help, metavar="N")
 
 
 def duration_option(key: str, default: float, help: str) -> Option:

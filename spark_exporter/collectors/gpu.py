@@ -22,7 +22,15 @@ from typing import Any
 import pynvml
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..config import ConfigError, ExporterConfig, Option, bool_option, duration_option, str_option
+from ..config import (
+    ConfigError,
+    ExporterConfig,
+    Option,
+    bool_option,
+    duration_option,
+    int_option,
+    str_option,
+)
 from ..exposition import ExactCounterFamily
 from ..nvml.background import PcieSampler, WatchedDevice, XidWatcher, xid_message
 from ..nvml.catalogue import CatalogueError, Field, load_catalogue
@@ -44,27 +52,11 @@ def _parse_simulate(value: Any) -> str | None:
     return text
 
 
-def _parse_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("expected an integer, got a boolean")
-    try:
-        return int(str(value), 10)
-    except ValueError:
-        raise ValueError(f"expected an integer, got {value!r}") from None
-
-
-def _parse_positive_int(value: Any) -> int:
-    n = _parse_int(value)
-    if n < 1:
-        raise ValueError(f"must be at least 1, got {n}")
-    return n
-
-
 OPTIONS: tuple[Option, ...] = (
     Option("gpu.simulate", _parse_simulate, None,
            "Use a simulated NVML instead of the real one: gb10, h100, or with a GPU count, h100x8.",
            metavar="PROFILE"),
-    Option("gpu.seed", _parse_int, 0, "Seed of the simulated load patterns.", metavar="N"),
+    int_option("gpu.seed", 0, "Seed of the simulated load patterns."),
     str_option("gpu.hostname-label", "Hostname",
                "Name of the host label on GPU series (released dcgm-exporter: Hostname; newer: hostname).",
                ("Hostname", "hostname")),
@@ -75,8 +67,8 @@ OPTIONS: tuple[Option, ...] = (
     duration_option("gpu.pcie-interval", 15.0,
                     "How often PCIe throughput is sampled in a separate thread (about 20 ms per direction "
                     "and GPU); 0 turns PCIe throughput off."),
-    Option("gpu.max-processes", _parse_positive_int, 32,
-           "Most processes per GPU in the per-process memory series (the largest are kept).", metavar="N"),
+    int_option("gpu.max-processes", 32,
+               "Most processes per GPU in the per-process memory series (the largest are kept).", minimum=1),
 )
 
 
