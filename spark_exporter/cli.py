@@ -76,6 +76,7 @@ def run_exporter(argv: Sequence[str]) -> int:
     except ConfigError as e:
         return fail(str(e))
     if cfg.check_only:
+        print(f"config.file={cfg.config_file}")
         for key, value in sorted(cfg.values.items()):
             print(f"{key}={value}  # {cfg.sources.get(key, 'default')}")
         print("collectors=" + ",".join(cfg.enabled_collectors))
@@ -88,7 +89,7 @@ def run_exporter(argv: Sequence[str]) -> int:
         return fail(str(e))
     loop = CollectionLoop(collectors, cfg.interval, cfg.timeout)
     log.info("starting", version=__version__, collectors=",".join(cfg.enabled_collectors),
-             interval_seconds=cfg.interval, config_file=cfg.sources and cfg.values.get("config.file"))
+             interval_seconds=cfg.interval, config_file=cfg.config_file)
     app = build_app(loop, cfg.telemetry_path, web_config)
     try:
         asyncio.run(serve(app, cfg.listen_address, web_config, on_started=loop.start))
@@ -104,10 +105,15 @@ def run_exporter(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in SUBCOMMANDS:
-        module = importlib.import_module(SUBCOMMANDS[args[0]])
-        return int(module.main(args[1:]))
-    return run_exporter(args)
+    try:
+        if args and args[0] in SUBCOMMANDS:
+            module = importlib.import_module(SUBCOMMANDS[args[0]])
+            return int(module.main(args[1:]))
+        return run_exporter(args)
+    except BrokenPipeError:
+        # Output piped into e.g. `head`, which has exited: stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -185,6 +185,7 @@ class ExporterConfig:
     collectors: dict[str, bool]
     sources: dict[str, str] = field(default_factory=dict)
     check_only: bool = False
+    config_file: str | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -311,6 +312,7 @@ class ExporterSchema:
             values={k: v for k, v in values.items() if not k.startswith("collector.")},
             collectors={n: bool(values[f"collector.{n}"]) for n in self.collector_defaults},
             sources=sources,
+            config_file=config_file,
         )
         self._check(cfg)
         return cfg
