@@ -19,7 +19,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from spark_exporter.cli import load_config, make_collectors
-from spark_exporter.collection import CollectionLoop
+from spark_exporter.exporter.collection import CollectionLoop
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = Path("/work/shared/reference/dashboards/node-exporter-full.json")

@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from spark_exporter.cli import load_config
 from spark_exporter.collectors.base import Paths
 from spark_exporter.collectors.gpu import GpuCollector
-from spark_exporter.exposition import render
+from spark_exporter.exporter.exposition import render
 from spark_exporter.logs import setup_logging
 
 # nvidia-smi query field -> (our series, absolute tolerance, relative tolerance)

@@ -12,19 +12,19 @@ from collections.abc import Sequence
 import structlog
 
 from . import __version__
-from .collection import CollectionLoop
 from .collectors import load_all
 from .collectors.base import Collector, Paths
-from .config import ConfigError, ExporterConfig, ExporterSchema
+from .exporter.app import build_app, serve
+from .exporter.collection import CollectionLoop
+from .http.webconfig import load_web_config
 from .logs import setup_logging
-from .server import build_app, serve
-from .webconfig import load_web_config
+from .settings import ConfigError, ExporterConfig, ExporterSchema
 
 PROG = "spark-exporter"
 
 # subcommand -> module exposing ``main(argv) -> int``
 SUBCOMMANDS = {
-    "config": "spark_exporter.promconfig",
+    "config": "spark_exporter.prometheus.promconfig",
     "query": "spark_exporter.query.cli",
     "api": "spark_exporter.query.api",
     "demo": "spark_exporter.demo",

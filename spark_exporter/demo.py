@@ -31,14 +31,14 @@ from typing import IO
 import aiohttp
 import yaml
 
-from .config import ConfigError, parse_duration
-from .inventory import Inventory, load_inventory
 from .logs import setup_logging
-from .promconfig import build_prometheus_config
+from .prometheus.inventory import Inventory, load_inventory
+from .prometheus.promconfig import build_prometheus_config
 from .query.api import ApiSettings, build_app, serve_api
 from .query.cli import render_nodes, render_overview
 from .query.client import PrometheusClient, PrometheusError
 from .query.rollups import Rollups
+from .settings import ConfigError, parse_duration
 
 PROG = "spark-exporter demo"
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"

@@ -25,8 +25,8 @@ from procs import (
     tempdir,
     victoria_metrics,
 )
-from spark_exporter.inventory import Inventory, load_inventory
-from spark_exporter.promconfig import build_prometheus_config
+from spark_exporter.prometheus.inventory import Inventory, load_inventory
+from spark_exporter.prometheus.promconfig import build_prometheus_config
 
 CLUSTER = "test"
 RULES_DIR = REPO / "rules"

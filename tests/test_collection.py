@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from procs import parse_metrics
-from spark_exporter.collection import CollectionLoop
 from spark_exporter.collectors.base import Collector, Paths
-from spark_exporter.config import ExporterConfig
-from spark_exporter.exposition import ExactCounterFamily, render
+from spark_exporter.exporter.collection import CollectionLoop
+from spark_exporter.exporter.exposition import ExactCounterFamily, render
+from spark_exporter.settings import ExporterConfig
 
 CFG = ExporterConfig(values={}, collectors={})
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from spark_exporter.cli import load_config
-from spark_exporter.config import ConfigError, parse_duration
+from spark_exporter.settings import ConfigError, parse_duration
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -25,11 +25,11 @@ from test_gpu_helpers import (
 from procs import REPO, wait_for
 from spark_exporter.cli import load_config
 from spark_exporter.collectors.gpu import READERS
-from spark_exporter.config import ConfigError
-from spark_exporter.exposition import render
+from spark_exporter.exporter.exposition import render
 from spark_exporter.nvml.background import WatchedDevice
 from spark_exporter.nvml.catalogue import CatalogueError, load_catalogue, parse_catalogue
 from spark_exporter.nvml.sim import SimHandle, SimulatedNvml
+from spark_exporter.settings import ConfigError
 
 REFERENCE_CSV = REPO.parent / "shared" / "reference" / "dcgm-exporter-default-counters.csv"
 

@@ -14,9 +14,9 @@ from test_gpu_helpers import T0, Clock, make_collector, scrape, write_meminfo
 
 from procs import exporter, http_get, parse_metrics, wait_for
 from spark_exporter.cli import load_config
-from spark_exporter.collection import CollectionLoop
 from spark_exporter.collectors.base import Paths
 from spark_exporter.collectors.loadavg import LoadavgCollector
+from spark_exporter.exporter.collection import CollectionLoop
 from spark_exporter.nvml.facade import Nvml, NvmlFatal, NvmlUnavailable
 from spark_exporter.nvml.sim import SimulatedNvml
 

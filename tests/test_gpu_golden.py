@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from test_gpu_helpers import Clock, make_collector, write_meminfo
 
 from procs import exporter, http_get, wait_for
-from spark_exporter.exposition import render
+from spark_exporter.exporter.exposition import render
 from spark_exporter.nvml.background import WatchedDevice
 from spark_exporter.nvml.sim import SimulatedNvml
 

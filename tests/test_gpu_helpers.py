@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from spark_exporter.cli import load_config
 from spark_exporter.collectors.base import Paths
 from spark_exporter.collectors.gpu import GpuCollector
-from spark_exporter.exposition import render
+from spark_exporter.exporter.exposition import render
 from spark_exporter.nvml.sim import SimulatedNvml
 
 T0 = 1_790_000_000.0  # a fixed instant (unix seconds) for simulated readings

@@ -11,8 +11,8 @@ import yaml
 
 from procs import PYTHON, REPO, require_binary
 from spark_exporter import cli
-from spark_exporter.inventory import load_inventory
-from spark_exporter.promconfig import DEFAULT_RULE_FILES, build_prometheus_config, check_prom_duration
+from spark_exporter.prometheus.inventory import load_inventory
+from spark_exporter.prometheus.promconfig import DEFAULT_RULE_FILES, build_prometheus_config, check_prom_duration
 
 FIXTURES = REPO / "tests" / "fixtures" / "inventory"
 TWO_NODES = FIXTURES / "two-nodes.yml"

@@ -27,8 +27,8 @@ from procs import (
     victoria_metrics,
     wait_for,
 )
-from spark_exporter.inventory import Inventory, load_inventory
-from spark_exporter.promconfig import build_prometheus_config
+from spark_exporter.prometheus.inventory import Inventory, load_inventory
+from spark_exporter.prometheus.promconfig import build_prometheus_config
 from spark_exporter.query import (
     VIRTUAL_INTERFACES,
     InvalidParameter,

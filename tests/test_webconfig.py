@@ -12,8 +12,8 @@ import bcrypt
 import pytest
 
 from procs import exporter, http_get, wait_for
-from spark_exporter.config import ConfigError
-from spark_exporter.webconfig import load_web_config
+from spark_exporter.http.webconfig import load_web_config
+from spark_exporter.settings import ConfigError
 
 
 def make_cert(d: Path) -> tuple[Path, Path]:

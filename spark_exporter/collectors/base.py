@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import structlog
 from prometheus_client.metrics_core import Metric
 
-from ..config import ExporterConfig, Option
+from ..settings import ExporterConfig, Option
 
 
 @dataclass(frozen=True)

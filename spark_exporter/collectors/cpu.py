@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
-from ..config import ExporterConfig
+from ..settings import ExporterConfig
 from . import register
 from .base import Collector, Paths
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..config import ExporterConfig
+from ..settings import ExporterConfig
 from . import register
 from .base import Collector, Paths
 from .netdev import compile_option, regex_option

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from ..config import ExporterConfig, duration_option
+from ..settings import ExporterConfig, duration_option
 from . import register
 from .base import Collector, Paths
 from .netdev import compile_option, regex_option

@@ -22,7 +22,12 @@ from typing import Any
 import pynvml
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..config import (
+from ..exporter.exposition import ExactCounterFamily
+from ..nvml.background import PcieSampler, WatchedDevice, XidWatcher, xid_message
+from ..nvml.catalogue import CatalogueError, Field, load_catalogue
+from ..nvml.facade import Nvml, NvmlFatal, load_library, to_str
+from ..nvml.sim import parse_profile
+from ..settings import (
     ConfigError,
     ExporterConfig,
     Option,
@@ -31,11 +36,6 @@ from ..config import (
     int_option,
     str_option,
 )
-from ..exposition import ExactCounterFamily
-from ..nvml.background import PcieSampler, WatchedDevice, XidWatcher, xid_message
-from ..nvml.catalogue import CatalogueError, Field, load_catalogue
-from ..nvml.facade import Nvml, NvmlFatal, load_library, to_str
-from ..nvml.sim import parse_profile
 from . import register
 from .base import Collector, Paths
 

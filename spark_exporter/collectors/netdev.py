@@ -18,7 +18,7 @@ from typing import Any
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
-from ..config import ConfigError, ExporterConfig, Option
+from ..settings import ConfigError, ExporterConfig, Option
 from . import register
 from .base import Collector, Paths
 

@@ -22,10 +22,10 @@ import structlog
 from aiohttp import web
 
 from .. import __version__
-from ..config import ConfigError, parse_duration, parse_listen_address
-from ..inventory import Inventory, load_inventory, valid_node_name
+from ..http.webconfig import WebConfig, auth_middleware, constant_time_equals, load_web_config
 from ..logs import setup_logging
-from ..webconfig import WebConfig, auth_middleware, constant_time_equals, load_web_config
+from ..prometheus.inventory import Inventory, load_inventory, valid_node_name
+from ..settings import ConfigError, parse_duration, parse_listen_address
 from .cache import RateLimiter, TtlCache, retry_after_header
 from .client import (
     BadResponse,

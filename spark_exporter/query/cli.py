@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..config import ConfigError, parse_duration
 from ..logs import setup_logging
+from ..settings import ConfigError, parse_duration
 from .api import DEFAULT_PROMETHEUS, make_rollups
 from .client import InvalidParameter, PrometheusError, UnknownNodeError
 from .rollups import HISTORY_STEPS, Result, Rollups

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..inventory import Inventory, valid_node_name
+from ..prometheus.inventory import Inventory, valid_node_name
 from . import promql
 from .client import InstantResult, InvalidParameter, PrometheusClient, Sample, UnknownNodeError
 from .promql import Matcher, selector

@@ -34,7 +34,7 @@ from typing import Any
 import bcrypt
 from aiohttp import web
 
-from .config import ConfigError, load_yaml_file
+from ..settings import ConfigError, load_yaml_file
 
 _TOP_KEYS = {"tls_server_config", "http_server_config", "basic_auth_users"}
 _TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version"}

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ConfigError, load_yaml_file
+from ..settings import ConfigError, load_yaml_file
 
 ENDPOINT_KINDS = ("exporter", "dcgm_exporter", "node_exporter", "vllm", "spark")
 _NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})$")

@@ -22,8 +22,8 @@ import structlog
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
-from . import __version__
-from .collectors.base import Collector
+from .. import __version__
+from ..collectors.base import Collector
 from .exposition import render
 
 log = structlog.get_logger(component="collection")

@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from . import __version__
+from .. import __version__
+from ..http.webconfig import WebConfig, auth_middleware
+from ..settings import parse_listen_address
 from .collection import CollectionLoop
-from .config import parse_listen_address
 from .exposition import CONTENT_TYPE
-from .webconfig import WebConfig, auth_middleware
 
 log = structlog.get_logger(component="server")
 
