@@ -75,7 +75,7 @@ def metric_names(expr: str) -> set[str]:
     return set(re.findall(r"\b(DCGM_FI_[A-Z0-9_]+)", expr))
 
 
-@pytest.fixture(params=["h100x8", "gb10"])
+@pytest.fixture(scope="module", params=["h100x8", "gb10"])  # read-only: one stack per profile
 def stack(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
     """The exporter simulating a profile, and a Prometheus scraping it every second."""
     with exporter(f"--gpu.simulate={request.param}", "--collect.interval=1s") as exp:
