@@ -8,9 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
+# The editable install is redone only when what it depends on changes (a hash of these files).
+STAMP="$VENV/.dev-sh-installed"
+say() { echo "dev.sh: $*" >&2; }
 
 need_apt() {
   local missing=()
+  # Debian's python3 has no ensurepip (so no venv) without python3-venv.
+  [ -x "$VENV/bin/python" ] || "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
   command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v prometheus-node-exporter >/dev/null 2>&1 || missing+=(prometheus-node-exporter)
   if [ "${1:-}" = all ]; then
@@ -18,21 +23,39 @@ need_apt() {
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   fi
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "dev.sh: installing Debian packages: ${missing[*]}" >&2
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo=sudo
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
+apt_install() {
+  say "installing Debian packages: $* (apt-get)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+install_key() {
+  { "$PY" --version 2>&1; cat pyproject.toml setup.py; } | sha256sum | cut -d' ' -f1
 }
 
 setup_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
+    command -v "$PY" >/dev/null 2>&1 || { say "no $PY on PATH: install Python 3.11 or newer"; exit 1; }
+    "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
+    say "creating the virtual environment $VENV"
     "$PY" -m venv "$VENV"
   fi
+  local key
+  key=$(install_key)
+  if [ -x "$VENV/bin/spark-exporter" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$key" ]; then
+    return 0  # installed from this pyproject.toml already; the install is editable, so code changes need nothing
+  fi
+  say "installing spark-exporter (editable) and its test dependencies into $VENV with pip (the first time takes a minute)"
+  rm -f "$STAMP"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
     | { grep -v -e '^WARNING: Location' || true; }
+  echo "$key" >"$STAMP"
+  say "ready: run the tools as $VENV/bin/spark-exporter, or 'source $VENV/bin/activate' to put them on PATH"
 }
 
 cmd=${1:-help}

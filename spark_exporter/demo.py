@@ -32,6 +32,7 @@ import aiohttp
 import yaml
 
 from .logs import setup_logging
+from .prometheus import kit
 from .prometheus.inventory import Inventory, load_inventory
 from .prometheus.promconfig import build_prometheus_config
 from .query.api import ApiSettings, build_app, serve_api
@@ -41,7 +42,6 @@ from .query.rollups import Rollups
 from .settings import ConfigError, parse_duration
 
 PROG = "spark-exporter demo"
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 CLEAR = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
 
 
@@ -169,9 +169,7 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
     inv_path.write_text(yaml.safe_dump({"cluster": "demo", "nodes": nodes}, sort_keys=False))
     inventory = load_inventory(str(inv_path))
     rules = demo.workdir / "rules"
-    rules.mkdir()
-    for f in sorted(RULES_DIR.glob("*.yml")):
-        shutil.copy(f, rules / f.name)
+    kit.write_rules(rules)  # the packaged rules/*.yml, from the wheel or the clone
     config = build_prometheus_config(
         inventory,
         [str(rules / "*.yml")],
@@ -194,10 +192,15 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
     return inventory, prom
 
 
-async def show(rollups: Rollups, header: str, tty: bool) -> None:
+async def show(rollups: Rollups, header: str, tty: bool, seen: set[str]) -> None:
+    """Draw one frame; ``seen`` collects the nodes that have had GPU figures (until then: waiting)."""
     try:
         ov, nodes = await asyncio.gather(rollups.cluster_overview(), rollups.nodes())
-        body = render_overview(ov.to_json()) + "\n\n" + render_nodes(nodes.to_json())
+        seen.update(n.node for n in nodes.nodes if n.utilization is not None)
+        if seen:
+            body = render_overview(ov.to_json()) + "\n\n" + render_nodes(nodes.to_json())
+        else:  # before the first scrape and rule evaluation every figure would read n/a
+            body = "waiting for the first scrape (Prometheus scrapes the exporters and evaluates rules/) ..."
     except PrometheusError as e:
         body = f"Prometheus: {e}"
     stamp = time.strftime("%H:%M:%S")
@@ -209,7 +212,7 @@ async def show(rollups: Rollups, header: str, tty: bool) -> None:
 async def run(ns: argparse.Namespace, demo: Demo) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
         loop.add_signal_handler(sig, stop.set)
     print(f"demo: temp dir {demo.workdir}", flush=True)
     # A signal during start-up stops the demo there, without waiting for the cluster to be ready.
@@ -232,16 +235,21 @@ async def run(ns: argparse.Namespace, demo: Demo) -> None:
     api_url = f"http://127.0.0.1:{api_port}/api/v1/cluster/overview"
     state = demo.write_state({"prometheus": prom.url, "api": api_url})
     print(f"demo: state {state}", flush=True)
+    inv = demo.workdir / "inventory.yml"
     header = (
         f"Prometheus {prom.url}   API {api_url}\n"
-        f"nodes: {', '.join(f'{n.name} ({n.exporter})' for n in inventory.nodes)}"
+        f"nodes: {', '.join(f'{n.name} ({n.exporter})' for n in inventory.nodes)}\n"
+        f"inventory {inv}; try in another terminal:\n"
+        f"  spark-exporter query --prometheus.url {prom.url} --inventory {inv} overview\n"
+        f"  curl -s {api_url}"
     )
     tty = sys.stdout.isatty()
     deadline = time.monotonic() + ns.duration_s if ns.duration_s > 0 else None
     async with PrometheusClient(prom.url) as client:
         rollups = Rollups(client, inventory, scrape_interval=ns.scrape_s)
+        seen: set[str] = set()
         while not stop.is_set():
-            await show(rollups, header, tty)
+            await show(rollups, header, tty, seen)
             if deadline is not None and time.monotonic() >= deadline:
                 break
             with contextlib.suppress(asyncio.TimeoutError):
@@ -270,11 +278,10 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    if not any(RULES_DIR.glob("*.yml")):
-        print(
-            f"{PROG}: error: no rule files in {RULES_DIR} (run from a clone)",
-            file=sys.stderr,
-        )
+    try:
+        kit.asset_dir("rules")
+    except kit.KitError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
     demo = Demo(Path(tempfile.mkdtemp(prefix="spark-exporter-demo-")))
     code = 0

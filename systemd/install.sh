@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Install spark-exporter on this node as a hardened systemd service.
 #
-#   sudo systemd/install.sh                 exporter: venv in /opt/spark-exporter, unit, config; enable + start
-#   sudo systemd/install.sh --rules         also install rules/ to /etc/prometheus/spark-exporter/rules/
-#   sudo systemd/install.sh --api           also install the telemetry API unit (not started)
-#   systemd/install.sh --root DIR --no-start   stage everything under DIR (packaging, tests)
+#   sudo systemd/install.sh             the exporter (same as --exporter): venv in /opt/spark-exporter, unit, config; started
+#   sudo systemd/install.sh --rules     only the rules, to /etc/prometheus/spark-exporter/rules/ (a Prometheus host)
+#   sudo systemd/install.sh --api       the telemetry API unit and an example /etc/spark-exporter/inventory.yml
+#   --exporter, --rules, --api combine; --root DIR --no-start stages everything under DIR (packaging, tests)
 #
 # Existing files in /etc are never overwritten.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=/
 START=1
+EXPORTER=0
 RULES=0
 API=0
 while [ $# -gt 0 ]; do
@@ -18,6 +19,7 @@ while [ $# -gt 0 ]; do
     --root) ROOT=$2; shift 2 ;;
     --root=*) ROOT=${1#--root=}; shift ;;
     --no-start) START=0; shift ;;
+    --exporter) EXPORTER=1; shift ;;
     --rules) RULES=1; shift ;;
     --api) API=1; shift ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
@@ -25,6 +27,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 ROOT=${ROOT%/}
+# No component named: the exporter, as on every node.
+[ "$EXPORTER$RULES$API" != 000 ] || EXPORTER=1
 PREFIX="$ROOT/opt/spark-exporter"
 PY=${PYTHON:-python3}
 
@@ -36,35 +40,54 @@ put() {  # put MODE SRC DEST: install unless DEST exists
   fi
 }
 
-if [ "$ROOT" = "" ] && ! id spark-exporter >/dev/null 2>&1; then
-  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin spark-exporter
+if [ "$RULES" = 1 ]; then
+  # Rule files only: no user, venv or unit, so a Prometheus host needs nothing else.
+  RULE_DIR="$ROOT/etc/prometheus/spark-exporter/rules"
+  mkdir -p "$RULE_DIR"
+  install -m 0644 "$SRC"/rules/*.yml "$RULE_DIR/"
+  if command -v promtool >/dev/null 2>&1; then
+    promtool check rules "$RULE_DIR"/*.yml >/dev/null
+  fi
+  echo "rules installed in $RULE_DIR: list '/etc/prometheus/spark-exporter/rules/*.yml' under rule_files"
+  echo "  in prometheus.yml ('spark-exporter config prometheus' does), then reload Prometheus"
 fi
 
-mkdir -p "$PREFIX"
-[ -x "$PREFIX/venv/bin/python" ] || "$PY" -m venv "$PREFIX/venv"
-"$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check "$SRC" 2>&1 | { grep -v '^WARNING: Location' || true; }
-mkdir -p "$PREFIX/src"
-cp -r "$SRC/README.md" "$SRC/docs" "$PREFIX/src/"
+if [ "$EXPORTER" = 1 ] || [ "$API" = 1 ]; then
+  if [ "$ROOT" = "" ] && ! id spark-exporter >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin spark-exporter
+  fi
+  mkdir -p "$PREFIX"
+  [ -x "$PREFIX/venv/bin/python" ] || "$PY" -m venv "$PREFIX/venv"
+  "$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check "$SRC" 2>&1 | { grep -v '^WARNING: Location' || true; }
+  mkdir -p "$PREFIX/src"
+  cp -r "$SRC/README.md" "$SRC/docs" "$PREFIX/src/"
+fi
 
-install -D -m 0644 "$SRC/systemd/spark-exporter.service" "$ROOT/etc/systemd/system/spark-exporter.service"
-put 0644 "$SRC/systemd/spark-exporter.default" "$ROOT/etc/default/spark-exporter"
-put 0644 "$SRC/systemd/config.yml" "$ROOT/etc/spark-exporter/config.yml"
+if [ "$EXPORTER" = 1 ]; then
+  install -D -m 0644 "$SRC/systemd/spark-exporter.service" "$ROOT/etc/systemd/system/spark-exporter.service"
+  put 0644 "$SRC/systemd/spark-exporter.default" "$ROOT/etc/default/spark-exporter"
+  put 0644 "$SRC/systemd/config.yml" "$ROOT/etc/spark-exporter/config.yml"
+  # Refuse to finish with a config the daemon would reject.
+  "$PREFIX/venv/bin/spark-exporter" --config.file="$ROOT/etc/spark-exporter/config.yml" --check-config >/dev/null
+fi
+
 if [ "$API" = 1 ]; then
   install -D -m 0644 "$SRC/systemd/spark-exporter-api.service" "$ROOT/etc/systemd/system/spark-exporter-api.service"
   put 0644 "$SRC/systemd/spark-exporter-api.default" "$ROOT/etc/default/spark-exporter-api"
-fi
-if [ "$RULES" = 1 ]; then
-  mkdir -p "$ROOT/etc/prometheus/spark-exporter/rules"
-  install -m 0644 "$SRC"/rules/*.yml "$ROOT/etc/prometheus/spark-exporter/rules/"
+  put 0644 "$SRC/systemd/inventory.example.yml" "$ROOT/etc/spark-exporter/inventory.yml"
+  # The unit reads this file: refuse to finish with an inventory the API would reject.
+  "$PREFIX/venv/bin/python" -c 'import sys; from spark_exporter.prometheus.inventory import load_inventory as l; l(sys.argv[1])' \
+    "$ROOT/etc/spark-exporter/inventory.yml" \
+    || { echo "install.sh: fix $ROOT/etc/spark-exporter/inventory.yml (above)" >&2; exit 2; }
+  echo "API installed (not started): describe your nodes in /etc/spark-exporter/inventory.yml, set PROMETHEUS_URL in"
+  echo "  /etc/default/spark-exporter-api, then: systemctl enable --now spark-exporter-api"
 fi
 
-# Refuse to finish with a config the daemon would reject.
-"$PREFIX/venv/bin/spark-exporter" --config.file="$ROOT/etc/spark-exporter/config.yml" --check-config >/dev/null
-
-if [ "$ROOT" = "" ] && [ "$START" = 1 ]; then
+if [ "$EXPORTER" = 1 ] && [ "$ROOT" = "" ] && [ "$START" = 1 ]; then
   systemctl daemon-reload
   systemctl enable --now spark-exporter.service
   echo "spark-exporter is running: curl -s http://localhost:19400/metrics | head"
-else
+elif [ "$EXPORTER" = 1 ] || [ "$API" = 1 ]; then
+  [ "$ROOT" != "" ] || systemctl daemon-reload
   echo "installed under ${ROOT:-/} (not started)"
 fi

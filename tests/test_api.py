@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cluster import SimulatedCluster, simulated_cluster
+from cluster import SimulatedCluster
 from procs import (
     PYTHON,
     Proc,
@@ -78,9 +78,8 @@ def get(proc: Proc, path: str, headers: dict[str, str] | None = None) -> tuple[i
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[SimulatedCluster]:
-    with simulated_cluster(2, interval="1s") as c:
-        yield c
+def cluster(gb10_cluster: SimulatedCluster) -> Iterator[SimulatedCluster]:
+    yield gb10_cluster  # shared per session (conftest.py): these tests only read from it
 
 
 @pytest.fixture(scope="module")

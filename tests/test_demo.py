@@ -75,7 +75,7 @@ class Demo:
 
 
 class TestDemo:
-    @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+    @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
     def test_runs_and_cleans_up_on_signal(self, sig: int) -> None:
         """The demo shows both nodes and serves the API; the signal stops all children and removes its dir."""
         demo = Demo("--refresh=1s", "--scrape-interval=1s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import pynvml
@@ -22,7 +23,7 @@ from test_gpu_helpers import (
     write_meminfo,
 )
 
-from procs import REPO, wait_for
+from procs import wait_for
 from spark_exporter.cli import load_config
 from spark_exporter.collectors.gpu import READERS
 from spark_exporter.exporter.exposition import render
@@ -31,7 +32,7 @@ from spark_exporter.nvml.catalogue import CatalogueError, load_catalogue, parse_
 from spark_exporter.nvml.sim import SimHandle, SimulatedNvml
 from spark_exporter.settings import ConfigError
 
-REFERENCE_CSV = REPO.parent / "shared" / "reference" / "dcgm-exporter-default-counters.csv"
+REFERENCE_CSV = "dcgm-exporter-default-counters.csv"  # in the reference data (reference_file, conftest.py)
 
 
 @pytest.fixture
@@ -398,11 +399,11 @@ class TestCatalogue:
         assert names == {f.name for f in load_catalogue(READERS)}
         c.close()
 
-    def test_types_and_help_match_dcgm_exporter(self) -> None:
+    def test_types_and_help_match_dcgm_exporter(self, reference_file: Callable[[str], Path]) -> None:
         """Every field that dcgm-exporter's default list also has keeps dcgm-exporter's type and HELP text."""
         ours = {f.name: f for f in load_catalogue(READERS)}
         checked = 0
-        with open(REFERENCE_CSV, encoding="utf-8") as fh:
+        with open(reference_file(REFERENCE_CSV), encoding="utf-8") as fh:
             for row in csv.reader(line for line in fh if line.strip() and not line.startswith("#")):
                 name, typ, help_text = (c.strip() for c in row[:3])
                 if name in ours:

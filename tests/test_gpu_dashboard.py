@@ -11,24 +11,24 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_gpu_helpers import DCGM_LABELS
 
-from procs import REPO, exporter, http_get, parse_metrics, prom_query, prometheus, wait_for
+from procs import exporter, http_get, parse_metrics, prom_query, prometheus, wait_for
 
-DASHBOARD = REPO.parent / "shared" / "reference" / "dashboards" / "dcgm-exporter-dashboard.json"
+DASHBOARD = "dashboards/dcgm-exporter-dashboard.json"  # in the reference data (reference_file, conftest.py)
 # DCGM profiling (DCP) fields come from DCGM's profiling module, not from NVML: no NVML call supplies them.
 PROFILING_ONLY = {"DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
                   "DCGM_FI_PROF_DRAM_ACTIVE", "DCGM_FI_PROF_SM_ACTIVE", "DCGM_FI_PROF_SM_OCCUPANCY"}
 VARIABLE_RE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)")
 
 
-def dashboard() -> dict[str, Any]:
-    return dict(json.loads(Path(DASHBOARD).read_text()))
+def dashboard(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text()))
 
 
 def panel_queries(panels: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
@@ -75,7 +75,7 @@ def metric_names(expr: str) -> set[str]:
     return set(re.findall(r"\b(DCGM_FI_[A-Z0-9_]+)", expr))
 
 
-@pytest.fixture(params=["h100x8", "gb10"])
+@pytest.fixture(scope="module", params=["h100x8", "gb10"])  # read-only: one stack per profile
 def stack(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
     """The exporter simulating a profile, and a Prometheus scraping it every second."""
     with exporter(f"--gpu.simulate={request.param}", "--collect.interval=1s") as exp:
@@ -88,10 +88,11 @@ def stack(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
 
 
 class TestDcgmDashboard:
-    def test_every_dashboard_query_returns_data(self, stack: tuple[Any, Any]) -> None:
+    def test_every_dashboard_query_returns_data(self, reference_file: Callable[[str], Path],
+                                                stack: tuple[Any, Any]) -> None:
         """Every query of NVIDIA's dcgm-exporter dashboard returns data, except profiling-only ones."""
         _, prom = stack
-        board = dashboard()
+        board = dashboard(reference_file(DASHBOARD))
         variables = template_variables(prom.url, board)
         queries = list(panel_queries(board["panels"]))
         assert len(queries) >= 8

@@ -45,13 +45,13 @@ def rule_groups(url: str) -> list[dict]:
 
 
 @pytest.fixture(scope="class")
-def cluster() -> Iterator[SimulatedCluster]:
-    with simulated_cluster(n_nodes=2, profile="gb10", interval="1s") as c:
-        # rate() over [1m] needs two samples; wait until every node rule has both nodes.
-        for rule in NODE_RULES:
-            wait_for(lambda rule=rule: set(by_node(c.prometheus_url, rule)) == set(NODES), 60,
-                     what=f"{rule} for both nodes")
-        yield c
+def cluster(gb10_cluster: SimulatedCluster) -> Iterator[SimulatedCluster]:
+    c = gb10_cluster  # shared per session (conftest.py): these tests only read from it
+    # rate() over [1m] needs two samples; wait until every node rule has both nodes.
+    for rule in NODE_RULES:
+        wait_for(lambda rule=rule: set(by_node(c.prometheus_url, rule)) == set(NODES), 60,
+                 what=f"{rule} for both nodes")
+    yield c
 
 
 class TestRecordingRulesOnRealPrometheus:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from procs import Proc, prom_query, prometheus
+from procs import Proc, prom_query
 from spark_exporter.query.promql import Matcher, bundle, duration, quote, seconds_to_duration, selector
 
 ADVERSARIAL = [
@@ -32,10 +32,9 @@ PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 @pytest.fixture(scope="module")
-def prom() -> Iterator[Proc]:
+def prom(empty_prometheus: Proc) -> Iterator[Proc]:
     """A real Prometheus with no targets: the parser under test."""
-    with prometheus({"global": {"scrape_interval": "15s"}, "scrape_configs": []}) as p:
-        yield p
+    yield empty_prometheus  # shared per session (conftest.py): these tests only query it
 
 
 class TestQuote:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cluster import SimulatedCluster, simulated_cluster
+from cluster import SimulatedCluster
 from procs import PYTHON, free_port, wait_for
 
 
@@ -20,22 +20,22 @@ def query(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[SimulatedCluster]:
-    with simulated_cluster(2, interval="1s") as c:
+def cluster(gb10_cluster: SimulatedCluster) -> Iterator[SimulatedCluster]:
+    c = gb10_cluster  # shared per session (conftest.py): these tests only read from it
 
-        def ready() -> bool:
-            out = query(
-                f"--prometheus.url={c.prometheus_url}",
-                f"--inventory={c.inventory_path}",
-                "--format=json",
-                "nodes",
-            )
-            return out.returncode == 0 and all(
-                n["utilization"] is not None for n in json.loads(out.stdout)["nodes"]
-            )
+    def ready() -> bool:
+        out = query(
+            f"--prometheus.url={c.prometheus_url}",
+            f"--inventory={c.inventory_path}",
+            "--format=json",
+            "nodes",
+        )
+        return out.returncode == 0 and all(
+            n["utilization"] is not None for n in json.loads(out.stdout)["nodes"]
+        )
 
-        wait_for(ready, timeout=60, interval=1.0, what="GPU data for both nodes")
-        yield c
+    wait_for(ready, timeout=60, interval=1.0, what="GPU data for both nodes")
+    yield c
 
 
 def flags(c: SimulatedCluster) -> list[str]:

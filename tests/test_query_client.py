@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from aiohttp import web
 
-from procs import Proc, free_port, prometheus
+from procs import Proc, free_port
 from spark_exporter.query.client import (
     BadResponse,
     InvalidParameter,
@@ -20,9 +20,8 @@ from spark_exporter.query.client import (
 
 
 @pytest.fixture(scope="module")
-def prom() -> Iterator[Proc]:
-    with prometheus({"global": {"scrape_interval": "15s"}, "scrape_configs": []}) as p:
-        yield p
+def prom(empty_prometheus: Proc) -> Iterator[Proc]:
+    yield empty_prometheus  # shared per session (conftest.py): these tests only query it
 
 
 class TestAgainstPrometheus:

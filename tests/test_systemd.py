@@ -55,7 +55,7 @@ class TestInstall:
         """install.sh --root stages venv, units, config and rules, and the installed binary accepts the config."""
         root = tmp_path / "root"
         r = subprocess.run(["bash", str(REPO / "systemd" / "install.sh"), "--root", str(root), "--no-start",
-                            "--rules", "--api"], capture_output=True, text=True, timeout=600)
+                            "--exporter", "--rules", "--api"], capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
         for rel in ["etc/systemd/system/spark-exporter.service", "etc/systemd/system/spark-exporter-api.service",
                     "etc/default/spark-exporter", "etc/spark-exporter/config.yml", "opt/spark-exporter/src/README.md"]:
@@ -77,3 +77,29 @@ class TestInstall:
         assert r.returncode == 0, r.stdout + r.stderr
         assert cfg.read_text() == "collect:\n  interval: 15s\n"
         assert "keeping existing" in r.stdout
+
+    def test_rules_alone_installs_only_the_rules(self, tmp_path: Path) -> None:
+        """--rules by itself (a Prometheus host) installs the rule files and no venv, unit or config."""
+        root = tmp_path / "root"
+        r = subprocess.run(["bash", str(REPO / "systemd" / "install.sh"), "--root", str(root), "--no-start",
+                            "--rules"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        installed = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        assert installed == sorted(f"etc/prometheus/spark-exporter/rules/{p.name}"
+                                   for p in (REPO / "rules").glob("*.yml"))
+
+    def test_api_gets_an_example_inventory_that_is_kept(self, tmp_path: Path) -> None:
+        """--api installs the API unit and the example inventory it reads, and keeps an edited inventory."""
+        root = tmp_path / "root"
+        argv = ["bash", str(REPO / "systemd" / "install.sh"), "--root", str(root), "--no-start", "--api"]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        inventory = root / "etc/spark-exporter/inventory.yml"
+        assert inventory.read_bytes() == (REPO / "systemd/inventory.example.yml").read_bytes()
+        unit = (root / "etc/systemd/system/spark-exporter-api.service").read_text()
+        assert "--inventory=/etc/spark-exporter/inventory.yml" in unit
+        assert not (root / "etc/systemd/system/spark-exporter.service").exists()
+        inventory.write_text("cluster: mine\nnodes:\n  - name: a\n    exporter: 10.1.1.1:19400\n")
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert inventory.read_text().startswith("cluster: mine")

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from . import kit
 from .inventory import Inventory, InventoryError, load_inventory
 
 PROG = "spark-exporter"
@@ -109,7 +110,7 @@ def render_prometheus_config(config: dict[str, Any], source: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"{PROG} config",
                                      description="Generate configuration for the cluster.")
-    sub = parser.add_subparsers(dest="what", required=True, metavar="{prometheus}")
+    sub = parser.add_subparsers(dest="what", required=True, metavar="{prometheus,rules,grafana}")
     prom = sub.add_parser("prometheus", help="print a prometheus.yml for the inventory on stdout",
                           description="Print a prometheus.yml for the cluster inventory on stdout.")
     prom.add_argument("--inventory", required=True, metavar="FILE", help="cluster inventory (YAML)")
@@ -123,6 +124,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str]) -> int:
+    if argv and argv[0] in kit.COMMANDS:  # config rules|grafana: the packaged files (prometheus/kit.py)
+        return kit.main(argv)
     args = _parser().parse_args(list(argv))
     evaluation_interval = args.evaluation_interval or args.scrape_interval
     durations = (("--scrape-interval", args.scrape_interval), ("--evaluation-interval", evaluation_interval))
