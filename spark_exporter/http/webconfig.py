@@ -159,7 +159,10 @@ def _tls_context(path: str, base: str, tls: Any) -> ssl.SSLContext:
             return None
         if not isinstance(v, str) or not v.isprintable():
             raise _err(path, f"tls_server_config.{key}", "must be a file path")
-        return v if os.path.isabs(v) else os.path.join(base, v)
+        full = v if os.path.isabs(v) else os.path.join(base, v)
+        if os.path.exists(full) and not os.path.isfile(full):  # a FIFO would block the TLS library's read
+            raise _err(path, f"tls_server_config.{key}", f"{full} is not a regular file")
+        return full
 
     cert, key = resolve("cert_file"), resolve("key_file")
     if not cert or not key:
@@ -172,15 +175,15 @@ def _tls_context(path: str, base: str, tls: Any) -> ssl.SSLContext:
             if not isinstance(v, str) or v not in _TLS_VERSIONS:
                 raise _err(path, f"tls_server_config.{vkey}", f"must be one of {', '.join(_TLS_VERSIONS)}")
             setattr(ctx, attr, _TLS_VERSIONS[v])
+    auth = tls.get("client_auth_type", "NoClientCert")
+    if not isinstance(auth, str) or auth not in _CLIENT_AUTH:
+        raise _err(path, "tls_server_config.client_auth_type", f"must be one of {', '.join(_CLIENT_AUTH)}")
     if tls.get("max_version") is not None and ctx.minimum_version > ctx.maximum_version:
         raise _err(path, "tls_server_config.min_version", "must not be above max_version")
     try:
         ctx.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as e:
         raise _err(path, "tls_server_config.cert_file", f"cannot load certificate/key: {e}") from None
-    auth = tls.get("client_auth_type", "NoClientCert")
-    if not isinstance(auth, str) or auth not in _CLIENT_AUTH:
-        raise _err(path, "tls_server_config.client_auth_type", f"must be one of {', '.join(_CLIENT_AUTH)}")
     ca = resolve("client_ca_file")
     if auth in {"VerifyClientCertIfGiven", "RequireAndVerifyClientCert"} and not ca:
         raise _err(path, "tls_server_config.client_ca_file", f"required with client_auth_type {auth}")

@@ -127,7 +127,7 @@ def main(argv: Sequence[str]) -> int:
                      "in --config.file)")
     scrape_interval = format_duration(cfg["scrape-interval"])
     evaluation_interval = format_duration(cfg["evaluation-interval"] or cfg["scrape-interval"])
-    rule_files = list(cfg["rule-files"]) or [DEFAULT_RULE_FILES]
+    rule_files = list(cfg["rule-files"]) or [DEFAULT_RULE_FILES]  # an empty list in a file
     config = build_prometheus_config(inventory, rule_files, scrape_interval, evaluation_interval)
     sys.stdout.write(render_prometheus_config(config, cfg["inventory"]))
     return 0

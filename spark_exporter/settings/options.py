@@ -166,8 +166,7 @@ DEFAULT_RULE_FILES = "/etc/prometheus/spark-exporter/rules/*.yml"
 
 CONFIG_PROMETHEUS_OPTIONS: tuple[Option, ...] = (
     INVENTORY.with_default(None),
-    list_option("rule-files", f"Rule file glob for rule_files (default when none: {DEFAULT_RULE_FILES}).",
-                metavar="GLOB"),
+    list_option("rule-files", "Rule file globs for rule_files.", metavar="GLOB", default=(DEFAULT_RULE_FILES,)),
     duration_option("scrape-interval", 15.0, "Global scrape_interval.", positive=True),
     duration_option("evaluation-interval", None, "Global evaluation_interval; none means the scrape interval.",
                     positive=True),

@@ -119,13 +119,14 @@ def regex_option(key: str, default: str, help: str) -> Option:
     return Option(key, as_regex, default, help, metavar="REGEX")
 
 
-def list_option(key: str, help: str, metavar: str = "VALUE", check: Callable[[str], str] | None = None) -> Option:
-    """A list of strings: a repeatable flag, a comma-separated variable, a YAML list. Default empty."""
+def list_option(key: str, help: str, metavar: str = "VALUE", check: Callable[[str], str] | None = None,
+                default: tuple[str, ...] = ()) -> Option:
+    """A list of strings: a repeatable flag, a comma-separated variable, a YAML list."""
     def parse(value: Any) -> tuple[str, ...]:
         items = as_str_list(value)
         return tuple(check(v) for v in items) if check else items
 
-    return Option(key, parse, (), help, metavar=metavar, repeatable=True)
+    return Option(key, parse, default, help, metavar=metavar, repeatable=True)
 
 
 def listen_option(default: str, help: str) -> Option:

@@ -40,7 +40,7 @@ def parse_duration(text: Any) -> float:
     if isinstance(text, int | float) and not isinstance(text, bool):
         if text == 0:
             return 0.0
-        raise ValueError(f"invalid duration {text!r} (a unit is required: {_DURATION_HINT})")
+        raise ValueError(f"invalid duration {text!r} ({_DURATION_HINT}; a bare number needs a unit)")
     if not isinstance(text, str):
         raise ValueError(f"expected a duration such as 15s, got {type(text).__name__}")
     if text == "0":
