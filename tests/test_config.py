@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from procs import PYTHON, free_port, start_process, tempdir
 from spark_exporter import cli
 from spark_exporter.cli import load_config
 from spark_exporter.settings import (
@@ -567,6 +568,21 @@ class TestProcessStartup:
         assert r.stderr.splitlines() == [f"spark-exporter api: error: config file {cfg_file}: key 'api.cache-ttl': "
                                          "invalid duration nan (Prometheus syntax, e.g. 15s, 1m, 1m30s; a bare "
                                          "number needs a unit)"]
+
+    def test_api_start_log_has_no_empty_values(self) -> None:
+        """The API's start line says cors=none and auth=none rather than leaving them empty."""
+        port = free_port()
+        with tempdir("api-log") as d:
+            argv = [PYTHON, "-m", "spark_exporter", "api", f"--web.listen-address=127.0.0.1:{port}",
+                    "--prometheus.url=http://127.0.0.1:1"]
+            proc = start_process("api", argv, port, d, f"http://127.0.0.1:{port}/-/healthy")
+            try:
+                line = next(ln for ln in proc.log().splitlines() if "event=api_listening" in ln)
+            finally:
+                proc.stop()
+        fields = dict(re.findall(r'(\w+)=("[^"]*"|\S*)', line))
+        assert fields["cors"] == "none" and fields["auth"] == "none"
+        assert all(value not in ("", '""') for value in fields.values()), line
 
     def test_version(self) -> None:
         """--version prints the version and exits 0."""
