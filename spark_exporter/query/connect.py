@@ -12,7 +12,8 @@ from .client import InvalidParameter, PrometheusClient
 from .rollups import Rollups
 
 
-def make_rollups(url: str, inventory_path: str | None, timeout: float, scrape_interval: float) -> Rollups:
+def make_rollups(url: str, inventory_path: str | None, timeout: float, scrape_interval: float,
+                 where: str = "--prometheus.url") -> Rollups:
     """Rollups against ``url``; node names are checked against the inventory when one is given.
 
     Raises ConfigError (one line naming the flag or the file) for a bad URL or inventory.
@@ -21,7 +22,7 @@ def make_rollups(url: str, inventory_path: str | None, timeout: float, scrape_in
     try:
         client = PrometheusClient(url, timeout=timeout)
     except InvalidParameter as e:
-        raise ConfigError(f"--prometheus.url: {e}") from None
+        raise ConfigError(f"{where}: {e}") from None
     return Rollups(client, inventory, scrape_interval=scrape_interval)
 
 
@@ -29,4 +30,4 @@ def rollups_from_settings(cfg: Settings) -> Rollups:
     """:func:`make_rollups` with ``prometheus.url``, ``inventory``, ``prometheus.timeout`` and
     ``prometheus.scrape-interval`` from resolved settings."""
     return make_rollups(cfg["prometheus.url"], cfg["inventory"], cfg["prometheus.timeout"],
-                        cfg["prometheus.scrape-interval"])
+                        cfg["prometheus.scrape-interval"], cfg.where("prometheus.url"))

@@ -7,7 +7,7 @@ The daemon's schema also takes the options its collectors declare (``Collector.o
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .schema import (
@@ -165,7 +165,7 @@ def query_schema() -> Schema:
 DEFAULT_RULE_FILES = "/etc/prometheus/spark-exporter/rules/*.yml"
 
 CONFIG_PROMETHEUS_OPTIONS: tuple[Option, ...] = (
-    INVENTORY.with_default(None),
+    replace(INVENTORY, help="Cluster inventory (YAML): the nodes and endpoints to scrape; required."),
     list_option("rule-files", "Rule file globs for rule_files.", metavar="GLOB", default=(DEFAULT_RULE_FILES,)),
     duration_option("scrape-interval", 15.0, "Global scrape_interval.", positive=True),
     duration_option("evaluation-interval", None, "Global evaluation_interval; none means the scrape interval.",
