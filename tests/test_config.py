@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import socket
@@ -18,9 +19,11 @@ from spark_exporter.cli import load_config
 from spark_exporter.settings import (
     MAX_FILE_BYTES,
     ConfigError,
+    api_schema,
     format_duration,
     load_yaml_file,
     parse_duration,
+    query_schema,
     read_token_file,
 )
 
@@ -255,6 +258,38 @@ class TestQuerySettings:
         code, _, err = main_in_process(["query", f"--config.file={cfg_file}", "--check-config"], capsys)
         assert code == 2 and err == [f"spark-exporter query: error: config file {cfg_file}: unknown key "
                                      "'api.cache-ttl'"]
+
+
+    def test_bad_url_names_its_source(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A Prometheus URL that is not http(s) is one error naming the file and key it came from."""
+        cfg_file = tmp_path / "q.yml"
+        cfg_file.write_text("prometheus:\n  url: ftp://x\n")
+        code, _, err = main_in_process(["query", f"--config.file={cfg_file}", "--check-config"], capsys)
+        assert code == 2 and len(err) == 1
+        assert err[0].startswith(f"spark-exporter query: error: config file {cfg_file}: key 'prometheus.url': ")
+
+
+class TestOneModel:
+    def test_prometheus_options_are_defined_once(self) -> None:
+        """api and query share the very same --prometheus.* and --inventory option objects."""
+        api, query = api_schema().options, query_schema().options
+        for key in ("prometheus.url", "prometheus.timeout", "prometheus.scrape-interval", "inventory"):
+            assert api[key] is query[key]
+
+    @pytest.mark.parametrize(("module", "forbidden"), [
+        ("spark_exporter/query/cli.py", ("spark_exporter.query.api", "spark_exporter.query.api_cli")),
+        ("spark_exporter/demo.py", ("spark_exporter.query.cli",)),
+    ])
+    def test_no_module_imports_a_sibling_cli_or_server(self, module: str, forbidden: tuple[str, ...]) -> None:
+        """The query CLI does not import the API server, and the demo does not import the query CLI."""
+        path = REPO / module
+        package = ".".join(Path(module).with_suffix("").parts[:-1])
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module is not None:
+                base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+                imported.add(f"{base}.{node.module}" if node.level else node.module)
+        assert imported and not imported & set(forbidden)
 
 
 class TestConfigPrometheusSettings:
