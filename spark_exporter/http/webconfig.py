@@ -53,9 +53,9 @@ _TLS_VERSIONS = {
     "TLS12": ssl.TLSVersion.TLSv1_2,
     "TLS13": ssl.TLSVersion.TLSv1_3,
 }
-# Headers exporter-toolkit lets users set; anything else is refused there too.
 # bcrypt's modular crypt format: $2a$/$2b$/$2y$, a cost from 04 to 31, then 53 characters of salt and hash.
 _BCRYPT_RE = re.compile(r"\$2[aby]\$(?:0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
+# Headers exporter-toolkit lets users set; anything else is refused there too.
 _ALLOWED_HEADERS = {"Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options", "X-XSS-Protection",
                     "Content-Security-Policy"}
 
