@@ -58,6 +58,18 @@ setup_venv() {
   say "ready: run the tools as $VENV/bin/spark-exporter, or 'source $VENV/bin/activate' to put them on PATH"
 }
 
+usage() {
+  cat <<'EOF'
+usage: ./dev.sh COMMAND [ARGS]
+  run  [FLAGS]   set up, then run the exporter on this machine (foreground); FLAGS as in 'run --help'
+  demo [FLAGS]   set up, then run the two-node simulated cluster demo
+  test [ARGS]    set up (including Debian's prometheus, node_exporter, VictoriaMetrics), run all tests;
+                 ARGS go to pytest
+  setup          only set up (.venv with the project and its test tools, Debian packages)
+  help           this text
+EOF
+}
+
 cmd=${1:-help}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -71,5 +83,6 @@ case "$cmd" in
     "$VENV/bin/mypy" spark_exporter
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
-  *) sed -n '2,7p' "$0"; exit 2 ;;
+  help|-h|--help) usage ;;
+  *) usage >&2; exit 2 ;;
 esac

@@ -84,7 +84,7 @@ def main() -> int:
     try:
         wait_for(lambda: http_get(f"http://127.0.0.1:{ne_port}/metrics")[0] == 200, 20, what="node_exporter")
         interval = 0.5
-        with exporter("--no-collector.gpu", f"--collect.interval={interval}s") as ours:
+        with exporter("--no-collector.gpu", f"--collect.min-age={round(interval * 1000)}ms") as ours:
             ours_pid = ours.popen.pid
             s_ours, s_ne = Scraper(ours.port), Scraper(ne_port)
             for _ in range(50):  # warm-up

@@ -50,7 +50,7 @@ def metric_names(expr: str) -> set[str]:
 
 def emitted(*argv: str) -> set[str]:
     cfg = load_config(["--no-collector.gpu", *argv])
-    loop = CollectionLoop(make_collectors(cfg), cfg.interval, cfg.timeout)
+    loop = CollectionLoop(make_collectors(cfg), cfg["collect.min-age"] or 1.0, cfg["collect.timeout"])
     body = loop.collect_once().body.decode()
     loop.stop()
     return {s.name for f in text_string_to_metric_families(body) for s in f.samples}

@@ -26,7 +26,7 @@ PROG = "spark-exporter"
 SUBCOMMANDS = {
     "config": "spark_exporter.prometheus.promconfig",
     "query": "spark_exporter.query.cli",
-    "api": "spark_exporter.query.api",
+    "api": "spark_exporter.query.api_cli",
     "demo": "spark_exporter.demo",
 }
 
@@ -48,18 +48,16 @@ def build_parser(schema: ExporterSchema) -> argparse.ArgumentParser:
         description="Prometheus exporter for DGX Spark: GPU metrics under dcgm-exporter names, host metrics "
         "under node_exporter names. Subcommands: " + ", ".join(SUBCOMMANDS) + " (see '%(prog)s SUBCOMMAND -h').",
     )
-    parser.add_argument("--version", action="version", version=f"{PROG}, version {__version__}")
-    parser.add_argument("--check-config", action="store_true", dest="check_config",
-                        help="Validate the configuration (flags, environment, files), print it, and exit.")
+    parser.add_argument("--version", action="version", version=f"{PROG}, version {__version__}",
+                        help="Print the version and exit.")
     schema.add_arguments(parser)
     return parser
 
 
 def load_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> ExporterConfig:
     schema = exporter_schema()
-    ns = build_parser(schema).parse_args(list(argv))
-    cfg = schema.resolve(vars(ns), dict(os.environ if environ is None else environ))
-    cfg.check_only = bool(ns.check_config)
+    _, cfg = schema.parse_args(build_parser(schema), argv, os.environ if environ is None else environ)
+    assert isinstance(cfg, ExporterConfig)
     return cfg
 
 
@@ -76,10 +74,7 @@ def run_exporter(argv: Sequence[str]) -> int:
     except ConfigError as e:
         return fail(str(e))
     if cfg.check_only:
-        print(f"config.file={cfg.config_file}")
-        for key, value in sorted(cfg.values.items()):
-            print(f"{key}={value}  # {cfg.sources.get(key, 'default')}")
-        print("collectors=" + ",".join(cfg.enabled_collectors))
+        print("\n".join(cfg.describe()))
         return 0
     setup_logging(cfg["log.level"], cfg["log.format"])
     log = structlog.get_logger(component="main")
@@ -87,9 +82,9 @@ def run_exporter(argv: Sequence[str]) -> int:
         collectors = make_collectors(cfg)
     except ConfigError as e:
         return fail(str(e))
-    loop = CollectionLoop(collectors, cfg.interval, cfg.timeout)
+    loop = CollectionLoop(collectors, cfg["collect.min-age"] or 1.0, cfg["collect.timeout"])
     log.info("starting", version=__version__, collectors=",".join(cfg.enabled_collectors),
-             interval_seconds=cfg.interval, config_file=cfg.config_file)
+             min_age_seconds=cfg["collect.min-age"], config_file=cfg.config_file)
     app = build_app(loop, cfg.telemetry_path, web_config)
     try:
         asyncio.run(serve(app, cfg.listen_address, web_config, on_started=loop.start))

@@ -35,11 +35,12 @@ from .logs import setup_logging
 from .prometheus import kit
 from .prometheus.inventory import Inventory, load_inventory
 from .prometheus.promconfig import build_prometheus_config
-from .query.api import ApiSettings, build_app, serve_api
-from .query.cli import render_nodes, render_overview
+from .query.api import ApiSettings, build_app
+from .query.api_cli import serve_api
 from .query.client import PrometheusClient, PrometheusError
+from .query.render import render_nodes, render_overview
 from .query.rollups import Rollups
-from .settings import ConfigError, parse_duration
+from .settings import ConfigError, demo_schema, format_duration
 
 PROG = "spark-exporter demo"
 CLEAR = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
@@ -51,12 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run a simulated two-node DGX Spark cluster with "
         "Prometheus and the JSON API, and show a live overview. Ctrl-C stops it all.",
     )
-    p.add_argument("--nodes", type=int, default=2, help="simulated nodes (default %(default)s)")
-    p.add_argument("--profile", default="gb10", help="GPU simulator profile (default %(default)s)")
-    p.add_argument("--scrape-interval", default="2s", help="Prometheus scrape and rule interval (default 2s)")
-    p.add_argument("--refresh", default="2s", help="overview redraw interval (default 2s)")
-    p.add_argument("--duration", default="0s", help="stop by itself after this long; 0 runs until Ctrl-C")
-    p.add_argument("--api-port", type=int, default=0, help="JSON API port on 127.0.0.1 (default: a free one)")
+    demo_schema().add_arguments(p)
     return p
 
 
@@ -158,7 +154,6 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
             f"--web.listen-address=127.0.0.1:{port}",
             f"--gpu.simulate={ns.profile}",
             f"--gpu.seed={i + 1}",
-            "--collect.interval=1s",
         ]
         exporters.append(demo.spawn(f"exporter-spark-{i + 1:02d}", argv, port))
     await asyncio.gather(*(wait_ready(demo, c, "/-/ready") for c in exporters))
@@ -259,18 +254,24 @@ async def run(ns: argparse.Namespace, demo: Demo) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    ns = _parser().parse_args(list(argv))
-    setup_logging("error", "logfmt")  # warnings would scroll the live screen
     try:
-        ns.scrape_s = parse_duration(ns.scrape_interval)
-        ns.refresh_s = parse_duration(ns.refresh)
-        ns.duration_s = parse_duration(ns.duration)
-    except ValueError as e:
+        _, cfg = demo_schema().parse_args(_parser(), argv, os.environ)
+    except ConfigError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    if ns.nodes < 1 or ns.refresh_s <= 0 or ns.scrape_s <= 0:
-        print(f"{PROG}: error: --nodes, --refresh and --scrape-interval must be positive", file=sys.stderr)
-        return 2
+    if cfg.check_only:
+        print("\n".join(cfg.describe()))
+        return 0
+    setup_logging("error", "logfmt")  # warnings would scroll the live screen
+    ns = argparse.Namespace(
+        nodes=cfg["nodes"],
+        profile=cfg["profile"],
+        scrape_interval=format_duration(cfg["scrape-interval"]),  # for prometheus.yml
+        scrape_s=cfg["scrape-interval"],
+        refresh_s=cfg["refresh"],
+        duration_s=cfg["duration"],
+        api_port=cfg["api-port"],
+    )
     ns.prometheus = shutil.which("prometheus")
     if ns.prometheus is None:
         print(

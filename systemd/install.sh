@@ -8,6 +8,18 @@
 #
 # Existing files in /etc are never overwritten.
 set -euo pipefail
+usage() {
+  cat <<'EOF'
+usage: systemd/install.sh [--rules] [--api] [--root DIR] [--no-start]
+Install spark-exporter on this node as a hardened systemd service (run as root).
+  (no option)   the exporter: venv in /opt/spark-exporter, unit, config; enable and start it
+  --rules       also install rules/ to /etc/prometheus/spark-exporter/rules/
+  --api         also install the telemetry API unit (not started)
+  --root DIR    stage everything under DIR instead of / (packaging, tests)
+  --no-start    do not enable or start the units
+Existing files in /etc are never overwritten.
+EOF
+}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=/
 START=1
@@ -22,8 +34,8 @@ while [ $# -gt 0 ]; do
     --exporter) EXPORTER=1; shift ;;
     --rules) RULES=1; shift ;;
     --api) API=1; shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-    *) echo "install.sh: unknown argument: $1" >&2; exit 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 ROOT=${ROOT%/}

@@ -55,7 +55,7 @@ def all_rule_files() -> list[Path]:
 
 
 def _exporter_args(index: int, profile: str | None, interval: str) -> list[str]:
-    args = [f"--collect.interval={interval}"]
+    args = [f"--collect.min-age={interval}"]
     if profile is not None:
         # A different seed per node, so the two nodes do not report identical GPUs.
         args += [f"--gpu.simulate={profile}", f"--gpu.seed={index + 1}"]

@@ -494,7 +494,7 @@ class TestFailureIsolation:
             f"--path.procfs={FIXTURE}/proc",
             f"--path.sysfs={FIXTURE}/sys",
             f"--path.rootfs={FIXTURE}/rootfs",
-            "--collect.interval=1s",
+            "--collect.min-age=1s",
         ) as p:
             fams = parse_metrics(http_get(p.url + "/metrics")[1].decode())
         assert set(CX7_PORTS) <= set(values(fams["node_network_receive_bytes"], "device"))

@@ -110,7 +110,7 @@ class TestNoLibrary:
 
     def test_real_exporter_without_nvml_serves_host_metrics(self) -> None:
         """Without an NVIDIA driver the daemon serves host metrics and scores gpu 0, logging once."""
-        with exporter("--collect.interval=200ms") as p:
+        with exporter("--collect.min-age=200ms") as p:
             def gpu_failed() -> dict[str, Any] | None:
                 fams = parse_metrics(http_get(p.url + "/metrics")[1].decode())
                 success = fams["spark_exporter_collector_success"].samples

@@ -12,46 +12,17 @@ fifo/frame/compressed/multicast columns and ignores ``--path.procfs``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from typing import Any
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
-from ..settings import ConfigError, ExporterConfig, Option
+from ..settings import ExporterConfig, compile_option, regex_option  # noqa: F401 - re-exported for collectors
 from . import register
 from .base import Collector, Paths
 
 # /proc/net/dev columns, in file order (see the kernel's dev_seq_printf_stats).
 RECEIVE = ("bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast")
 TRANSMIT = ("bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "compressed")
-
-
-def _regex(value: Any) -> str:
-    """Option parser: a regular expression (Python ``re`` syntax, which covers node_exporter's defaults)."""
-    if not isinstance(value, str):
-        raise ValueError(f"expected a regular expression string, got {type(value).__name__}")
-    try:
-        re.compile(value)
-    except re.error as e:
-        raise ValueError(f"invalid regular expression {value!r}: {e}") from None
-    return value
-
-
-def regex_option(key: str, default: str, help: str) -> Option:
-    """A setting holding a regular expression, validated when the configuration is loaded."""
-    return Option(key, _regex, default, help, metavar="REGEX")
-
-
-def compile_option(config: ExporterConfig, key: str) -> re.Pattern[str] | None:
-    """Compile a regex setting; an empty one means "no filter". Errors name the setting."""
-    text = config[key]
-    if not text:
-        return None
-    try:
-        return re.compile(text)
-    except re.error as e:  # only reachable when a config object was built by hand
-        raise ConfigError(f"{key}: invalid regular expression {text!r}: {e}") from None
 
 
 def parse_net_dev(text: str) -> dict[str, list[int]]:

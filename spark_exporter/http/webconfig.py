@@ -25,6 +25,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import re
 import ssl
 import threading
 from collections.abc import Awaitable, Callable, Mapping
@@ -52,6 +53,8 @@ _TLS_VERSIONS = {
     "TLS12": ssl.TLSVersion.TLSv1_2,
     "TLS13": ssl.TLSVersion.TLSv1_3,
 }
+# bcrypt's modular crypt format: $2a$/$2b$/$2y$, a cost from 04 to 31, then 53 characters of salt and hash.
+_BCRYPT_RE = re.compile(r"\$2[aby]\$(?:0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 # Headers exporter-toolkit lets users set; anything else is refused there too.
 _ALLOWED_HEADERS = {"Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options", "X-XSS-Protection",
                     "Content-Security-Policy"}
@@ -120,8 +123,10 @@ def load_web_config(path: str | None) -> WebConfig:
     if not isinstance(users, Mapping):
         raise _err(path, "basic_auth_users", "must map user names to bcrypt hashes")
     for user, hashed in users.items():
-        if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-            raise _err(path, f"basic_auth_users.{user}", "must be a bcrypt hash ($2y$...)")
+        if not isinstance(user, str) or not user or ":" in user or not user.isprintable():
+            raise _err(path, f"basic_auth_users.{user}", "user names are non-empty text without ':'")
+        if not isinstance(hashed, str) or not _BCRYPT_RE.fullmatch(hashed):
+            raise _err(path, f"basic_auth_users.{user}", "must be a bcrypt hash ($2y$10$ and 53 characters)")
         wc.users[str(user)] = hashed.replace("$2y$", "$2b$", 1).encode()
     http = data.get("http_server_config") or {}
     if not isinstance(http, Mapping):
@@ -135,6 +140,8 @@ def load_web_config(path: str | None) -> WebConfig:
     for name, value in headers.items():
         if name not in _ALLOWED_HEADERS:
             raise _err(path, f"http_server_config.headers.{name}", "header may not be set")
+        if isinstance(value, bool) or not isinstance(value, str | int | float) or not str(value).isprintable():
+            raise _err(path, f"http_server_config.headers.{name}", "must be one line of text")
         wc.headers[str(name)] = str(value)
     return wc
 
@@ -148,9 +155,14 @@ def _tls_context(path: str, base: str, tls: Any) -> ssl.SSLContext:
 
     def resolve(key: str) -> str | None:
         v = tls.get(key)
-        if v in (None, ""):
+        if v is None or v == "":
             return None
-        return v if os.path.isabs(v) else os.path.join(base, v)
+        if not isinstance(v, str) or not v.isprintable():
+            raise _err(path, f"tls_server_config.{key}", "must be a file path")
+        full = v if os.path.isabs(v) else os.path.join(base, v)
+        if os.path.exists(full) and not os.path.isfile(full):  # a FIFO would block the TLS library's read
+            raise _err(path, f"tls_server_config.{key}", f"{full} is not a regular file")
+        return full
 
     cert, key = resolve("cert_file"), resolve("key_file")
     if not cert or not key:
@@ -160,16 +172,18 @@ def _tls_context(path: str, base: str, tls: Any) -> ssl.SSLContext:
     for vkey, attr in (("min_version", "minimum_version"), ("max_version", "maximum_version")):
         v = tls.get(vkey)
         if v is not None:
-            if v not in _TLS_VERSIONS:
+            if not isinstance(v, str) or v not in _TLS_VERSIONS:
                 raise _err(path, f"tls_server_config.{vkey}", f"must be one of {', '.join(_TLS_VERSIONS)}")
             setattr(ctx, attr, _TLS_VERSIONS[v])
+    auth = tls.get("client_auth_type", "NoClientCert")
+    if not isinstance(auth, str) or auth not in _CLIENT_AUTH:
+        raise _err(path, "tls_server_config.client_auth_type", f"must be one of {', '.join(_CLIENT_AUTH)}")
+    if tls.get("max_version") is not None and ctx.minimum_version > ctx.maximum_version:
+        raise _err(path, "tls_server_config.min_version", "must not be above max_version")
     try:
         ctx.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as e:
         raise _err(path, "tls_server_config.cert_file", f"cannot load certificate/key: {e}") from None
-    auth = tls.get("client_auth_type", "NoClientCert")
-    if auth not in _CLIENT_AUTH:
-        raise _err(path, "tls_server_config.client_auth_type", f"must be one of {', '.join(_CLIENT_AUTH)}")
     ca = resolve("client_ca_file")
     if auth in {"VerifyClientCertIfGiven", "RequireAndVerifyClientCert"} and not ca:
         raise _err(path, "tls_server_config.client_ca_file", f"required with client_auth_type {auth}")

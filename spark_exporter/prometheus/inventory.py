@@ -23,9 +23,9 @@ from typing import Any
 from ..settings import ConfigError, load_yaml_file
 
 ENDPOINT_KINDS = ("exporter", "dcgm_exporter", "node_exporter", "vllm", "spark")
-_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})$")
+_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})")  # used with fullmatch only
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"  # one DNS label
-_HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+_HOSTNAME_RE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*")
 
 
 class InventoryError(ConfigError):
@@ -70,7 +70,8 @@ def check_address(addr: object) -> str:
     if not isinstance(addr, str):
         raise ValueError(f"expected host:port, got {type(addr).__name__}")
     host, sep, port = addr.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    # fullmatch and [0-9]: "$" would let a trailing newline through, isdigit() non-ASCII digits.
+    if not sep or not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
         raise ValueError(f"malformed address {addr!r} (expected host:port with a port from 1 to 65535)")
     if host.startswith("["):
         if not host.endswith("]"):
@@ -80,7 +81,7 @@ def check_address(addr: object) -> str:
         except ValueError:
             raise ValueError(f"malformed IPv6 address in {addr!r}") from None
         return addr
-    if not _HOSTNAME_RE.match(host):
+    if not _HOSTNAME_RE.fullmatch(host):
         raise ValueError(f"malformed host in {addr!r}")
     if re.fullmatch(r"[0-9.]+", host):
         try:

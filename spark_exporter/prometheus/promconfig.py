@@ -8,7 +8,7 @@ The recording and alerting rules in ``rules/`` are written against exactly these
 from __future__ import annotations
 
 import argparse
-import re
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 
+from ..settings import DEFAULT_RULE_FILES, ConfigError, config_prometheus_schema, format_duration, parse_duration
 from . import kit
-from .inventory import Inventory, InventoryError, load_inventory
+from .inventory import Inventory, load_inventory
 
 PROG = "spark-exporter"
-# Where docs/prometheus.md tells operators to install the files from rules/.
-DEFAULT_RULE_FILES = "/etc/prometheus/spark-exporter/rules/*.yml"
+# DEFAULT_RULE_FILES (from settings): where docs/prometheus.md tells operators to install rules/.
 DEFAULT_INTERVAL = "15s"
 # Recommended retention (docs/prometheus.md): a Prometheus *flag*, it cannot go in prometheus.yml.
 RETENTION_FLAG = "--storage.tsdb.retention.time=30d"
@@ -30,9 +30,6 @@ RETENTION_FLAG = "--storage.tsdb.retention.time=30d"
 # __tmp prefix itself and drops every __-prefixed label once relabelling is done.
 _TMP_CLUSTER = "__tmp_spark_cluster"
 _TMP_NODE = "__tmp_spark_node"
-
-# Prometheus duration syntax (units in descending order, each at most once), e.g. 15s, 1m30s.
-_PROM_DURATION_RE = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
 
 
 @dataclass(frozen=True)
@@ -54,9 +51,7 @@ JOBS = (
 
 def check_prom_duration(text: str) -> str:
     """Return ``text`` if it is a positive Prometheus duration (``15s``, ``1m30s``); else raise ValueError."""
-    if not isinstance(text, str) or not text or not _PROM_DURATION_RE.match(text):
-        raise ValueError(f"invalid duration {text!r} (Prometheus syntax, e.g. 15s, 1m, 1m30s)")
-    if not any(ch in "123456789" for ch in text):
+    if parse_duration(text) <= 0:  # the one duration parser
         raise ValueError(f"duration {text!r} must be greater than zero")
     return text
 
@@ -113,34 +108,29 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="what", required=True, metavar="{prometheus,rules,grafana}")
     prom = sub.add_parser("prometheus", help="print a prometheus.yml for the inventory on stdout",
                           description="Print a prometheus.yml for the cluster inventory on stdout.")
-    prom.add_argument("--inventory", required=True, metavar="FILE", help="cluster inventory (YAML)")
-    prom.add_argument("--rule-files", action="append", metavar="GLOB",
-                      help=f"rule file glob; repeatable (default: {DEFAULT_RULE_FILES})")
-    prom.add_argument("--scrape-interval", default=DEFAULT_INTERVAL, metavar="DURATION",
-                      help="global scrape_interval (default: %(default)s)")
-    prom.add_argument("--evaluation-interval", default=None, metavar="DURATION",
-                      help="global evaluation_interval (default: the scrape interval)")
+    config_prometheus_schema().add_arguments(prom)
     return parser
 
 
 def main(argv: Sequence[str]) -> int:
     if argv and argv[0] in kit.COMMANDS:  # config rules|grafana: the packaged files (prometheus/kit.py)
         return kit.main(argv)
-    args = _parser().parse_args(list(argv))
-    evaluation_interval = args.evaluation_interval or args.scrape_interval
-    durations = (("--scrape-interval", args.scrape_interval), ("--evaluation-interval", evaluation_interval))
-    for flag, value in durations:
-        try:
-            check_prom_duration(value)
-        except ValueError as e:
-            print(f"{PROG}: error: {flag}: {e}", file=sys.stderr)
-            return 2
+    parser = _parser()
     try:
-        inventory = load_inventory(args.inventory)
-        rule_files = args.rule_files or [DEFAULT_RULE_FILES]
-        config = build_prometheus_config(inventory, rule_files, args.scrape_interval, evaluation_interval)
-    except (InventoryError, ValueError) as e:
+        _, cfg = config_prometheus_schema().parse_args(parser, argv, os.environ)
+        inventory = load_inventory(cfg["inventory"]) if cfg["inventory"] else None
+    except ConfigError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    sys.stdout.write(render_prometheus_config(config, args.inventory))
+    if cfg.check_only:
+        print("\n".join(cfg.describe()))
+        return 0
+    if inventory is None:
+        parser.error("config prometheus: --inventory is required (or SPARK_EXPORTER_INVENTORY, or inventory: "
+                     "in --config.file)")
+    scrape_interval = format_duration(cfg["scrape-interval"])
+    evaluation_interval = format_duration(cfg["evaluation-interval"] or cfg["scrape-interval"])
+    rule_files = list(cfg["rule-files"]) or [DEFAULT_RULE_FILES]  # an empty list in a file
+    config = build_prometheus_config(inventory, rule_files, scrape_interval, evaluation_interval)
+    sys.stdout.write(render_prometheus_config(config, cfg["inventory"]))
     return 0

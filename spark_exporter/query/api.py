@@ -8,13 +8,8 @@ document ``/api/v1/openapi.json``. Errors are JSON: 400 bad parameter, 401 no or
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import ipaddress
-import os
-import signal
-import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,15 +17,12 @@ import structlog
 from aiohttp import web
 
 from .. import __version__
-from ..http.webconfig import WebConfig, auth_middleware, constant_time_equals, load_web_config
-from ..logs import setup_logging
-from ..prometheus.inventory import Inventory, load_inventory, valid_node_name
-from ..settings import ConfigError, parse_duration, parse_listen_address
+from ..http.webconfig import WebConfig, auth_middleware, constant_time_equals
+from ..prometheus.inventory import valid_node_name
 from .cache import RateLimiter, TtlCache, retry_after_header
 from .client import (
     BadResponse,
     InvalidParameter,
-    PrometheusClient,
     PrometheusUnavailable,
     QueryError,
     UnknownNodeError,
@@ -260,202 +252,3 @@ def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
 
     app.on_cleanup.append(close_client)
     return app
-
-
-# -- command line ---------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    env = os.environ.get
-    p = argparse.ArgumentParser(
-        prog=PROG, description="Serve the cluster telemetry JSON API from Prometheus."
-    )
-    p.add_argument(
-        "--prometheus.url",
-        dest="prometheus_url",
-        default=env("SPARK_EXPORTER_PROMETHEUS_URL", DEFAULT_PROMETHEUS),
-        help="Prometheus (or VictoriaMetrics, Thanos, Mimir) query URL "
-        "(env SPARK_EXPORTER_PROMETHEUS_URL; default %(default)s).",
-    )
-    p.add_argument(
-        "--inventory",
-        default=env("SPARK_EXPORTER_INVENTORY"),
-        help="Inventory file; node names are checked against it (else against Prometheus).",
-    )
-    p.add_argument(
-        "--web.listen-address",
-        dest="listen",
-        default=DEFAULT_LISTEN,
-        help="HOST:PORT to listen on (default %(default)s).",
-    )
-    p.add_argument(
-        "--web.config.file",
-        dest="web_config",
-        default=None,
-        help="exporter-toolkit web config file (TLS, basic auth), as for the exporter.",
-    )
-    p.add_argument(
-        "--api.token-file",
-        dest="token_file",
-        default=None,
-        help="File holding the bearer token every request must send.",
-    )
-    p.add_argument(
-        "--api.insecure",
-        dest="insecure",
-        action="store_true",
-        help="Allow a non-loopback listen address without a token.",
-    )
-    p.add_argument(
-        "--api.cors-origin",
-        dest="cors",
-        action="append",
-        default=[],
-        help="Origin allowed by CORS (repeatable), e.g. https://command-center.example.",
-    )
-    p.add_argument(
-        "--api.rate-limit",
-        dest="rate",
-        type=float,
-        default=10.0,
-        help="Requests per second per client, 0 for no limit (default %(default)s).",
-    )
-    p.add_argument(
-        "--api.rate-burst",
-        dest="burst",
-        type=int,
-        default=20,
-        help="Requests a client may send at once (default %(default)s).",
-    )
-    p.add_argument(
-        "--api.cache-ttl", dest="ttl", default="5s", help="Rollup cache lifetime (default %(default)s)."
-    )
-    p.add_argument(
-        "--prometheus.timeout", dest="timeout", default="5s", help="Per-query timeout (default 5s)."
-    )
-    p.add_argument(
-        "--prometheus.scrape-interval",
-        dest="scrape_interval",
-        default="15s",
-        help="Scrape interval of the Prometheus; a target silent for twice this is stale (default 15s).",
-    )
-    p.add_argument(
-        "--log.level", dest="log_level", default="info", choices=("debug", "info", "warn", "error")
-    )
-    return p
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def read_token(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            token = fh.read().strip()
-    except OSError as e:
-        raise ConfigError(f"token file {path}: cannot read: {e.strerror or e}") from None
-    if len(token) < 16 or any(c.isspace() for c in token):
-        raise ConfigError(f"token file {path}: the token must be one word of at least 16 characters")
-    return token
-
-
-def _duration(value: str, flag: str) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as e:
-        raise ConfigError(f"flag {flag}: {e}") from None
-
-
-def settings_from_args(ns: argparse.Namespace) -> tuple[ApiSettings, str, int]:
-    """Validate the flags; returns settings and the (host, port) to bind. Raises ConfigError."""
-    try:
-        host, port = parse_listen_address(ns.listen)
-    except ValueError as e:
-        raise ConfigError(f"flag --web.listen-address: {e}") from None
-    token = read_token(ns.token_file) if ns.token_file else None
-    if token is None and not ns.insecure and not is_loopback(host):
-        raise ConfigError(
-            f"refusing to listen on {ns.listen!r} without --api.token-file: the API would be open "
-            "to the network (bind to 127.0.0.1, give a token file, or pass --api.insecure)"
-        )
-    for origin in ns.cors:
-        if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
-            raise ConfigError(f"flag --api.cors-origin: {origin!r} is not an origin like https://host[:port]")
-    if ns.rate < 0 or ns.burst < 1:
-        raise ConfigError("flags --api.rate-limit must be >= 0 and --api.rate-burst >= 1")
-    settings = ApiSettings(
-        token=token,
-        cors_origins=frozenset(ns.cors),
-        rate_limit=ns.rate,
-        rate_burst=ns.burst,
-        cache_ttl=_duration(ns.ttl, "--api.cache-ttl"),
-        web_config=load_web_config(ns.web_config),
-    )
-    return settings, host, port
-
-
-def make_rollups(url: str, inventory_path: str | None, timeout: float, scrape_interval: float) -> Rollups:
-    inventory: Inventory | None = load_inventory(inventory_path) if inventory_path else None
-    try:
-        client = PrometheusClient(url, timeout=timeout)
-    except InvalidParameter as e:
-        raise ConfigError(f"flag --prometheus.url: {e}") from None
-    return Rollups(client, inventory, scrape_interval=scrape_interval)
-
-
-async def serve_api(
-    app: web.Application, host: str, port: int, settings: ApiSettings, stop: asyncio.Event
-) -> None:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host or None, port, ssl_context=settings.web_config.ssl_context)
-        await site.start()
-        scheme = "https" if settings.web_config.tls else "http"
-        log.info(
-            "api_listening",
-            url=f"{scheme}://{host or '0.0.0.0'}:{port}/api/v1/",
-            auth="token" if settings.token else "none",
-            cors=",".join(sorted(settings.cors_origins)),
-        )
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
-def main(argv: Sequence[str]) -> int:
-    ns = _parser().parse_args(list(argv))
-    setup_logging(ns.log_level, "logfmt")
-    try:
-        settings, host, port = settings_from_args(ns)
-        rollups = make_rollups(
-            ns.prometheus_url,
-            ns.inventory,
-            _duration(ns.timeout, "--prometheus.timeout"),
-            _duration(ns.scrape_interval, "--prometheus.scrape-interval"),
-        )
-    except ConfigError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    app = build_app(rollups, settings)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve_api(app, host, port, settings, stop)
-
-    try:
-        asyncio.run(run())
-    except OSError as e:
-        print(f"{PROG}: error: cannot listen on {ns.listen}: {e.strerror or e}", file=sys.stderr)
-        return 1
-    log.info("stopped")
-    return 0

@@ -1,0 +1,121 @@
+"""``spark-exporter api``: the command line of the telemetry JSON API.
+
+Settings come from :func:`spark_exporter.settings.api_schema` (flags > ``SPARK_EXPORTER_*`` >
+``--config.file`` > defaults), the token from ``--api.token-file``, TLS and basic auth from
+``--web.config.file``. Exit status: 0 after SIGINT/SIGTERM, 1 when the address cannot be bound,
+2 on bad settings or a bad file (one line naming it). The app itself is :mod:`.api`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+import structlog
+from aiohttp import web
+
+from ..http.webconfig import load_web_config
+from ..logs import setup_logging
+from ..settings import ConfigError, Settings, api_schema, parse_listen_address, read_token_file
+from .api import ApiSettings, build_app
+from .connect import rollups_from_settings
+
+log = structlog.get_logger(component="api")
+
+PROG = "spark-exporter api"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Serve the cluster telemetry JSON API from Prometheus.")
+    api_schema().add_arguments(p)
+    return p
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_token(path: str) -> str:
+    """The bearer token in ``path``: one word of at least 16 printable characters; else ConfigError."""
+    return read_token_file(path, "token file")
+
+
+def settings_from_config(cfg: Settings) -> tuple[ApiSettings, str, int]:
+    """Validate the settings and read the files they name; the API settings and (host, port) to bind."""
+    listen = cfg["web.listen-address"]
+    host, port = parse_listen_address(listen)  # validated when resolved
+    token = read_token(cfg["api.token-file"]) if cfg["api.token-file"] else None
+    if token is None and not cfg["api.insecure"] and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to listen on {listen!r} without --api.token-file: the API would be open "
+            "to the network (bind to 127.0.0.1, give a token file, or pass --api.insecure)"
+        )
+    settings = ApiSettings(
+        token=token,
+        cors_origins=frozenset(cfg["api.cors-origin"]),
+        rate_limit=cfg["api.rate-limit"],
+        rate_burst=cfg["api.rate-burst"],
+        cache_ttl=cfg["api.cache-ttl"],
+        web_config=load_web_config(cfg["web.config.file"]),
+    )
+    return settings, host, port
+
+
+async def serve_api(
+    app: web.Application, host: str, port: int, settings: ApiSettings, stop: asyncio.Event
+) -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host or None, port, ssl_context=settings.web_config.ssl_context)
+        await site.start()
+        scheme = "https" if settings.web_config.tls else "http"
+        log.info(
+            "api_listening",
+            url=f"{scheme}://{host or '0.0.0.0'}:{port}/api/v1/",
+            auth="token" if settings.token else "none",
+            cors=",".join(sorted(settings.cors_origins)) or "none",
+        )
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: Sequence[str]) -> int:
+    try:
+        _, cfg = api_schema().parse_args(_parser(), argv, os.environ)
+        settings, host, port = settings_from_config(cfg)
+        rollups = rollups_from_settings(cfg)
+    except ConfigError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    if cfg.check_only:
+        print("\n".join(cfg.describe()))
+        return 0
+    setup_logging(cfg["log.level"], cfg["log.format"])
+    app = build_app(rollups, settings)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_api(app, host, port, settings, stop)
+
+    try:
+        asyncio.run(run())
+    except OSError as e:
+        print(f"{PROG}: error: cannot listen on {cfg['web.listen-address']}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    log.info("stopped")
+    return 0

@@ -1,0 +1,138 @@
+"""Plain-text renderings of the API's JSON documents, for the query CLI and the demo.
+
+Each ``render_*`` takes the JSON object the API serves for that endpoint and returns a table.
+A value that is missing shows as ``n/a``, never as 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def fmt(value: Any, unit: str = "", digits: int = 1) -> str:
+    """A figure for the table; None shows as 'n/a', never as 0."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def render_overview(d: dict[str, Any]) -> str:
+    rows = [
+        ["cluster", fmt(d["cluster"])],
+        ["nodes up", f"{fmt(d['nodesUp'])} / {fmt(d['nodesTotal'])}"],
+        ["GPU utilisation", fmt(d["gpuUtilization"], " %")],
+        ["GPU memory used", f"{fmt(d['memoryUsedGB'], ' GiB')} of {fmt(d['memoryTotalGB'], ' GiB')}"],
+        ["GPU power", fmt(d["powerDrawW"], " W")],
+        ["hottest GPU", fmt(d["maxGpuTemperatureC"], " C")],
+        ["Spark jobs / tasks", f"{fmt(d['activeJobs'])} / {fmt(d['activeTasks'])}"],
+        [
+            "vLLM running / waiting",
+            f"{fmt(d['vllmRequestsRunning'], '', 0)} / {fmt(d['vllmRequestsWaiting'], '', 0)}",
+        ],
+        ["vLLM tokens/s", fmt(d["vllmGenerationTokensPerSec"])],
+        ["firing alerts", fmt(d["firingAlerts"])],
+    ]
+    out = table(rows)
+    for t in d["downTargets"]:
+        out += f"\nDOWN   {t['node'] or '?'} {t['job']} {t['instance']}"
+    for t in d["staleTargets"]:
+        age = t["lastScrapeAgeSeconds"]
+        out += f"\nSTALE  {t['node'] or '?'} {t['job']} {t['instance']} (last scrape {age}s ago)"
+    return out + _footer(d)
+
+
+def render_nodes(d: dict[str, Any]) -> str:
+    rows = [["NODE", "UP", "GPUS", "UTIL", "TEMP", "POWER", "GPU MEM", "CPU"]]
+    for n in d["nodes"]:
+        state = "stale" if n["stale"] else fmt(n["up"])
+        rows.append(
+            [
+                n["node"],
+                state,
+                fmt(n["gpuCount"]),
+                fmt(n["utilization"], " %"),
+                fmt(n["temperature"], " C"),
+                fmt(n["powerDraw"], " W"),
+                fmt(n["memoryUsedMB"], " MiB", 0),
+                fmt(None if n["cpuUtilization"] is None else n["cpuUtilization"] * 100, " %"),
+            ]
+        )
+    return table(rows) + _footer(d)
+
+
+def render_node(d: dict[str, Any]) -> str:
+    head = (
+        f"node {d['node']}: up={fmt(d['up'])} stale={fmt(d['stale'])} util={fmt(d['utilization'], ' %')} "
+        f"temp={fmt(d['temperature'], ' C')} power={fmt(d['powerDraw'], ' W')} "
+        f"mem used={fmt(d['memoryUsedMB'], ' MiB', 0)} free={fmt(d['memoryFreeMB'], ' MiB', 0)} "
+        f"({fmt(d['memorySource'])})"
+    )
+    rows = [["GPU", "MODEL", "UTIL", "TEMP", "POWER", "MEM USED", "SM CLOCK"]]
+    for g in d["gpus"]:
+        rows.append(
+            [
+                g["gpu"],
+                fmt(g["modelName"]),
+                fmt(g["utilization"], " %"),
+                fmt(g["temperature"], " C"),
+                fmt(g["powerDraw"], " W"),
+                fmt(g["memoryUsedMB"], " MiB", 0),
+                fmt(g["smClockMHz"], " MHz", 0),
+            ]
+        )
+    return head + "\n" + table(rows) + _footer(d)
+
+
+def render_history(d: dict[str, Any]) -> str:
+    lines = [f"node {d['node']}: GPU utilisation over {d['duration']}, step {d['step']}s"]
+    for s in d["series"]:
+        vals = [p["value"] for p in s["values"] if p["value"] is not None]
+        label = ",".join(f"{k}={v}" for k, v in sorted(s["metric"].items()))
+        if vals:
+            lines.append(
+                f"{label}: {len(s['values'])} points, min {min(vals):.1f} %, "
+                f"avg {sum(vals) / len(vals):.1f} %, max {max(vals):.1f} %, last {vals[-1]:.1f} %"
+            )
+        else:
+            lines.append(f"{label}: {len(s['values'])} points, no values")
+    return "\n".join(lines) + _footer(d)
+
+
+def render_network(d: dict[str, Any]) -> str:
+    rows = [["NODE", "DEVICE", "LINK", "RX B/s", "TX B/s"]]
+    for i in d["interfaces"]:
+        rows.append(
+            [
+                i["node"],
+                i["device"],
+                fmt(i["up"]),
+                fmt(i["rxBytesPerSec"], "", 0),
+                fmt(i["txBytesPerSec"], "", 0),
+            ]
+        )
+    rows.append(["total", "", "", fmt(d["rxBytesPerSec"], "", 0), fmt(d["txBytesPerSec"], "", 0)])
+    return table(rows) + _footer(d)
+
+
+def _footer(d: dict[str, Any]) -> str:
+    out = "".join(f"\nmissing {k}: {v}" for k, v in d.get("missing", {}).items())
+    out += "".join(f"\nwarning: {w}" for w in d.get("warnings", []))
+    return out + ("\nwarning: partial response" if d.get("partial") else "")
+
+
+RENDER = {
+    "overview": render_overview,
+    "nodes": render_nodes,
+    "node": render_node,
+    "history": render_history,
+    "network": render_network,
+}

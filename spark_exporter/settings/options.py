@@ -1,0 +1,193 @@
+"""Every command's options, in one place. Options shared by commands are defined once here.
+
+The daemon's schema also takes the options its collectors declare (``Collector.options``) and one
+``collector.NAME`` switch per registered collector; see :class:`ExporterSchema`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .schema import (
+    Option,
+    Schema,
+    Settings,
+    bool_option,
+    duration_option,
+    int_option,
+    list_option,
+    listen_option,
+    number_option,
+    str_option,
+)
+from .values import DEFAULT_LISTEN_ADDRESS, ConfigError
+
+DEFAULT_PROMETHEUS_URL = "http://localhost:9090"
+DEFAULT_API_LISTEN_ADDRESS = "127.0.0.1:19401"
+
+LOG_OPTIONS: tuple[Option, ...] = (
+    str_option("log.level", "info", "Log level.", ("debug", "info", "warn", "error")),
+    str_option("log.format", "logfmt", "Log format.", ("logfmt", "json")),
+)
+
+WEB_CONFIG_FILE = str_option(
+    "web.config.file", None, "Path to an exporter-toolkit web configuration file (TLS, basic auth, headers).",
+    metavar="PATH")
+
+INVENTORY = str_option(
+    "inventory", None, "Cluster inventory (YAML); node names are checked against it, else against Prometheus.",
+    metavar="FILE")
+
+PROMETHEUS_OPTIONS: tuple[Option, ...] = (
+    str_option("prometheus.url", DEFAULT_PROMETHEUS_URL,
+               "Prometheus-compatible query URL (Prometheus, VictoriaMetrics, Thanos, Mimir).", metavar="URL"),
+    duration_option("prometheus.timeout", 5.0, "Deadline of one query to Prometheus.", positive=True),
+    duration_option("prometheus.scrape-interval", 15.0,
+                    "Scrape interval of that Prometheus; a target silent for twice this is stale.", positive=True),
+)
+
+# -- the daemon ------------------------------------------------------------------------------
+
+CORE_OPTIONS: tuple[Option, ...] = (
+    listen_option(DEFAULT_LISTEN_ADDRESS, "Address to listen on for the web interface and telemetry."),
+    str_option("web.telemetry-path", "/metrics", "Path under which to expose metrics.", metavar="PATH"),
+    WEB_CONFIG_FILE,
+    duration_option("collect.min-age", 1.0,
+                    "A collection younger than this is served again instead of collecting; 0s collects on "
+                    "every scrape."),
+    duration_option("collect.timeout", 10.0, "Deadline of one collector in one collection.", positive=True),
+    *LOG_OPTIONS,
+    str_option("path.procfs", "/proc", "procfs mountpoint.", metavar="PATH"),
+    str_option("path.sysfs", "/sys", "sysfs mountpoint.", metavar="PATH"),
+    str_option("path.rootfs", "/", "Root filesystem prefix for mount points (for containers).", metavar="PATH"),
+)
+
+# Keys that existed once: using one is an error that names its replacement.
+REMOVED_EXPORTER_KEYS = {"collect.interval": "collect.min-age"}
+
+
+@dataclass
+class ExporterConfig(Settings):
+    """The resolved daemon configuration: settings plus which collectors are enabled."""
+
+    collectors: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def listen_address(self) -> str:
+        return str(self.values["web.listen-address"])
+
+    @property
+    def telemetry_path(self) -> str:
+        return str(self.values["web.telemetry-path"])
+
+    @property
+    def enabled_collectors(self) -> list[str]:
+        return [n for n, on in self.collectors.items() if on]
+
+    def describe(self) -> list[str]:
+        return [*super().describe(), "collectors=" + ",".join(self.enabled_collectors)]
+
+
+def _check_telemetry_path(cfg: Settings) -> None:
+    path = cfg["web.telemetry-path"]
+    if not path.startswith("/") or path in {"/", "/-/healthy", "/-/ready"}:
+        raise ConfigError(f"{cfg.where('web.telemetry-path')}: must start with / and not clash with /, "
+                          "/-/healthy or /-/ready")
+
+
+class ExporterSchema(Schema):
+    """The daemon's options for this build: the core options plus one per registered collector."""
+
+    def __init__(self, collector_defaults: Mapping[str, bool], collector_options: Iterable[Option] = ()) -> None:
+        self.collector_defaults = dict(collector_defaults)
+        switches = [bool_option(f"collector.{name}", default, f"Enable the {name} collector.")
+                    for name, default in self.collector_defaults.items()]
+        super().__init__([*CORE_OPTIONS, *switches, *collector_options], REMOVED_EXPORTER_KEYS,
+                         [_check_telemetry_path])
+
+    def make(self, values: dict[str, Any], sources: dict[str, str], config_file: str | None) -> ExporterConfig:
+        return ExporterConfig(
+            values={k: v for k, v in values.items() if not k.startswith("collector.")},
+            collectors={n: bool(values[f"collector.{n}"]) for n in self.collector_defaults},
+            sources=sources,
+            config_file=config_file,
+            render={k: o.render for k, o in self.options.items()},
+        )
+
+
+# -- spark-exporter api ----------------------------------------------------------------------
+
+
+def _origin(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or value.endswith("/") or value.count("/") != 2:
+        raise ValueError(f"{value!r} is not an origin like https://host[:port]")
+    return value
+
+
+API_OPTIONS: tuple[Option, ...] = (
+    *PROMETHEUS_OPTIONS,
+    INVENTORY,
+    listen_option(DEFAULT_API_LISTEN_ADDRESS, "Address to listen on for the API."),
+    WEB_CONFIG_FILE,
+    str_option("api.token-file", None, "File holding the bearer token every request must send.", metavar="PATH"),
+    bool_option("api.insecure", False, "Allow a non-loopback listen address without a token."),
+    list_option("api.cors-origin", "Origin allowed by CORS, e.g. https://command-center.example.",
+                metavar="ORIGIN", check=_origin),
+    number_option("api.rate-limit", 10.0, "Requests per second per client; 0 for no limit."),
+    int_option("api.rate-burst", 20, "Requests a client may send at once.", minimum=1, maximum=100_000),
+    duration_option("api.cache-ttl", 5.0, "Lifetime of a cached rollup; 0s disables the cache."),
+    *LOG_OPTIONS,
+)
+
+
+def api_schema() -> Schema:
+    return Schema(API_OPTIONS)
+
+
+# -- spark-exporter query --------------------------------------------------------------------
+
+QUERY_OPTIONS: tuple[Option, ...] = (
+    *PROMETHEUS_OPTIONS,
+    INVENTORY,
+    str_option("format", "table", "Output format: a readable table, or the JSON the API serves.",
+               ("table", "json")),
+)
+
+
+def query_schema() -> Schema:
+    return Schema(QUERY_OPTIONS)
+
+
+# -- spark-exporter config prometheus --------------------------------------------------------
+
+DEFAULT_RULE_FILES = "/etc/prometheus/spark-exporter/rules/*.yml"
+
+CONFIG_PROMETHEUS_OPTIONS: tuple[Option, ...] = (
+    replace(INVENTORY, help="Cluster inventory (YAML): the nodes and endpoints to scrape; required."),
+    list_option("rule-files", "Rule file globs for rule_files.", metavar="GLOB", default=(DEFAULT_RULE_FILES,)),
+    duration_option("scrape-interval", 15.0, "Global scrape_interval.", positive=True),
+    duration_option("evaluation-interval", None, "Global evaluation_interval; none means the scrape interval.",
+                    positive=True),
+)
+
+
+def config_prometheus_schema() -> Schema:
+    return Schema(CONFIG_PROMETHEUS_OPTIONS)
+
+
+# -- spark-exporter demo ---------------------------------------------------------------------
+
+DEMO_OPTIONS: tuple[Option, ...] = (
+    int_option("nodes", 2, "Simulated nodes.", minimum=1, maximum=16),
+    str_option("profile", "gb10", "GPU simulator profile.", metavar="NAME"),
+    duration_option("scrape-interval", 2.0, "Prometheus scrape and rule evaluation interval.", positive=True),
+    duration_option("refresh", 2.0, "Overview redraw interval.", positive=True),
+    duration_option("duration", 0.0, "Stop by itself after this long; 0s runs until Ctrl-C."),
+    int_option("api-port", 0, "JSON API port on 127.0.0.1; 0 picks a free one.", minimum=0, maximum=65535),
+)
+
+
+def demo_schema() -> Schema:
+    return Schema(DEMO_OPTIONS)

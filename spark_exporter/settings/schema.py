@@ -1,0 +1,300 @@
+"""Options, a schema of options, and the resolution of flags > environment > file > defaults."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .files import load_yaml_file
+from .values import (
+    ConfigError,
+    as_bool,
+    as_int,
+    as_listen_address,
+    as_number,
+    as_optional_str,
+    as_regex,
+    as_str,
+    as_str_list,
+    format_duration,
+    parse_duration,
+)
+
+ENV_PREFIX = "SPARK_EXPORTER_"
+
+
+def _render(value: Any) -> str:
+    if value is None or value == "" or value == ():
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its dotted key, how to parse it, its default and its help text."""
+
+    key: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    is_bool: bool = False
+    metavar: str | None = None
+    render: Callable[[Any], str] = _render  # the value as --check-config and --help show it
+    repeatable: bool = False  # a list: the flag may be given several times
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + re.sub(r"[.\-]", "_", self.key).upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key
+
+    def convert(self, value: Any) -> Any:
+        out = self.parse(value)
+        if self.choices and out not in self.choices:
+            raise ValueError(f"must be one of {', '.join(self.choices)}, got {out!r}")
+        return out
+
+    def with_default(self, default: Any) -> Option:
+        return replace(self, default=default)
+
+
+def bool_option(key: str, default: bool, help: str) -> Option:
+    return Option(key, as_bool, default, help, is_bool=True)
+
+
+def str_option(key: str, default: str | None, help: str, choices: tuple[str, ...] = (),
+               metavar: str | None = None) -> Option:
+    return Option(key, as_optional_str if default is None else as_str, default, help, choices, metavar=metavar)
+
+
+def int_option(key: str, default: int, help: str, minimum: int | None = None,
+               maximum: int | None = None) -> Option:
+    def parse(value: Any) -> int:
+        n = as_int(value)
+        if minimum is not None and n < minimum:
+            raise ValueError(f"must be at least {minimum}, got {n}")
+        if maximum is not None and n > maximum:
+            raise ValueError(f"must be at most {maximum}, got {n}")
+        return n
+
+    return Option(key, parse, default, help, metavar="N")
+
+
+def number_option(key: str, default: float, help: str, minimum: float = 0.0) -> Option:
+    def parse(value: Any) -> float:
+        n = as_number(value)
+        if n < minimum:
+            raise ValueError(f"must be at least {minimum:g}, got {n:g}")
+        return n
+
+    return Option(key, parse, default, help, metavar="NUMBER", render=lambda v: f"{v:g}")
+
+
+def duration_option(key: str, default: float | None, help: str, positive: bool = False) -> Option:
+    """A duration setting (seconds); ``positive`` refuses ``0s``. A ``None`` default means "not set"."""
+    def parse(value: Any) -> float | None:
+        if default is None and value in (None, ""):
+            return None
+        seconds = parse_duration(value)
+        if positive and seconds <= 0:
+            raise ValueError(f"duration {value!r} must be greater than zero")
+        return seconds
+
+    return Option(key, parse, default, help, metavar="DURATION",
+                  render=lambda v: "none" if v is None else format_duration(v))
+
+
+def regex_option(key: str, default: str, help: str) -> Option:
+    """A setting holding a regular expression, validated when the configuration is loaded."""
+    return Option(key, as_regex, default, help, metavar="REGEX")
+
+
+def list_option(key: str, help: str, metavar: str = "VALUE", check: Callable[[str], str] | None = None,
+                default: tuple[str, ...] = ()) -> Option:
+    """A list of strings: a repeatable flag, a comma-separated variable, a YAML list."""
+    def parse(value: Any) -> tuple[str, ...]:
+        items = as_str_list(value)
+        return tuple(check(v) for v in items) if check else items
+
+    return Option(key, parse, default, help, metavar=metavar, repeatable=True)
+
+
+def listen_option(default: str, help: str) -> Option:
+    return Option("web.listen-address", as_listen_address, default, help, metavar="HOST:PORT")
+
+
+@dataclass
+class Settings:
+    """Resolved settings of one command: typed values by key, and where each came from."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    check_only: bool = False
+    config_file: str | None = None
+    render: dict[str, Callable[[Any], str]] = field(default_factory=dict, repr=False)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def describe(self) -> list[str]:
+        """The ``--check-config`` lines: ``key=value  # source``, durations as written (``5s``)."""
+        where = "default" if self.config_file is None else self.sources.get("config.file", "flag")
+        lines = [f"config.file={_render(self.config_file)}  # {where}"]
+        for key in sorted(self.values):
+            shown = self.render.get(key, _render)(self.values[key])
+            lines.append(f"{key}={shown}  # {self.sources.get(key, 'default')}")
+        return lines
+
+    def where(self, key: str) -> str:
+        """The source of a key, for messages: ``flag --x``, ``environment variable X``, ``config file F: key 'k'``."""
+        source = self.sources.get(key, "default")
+        if source == "flag":
+            return f"--{key}"
+        if source == "environment":
+            return "environment variable " + ENV_PREFIX + re.sub(r"[.\-]", "_", key).upper()
+        if source.startswith("config file"):
+            return f"{source}: key {key!r}"
+        return f"{key} (default)"
+
+
+def _flatten(data: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def read_config_file(path: str, known: Iterable[str], removed: Mapping[str, str] = {}) -> dict[str, Any]:
+    data = load_yaml_file(path)
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config file {path}: top level must be a mapping of keys to values")
+    flat = _flatten(data)
+    known_set = set(known)
+    for key in flat:
+        if key in removed:
+            raise ConfigError(f"config file {path}: key {key!r} was removed: use {removed[key]!r}")
+        if key not in known_set:
+            raise ConfigError(f"config file {path}: unknown key {key!r}")
+    return flat
+
+
+Check = Callable[[Settings], None]
+
+
+class Schema:
+    """The options one command accepts, resolved with precedence flag > environment > file > default.
+
+    ``removed`` maps keys that no longer exist to their replacement: using one (as a flag, variable
+    or file key) is an error naming the replacement. ``checks`` validate combinations of values.
+    """
+
+    def __init__(self, options: Iterable[Option], removed: Mapping[str, str] | None = None,
+                 checks: Sequence[Check] = ()) -> None:
+        self.options: dict[str, Option] = {}
+        for o in options:
+            if o.key in self.options:
+                raise ValueError(f"option {o.key} declared twice")
+            self.options[o.key] = o
+        self.removed = dict(removed or {})
+        self.checks = list(checks)
+
+    def add_arguments(self, parser: argparse.ArgumentParser, suppress: bool = False) -> None:
+        """Add ``--config.file``, ``--check-config`` and one flag per option.
+
+        With ``suppress`` the flags leave no default in the namespace, so that a subcommand's copy of
+        them does not overwrite what was given before the subcommand.
+        """
+        default = argparse.SUPPRESS if suppress else None
+        parser.add_argument("--config.file", dest="config.file", metavar="PATH", default=default,
+                            help=f"YAML file with any of these settings, nested by the dots of their names "
+                            f"(env {ENV_PREFIX}CONFIG_FILE; default none).")
+        parser.add_argument("--check-config", action="store_true", dest="check_config",
+                            default=argparse.SUPPRESS if suppress else False,
+                            help="Validate the settings and the files they name, print each value with "
+                            "its source, and exit.")
+        for o in self.options.values():
+            # argparse %-formats help strings; a literal % must be doubled.
+            extra = "; repeatable" if o.repeatable else ""
+            help_text = f"{o.help} (env {o.env}{extra}; default {o.render(o.default)})".replace("%", "%%")
+            if o.is_bool:
+                parser.add_argument(o.flag, dest=o.key, action=argparse.BooleanOptionalAction, default=default,
+                                    help=help_text)
+            elif o.repeatable:
+                parser.add_argument(o.flag, dest=o.key, action="append", default=default, metavar=o.metavar,
+                                    help=help_text)
+            else:
+                metavar = o.metavar or ("{" + ",".join(o.choices) + "}" if o.choices else "VALUE")
+                parser.add_argument(o.flag, dest=o.key, default=default, metavar=metavar, help=help_text)
+        for key in self.removed:
+            parser.add_argument("--" + key, dest="removed." + key, default=argparse.SUPPRESS,
+                                help=argparse.SUPPRESS)
+
+    def _removed_error(self, where: str, key: str) -> ConfigError:
+        return ConfigError(f"{where} was removed: use --{self.removed[key]} instead")
+
+    def resolve(self, flags: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+        """Merge defaults < file < environment < flags, validating every value; raises ConfigError."""
+        for key in self.removed:
+            if f"removed.{key}" in flags:
+                raise self._removed_error(f"--{key}", key)
+            env = ENV_PREFIX + re.sub(r"[.\-]", "_", key).upper()
+            if env in environ:
+                raise self._removed_error(f"environment variable {env}", key)
+        config_file = flags.get("config.file") or environ.get(ENV_PREFIX + "CONFIG_FILE") or None
+        layers: list[tuple[str, Mapping[str, Any]]] = []
+        if config_file:
+            layers.append((f"config file {config_file}", read_config_file(config_file, self.options, self.removed)))
+        layers.append(("environment", {o.key: environ[o.env] for o in self.options.values() if o.env in environ}))
+        layers.append(("flag", {k: v for k, v in flags.items() if v is not None and k in self.options}))
+
+        values = {k: o.default for k, o in self.options.items()}
+        sources = {k: "default" for k in self.options}
+        if config_file:
+            sources["config.file"] = "flag" if flags.get("config.file") else "environment"
+        for source, layer in layers:
+            for key, raw in layer.items():
+                o = self.options[key]
+                if source == "flag" and o.repeatable:
+                    raw = [v for item in raw for v in as_str_list(item)]
+                try:
+                    values[key] = o.convert(raw)
+                except ValueError as e:
+                    where = {"environment": f"environment variable {o.env}", "flag": o.flag}.get(
+                        source, f"{source}: key {key!r}")
+                    raise ConfigError(f"{where}: {e}") from None
+                sources[key] = source
+        settings = self.make(values, sources, config_file)
+        for check in self.checks:
+            check(settings)
+        return settings
+
+    def make(self, values: dict[str, Any], sources: dict[str, str], config_file: str | None) -> Settings:
+        return Settings(values=values, sources=sources, config_file=config_file,
+                        render={k: o.render for k, o in self.options.items()})
+
+    def parse_args(self, parser: argparse.ArgumentParser, argv: Sequence[str],
+                   environ: Mapping[str, str]) -> tuple[argparse.Namespace, Settings]:
+        """Parse ``argv`` with ``parser`` (which has this schema's arguments) and resolve the settings."""
+        ns = parser.parse_args(list(argv))
+        settings = self.resolve(vars(ns), environ)
+        settings.check_only = bool(getattr(ns, "check_config", False))
+        return ns, settings
