@@ -158,6 +158,7 @@ class TestErrors:
             load_config(["--collect.timeout=0s"], {})
 
 
+@pytest.mark.integration  # runs the real spark-exporter process
 class TestRemovedInterval:
     def test_flag_names_its_replacement(self) -> None:
         """--collect.interval fails with one line that names --collect.min-age."""
@@ -176,6 +177,7 @@ class TestRemovedInterval:
             load_config([f"--config.file={cfg_file}"], {})
 
 
+@pytest.mark.integration  # runs the real spark-exporter process
 class TestDaemonCheckConfig:
     def test_values_with_sources_and_durations_as_written(self, tmp_path: Path) -> None:
         """--check-config prints every resolved value (no 0 placeholders) with where it came from."""
@@ -345,6 +347,7 @@ class TestCheckConfigEverywhere:
         assert all(value != "" and not re.fullmatch(r"\d+\.\d+", value) for value, _ in got.values())
 
 
+@pytest.mark.integration  # runs the real spark-exporter process
 class TestHelp:
     @pytest.mark.parametrize("argv", [[], ["api"], ["query"], ["query", "history"], ["config", "prometheus"],
                                       ["demo"]])
@@ -453,6 +456,7 @@ class TestHostileFiles:
         assert (code, out) == (2, "")
         assert len(err) == 1 and str(path) in err[0] and message in err[0], err
 
+    @pytest.mark.integration  # runs the real spark-exporter process
     @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "alias-bomb", "not-utf8"])
     def test_real_process_exits_2_without_traceback(self, tmp_path: Path, kind: str) -> None:
         """The installed command refuses a hostile config file at once: exit 2, one line, no traceback."""
