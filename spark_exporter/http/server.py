@@ -48,13 +48,17 @@ from .webconfig import WebConfig
 log = structlog.get_logger(component="http")
 
 
+BACKLOG = 128  # listen() backlog; asyncio may accept this many sockets in one go before the cap acts
+
+
 def default_max_connections(nofile: int | None = None) -> int:
-    """A cap safely below the soft RLIMIT_NOFILE: a quarter (at least 64) is kept for files and NVML."""
+    """A cap safely below the soft RLIMIT_NOFILE: a quarter, and at least the accept backlog plus 128
+    descriptors, is kept for the process' own files (collectors, NVML, logs) and for accept bursts."""
     if nofile is None:
         nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         if nofile == resource.RLIM_INFINITY:
             nofile = 65536
-    return max(8, nofile - max(64, nofile // 4))
+    return max(8, nofile - max(BACKLOG + 128, nofile // 4))
 
 
 @dataclass(frozen=True)
@@ -275,7 +279,7 @@ class _Site(web.BaseSite):
         await super().start()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            self._factory, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog,
+            self._factory, self._host, self._port, ssl=self._ssl_context, backlog=BACKLOG,
             reuse_address=True, ssl_handshake_timeout=self._handshake_timeout if self._ssl_context else None)
 
 
