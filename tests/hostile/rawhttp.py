@@ -92,12 +92,17 @@ def with_nofile(limit: int, argv: list[str]) -> list[str]:
 
 
 def wait_until(predicate: Any, timeout: float) -> bool:
+    """Poll ``predicate`` (exceptions count as False) until true or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
+    while True:
+        try:
+            if predicate():
+                return True
+        except OSError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.1)
-    return bool(predicate())
 
 
 def bcrypt_user_file(d: Path, user: str, password: str, cost: int = 10) -> Path:
