@@ -32,7 +32,7 @@ import resource
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,13 +78,12 @@ class Limits:
         return self.max_connections or default_max_connections()
 
     @classmethod
-    def from_values(cls, values: Any) -> Limits:
-        """From a resolved configuration holding ``web.header-timeout``, ``web.idle-timeout`` and
-        ``web.max-connections`` (any missing key keeps its default)."""
-        get = values.get if hasattr(values, "get") else (lambda k, d=None: getattr(values, k, d))
-        return cls(header_timeout=float(get("web.header-timeout", cls.header_timeout)),
-                   idle_timeout=float(get("web.idle-timeout", cls.idle_timeout)),
-                   max_connections=int(get("web.max-connections", 0) or 0))
+    def from_values(cls, values: Mapping[str, Any]) -> Limits:
+        """From resolved settings holding ``web.header-timeout``, ``web.idle-timeout`` and
+        ``web.max-connections`` (s, s, count; a missing key keeps its default)."""
+        return cls(header_timeout=float(values.get("web.header-timeout", cls.header_timeout)),
+                   idle_timeout=float(values.get("web.idle-timeout", cls.idle_timeout)),
+                   max_connections=int(values.get("web.max-connections", 0) or 0))
 
 
 class RateLimitedLog:
