@@ -27,6 +27,7 @@ connection cap and no hook on its own 400 answers, and these are what issue 11 a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import resource
 import signal
@@ -182,6 +183,13 @@ async def _on_startup(app: web.Application) -> None:
             lp.default_exception_handler(context)
 
     loop.set_exception_handler(handler)
+
+    async def restore(_: web.Application) -> None:
+        loop.set_exception_handler(previous)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGHUP)
+
+    app.on_cleanup.append(restore)
 
 
 class _Guard:
