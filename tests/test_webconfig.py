@@ -180,6 +180,37 @@ class TestBasicAuth:
         assert asyncio.run(scenario()) == [Outcome.OK, Outcome.DENIED, Outcome.DENIED, Outcome.THROTTLED,
                                            Outcome.OK]
 
+    def test_bcrypt_runs_in_threads_at_most_two_at_once(self) -> None:
+        """Twenty concurrent first-time checks run bcrypt off the event loop, never more than two at a time."""
+        import threading
+
+        auth = BasicAuth({"alice": _hash(b"pw", 6)}, failure_burst=100)
+        loop_thread = threading.get_ident()
+        running, peak, threads = 0, 0, set()
+        lock = threading.Lock()
+        real = auth._check  # noqa: SLF001 - instrumented to observe concurrency
+
+        def counting(user: bytes, password: bytes) -> bool:
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+                threads.add(threading.get_ident())
+            try:
+                return real(user, password)
+            finally:
+                with lock:
+                    running -= 1
+
+        auth._check = counting  # type: ignore[method-assign]  # noqa: SLF001
+
+        async def scenario() -> list[Outcome]:
+            checks = [auth.check(basic_header("alice", f"pw{i}"), f"10.0.0.{i}") for i in range(20)]
+            return [o for o, _ in await asyncio.gather(*checks)]
+
+        assert asyncio.run(scenario()) == [Outcome.DENIED] * 20
+        assert 1 <= peak <= 2 and loop_thread not in threads
+
     @pytest.mark.parametrize("header", ["Basic \udcff\udcfe", "Basic w6k6w6k=", "Bearer abc", "Basic !!!", ""])
     def test_malformed_headers_are_denied_without_bcrypt(self, header: str) -> None:
         """Non-ASCII, non-Basic or undecodable Authorization headers are denied before any bcrypt work."""
