@@ -12,7 +12,8 @@ option and default in docs/security.md:
   this long after its last answer is closed (aiohttp's keep-alive timer, which a drip does not reset).
 * **Connection cap** (``max_connections``, default derived from RLIMIT_NOFILE): at the cap a new
   connection evicts the oldest one that is not in the middle of a request (a slow-header attacker
-  loses its sockets, a scraper gets in); if all are busy the new one is closed.
+  loses its sockets, a scraper gets in); if all are busy the new one is closed. Either way one
+  ``connection_cap_reached`` line per ``log_interval`` says so.
 * **Head size**: aiohttp's parser bounds (8190-byte request line and header fields, 128 headers).
 * **Quiet errors**: a malformed request gets a JSON 400 (with the configured headers) and at most
   one ``bad_request`` logfmt line per ``log_interval``, never a traceback; failed ``accept()`` calls
@@ -195,19 +196,22 @@ async def _on_startup(app: web.Application) -> None:
 class _Guard:
     """Open connections of one server, oldest first."""
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, log_interval: float) -> None:
         self.cap = cap
         self.conns: dict[HardenedRequestHandler, None] = {}
-        self.evicted = 0
-        self.refused = 0
+        self.evicted = 0  # connections closed to make room, since start
+        self.refused = 0  # new connections closed because all were busy, since start
+        self._log = RateLimitedLog("connection_cap_reached", log_interval)
 
     def admit(self, new: HardenedRequestHandler) -> bool:
         if len(self.conns) >= self.cap:
             victim = next((c for c in self.conns if c.evictable), None)
             if victim is None:
                 self.refused += 1
+                self._log(max_connections=self.cap, evicted=self.evicted, refused=self.refused)
                 return False
             self.evicted += 1
+            self._log(max_connections=self.cap, evicted=self.evicted, refused=self.refused)
             self.conns.pop(victim, None)
             victim.force_close()
         self.conns[new] = None
@@ -303,7 +307,7 @@ async def serve(app: web.Application, listen_address: str, stop: asyncio.Event |
                            shutdown_timeout=cfg.limits.shutdown_timeout)
     await runner.setup()
     loop = asyncio.get_running_loop()
-    guard = _Guard(cfg.limits.connection_cap)
+    guard = _Guard(cfg.limits.connection_cap, cfg.limits.log_interval)
     server = runner.server
     assert server is not None
     kwargs = cfg.handler_args  # the same protocol arguments make_app gave aiohttp

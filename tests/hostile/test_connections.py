@@ -81,6 +81,8 @@ class TestConnectionCap:
             time.sleep(0.5)
             assert http_get(p.url + "/metrics", timeout=10)[0] == 200
             assert wait_until(lambda: sum(server_closed(s) for s in socks) >= 22, 10)
+            log = p.log()
+            assert log.count("connection_cap_reached") == 1 and "Traceback" not in log
 
     def test_default_cap_stays_below_the_descriptor_limit(self) -> None:
         """Under RLIMIT_NOFILE=512 and 300 silent sockets, the default cap keeps accept() from failing."""
