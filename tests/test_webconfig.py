@@ -103,6 +103,9 @@ def tls_status(port: int, ca: Path, cert: tuple[Path, Path] | None) -> int | Non
 # as Go's crypto/tls gives them; None means the connection is refused.
 CLIENT_AUTH_MODES = {
     "NoClientCert": (200, 200, 200),
+    "RequestClientCert": (200, 200, 200),
+    "RequireAnyClientCert": (None, 200, 200),
+    "RequireClientCert": (None, 200, 200),
     "VerifyClientCertIfGiven": (200, 200, None),
     "RequireAndVerifyClientCert": (None, 200, None),
 }
@@ -111,9 +114,9 @@ CLIENT_AUTH_MODES = {
 class TestClientAuth:
     @pytest.mark.parametrize("mode", list(CLIENT_AUTH_MODES))
     def test_mode_behaves_as_in_go(self, tmp_path: Path, mode: str) -> None:
-        """Each honoured client_auth_type accepts and refuses the same client certificates as Go."""
+        """Each client_auth_type accepts and refuses the same client certificates as Go."""
         f = make_ca(tmp_path)
-        ca_line = "" if mode == "NoClientCert" else "  client_ca_file: ca.crt\n"
+        ca_line = "  client_ca_file: ca.crt\n" if "Verify" in mode else ""
         wc = tmp_path / "web.yml"
         wc.write_text(f"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
                       f"  client_auth_type: {mode}\n{ca_line}")
@@ -124,18 +127,30 @@ class TestClientAuth:
                         for c in (None, good, (f["rogue.crt"], f["rogue.key"])))
             assert got == CLIENT_AUTH_MODES[mode]
 
-    @pytest.mark.parametrize("mode", ["RequestClientCert", "RequireAnyClientCert", "RequireClientCert"])
-    def test_unhonourable_modes_are_refused_at_start(self, tmp_path: Path, mode: str) -> None:
-        """Modes that accept an unverified certificate in Go cannot be honoured: one line, exit 2."""
+    def test_an_unknown_mode_is_refused_at_start(self, tmp_path: Path) -> None:
+        """An unknown client_auth_type stops start-up with one line naming the key, exit 2."""
         make_ca(tmp_path)
         wc = tmp_path / "web.yml"
-        wc.write_text(f"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-                      f"  client_auth_type: {mode}\n")
+        wc.write_text("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+                      "  client_auth_type: VerifyEverything\n")
         r = subprocess.run([PYTHON, "-m", "spark_exporter", f"--web.config.file={wc}",
                             f"--web.listen-address=127.0.0.1:{free_port()}"],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 2 and "Traceback" not in r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1 and mode in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "client_auth_type" in r.stderr
+
+    def test_accept_any_modes_are_refused_when_they_cannot_be_honoured(self, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without a libssl to install the accept-any callback in, RequireAnyClientCert is refused, not verified."""
+        import spark_exporter.http.anycert as anycert
+
+        make_ca(tmp_path)
+        monkeypatch.setattr(anycert, "_loaded_libssl", lambda: None)
+        wc = tmp_path / "web.yml"
+        wc.write_text("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+                      "  client_auth_type: RequireAnyClientCert\n")
+        with pytest.raises(ConfigError, match="cannot be honoured"):
+            load_web_config(str(wc))
 
     def test_ca_without_a_policy_is_refused(self, tmp_path: Path) -> None:
         """client_ca_file with NoClientCert is refused, as exporter-toolkit refuses it."""

@@ -18,19 +18,24 @@ Relative paths are resolved against the file's directory, as exporter-toolkit do
 spark-exporter does not implement (``http2``, ``cipher_suites``, ``curve_preferences``, ...) are
 rejected with an error rather than silently ignored.
 
-``client_auth_type`` follows Go's crypto/tls where Python's ssl module can do the same:
+``client_auth_type`` follows Go's crypto/tls:
 
 ==========================  ====================================================================
 NoClientCert (default)      no certificate asked for; ``client_ca_file`` is then an error, as in
                             exporter-toolkit
+RequestClientCert           a certificate is asked for, optional, and any is accepted (even
+                            self-signed; its chain is not checked)
+RequireAnyClientCert        a certificate is required, and any is accepted (chain not checked);
+(alias RequireClientCert)   ``client_ca_file`` plays no part
 VerifyClientCertIfGiven     a certificate is optional; one that is sent must chain to
                             ``client_ca_file`` (the system roots without one, as in Go)
 RequireAndVerifyClientCert  a certificate chaining to ``client_ca_file`` (or the system roots)
                             is required
-RequestClientCert           refused at start-up: Go accepts any certificate the client sends
-RequireAnyClientCert        without checking its chain, and Python's ssl module cannot accept a
-(alias RequireClientCert)   certificate it has not verified, so these two cannot be honoured
 ==========================  ====================================================================
+
+The two "accept any" modes need an OpenSSL verify callback, which Python's ssl module does not
+expose; :mod:`spark_exporter.http.anycert` installs one. Where it cannot (another interpreter, no
+libssl found), these modes are refused at start-up with one line rather than silently verified.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from typing import Any
 import bcrypt
 
 from ..settings import ConfigError, load_yaml_file
+from .anycert import accept_any_client_cert
 from .auth import BasicAuth, bcrypt_cost
 
 _TOP_KEYS = {"tls_server_config", "http_server_config", "basic_auth_users"}
@@ -56,7 +62,8 @@ _CLIENT_AUTH = {
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
-_UNHONOURED = {"RequestClientCert", "RequireAnyClientCert", "RequireClientCert"}
+# Go modes that accept any client certificate without verifying it -> whether one is required.
+_ACCEPT_ANY = {"RequestClientCert": False, "RequireAnyClientCert": True, "RequireClientCert": True}
 _TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
     "TLS11": ssl.TLSVersion.TLSv1_1,
@@ -197,13 +204,15 @@ def _tls_context(path: str, base: str, tls: Any) -> tuple[ssl.SSLContext, str]:
     except (OSError, ssl.SSLError) as e:
         raise _err(path, "tls_server_config.cert_file", f"cannot load certificate/key: {e}") from None
     auth = tls.get("client_auth_type") or "NoClientCert"
-    if auth in _UNHONOURED:
-        raise _err(path, "tls_server_config.client_auth_type",
-                   f"{auth} cannot be honoured: Go accepts a client certificate without verifying its chain, "
-                   "Python's ssl module cannot; use VerifyClientCertIfGiven or RequireAndVerifyClientCert "
-                   "with client_ca_file")
+    if auth in _ACCEPT_ANY:
+        if not accept_any_client_cert(ctx, require=_ACCEPT_ANY[auth]):
+            raise _err(path, "tls_server_config.client_auth_type",
+                       f"{auth} cannot be honoured by this Python's ssl module (it cannot accept an unverified "
+                       "client certificate here); use VerifyClientCertIfGiven or RequireAndVerifyClientCert")
+        return ctx, auth
     if auth not in _CLIENT_AUTH:
-        raise _err(path, "tls_server_config.client_auth_type", f"must be one of {', '.join(_CLIENT_AUTH)}")
+        raise _err(path, "tls_server_config.client_auth_type",
+                   f"must be one of {', '.join([*_CLIENT_AUTH, *_ACCEPT_ANY])}")
     ca = resolve("client_ca_file")
     if ca and auth == "NoClientCert":
         # exporter-toolkit refuses this too: a CA with no policy to use it is a mistake.
