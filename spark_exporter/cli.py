@@ -16,6 +16,7 @@ from .collectors import load_all
 from .collectors.base import Collector, Paths
 from .exporter.app import build_app, serve
 from .exporter.collection import CollectionLoop
+from .http.server import Limits
 from .http.webconfig import load_web_config
 from .logs import setup_logging
 from .settings import ConfigError, ExporterConfig, ExporterSchema
@@ -85,7 +86,7 @@ def run_exporter(argv: Sequence[str]) -> int:
     loop = CollectionLoop(collectors, cfg["collect.min-age"] or 1.0, cfg["collect.timeout"])
     log.info("starting", version=__version__, collectors=",".join(cfg.enabled_collectors),
              min_age_seconds=cfg["collect.min-age"], config_file=cfg.config_file)
-    app = build_app(loop, cfg.telemetry_path, web_config)
+    app = build_app(loop, cfg.telemetry_path, web_config, Limits.from_values(cfg.values))
     try:
         asyncio.run(serve(app, cfg.listen_address, web_config, on_started=loop.start))
     except OSError as e:

@@ -60,7 +60,10 @@ PROCESS_TESTS = (
     "test_vmalert.py",
     "test_webconfig.py::TestLoading::test_relative_paths_resolve_against_the_file",
     "test_webconfig.py::TestServing",
+    "test_webconfig.py::TestClientAuth",
 )
+# Directories whose every test starts processes.
+PROCESS_DIRS = ("tests/hostile/",)
 # Audit events raised when Python starts a process (subprocess, asyncio subprocesses, os.system, fork).
 PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.posix_spawn", "os.spawn", "os.fork",
                             "os.forkpty", "os.exec"})
@@ -83,6 +86,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _starts_processes(item: pytest.Item) -> bool:
+    if any(item.nodeid.startswith(d) for d in PROCESS_DIRS):
+        return True
     if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
         return True
     node = item.nodeid.split("/")[-1].split("[")[0]  # test_x.py::TestY::test_z, without parameters

@@ -4,54 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import html
-import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import structlog
 from aiohttp import web
 
 from .. import __version__
-from ..http.webconfig import WebConfig, auth_middleware
-from ..settings import parse_listen_address
+from ..http.encoding import accepts_gzip
+from ..http.errors import json_error as http_json_error
+from ..http.server import Limits, make_app
+from ..http.server import serve as http_serve
+from ..http.webconfig import WebConfig
 from .collection import CollectionLoop
 from .exposition import CONTENT_TYPE
 
 log = structlog.get_logger(component="server")
 
 LOOP_KEY = web.AppKey("loop", CollectionLoop)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def json_error(status: int, message: str, **extra: object) -> web.Response:
-    return web.json_response({"status": "error", "error": message, **extra}, status=status)
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error leaves as a JSON body with the right status, never as a stack trace."""
-    try:
-        return await handler(request)
-    except web.HTTPMethodNotAllowed as e:
-        resp = json_error(405, f"method {request.method} not allowed")
-        resp.headers["Allow"] = ", ".join(sorted(e.allowed_methods))
-        return resp
-    except web.HTTPException as e:
-        if e.status < 400:
-            raise
-        return json_error(e.status, e.reason or "error")
-    except asyncio.CancelledError:
-        raise
-    except Exception:  # noqa: BLE001
-        log.exception("request_failed", path=request.path)
-        return json_error(500, "internal error")
+def json_error(status: int, message: str) -> web.Response:
+    """The shared JSON error shape (docs/api.md); ``errorType`` is ``unavailable`` for 503, else ``http``."""
+    return http_json_error(status, "unavailable" if status == 503 else "http", message)
 
 
 def _accepts_gzip(request: web.Request) -> bool:
-    for part in request.headers.get("Accept-Encoding", "").split(","):
-        enc, _, params = part.strip().partition(";")
-        if enc.strip().lower() == "gzip" and params.replace(" ", "") not in {"q=0", "q=0.0"}:
-            return True
-    return False
+    return accepts_gzip(request.headers.get("Accept-Encoding", ""))
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
@@ -99,8 +77,10 @@ def landing_page(loop: CollectionLoop, telemetry_path: str) -> str:
 """
 
 
-def build_app(loop: CollectionLoop, telemetry_path: str, web_config: WebConfig) -> web.Application:
-    app = web.Application(middlewares=[error_middleware, auth_middleware(web_config)])
+def build_app(loop: CollectionLoop, telemetry_path: str, web_config: WebConfig,
+              limits: Limits | None = None) -> web.Application:
+    """The exporter's routes on the shared HTTP layer (headers, JSON errors, basic auth, limits)."""
+    app = make_app(web_config, limits)
     app[LOOP_KEY] = loop
 
     async def index(request: web.Request) -> web.Response:
@@ -113,31 +93,11 @@ def build_app(loop: CollectionLoop, telemetry_path: str, web_config: WebConfig) 
     return app
 
 
-async def serve(app: web.Application, listen_address: str, web_config: WebConfig,
+async def serve(app: web.Application, listen_address: str, web_config: WebConfig | None = None,
                 stop: asyncio.Event | None = None, on_started: Callable[[], None] | None = None) -> None:
-    """Bind, serve until SIGINT/SIGTERM (or ``stop``), then shut down cleanly.
+    """Serve until SIGINT/SIGTERM (or ``stop``) with :func:`spark_exporter.http.server.serve`.
 
-    Raises OSError if the address cannot be bound (port in use, permission).
+    ``web_config`` is unused (the app carries it) and kept for callers. Raises OSError if the
+    address cannot be bound.
     """
-    host, port = parse_listen_address(listen_address)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host or None, port, ssl_context=web_config.ssl_context, reuse_address=True)
-    try:
-        await site.start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    if on_started is not None:
-        on_started()
-    stop = stop or asyncio.Event()
-    ev_loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        ev_loop.add_signal_handler(sig, stop.set)
-    log.info("listening", address=listen_address, tls=web_config.tls, basic_auth=bool(web_config.users))
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            ev_loop.remove_signal_handler(sig)
-        await runner.cleanup()
+    await http_serve(app, listen_address, stop=stop, on_started=on_started)

@@ -8,7 +8,6 @@ document ``/api/v1/openapi.json``. Errors are JSON: 400 bad parameter, 401 no or
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +16,11 @@ import structlog
 from aiohttp import web
 
 from .. import __version__
-from ..http.webconfig import WebConfig, auth_middleware, constant_time_equals
+from ..http.errors import ErrorMap
+from ..http.server import Limits, make_app
+from ..http.webconfig import WebConfig
 from ..prometheus.inventory import valid_node_name
-from .cache import RateLimiter, TtlCache, retry_after_header
+from .cache import RateLimiter, TtlCache
 from .client import (
     BadResponse,
     InvalidParameter,
@@ -27,6 +28,7 @@ from .client import (
     QueryError,
     UnknownNodeError,
 )
+from .middleware import UNLIMITED_PATHS, cors_middleware, rate_limit_middleware, token_middleware
 from .openapi import openapi_document
 from .rollups import HISTORY_STEPS, Result, Rollups
 
@@ -35,120 +37,32 @@ log = structlog.get_logger(component="api")
 PROG = "spark-exporter api"
 DEFAULT_LISTEN = "127.0.0.1:19401"
 DEFAULT_PROMETHEUS = "http://localhost:9090"
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
 class ApiSettings:
+    """What ``build_app`` needs besides the rollups (all validated by the command line)."""
+
     token: str | None = None
     cors_origins: frozenset[str] = frozenset()
     rate_limit: float = 10.0  # requests/s per client; 0 disables
     rate_burst: int = 20
     cache_ttl: float = 5.0  # s
     web_config: WebConfig = field(default_factory=WebConfig)
+    limits: Limits = field(default_factory=Limits)
 
 
 ROLLUPS_KEY = web.AppKey("rollups", Rollups)
 CACHE_KEY = web.AppKey("cache", TtlCache)
 
-
-def json_error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(
-        {"status": "error", "errorType": kind, "error": message}, status=status, headers=headers
-    )
-
-
-_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+# Application exceptions -> (status, errorType); see docs/api.md for the error shape.
+_ERRORS: ErrorMap = (
     (InvalidParameter, 400, "bad_parameter"),
     (UnknownNodeError, 404, "unknown_node"),
     (PrometheusUnavailable, 503, "prometheus_unavailable"),
     (QueryError, 502, "query_failed"),
     (BadResponse, 502, "bad_upstream_response"),
 )
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure leaves as a JSON error body with its status; never a stack trace."""
-    try:
-        return await handler(request)
-    except web.HTTPException as e:
-        if e.status < 400:
-            raise
-        headers = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else None
-        return json_error(e.status, "http", e.reason or "error", headers)
-    except asyncio.CancelledError:
-        raise
-    except Exception as e:  # noqa: BLE001
-        for cls, status, kind in _ERRORS:
-            if isinstance(e, cls):
-                if status >= 500:
-                    log.warning("upstream_error", path=request.path, error=str(e), kind=kind)
-                return json_error(status, kind, str(e))
-        log.exception("request_failed", path=request.path)
-        return json_error(500, "internal", "internal error")
-
-
-def cors_middleware(origins: frozenset[str]) -> Any:
-    """CORS for the configured origins only; a preflight from any other origin gets 403."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        origin = request.headers.get("Origin")
-        allowed = origin is not None and origin in origins
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            if not allowed:
-                return json_error(403, "cors", "origin not allowed")
-            return web.Response(status=204, headers=_cors_headers(origin or "", preflight=True))
-        resp = await handler(request)
-        if allowed:
-            resp.headers.update(_cors_headers(origin or "", preflight=False))
-        return resp
-
-    return middleware
-
-
-def _cors_headers(origin: str, preflight: bool) -> dict[str, str]:
-    h = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-    if preflight:
-        h.update(
-            {
-                "Access-Control-Allow-Methods": "GET, OPTIONS",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type",
-                "Access-Control-Max-Age": "600",
-            }
-        )
-    return h
-
-
-def rate_limit_middleware(limiter: RateLimiter) -> Any:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        wait = limiter.acquire(request.remote or "unknown")
-        if wait is not None:
-            return json_error(
-                429, "rate_limited", "too many requests", {"Retry-After": retry_after_header(wait)}
-            )
-        return await handler(request)
-
-    return middleware
-
-
-def token_middleware(token: str) -> Any:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path != "/-/healthy":
-            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not constant_time_equals(given.strip(), token):
-                return json_error(
-                    401,
-                    "unauthorized",
-                    "missing or wrong bearer token",
-                    {"WWW-Authenticate": 'Bearer realm="spark-exporter"'},
-                )
-        return await handler(request)
-
-    return middleware
 
 
 async def _cached(
@@ -229,14 +143,14 @@ async def healthy(request: web.Request) -> web.Response:
 
 
 def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
-    middlewares: list[Any] = [error_middleware, cors_middleware(settings.cors_origins)]
+    """The API's routes on the shared HTTP layer: headers, JSON errors, CORS, rate limit, basic auth
+    (web config) and bearer token, in that order; ``/-/healthy`` needs neither credentials nor tokens."""
+    before_auth: list[Any] = [cors_middleware(settings.cors_origins)]
     if settings.rate_limit > 0:
-        middlewares.append(rate_limit_middleware(RateLimiter(settings.rate_limit, settings.rate_burst)))
-    if settings.token:
-        middlewares.append(token_middleware(settings.token))
-    if settings.web_config.users or settings.web_config.headers:
-        middlewares.append(auth_middleware(settings.web_config, exempt=frozenset({"/-/healthy"})))
-    app = web.Application(middlewares=middlewares)
+        before_auth.append(rate_limit_middleware(RateLimiter(settings.rate_limit, settings.rate_burst)))
+    after_auth: list[Any] = [token_middleware(settings.token)] if settings.token else []
+    app = make_app(settings.web_config, settings.limits, errors=_ERRORS, before_auth=before_auth,
+                   after_auth=after_auth, auth_exempt=UNLIMITED_PATHS)
     app[ROLLUPS_KEY] = rollups
     app[CACHE_KEY] = TtlCache(settings.cache_ttl)
     app.router.add_get("/api/v1/cluster/overview", overview)

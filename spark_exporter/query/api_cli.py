@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import structlog
 from aiohttp import web
 
+from ..http.server import Limits, serve
 from ..http.webconfig import load_web_config
 from ..logs import setup_logging
 from ..settings import ConfigError, Settings, api_schema, parse_listen_address, read_token_file
@@ -67,6 +68,7 @@ def settings_from_config(cfg: Settings) -> tuple[ApiSettings, str, int]:
         rate_burst=cfg["api.rate-burst"],
         cache_ttl=cfg["api.cache-ttl"],
         web_config=load_web_config(cfg["web.config.file"]),
+        limits=Limits.from_values(cfg.values),
     )
     return settings, host, port
 
@@ -74,21 +76,19 @@ def settings_from_config(cfg: Settings) -> tuple[ApiSettings, str, int]:
 async def serve_api(
     app: web.Application, host: str, port: int, settings: ApiSettings, stop: asyncio.Event
 ) -> None:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host or None, port, ssl_context=settings.web_config.ssl_context)
-        await site.start()
-        scheme = "https" if settings.web_config.tls else "http"
+    """Serve ``app`` on the one HTTP layer's serve loop (limits, TLS, quiet logs) until ``stop``."""
+    scheme = "https" if settings.web_config.tls else "http"
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def started() -> None:
         log.info(
             "api_listening",
             url=f"{scheme}://{host or '0.0.0.0'}:{port}/api/v1/",
             auth="token" if settings.token else "none",
             cors=",".join(sorted(settings.cors_origins)) or "none",
         )
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+
+    await serve(app, bind, stop=stop, on_started=started, handle_signals=False)
 
 
 def main(argv: Sequence[str]) -> int:

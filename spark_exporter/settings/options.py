@@ -48,12 +48,24 @@ PROMETHEUS_OPTIONS: tuple[Option, ...] = (
                     "Scrape interval of that Prometheus; a target silent for twice this is stale.", positive=True),
 )
 
+# Connection limits of the one HTTP layer (spark_exporter.http.server.Limits), for the exporter and the API.
+WEB_LIMIT_OPTIONS: tuple[Option, ...] = (
+    duration_option("web.header-timeout", 10.0,
+                    "Deadline from connecting to a complete request head; the server then closes the socket. "
+                    "0s turns it off."),
+    duration_option("web.idle-timeout", 60.0, "Keep-alive connections idle this long are closed.", positive=True),
+    int_option("web.max-connections", 0,
+               "Most open client connections; 0 derives it from the open-files limit (RLIMIT_NOFILE).",
+               minimum=0, maximum=1_000_000),
+)
+
 # -- the daemon ------------------------------------------------------------------------------
 
 CORE_OPTIONS: tuple[Option, ...] = (
     listen_option(DEFAULT_LISTEN_ADDRESS, "Address to listen on for the web interface and telemetry."),
     str_option("web.telemetry-path", "/metrics", "Path under which to expose metrics.", metavar="PATH"),
     WEB_CONFIG_FILE,
+    *WEB_LIMIT_OPTIONS,
     duration_option("collect.min-age", 1.0,
                     "A collection younger than this is served again instead of collecting; 0s collects on "
                     "every scrape."),
@@ -131,6 +143,7 @@ API_OPTIONS: tuple[Option, ...] = (
     INVENTORY,
     listen_option(DEFAULT_API_LISTEN_ADDRESS, "Address to listen on for the API."),
     WEB_CONFIG_FILE,
+    *WEB_LIMIT_OPTIONS,
     str_option("api.token-file", None, "File holding the bearer token every request must send.", metavar="PATH"),
     bool_option("api.insecure", False, "Allow a non-loopback listen address without a token."),
     list_option("api.cors-origin", "Origin allowed by CORS, e.g. https://command-center.example.",

@@ -1,0 +1,68 @@
+"""The one JSON error shape of the exporter and the API, and the middleware that produces it.
+
+Every error either server answers is a JSON object::
+
+    {"status": "error", "errorType": "<kind>", "error": "<one-line message>"}
+
+``errorType`` is a stable machine-readable word (``http`` for routing errors such as 404 and 405,
+``bad_request`` for a request aiohttp could not parse, ``unauthorized``, ``rate_limited``,
+``internal``, and the API's own kinds such as ``unknown_node``); ``error`` is for people. No body
+ever carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+log = structlog.get_logger(component="http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# (exception class, HTTP status, errorType): how an application exception leaves as JSON.
+ErrorMap = Sequence[tuple[type[Exception], int, str]]
+
+
+def error_body(kind: str, message: str) -> dict[str, str]:
+    """The error document: ``{"status": "error", "errorType": kind, "error": message}``."""
+    return {"status": "error", "errorType": kind, "error": message}
+
+
+def json_error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON error response with ``status`` and the shared body shape."""
+    return web.json_response(error_body(kind, message), status=status, headers=headers)
+
+
+def error_middleware(errors: ErrorMap = ()) -> Any:
+    """Middleware turning every failure into a JSON error; ``errors`` maps application exceptions.
+
+    HTTP errors keep their status (405 keeps ``Allow``); a mapped exception gets its status and kind
+    (5xx ones are logged as ``upstream_error``); anything else is a logged 500 ``internal``.
+    """
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPMethodNotAllowed as e:
+            allow = ", ".join(sorted(e.allowed_methods))
+            return json_error(405, "http", f"method {request.method} not allowed", {"Allow": allow})
+        except web.HTTPException as e:
+            if e.status < 400:
+                raise
+            return json_error(e.status, "http", e.reason or "error")
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the point of this middleware
+            for cls, status, kind in errors:
+                if isinstance(e, cls):
+                    if status >= 500:
+                        log.warning("upstream_error", path=request.path, error=str(e), kind=kind)
+                    return json_error(status, kind, str(e))
+            log.exception("request_failed", path=request.path)
+            return json_error(500, "internal", "internal error")
+
+    return middleware
