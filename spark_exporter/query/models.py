@@ -7,7 +7,7 @@ including the unit suffixes ``GB``, ``MB``, ``MHz``, ``W`` and ``C``). Every fig
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -16,7 +16,14 @@ from pydantic.alias_generators import to_camel
 class ApiModel(BaseModel):
     """Base of every response model: built by attribute name, written with camelCase JSON names."""
 
-    model_config = ConfigDict(alias_generator=AliasGenerator(serialization_alias=to_camel))
+    # extra="forbid" makes the schema say additionalProperties: false, so a field missing from a model
+    # cannot reach a response unnoticed (the OpenAPI test validates live answers against it); every
+    # field is always written, so the serialization schema lists all of them as required.
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(serialization_alias=to_camel),
+        extra="forbid",
+        json_schema_serialization_defaults_required=True,
+    )
 
 
 def _num(description: str, alias: str | None = None) -> Any:
@@ -193,11 +200,12 @@ class NetworkStats(Result):
     interfaces: list[InterfaceStats] = Field(default_factory=list)
 
 
-class ErrorBody(ApiModel):
+class Error(ApiModel):
     """Every error answer: ``{"status": "error", "errorType": ..., "error": ...}``."""
 
-    model_config = ConfigDict(title="Error")
-
-    status: str = Field(default="error", json_schema_extra={"enum": ["error"]})
-    error_type: str = Field(description="bad_parameter, unknown_node, prometheus_unavailable, query_failed, ...")
+    status: Literal["error"] = "error"
+    error_type: str = Field(
+        description="The kind of failure, e.g. bad_parameter, unknown_node, query_failed, "
+        "bad_upstream_response, prometheus_unavailable."
+    )
     error: str = Field(description="One line for a person.")
