@@ -7,7 +7,7 @@ including the unit suffixes ``GB``, ``MB``, ``MHz``, ``W`` and ``C``). Every fig
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -49,6 +49,10 @@ class Result(ApiModel):
         serialization_alias="stale",
         description="Present only on an earlier answer served because Prometheus failed (X-Cache: stale).",
     )
+
+    def marked_stale(self, reason: str) -> Self:
+        """A copy of this answer marked as served after Prometheus failed with ``reason``."""
+        return self.model_copy(update={"served_stale": Stale(since=self.timestamp, reason=reason)})
 
     def to_json(self) -> dict[str, Any]:
         """The API's JSON object (camelCase names); ``stale`` appears only on a stale answer."""
