@@ -258,12 +258,11 @@ class _Inflater:
         self.cap = cap
         self.parts: list[bytes] = []
         self.size = 0
+        self.wbits = {"gzip": 31, "x-gzip": 31, "deflate": 47}.get(encoding, 0)  # 47: zlib or gzip header
         if encoding in ("", "identity"):
             self.z = None
-        elif encoding in ("gzip", "x-gzip"):
-            self.z = zlib.decompressobj(wbits=31)
-        elif encoding == "deflate":
-            self.z = zlib.decompressobj(wbits=47)  # zlib or gzip header, detected
+        elif self.wbits:
+            self.z = zlib.decompressobj(wbits=self.wbits)
         else:
             raise BadResponse(f"Prometheus answer has unsupported Content-Encoding {encoding[:40]!r}")
 
@@ -282,8 +281,11 @@ class _Inflater:
             while data:
                 self._add(self.z.decompress(data, self.cap - self.size + 1))
                 data = self.z.unconsumed_tail
+                if self.z.eof and self.z.unused_data:  # a gzip body may hold several members
+                    data = self.z.unused_data
+                    self.z = zlib.decompressobj(wbits=self.wbits)
         except zlib.error as e:
-            raise BadResponse(f"Prometheus answer is not valid {'gzip' if self.z else ''} data: {e}") from None
+            raise BadResponse(f"Prometheus answer is not valid compressed data: {e}") from None
 
     def finish(self) -> bytes:
         if self.z is not None:
