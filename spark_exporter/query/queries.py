@@ -78,6 +78,7 @@ class Queries:
 
     def __init__(self, cluster: str | None) -> None:
         self.cluster = cluster
+        self._overview: str | None = None  # built once: quoting costs more than the rest of a request
 
     def scope(self, node: str | None = None, **extra: str) -> tuple[Matcher, ...]:
         ms = [Matcher("cluster", self.cluster)] if self.cluster else []
@@ -109,6 +110,11 @@ class Queries:
         No aggregation runs in Prometheus: the few samples are summed, counted and compared in
         :mod:`.mapping`, which is what brings this under the cost of the spec's four parallel queries.
         """
+        if self._overview is None:
+            self._overview = self._build_overview()
+        return self._overview
+
+    def _build_overview(self) -> str:
         names = [f.rule for f in OVERVIEW_RULES] if self.cluster else []
         names += [*OVERVIEW_RAW, SPARK_ACTIVE_JOBS]
         # Constant names and one constant regex: nothing here comes from a caller.
