@@ -353,3 +353,12 @@ class TestDeadlines:
             with pytest.raises(PrometheusUnavailable, match="deadline"):
                 await Rollups(c, deadline=0.5).cluster_overview()
             assert c.queries_issued == 2  # the overview's two parallel queries (no inventory), once each
+
+
+class TestSecretsInMessages:
+    async def test_url_credentials_stay_out_of_errors(self) -> None:
+        """A password in the Prometheus URL never appears in the error raised when it cannot be reached."""
+        async with PrometheusClient(f"http://scraper:hunter2-secret@127.0.0.1:{free_port()}", retries=0) as c:
+            with pytest.raises(PrometheusUnavailable) as exc:
+                await c.query("up")
+        assert "hunter2-secret" not in str(exc.value) and "127.0.0.1" in str(exc.value)

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 import aiohttp
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from yarl import URL
 
 from .httpconfig import HttpClientConfig
 
@@ -147,6 +148,8 @@ class PrometheusClient:
         if max_response_bytes < 1:
             raise InvalidParameter("max_response_bytes must be positive")
         self.base_url = base_url.rstrip("/")
+        # What messages and logs show: without any user:password@ in the URL.
+        self.shown_url = str(URL(self.base_url).with_user(None)) if "@" in self.base_url else self.base_url
         self.timeout = timeout  # s, per attempt
         self.retries = retries
         self.backoff = backoff  # s, doubled per retry
@@ -222,15 +225,17 @@ class PrometheusClient:
                 status = resp.status
                 if status in (401, 403):
                     raise AuthenticationFailed(
-                        f"Prometheus at {self.base_url} refused the request with HTTP {status}: authentication "
+                        f"Prometheus at {self.shown_url} refused the request with HTTP {status}: authentication "
                         "failed (check --prometheus.http-config-file)"
                     )
                 body = await self._read_body(resp)
         except TimeoutError:
-            raise PrometheusTimeout(f"Prometheus at {self.base_url} did not answer within {self.timeout:g}s") from None
+            raise PrometheusTimeout(f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s") from None
         except aiohttp.ClientError as e:
-            raise PrometheusUnavailable(f"cannot reach Prometheus at {self.base_url}: {e}") from None
-        return _decode(status, body, self.base_url, params.get("query", ""))
+            raise PrometheusUnavailable(
+                f"cannot reach Prometheus at {self.shown_url}: {_no_userinfo(str(e), self.base_url, self.shown_url)}"
+            ) from None
+        return _decode(status, body, self.shown_url, params.get("query", ""))
 
     async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
         """The body, counted as it arrives and inflated chunk by chunk; BadResponse past the cap."""
@@ -246,6 +251,10 @@ class PrometheusClient:
                 raise BadResponse(f"Prometheus answer is over the {cap}-byte limit")
             inflate.feed(chunk)
         return inflate.finish()
+
+
+def _no_userinfo(text: str, url: str, shown: str) -> str:
+    return text.replace(url, shown) if url != shown else text
 
 
 class _Inflater:

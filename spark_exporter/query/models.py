@@ -96,7 +96,7 @@ class GpuMetrics(ApiModel):
     """One GPU of a node, keyed by UUID (else the gpu index label)."""
 
     gpu: str = Field(description="The gpu label (NVML index).")
-    uuid: str | None = Field(serialization_alias="uuid", description="The UUID label.")
+    uuid: str | None = Field(description="The UUID label.")
     model_name: str | None = Field(description="The modelName label.")
     utilization: float | None = _num("%, DCGM_FI_DEV_GPU_UTIL.")
     temperature: float | None = _num("Degrees C, DCGM_FI_DEV_GPU_TEMP.")

@@ -111,7 +111,7 @@ class Rollups:
                 return await work
         except TimeoutError:
             raise PrometheusUnavailable(
-                f"Prometheus at {self.client.base_url} did not answer within the {self.deadline:g}s deadline"
+                f"Prometheus at {self.client.shown_url} did not answer within the {self.deadline:g}s deadline"
             ) from None
 
     def _stamp(self, result: Result, *responses: InstantResult | RangeResult) -> None:
