@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from pydantic import BaseModel
+
 from . import promql
 from .client import InstantResult, Sample
 from .models import (
@@ -170,7 +172,7 @@ def overview_missing(ov: ClusterOverview) -> None:
     scope = f"cluster {ov.cluster}" if ov.cluster else "any cluster"
     for fig in OVERVIEW_GPU_FIGURES:
         if getattr(ov, fig.field) is None:
-            ov.missing[_alias(ov, fig.field)] = f"no {fig.source} series for {scope}"
+            ov.missing[json_name(ov, fig.field)] = f"no {fig.source} series for {scope}"
     if ov.active_jobs is None:
         ov.missing["activeJobs"] = f"no Spark driver DAGScheduler activeJobs series for {scope}"
     if ov.active_tasks is None:
@@ -181,10 +183,11 @@ def overview_missing(ov: ClusterOverview) -> None:
         (VLLM_TOKENS_FIGURE.field, VLLM_TOKENS_FIGURE.source),
     ):
         if getattr(ov, field) is None:
-            ov.missing[_alias(ov, field)] = f"no {metric} series for {scope} (no vLLM target)"
+            ov.missing[json_name(ov, field)] = f"no {metric} series for {scope} (no vLLM target)"
 
 
-def _alias(model: ClusterOverview | NodeGpuMetrics, field: str) -> str:
+def json_name(model: BaseModel, field: str) -> str:
+    """The JSON (camelCase) name of a model attribute, as used for ``missing`` keys."""
     return type(model).model_fields[field].serialization_alias or field
 
 

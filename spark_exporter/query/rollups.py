@@ -216,7 +216,7 @@ class Rollups:
             )
             for field in cols:
                 if getattr(summary, field) is None:
-                    key = NodeSummary.model_fields[field].serialization_alias or field
+                    key = mapping.json_name(summary, field)
                     summary.missing[key] = mapping.why_missing(name, up, key)
             out.nodes.append(summary)
         return out
@@ -235,16 +235,9 @@ class Rollups:
         out.up, out.stale = mapping.node_health(out.targets, node)
         out.gpus = mapping.gpus(parts.get("gpu", []))
         mapping.aggregate_node(out)
-        for field in (
-            "utilization",
-            "temperature",
-            "power_draw",
-            "memory_used_mb",
-            "memory_free_mb",
-            "memory_total_mb",
-        ):
+        for field in mapping.NODE_GPU_FIGURES:
             if getattr(out, field) is None:
-                key = NodeGpuMetrics.model_fields[field].serialization_alias or field
+                key = mapping.json_name(out, field)
                 out.missing[key] = mapping.why_missing(node, out.up, key)
         return out
 
