@@ -7,8 +7,12 @@ separate process, then measures:
 2. Prometheus instant queries issued while 1, 100 and 1000 clients each poll the overview every
    --poll-interval seconds for --window seconds (the Command Center polls every 5 s). The count comes
    from Prometheus' own ``prometheus_http_requests_total``, not from the API.
-3. Latency p50/p99 of: one raw Prometheus query (``avg(DCGM_FI_DEV_GPU_UTIL)``); the overview
-   rollup uncached (one bundled query, via the query module); the API overview cached and uncached.
+3. Latency p50/p99, interleaved request by request so that every variant sees the same load: one raw
+   Prometheus query (``avg(DCGM_FI_DEV_GPU_UTIL)``); the spec's own ``clusterOverview`` (its four
+   Prometheus queries issued in parallel by one client); the overview rollup uncached (via the query
+   module); the API overview cached and uncached.
+4. The same uncached comparison against a Prometheus without our recording rules (the overview then
+   answers from the raw series), unless --skip-no-rules.
 
     .venv/bin/python bench/bench_api.py [--window 20] [--samples 300] [--json out.json]
 """
@@ -91,44 +95,71 @@ async def polling(url: str, clients: int, interval: float, window: float) -> tup
     return ok, errors
 
 
-async def latencies(fn: Any, samples: int) -> list[float]:
-    out = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        await fn()
-        out.append((time.perf_counter() - t0) * 1000)  # ms
+SPEC_OVERVIEW = (  # the spec's clusterOverview: four queries, issued in parallel (Promise.all)
+    "cluster:gpu_utilization:avg",
+    "cluster:memory_used_bytes:sum",
+    "cluster:power_watts:sum",
+    "spark_job_numActiveTasks",
+)
+
+
+async def interleaved(fns: dict[str, Any], samples: int, warmup: int = 20) -> dict[str, list[float]]:
+    """Latency in ms of each fn, ``samples`` times, taking turns so drift in load hits all alike."""
+    out: dict[str, list[float]] = {name: [] for name in fns}
+    for i in range(warmup + samples):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            await fn()
+            if i >= warmup:
+                out[name].append((time.perf_counter() - t0) * 1000)
     return out
 
 
+def summary(results: dict[str, list[float]], base: str) -> dict[str, dict[str, float]]:
+    p50_base = pct(results[base], 50)
+    return {
+        k: {
+            "p50_ms": round(pct(v, 50), 2),
+            "p99_ms": round(pct(v, 99), 2),
+            "p50_ratio": round(pct(v, 50) / p50_base, 2),
+        }
+        for k, v in results.items()
+    }
+
+
+SPEC = "spec clusterOverview: 4 queries in parallel"
+API_UNCACHED = "API overview, uncached (ttl 0)"
+
+
 async def latency_suite(
-    prom_url: str, api_cached: str, api_uncached: str, cluster: Any, samples: int
+    prom_url: str, api_cached: str | None, api_uncached: str, cluster: Any, samples: int
 ) -> dict[str, dict[str, float]]:
-    results: dict[str, list[float]] = {}
+    """Latencies of each variant; ``p50_ratio`` is relative to the spec's clusterOverview."""
     async with aiohttp.ClientSession() as session, PrometheusClient(prom_url) as client:
         rollups = Rollups(client, cluster.inventory, scrape_interval=1.0)
 
-        async def raw() -> None:
-            async with session.get(
-                prom_url + "/api/v1/query", params={"query": "avg(DCGM_FI_DEV_GPU_UTIL)"}
-            ) as r:
+        async def prom(query: str) -> None:
+            async with session.get(prom_url + "/api/v1/query", params={"query": query}) as r:
                 await r.read()
+                assert r.status == 200, r.status
+
+        async def spec() -> None:
+            await asyncio.gather(*(prom(q) for q in SPEC_OVERVIEW))
 
         async def api(url: str) -> None:
             async with session.get(url) as r:
                 await r.read()
+                assert r.status == 200, r.status
 
-        async def overview() -> None:
-            await rollups.cluster_overview()
-
-        for name, fn in (
-            ("raw Prometheus query", raw),
-            ("overview rollup, uncached (query module)", overview),
-            ("API overview, cached", lambda: api(api_cached)),
-            ("API overview, uncached (ttl 0)", lambda: api(api_uncached)),
-        ):
-            await latencies(fn, 20)  # warm-up
-            results[name] = await latencies(fn, samples)
-    return {k: {"p50_ms": round(pct(v, 50), 2), "p99_ms": round(pct(v, 99), 2)} for k, v in results.items()}
+        fns: dict[str, Any] = {
+            "one raw Prometheus query": lambda: prom("avg(DCGM_FI_DEV_GPU_UTIL)"),
+            SPEC: spec,
+            "overview rollup, uncached (query module)": rollups.cluster_overview,
+            API_UNCACHED: lambda: api(api_uncached),
+        }
+        if api_cached is not None:
+            fns["API overview, cached"] = lambda: api(api_cached)
+        return summary(await interleaved(fns, samples), SPEC)
 
 
 def start_api(cluster: Any, d: Path, name: str, *args: str) -> Any:
@@ -155,6 +186,7 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--skip-no-rules", action="store_true", help="skip the run against a Prometheus without rules")
     ns = ap.parse_args()
     report: dict[str, Any] = {}
     with simulated_cluster(2, interval="1s") as cluster, tempdir("bench-api") as d:
@@ -191,6 +223,17 @@ def main() -> int:
         finally:
             cached.stop()
             uncached.stop()
+    if not ns.skip_no_rules:
+        with simulated_cluster(2, interval="1s", rule_files=False) as cluster, tempdir("bench-api-raw") as d:
+            uncached = start_api(cluster, d, "api-uncached-raw", "--api.cache-ttl=0s")
+            try:
+                wait_for(lambda: json.loads(http_get(uncached.url + OVERVIEW)[1])["nodesUp"] == 2, timeout=60)
+                wait_for(lambda: json.loads(http_get(uncached.url + OVERVIEW)[1])["powerDrawW"], timeout=60)
+                report["latency_without_rules"] = asyncio.run(
+                    latency_suite(cluster.prometheus_url, None, uncached.url + OVERVIEW, cluster, ns.samples)
+                )
+            finally:
+                uncached.stop()
     print(json.dumps(report, indent=2))
     if ns.json:
         Path(ns.json).parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from spark_exporter.query.cache import RateLimiter, TtlCache, retry_after_header
+from spark_exporter.query.client import BadResponse, PrometheusUnavailable, QueryError
 
 
 class Clock:
@@ -97,6 +98,94 @@ class TestTtlCache:
         await asyncio.sleep(0)
         assert len(cache._values) <= 3
 
+
+
+class Upstream:
+    """A factory that answers ``value`` until told to fail with ``error``."""
+
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+        self.calls = 0
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return f"answer {self.calls}"
+
+
+class TestStaleServing:
+    async def test_failure_serves_the_last_good_value_marked_stale(self) -> None:
+        """When Prometheus is unavailable after a good answer, fetch returns that answer with the reason."""
+        clock, up = Clock(), Upstream()
+        cache = TtlCache(5.0, clock)
+        assert (await cache.fetch("k", up)).value == "answer 1"
+        clock.now += 30
+        up.error = PrometheusUnavailable("cannot reach Prometheus")
+        answer = await cache.fetch("k", up)
+        assert (answer.value, answer.hit, answer.stale_reason) == ("answer 1", False, "cannot reach Prometheus")
+
+    async def test_stale_ends_sixty_seconds_after_the_last_good_answer(self) -> None:
+        """Past 60 s since the last good answer the failure itself is raised."""
+        clock, up = Clock(), Upstream()
+        cache = TtlCache(5.0, clock)
+        await cache.fetch("k", up)
+        up.error = PrometheusUnavailable("down")
+        clock.now += 60
+        assert (await cache.fetch("k", up)).stale_reason == "down"
+        clock.now += 0.1
+        with pytest.raises(PrometheusUnavailable):
+            await cache.fetch("k", up)
+
+    async def test_bad_upstream_answer_is_also_served_stale(self) -> None:
+        """A garbage answer (BadResponse) is treated like an outage: the last good value is served."""
+        clock, up = Clock(), Upstream()
+        cache = TtlCache(1.0, clock)
+        await cache.fetch("k", up)
+        clock.now += 2
+        up.error = BadResponse("not JSON")
+        assert (await cache.fetch("k", up)).stale_reason == "not JSON"
+
+    async def test_rejected_query_is_never_served_stale(self) -> None:
+        """A QueryError (our query refused) is raised, not hidden behind an old answer."""
+        clock, up = Clock(), Upstream()
+        cache = TtlCache(1.0, clock)
+        await cache.fetch("k", up)
+        clock.now += 2
+        up.error = QueryError("bad_data", "bad_data")
+        with pytest.raises(QueryError):
+            await cache.fetch("k", up)
+
+    async def test_no_stale_without_a_cache(self) -> None:
+        """With a TTL of 0 nothing is kept, so a failure is raised at once."""
+        up = Upstream()
+        cache = TtlCache(0.0, Clock())
+        await cache.fetch("k", up)
+        up.error = PrometheusUnavailable("down")
+        with pytest.raises(PrometheusUnavailable):
+            await cache.fetch("k", up)
+
+    async def test_get_never_serves_stale(self) -> None:
+        """The plain get keeps its contract: a value and whether it was shared, never a stale one."""
+        clock, up = Clock(), Upstream()
+        cache = TtlCache(1.0, clock)
+        await cache.get("k", up)
+        clock.now += 2
+        up.error = PrometheusUnavailable("down")
+        with pytest.raises(PrometheusUnavailable):
+            await cache.get("k", up)
+
+    async def test_a_new_good_answer_restarts_the_window(self) -> None:
+        """Each good answer restarts the 60 s during which it may be served stale."""
+        clock, up = Clock(), Upstream()
+        cache = TtlCache(5.0, clock)
+        await cache.fetch("k", up)
+        clock.now += 50
+        assert (await cache.fetch("k", up)).value == "answer 2"
+        up.error = PrometheusUnavailable("down")
+        clock.now += 59
+        answer = await cache.fetch("k", up)
+        assert (answer.value, answer.stale_reason) == ("answer 2", "down")
 
 class TestRateLimiter:
     def test_burst_then_refusal_with_wait(self) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
+import tracemalloc
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -17,6 +19,7 @@ from spark_exporter.query.client import (
     PrometheusUnavailable,
     QueryError,
 )
+from spark_exporter.query.rollups import Rollups
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +33,7 @@ class TestAgainstPrometheus:
         async with PrometheusClient(prom.url) as c:
             res = await c.query('label_replace(vector(42.5), "a", "b", "", "")', time=1_700_000_000)
         assert res.result_type == "vector"
-        assert [(s.labels, s.timestamp, s.value) for s in res.samples] == [
-            ({"a": "b"}, 1_700_000_000.0, 42.5)
-        ]
+        assert [(s.labels, s.timestamp, s.value) for s in res.samples] == [({"a": "b"}, 1_700_000_000.0, 42.5)]
         assert res.warnings == [] and res.partial is False
 
     async def test_scalar_and_string(self, prom: Proc) -> None:
@@ -190,3 +191,173 @@ class TestFailureModes:
         async with PrometheusClient(url, timeout=0.3, retries=0) as c:
             with pytest.raises(PrometheusUnavailable, match="did not answer"):
                 await c.query("up")
+
+
+def json_body(result: str) -> bytes:
+    """A success envelope around a raw ``result`` JSON text, so malformed elements can be written as-is."""
+    return b'{"status":"success","data":{"resultType":"vector","result":' + result.encode() + b"}}"
+
+
+def gzip_bomb(inflated: int) -> bytes:
+    """A gzip body that inflates to about ``inflated`` bytes of one valid vector answer (a huge label).
+
+    Made of gzip members (RFC 1952 allows several), one 1 MiB block compressed once and repeated.
+    """
+    block = gzip.compress(b"a" * (1 << 20), 9)
+    head = gzip.compress(b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"')
+    tail = gzip.compress(b'"},"value":[1,"1"]}]}}')
+    return head + block * (inflated >> 20) + tail
+
+
+class TestAnswerSizeCap:
+    async def test_gzip_bomb_stops_at_the_cap_with_bounded_memory(self, fake: tuple[str, list[Responder]]) -> None:
+        """A 64 MiB gzip bomb against a 1 MiB cap is a BadResponse, and at most a few MiB are ever held."""
+        url, script = fake
+        bomb = gzip_bomb(64 << 20)
+        assert len(bomb) < 1 << 20  # it is the inflation, not the transfer, that is over the cap
+        script.append(lambda _: web.Response(body=bomb, headers={"Content-Encoding": "gzip"}))
+        async with PrometheusClient(url, max_response_bytes=1 << 20) as c:
+            tracemalloc.start()
+            try:
+                with pytest.raises(BadResponse, match="inflates to more than"):
+                    await c.query("up")
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        assert peak < 8 << 20
+
+    async def test_multi_member_gzip_answer_is_inflated_whole(self, fake: tuple[str, list[Responder]]) -> None:
+        """A gzip body of several members under the cap is inflated member after member."""
+        url, script = fake
+        bomb = gzip_bomb(2 << 20)
+        script.append(lambda _: web.Response(body=bomb, headers={"Content-Encoding": "gzip"}))
+        async with PrometheusClient(url, max_response_bytes=4 << 20) as c:
+            res = await c.query("up")
+        assert len(res.samples[0].labels["a"]) == 2 << 20
+
+    async def test_small_gzip_answer_is_inflated(self, fake: tuple[str, list[Responder]]) -> None:
+        """A gzip answer under the cap is inflated and decoded like a plain one."""
+        url, script = fake
+        body = gzip.compress(json_body('[{"metric":{"a":"b"},"value":[1700000000,"2"]}]'))
+        script.append(lambda _: web.Response(body=body, headers={"Content-Encoding": "gzip"}))
+        async with PrometheusClient(url) as c:
+            res = await c.query("up")
+        assert [(s.labels, s.value) for s in res.samples] == [({"a": "b"}, 2.0)]
+
+    async def test_oversized_plain_answer_is_refused(self, fake: tuple[str, list[Responder]]) -> None:
+        """An uncompressed answer streamed without Content-Length past the cap is a BadResponse."""
+        url, script = fake
+
+        async def stream(request: web.Request) -> web.StreamResponse:
+            resp = web.StreamResponse()
+            resp.enable_chunked_encoding()
+            await resp.prepare(request)
+            for _ in range(64):
+                await resp.write(b"[" * 65536)
+            return resp
+
+        script.append(stream)  # type: ignore[arg-type]
+        async with PrometheusClient(url, max_response_bytes=1 << 20) as c:
+            with pytest.raises(BadResponse, match="over the"):
+                await c.query("up")
+
+    async def test_declared_length_over_the_cap_is_refused(self, fake: tuple[str, list[Responder]]) -> None:
+        """An answer whose Content-Length is over the cap is refused before its body is read."""
+        url, script = fake
+        script.append(lambda _: web.Response(body=b" " * (2 << 20)))
+        async with PrometheusClient(url, max_response_bytes=1 << 20) as c:
+            with pytest.raises(BadResponse, match="bytes is over"):
+                await c.query("up")
+
+    async def test_unsupported_encoding_is_refused(self, fake: tuple[str, list[Responder]]) -> None:
+        """A Content-Encoding this client did not ask for (br) is a BadResponse, not undecoded bytes."""
+        url, script = fake
+        script.append(lambda _: web.Response(body=b"xx", headers={"Content-Encoding": "br"}))
+        async with PrometheusClient(url) as c:
+            with pytest.raises(BadResponse, match="Content-Encoding"):
+                await c.query("up")
+
+
+class TestWronglyTypedAnswers:
+    @pytest.mark.parametrize(
+        "result",
+        [
+            '[{"metric":{"node":["spark-01"]},"value":[1700000000,"1"]}]',  # a label value that is a list
+            '[{"metric":{"node":7},"value":[1700000000,"1"]}]',  # a label value that is a number
+            '[{"metric":{},"value":["soon","1"]}]',  # a non-numeric timestamp
+            '[{"metric":{},"value":[1e999,"1"]}]',  # an infinite timestamp
+            '[{"metric":{},"value":[[[[[[1]]]]],"1"]}]',  # nested arrays where a pair belongs
+            '[{"metric":{},"value":[1700000000,[[["1"]]]]}]',  # nested arrays as the value
+            '[{"metric":{},"value":[1700000000,"one"]}]',  # a value that is not a number
+            '[{"metric":"up","value":[1700000000,"1"]}]',  # labels that are not an object
+            '[{"metric":{},"value":[1700000000]}]',  # a pair with one element
+            "[" * 100000 + "]" * 100000,  # nesting deeper than any parser's recursion limit
+        ],
+    )
+    async def test_is_bad_response(self, fake: tuple[str, list[Responder]], result: str) -> None:
+        """A vector whose elements have the wrong types is a BadResponse, never another exception."""
+        url, script = fake
+        script.append(lambda _: web.Response(body=json_body(result), content_type="application/json"))
+        async with PrometheusClient(url) as c:
+            with pytest.raises(BadResponse):
+                await c.query("up")
+
+    async def test_wrongly_typed_warnings_are_bad_response(self, fake: tuple[str, list[Responder]]) -> None:
+        """Warnings that are not a list of strings are a BadResponse."""
+        url, script = fake
+        script.append(ok_vector({"warnings": [{"nested": ["x"]}]}))
+        async with PrometheusClient(url) as c:
+            with pytest.raises(BadResponse):
+                await c.query("up")
+
+
+class TestDeadlines:
+    async def test_timeout_is_not_retried(self, fake: tuple[str, list[Responder]]) -> None:
+        """A timed-out attempt is not repeated, whatever the retry budget."""
+        url, script = fake
+
+        async def hang(_: web.Request) -> web.StreamResponse:
+            await asyncio.sleep(5)
+            return web.json_response({})
+
+        script.append(hang)  # type: ignore[arg-type]
+        async with PrometheusClient(url, timeout=0.3, retries=3) as c:
+            with pytest.raises(PrometheusUnavailable, match="did not answer"):
+                await c.query("up")
+            assert c.queries_issued == 1
+
+    async def test_engine_timeout_error_is_not_retried(self, fake: tuple[str, list[Responder]]) -> None:
+        """Prometheus' own 503 errorType timeout is unavailable and sent once."""
+        url, script = fake
+        script.append(
+            lambda _: web.json_response(
+                {"status": "error", "errorType": "timeout", "error": "query timed out"}, status=503
+            )
+        )
+        async with PrometheusClient(url, retries=3, backoff=0.01) as c:
+            with pytest.raises(PrometheusUnavailable, match="timed out"):
+                await c.query("up")
+            assert c.queries_issued == 1
+
+    async def test_rollup_has_one_overall_deadline(self, fake: tuple[str, list[Responder]]) -> None:
+        """A rollup against a hung Prometheus fails at its own deadline, having sent one request."""
+        url, script = fake
+
+        async def hang(_: web.Request) -> web.StreamResponse:
+            await asyncio.sleep(3)
+            return web.json_response({})
+
+        script.append(hang)  # type: ignore[arg-type]
+        async with PrometheusClient(url, timeout=2.5, retries=3) as c:
+            with pytest.raises(PrometheusUnavailable, match="deadline"):
+                await Rollups(c, deadline=0.5).cluster_overview()
+            assert c.queries_issued == 2  # the overview's two parallel queries (no inventory), once each
+
+
+class TestSecretsInMessages:
+    async def test_url_credentials_stay_out_of_errors(self) -> None:
+        """A password in the Prometheus URL never appears in the error raised when it cannot be reached."""
+        async with PrometheusClient(f"http://scraper:hunter2-secret@127.0.0.1:{free_port()}", retries=0) as c:
+            with pytest.raises(PrometheusUnavailable) as exc:
+                await c.query("up")
+        assert "hunter2-secret" not in str(exc.value) and "127.0.0.1" in str(exc.value)

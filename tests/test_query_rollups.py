@@ -134,7 +134,7 @@ def wait_until_complete(engine: Engine) -> None:
         net = run(engine, lambda r: r.network_stats())
         return (
             len(nodes) == 2
-            and all(n.up and n.utilization is not None and n.cpuUtilization is not None for n in nodes)
+            and all(n.up and n.utilization is not None and n.cpu_utilization is not None for n in nodes)
             and {n.node for n in net.nodes} == set(NODES)
         )
 
@@ -146,10 +146,10 @@ class TestClusterOverview:
         """Utilisation, power, temperature and memory come back as readings in their ranges."""
         ov = run(engine, lambda r: r.cluster_overview())
         assert ov.cluster == "test"
-        assert ov.gpuUtilization is not None and 0 <= ov.gpuUtilization <= 100
-        assert ov.powerDrawW is not None and ov.powerDrawW > 0
-        assert ov.maxGpuTemperatureC is not None and 20 <= ov.maxGpuTemperatureC <= 110
-        assert ov.memoryUsedGB is not None and 0 < ov.memoryUsedGB <= ov.memoryTotalGB
+        assert ov.gpu_utilization is not None and 0 <= ov.gpu_utilization <= 100
+        assert ov.power_draw_w is not None and ov.power_draw_w > 0
+        assert ov.max_gpu_temperature_c is not None and 20 <= ov.max_gpu_temperature_c <= 110
+        assert ov.memory_used_gb is not None and 0 < ov.memory_used_gb <= ov.memory_total_gb
         assert not {"gpuUtilization", "powerDrawW", "memoryUsedGB", "maxGpuTemperatureC"} & set(ov.missing)
 
     def test_recording_rules_are_evaluated_by_the_engine(self, engine: Engine) -> None:
@@ -164,27 +164,27 @@ class TestClusterOverview:
     def test_memory_total_is_each_nodes_unified_pool(self, engine: Engine) -> None:
         """On GB10 each node's GPU memory total is the host's MemTotal, so the cluster has two of them."""
         ov = run(engine, lambda r: r.cluster_overview())
-        assert ov.memoryTotalGB == pytest.approx(2 * mem_total_mib() / 1024, abs=4 / 1024)
+        assert ov.memory_total_gb == pytest.approx(2 * mem_total_mib() / 1024, abs=4 / 1024)
 
     def test_nodes_are_counted_up(self, engine: Engine) -> None:
         """Both inventory nodes are up, and no target is down or stale."""
         ov = run(engine, lambda r: r.cluster_overview())
-        assert (ov.nodesUp, ov.nodesTotal) == (2, 2)
-        assert ov.downTargets == [] and ov.staleTargets == []
+        assert (ov.nodes_up, ov.nodes_total) == (2, 2)
+        assert ov.down_targets == [] and ov.stale_targets == []
 
     def test_absent_sources_are_none_with_a_reason(self, engine: Engine) -> None:
         """Spark and vLLM are not scraped, so their figures are None with a reason, never 0."""
         ov = run(engine, lambda r: r.cluster_overview())
-        for key in (
-            "activeJobs",
-            "activeTasks",
-            "vllmRequestsRunning",
-            "vllmRequestsWaiting",
-            "vllmGenerationTokensPerSec",
+        for field, key in (
+            ("active_jobs", "activeJobs"),
+            ("active_tasks", "activeTasks"),
+            ("vllm_requests_running", "vllmRequestsRunning"),
+            ("vllm_requests_waiting", "vllmRequestsWaiting"),
+            ("vllm_generation_tokens_per_sec", "vllmGenerationTokensPerSec"),
         ):
-            assert getattr(ov, key) is None
+            assert getattr(ov, field) is None
             assert ov.missing[key]
-        assert isinstance(ov.firingAlerts, int)
+        assert isinstance(ov.firing_alerts, int)
 
     def test_without_inventory_nodes_come_from_the_engine(self, engine: Engine) -> None:
         """With no inventory the node set is read from the engine's up series."""
@@ -194,7 +194,7 @@ class TestClusterOverview:
 
         known, ov = run(engine, both, inventory=False)
         assert known == NODES
-        assert ov.cluster is None and ov.nodesTotal == 2 and ov.gpuUtilization is not None
+        assert ov.cluster is None and ov.nodes_total == 2 and ov.gpu_utilization is not None
 
 
 class TestNodeGpuMetrics:
@@ -202,18 +202,18 @@ class TestNodeGpuMetrics:
     def test_each_node_reports_its_gb10(self, engine: Engine, node: str) -> None:
         """A node's single GB10 shows up with unified memory equal to the host's MemTotal."""
         m = run(engine, lambda r: r.node_gpu_metrics(node))
-        assert (m.node, m.up, m.stale, m.memorySource) == (node, True, False, "unified")
-        assert [g.modelName for g in m.gpus] == ["NVIDIA GB10"]
-        assert m.memoryTotalMB == pytest.approx(mem_total_mib(), abs=2)
-        assert m.memoryFreeMB is not None and 0 < m.memoryFreeMB <= m.memoryTotalMB
+        assert (m.node, m.up, m.stale, m.memory_source) == (node, True, False, "unified")
+        assert [g.model_name for g in m.gpus] == ["NVIDIA GB10"]
+        assert m.memory_total_mb == pytest.approx(mem_total_mib(), abs=2)
+        assert m.memory_free_mb is not None and 0 < m.memory_free_mb <= m.memory_total_mb
         assert m.utilization is not None and 0 <= m.utilization <= 100
-        assert m.powerDraw is not None and m.powerDraw > 0
+        assert m.power_draw is not None and m.power_draw > 0
         assert m.missing == {}
 
     def test_node_list_covers_the_inventory(self, engine: Engine) -> None:
         """The node list has every inventory node, up, with one GPU each."""
         nodes = run(engine, lambda r: r.nodes()).nodes
-        assert [(n.node, n.up, n.gpuCount, n.inInventory) for n in nodes] == [
+        assert [(n.node, n.up, n.gpu_count, n.in_inventory) for n in nodes] == [
             (x, True, 1, True) for x in NODES
         ]
 
@@ -248,8 +248,8 @@ class TestNetwork:
         net = run(engine, lambda r: r.network_stats())
         assert {n.node for n in net.nodes} == set(NODES)
         assert net.interfaces and not any(re.fullmatch(VIRTUAL_INTERFACES, i.device) for i in net.interfaces)
-        assert net.rxBytesPerSec == pytest.approx(sum(n.rxBytesPerSec or 0 for n in net.nodes))
-        assert all(i.rxBytesPerSec is not None and i.rxBytesPerSec >= 0 for i in net.interfaces)
+        assert net.rx_bytes_per_sec == pytest.approx(sum(n.rx_bytes_per_sec or 0 for n in net.nodes))
+        assert all(i.rx_bytes_per_sec is not None and i.rx_bytes_per_sec >= 0 for i in net.interfaces)
 
     def test_one_node(self, engine: Engine) -> None:
         """With a node given only that node's interfaces are returned."""
@@ -283,12 +283,12 @@ class TestDownAndStale:
             wait_until_complete(e)
             c.exporters["spark-02"].stop()
             wait_for(
-                lambda: run(e, lambda r: r.cluster_overview()).nodesUp == 1,
+                lambda: run(e, lambda r: r.cluster_overview()).nodes_up == 1,
                 timeout=30,
                 what="spark-02 counted down",
             )
             ov = run(e, lambda r: r.cluster_overview())
-            assert [t.node for t in ov.downTargets] == ["spark-02"]
+            assert [t.node for t in ov.down_targets] == ["spark-02"]
             m = run(e, lambda r: r.node_gpu_metrics("spark-02"))
             assert m.up is False and m.utilization is None
             assert "down" in m.missing["utilization"]
@@ -301,9 +301,9 @@ class TestDownAndStale:
             return await r.cluster_overview()
 
         ov = run(engine, tight)
-        assert {t.node for t in ov.staleTargets} == set(NODES)
-        assert all(t.lastScrapeAgeSeconds is not None and t.lastScrapeAgeSeconds > 0 for t in ov.staleTargets)
-        assert ov.nodesUp == 0
+        assert {t.node for t in ov.stale_targets} == set(NODES)
+        assert all(t.last_scrape_age_seconds is not None and t.last_scrape_age_seconds > 0 for t in ov.stale_targets)
+        assert ov.nodes_up == 0
 
 
 class TestWithoutRecordingRules:
@@ -315,7 +315,7 @@ class TestWithoutRecordingRules:
             rules = run(e, lambda r: r.client.query('{__name__=~"cluster:.*|node:.*"}'))
             assert rules.samples == []
             ov = run(e, lambda r: r.cluster_overview())
-            assert ov.gpuUtilization is not None and ov.powerDrawW is not None
-            assert ov.memoryTotalGB == pytest.approx(2 * mem_total_mib() / 1024, abs=4 / 1024)
+            assert ov.gpu_utilization is not None and ov.power_draw_w is not None
+            assert ov.memory_total_gb == pytest.approx(2 * mem_total_mib() / 1024, abs=4 / 1024)
             hist = run(e, lambda r: r.gpu_utilization_history("spark-02", "1h"))
             assert [s.metric["node"] for s in hist.series] == ["spark-02"]

@@ -21,17 +21,10 @@ from .client import (
     Series,
     UnknownNodeError,
 )
+from .models import ClusterOverview, NetworkStats, NodeGpuMetrics, NodeList, Result, Stale, UtilizationHistory
 from .promql import quote
-from .rollups import (
-    HISTORY_STEPS,
-    VIRTUAL_INTERFACES,
-    ClusterOverview,
-    NetworkStats,
-    NodeGpuMetrics,
-    NodeList,
-    Rollups,
-    UtilizationHistory,
-)
+from .queries import VIRTUAL_INTERFACES
+from .rollups import HISTORY_STEPS, Rollups
 
 __all__ = [
     "BadResponse",
@@ -47,9 +40,11 @@ __all__ = [
     "PrometheusUnavailable",
     "QueryError",
     "RangeResult",
+    "Result",
     "Rollups",
     "Sample",
     "Series",
+    "Stale",
     "UnknownNodeError",
     "UtilizationHistory",
     "VIRTUAL_INTERFACES",

@@ -68,15 +68,19 @@ _ERRORS: ErrorMap = (
 async def _cached(
     request: web.Request, key: tuple[str, ...], make: Callable[[], Awaitable[Result]]
 ) -> Result:
-    value, hit = await request.app[CACHE_KEY].get(key, make)
-    request["cache_hit"] = hit
+    answer = await request.app[CACHE_KEY].fetch(key, make)
+    request["cache_hit"] = answer.hit
+    value = answer.value
     assert isinstance(value, Result)
+    if answer.stale_reason is not None:  # Prometheus failed: the last good answer, marked, for <= 60 s
+        request["cache_stale"] = True
+        value = value.marked_stale(answer.stale_reason)
     return value
 
 
 def _respond(request: web.Request, result: Result, body: Any = None) -> web.Response:
     resp = web.json_response(result.to_json() if body is None else body)
-    resp.headers["X-Cache"] = "hit" if request.get("cache_hit") else "miss"
+    resp.headers["X-Cache"] = "stale" if request.get("cache_stale") else "hit" if request.get("cache_hit") else "miss"
     return resp
 
 

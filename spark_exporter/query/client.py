@@ -1,9 +1,15 @@
 """An async client for the Prometheus HTTP query API (``/api/v1/query`` and ``/api/v1/query_range``).
 
 Only those two endpoints are used, so it works unchanged against Prometheus, VictoriaMetrics and the
-Thanos and Mimir query front ends. Transient failures (connection refused, timeouts, 502/503/504)
-are retried a bounded number of times; a rejected query is not. Warnings and partial responses
+Thanos and Mimir query front ends. Transient failures (connection refused, 502/503/504) are retried
+a bounded number of times; a timeout and a rejected query are not. Warnings and partial responses
 (Thanos ``warnings``, VictoriaMetrics ``isPartial``) are carried on every result.
+
+Every answer is bounded: at most ``max_response_bytes`` (default 16 MiB) as sent and again once
+inflated (gzip/deflate are inflated here, chunk by chunk, so a compression bomb stops at the cap),
+and every element is type-checked (labels are strings, timestamps finite numbers); anything else is
+:class:`BadResponse`. A 401/403 is :class:`AuthenticationFailed`. Credentials and TLS come from a
+Prometheus HTTP client configuration file (:mod:`.httpconfig`).
 """
 
 from __future__ import annotations
@@ -11,16 +17,23 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
 import structlog
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from yarl import URL
+
+from .httpconfig import HttpClientConfig
 
 log = structlog.get_logger(component="query.client")
 
 _TRANSIENT_STATUS = {502, 503, 504}
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # compressed and inflated, each
+_CHUNK = 64 * 1024  # bytes read from the socket at a time
 
 
 class PrometheusError(Exception):
@@ -29,6 +42,10 @@ class PrometheusError(Exception):
 
 class PrometheusUnavailable(PrometheusError):
     """Prometheus could not be reached or answered with a server-side failure, after retries."""
+
+
+class PrometheusTimeout(PrometheusUnavailable):
+    """Prometheus did not answer in time; never retried (a second try would only double the wait)."""
 
 
 class QueryError(PrometheusError):
@@ -41,7 +58,11 @@ class QueryError(PrometheusError):
 
 
 class BadResponse(PrometheusError):
-    """The server's answer is not a Prometheus API response (not JSON, or the wrong shape)."""
+    """The server's answer is not a Prometheus API response (not JSON, the wrong shape, too large)."""
+
+
+class AuthenticationFailed(BadResponse):
+    """Prometheus (or the proxy before it) refused our credentials: HTTP 401 or 403."""
 
 
 class InvalidParameter(PrometheusError, ValueError):
@@ -60,10 +81,12 @@ class UnknownNodeError(PrometheusError, LookupError):
 
 def parse_value(raw: Any) -> float | None:
     """A sample value string to float; NaN and infinities (no meaningful reading) become None."""
+    if isinstance(raw, bool):
+        raise BadResponse("sample value true/false is not a number")
     try:
         v = float(raw)
     except (TypeError, ValueError):
-        raise BadResponse(f"sample value {raw!r} is not a number") from None
+        raise BadResponse(f"sample value {str(raw)[:40]!r} is not a number") from None
     return v if math.isfinite(v) else None
 
 
@@ -103,7 +126,12 @@ class RangeResult(Meta):
 
 
 class PrometheusClient:
-    """One aiohttp session to one query endpoint. Use ``async with`` or call :meth:`close`."""
+    """One aiohttp session to one query endpoint. Use ``async with`` or call :meth:`close`.
+
+    ``timeout`` bounds one HTTP attempt (s); ``max_response_bytes`` the answer, compressed and
+    inflated; ``http_config`` (from :func:`~spark_exporter.query.httpconfig.load_http_config`)
+    adds credentials, a private CA, a client certificate.
+    """
 
     def __init__(
         self,
@@ -112,14 +140,24 @@ class PrometheusClient:
         retries: int = 2,
         backoff: float = 0.1,
         headers: Mapping[str, str] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        http_config: HttpClientConfig | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise InvalidParameter(f"Prometheus URL must start with http:// or https://, got {base_url!r}")
+        if max_response_bytes < 1:
+            raise InvalidParameter("max_response_bytes must be positive")
         self.base_url = base_url.rstrip("/")
+        # What messages and logs show: without any user:password@ in the URL.
+        self.shown_url = str(URL(self.base_url).with_user(None)) if "@" in self.base_url else self.base_url
         self.timeout = timeout  # s, per attempt
         self.retries = retries
         self.backoff = backoff  # s, doubled per retry
-        self.headers = dict(headers or {})
+        self.max_response_bytes = max_response_bytes
+        self.http_config = http_config or HttpClientConfig()
+        # Rollup answers are a few kB: compressing them costs Prometheus and us more CPU than the bytes
+        # saved, so none is asked for. A proxy may compress anyway; _read_body inflates that under the cap.
+        self.headers = {"Accept-Encoding": "identity", **dict(headers or {}), **self.http_config.headers()}
         self.queries_issued = 0  # HTTP requests sent, for tests and benchmarks
         self._session: aiohttp.ClientSession | None = None
 
@@ -136,8 +174,12 @@ class PrometheusClient:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            ssl_ctx = self.http_config.ssl_context
             self._session = aiohttp.ClientSession(
-                headers=self.headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                headers=self.headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                auto_decompress=False,  # inflated in _read_body, under the size cap
+                connector=aiohttp.TCPConnector(ssl=ssl_ctx if ssl_ctx is not None else True),
             )
         return self._session
 
@@ -154,16 +196,16 @@ class PrometheusClient:
         params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
         data, meta = await self._call("/api/v1/query_range", params)
         if data.get("resultType") != "matrix":
-            raise BadResponse(f"range query returned {data.get('resultType')!r}, expected matrix")
-        return RangeResult(
-            warnings=meta.warnings, partial=meta.partial, series=[_series(s) for s in _result_list(data)]
-        )
+            raise BadResponse(f"range query returned {str(data.get('resultType'))[:40]!r}, expected matrix")
+        return RangeResult(warnings=meta.warnings, partial=meta.partial, series=_matrix(_result_list(data)))
 
     async def _call(self, path: str, params: dict[str, str]) -> tuple[dict[str, Any], Meta]:
         attempt = 0
         while True:
             try:
                 return await self._once(path, params)
+            except PrometheusTimeout:
+                raise
             except PrometheusUnavailable as e:
                 if attempt >= self.retries:
                     raise
@@ -175,42 +217,153 @@ class PrometheusClient:
     async def _once(self, path: str, params: dict[str, str]) -> tuple[dict[str, Any], Meta]:
         url = self.base_url + path
         self.queries_issued += 1
+        cfg = self.http_config
         try:
-            async with self._get_session().get(url, params=params) as resp:
-                body = await resp.read()
+            async with self._get_session().get(
+                url, params=params, allow_redirects=cfg.follow_redirects, server_hostname=cfg.server_name
+            ) as resp:
                 status = resp.status
+                if status in (401, 403):
+                    raise AuthenticationFailed(
+                        f"Prometheus at {self.shown_url} refused the request with HTTP {status}: authentication "
+                        "failed (check --prometheus.http-config-file)"
+                    )
+                body = await self._read_body(resp)
         except TimeoutError:
-            raise PrometheusUnavailable(
-                f"Prometheus at {self.base_url} did not answer within {self.timeout:g}s"
-            ) from None
+            raise PrometheusTimeout(f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s") from None
         except aiohttp.ClientError as e:
-            raise PrometheusUnavailable(f"cannot reach Prometheus at {self.base_url}: {e}") from None
-        return _decode(status, body, self.base_url, params.get("query", ""))
+            raise PrometheusUnavailable(
+                f"cannot reach Prometheus at {self.shown_url}: {_no_userinfo(str(e), self.base_url, self.shown_url)}"
+            ) from None
+        return _decode(status, body, self.shown_url, params.get("query", ""))
+
+    async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The body, counted as it arrives and inflated chunk by chunk; BadResponse past the cap."""
+        cap = self.max_response_bytes
+        if resp.content_length is not None and resp.content_length > cap:
+            raise BadResponse(f"Prometheus answer of {resp.content_length} bytes is over the {cap}-byte limit")
+        encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+        inflate = _Inflater(encoding, cap)
+        received = 0
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            received += len(chunk)
+            if received > cap:
+                raise BadResponse(f"Prometheus answer is over the {cap}-byte limit")
+            inflate.feed(chunk)
+        return inflate.finish()
+
+
+def _no_userinfo(text: str, url: str, shown: str) -> str:
+    return text.replace(url, shown) if url != shown else text
+
+
+class _Inflater:
+    """Inflates gzip/deflate incrementally, never holding more than ``cap`` inflated bytes.
+
+    aiohttp's own decompression has no output limit, so a small gzip bomb would be inflated whole;
+    zlib's ``max_length`` lets us stop at the cap.
+    """
+
+    def __init__(self, encoding: str, cap: int) -> None:
+        self.cap = cap
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.wbits = {"gzip": 31, "x-gzip": 31, "deflate": 47}.get(encoding, 0)  # 47: zlib or gzip header
+        if encoding in ("", "identity"):
+            self.z = None
+        elif self.wbits:
+            self.z = zlib.decompressobj(wbits=self.wbits)
+        else:
+            raise BadResponse(f"Prometheus answer has unsupported Content-Encoding {encoding[:40]!r}")
+
+    def _add(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.cap:
+            raise BadResponse(f"Prometheus answer inflates to more than the {self.cap}-byte limit")
+        self.parts.append(data)
+
+    def feed(self, chunk: bytes) -> None:
+        if self.z is None:
+            self._add(chunk)
+            return
+        data = chunk
+        try:
+            while data:
+                self._add(self.z.decompress(data, self.cap - self.size + 1))
+                data = self.z.unconsumed_tail
+                if self.z.eof and self.z.unused_data:  # a gzip body may hold several members
+                    data = self.z.unused_data
+                    self.z = zlib.decompressobj(wbits=self.wbits)
+        except zlib.error as e:
+            raise BadResponse(f"Prometheus answer is not valid compressed data: {e}") from None
+
+    def finish(self) -> bytes:
+        if self.z is not None:
+            try:
+                self._add(self.z.flush(self.cap - self.size + 1))
+            except zlib.error as e:
+                raise BadResponse(f"Prometheus answer is truncated compressed data: {e}") from None
+        return b"".join(self.parts)
 
 
 def _decode(status: int, body: bytes, base_url: str, query: str) -> tuple[dict[str, Any], Meta]:
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         doc = None
     if not isinstance(doc, dict):
         if status in _TRANSIENT_STATUS or status >= 500:
             raise PrometheusUnavailable(f"Prometheus at {base_url} answered HTTP {status}")
         raise BadResponse(
-            f"Prometheus at {base_url} answered HTTP {status} with a body that is not "
-            f"a JSON object: {body[:200]!r}"
+            f"Prometheus at {base_url} answered HTTP {status} with a body that is not a JSON object: {body[:200]!r}"
         )
     if doc.get("status") != "success":
-        etype, msg = doc.get("errorType"), doc.get("error") or "unknown error"
-        # Prometheus answers 503 for a query timeout or an overloaded engine: worth a retry.
-        if status in _TRANSIENT_STATUS or etype in ("timeout", "unavailable"):
+        etype, msg = _short(doc.get("errorType")), _short(doc.get("error") or "unknown error")
+        # Prometheus answers 503 for a query timeout or an overloaded engine.
+        if etype == "timeout":
+            raise PrometheusTimeout(f"Prometheus at {base_url}: {etype}: {msg}")
+        if status in _TRANSIENT_STATUS or etype == "unavailable":
             raise PrometheusUnavailable(f"Prometheus at {base_url}: {etype}: {msg}")
         raise QueryError(f"query rejected ({etype}): {msg}", etype, query)
     data = doc.get("data")
     if not isinstance(data, dict):
         raise BadResponse("response has no 'data' object")
-    warnings = [str(w) for w in (doc.get("warnings") or [])] + [str(i) for i in (doc.get("infos") or [])]
-    return data, Meta(warnings=warnings, partial=bool(doc.get("isPartial")))
+    try:
+        notes = _NOTES.validate_python([doc.get("warnings") or [], doc.get("infos") or []])
+    except ValidationError:
+        raise BadResponse("response warnings/infos are not lists of strings") from None
+    return data, Meta(warnings=notes[0] + notes[1], partial=doc.get("isPartial") is True)
+
+
+def _short(value: Any) -> str:
+    return str(value)[:500] if isinstance(value, str) else repr(value)[:100]
+
+
+# Upstream shapes, checked by pydantic: a label value that is not a string, a timestamp that is not a
+# finite number, or nesting where a pair belongs is a BadResponse, never an exception further on.
+_Timestamp = Annotated[float, Field(allow_inf_nan=False)]
+_Labels = dict[str, str]
+
+
+class _Upstream(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _VectorSample(_Upstream):
+    metric: _Labels = Field(default_factory=dict)
+    value: tuple[_Timestamp, str | float]
+
+
+class _MatrixSeries(_Upstream):
+    metric: _Labels = Field(default_factory=dict)
+    values: list[tuple[_Timestamp, str | float]]
+
+
+_VECTOR = TypeAdapter(list[_VectorSample])
+_MATRIX = TypeAdapter(list[_MatrixSeries])
+_SCALAR = TypeAdapter(tuple[_Timestamp, str | float])
+_STRING = TypeAdapter(tuple[_Timestamp, str])
+_NOTES = TypeAdapter(tuple[list[str], list[str]])
 
 
 def _result_list(data: dict[str, Any]) -> list[Any]:
@@ -220,30 +373,35 @@ def _result_list(data: dict[str, Any]) -> list[Any]:
     return result
 
 
-def _series(raw: Any) -> Series:
+def _checked(adapter: TypeAdapter[Any], raw: Any, what: str) -> Any:
     try:
-        return Series(dict(raw["metric"]), [(float(t), parse_value(v)) for t, v in raw["values"]])
-    except (KeyError, TypeError, ValueError) as e:
-        raise BadResponse(f"malformed matrix entry: {e}") from None
+        return adapter.validate_python(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise BadResponse(f"malformed {what} result at {where or 'top'}: {err['msg']}") from None
+    except RecursionError:
+        raise BadResponse(f"malformed {what} result: nested too deeply") from None
+
+
+def _matrix(raw: list[Any]) -> list[Series]:
+    return [Series(s.metric, [(t, parse_value(v)) for t, v in s.values]) for s in _checked(_MATRIX, raw, "matrix")]
 
 
 def _instant(data: dict[str, Any], meta: Meta, expr: str) -> InstantResult:
     rtype = data.get("resultType")
-    out = InstantResult(warnings=meta.warnings, partial=meta.partial, result_type=str(rtype))
-    try:
-        if rtype == "vector":
-            out.samples = [
-                Sample(dict(s["metric"]), float(s["value"][0]), parse_value(s["value"][1]))
-                for s in _result_list(data)
-            ]
-        elif rtype == "matrix":
-            out.series = [_series(s) for s in _result_list(data)]
-        elif rtype == "scalar":
-            out.scalar = parse_value(data["result"][1])
-        elif rtype == "string":
-            out.string = str(data["result"][1])
-        else:
-            raise BadResponse(f"unknown resultType {rtype!r} for {expr!r}")
-    except (KeyError, TypeError, IndexError) as e:
-        raise BadResponse(f"malformed {rtype} result: {e}") from None
+    out = InstantResult(warnings=meta.warnings, partial=meta.partial, result_type=_short(rtype))
+    if rtype == "vector":
+        out.samples = [
+            Sample(s.metric, s.value[0], parse_value(s.value[1]))
+            for s in _checked(_VECTOR, _result_list(data), "vector")
+        ]
+    elif rtype == "matrix":
+        out.series = _matrix(_result_list(data))
+    elif rtype == "scalar":
+        out.scalar = parse_value(_checked(_SCALAR, data.get("result"), "scalar")[1])
+    elif rtype == "string":
+        out.string = _checked(_STRING, data.get("result"), "string")[1]
+    else:
+        raise BadResponse(f"unknown resultType {_short(rtype)} for {expr[:200]!r}")
     return out

@@ -1,182 +1,66 @@
-"""The OpenAPI 3.0 description of the JSON API, served at ``/api/v1/openapi.json``."""
+"""The OpenAPI 3.1 description of the JSON API, served at ``/api/v1/openapi.json``.
+
+The schemas are generated from the response models in :mod:`.models` (pydantic's JSON Schema, which
+is OpenAPI 3.1's schema dialect), so the document cannot drift from what the handlers send; this
+module adds only the paths, their parameters and the error responses.
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from pydantic.json_schema import models_json_schema
+
+from .models import ClusterOverview, Error, HistorySeries, NetworkStats, NodeGpuMetrics, NodeList, UtilizationHistory
 from .rollups import HISTORY_STEPS
 
-_NUM = {"type": "number", "nullable": True}
-_INT = {"type": "integer", "nullable": True}
-_BOOL = {"type": "boolean", "nullable": True}
-_STR = {"type": "string", "nullable": True}
+_MODELS = (Error, ClusterOverview, NodeList, NodeGpuMetrics, HistorySeries, UtilizationHistory, NetworkStats)
+_REF = "#/components/schemas/{model}"
+# Written only on an answer served stale (see Result.to_json), so never required.
+_OPTIONAL = ("stale", "staleAnswer")
 
 
-def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "object", "properties": props}
-    if required:
-        out["required"] = required
-    return out
+@functools.cache
+def schemas() -> dict[str, Any]:
+    """``components.schemas``: one JSON Schema per response model, as the API writes it (camelCase)."""
+    _, top = models_json_schema([(m, "serialization") for m in _MODELS], ref_template=_REF)
+    defs: dict[str, Any] = top["$defs"]
+    for schema in defs.values():
+        if "required" in schema:
+            schema["required"] = [k for k in schema["required"] if k not in _OPTIONAL]
+    return defs
 
 
-_COMMON = {
-    "missing": {
-        "type": "object",
-        "additionalProperties": {"type": "string"},
-        "description": "For each null figure, why it is missing.",
-    },
-    "warnings": {
-        "type": "array",
-        "items": {"type": "string"},
-        "description": "Warnings from the query engine.",
-    },
-    "partial": {"type": "boolean", "description": "The engine answered from part of its data."},
-    "timestamp": {"type": "integer", "description": "When the figures were read, ms since epoch."},
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(model=name)}
+
+
+_ERROR_TEXT = {
+    400: "Bad parameter",
+    401: "Missing or wrong credentials",
+    404: "Unknown node",
+    429: "Rate limited (see Retry-After)",
+    502: "Query rejected by Prometheus, or an answer that is not a Prometheus API response "
+    "(malformed, too large, authentication refused)",
+    503: "Prometheus unavailable or past the rollup deadline, with no answer younger than 60 s to serve stale",
 }
-_TARGET = _obj(
-    {
-        "job": {"type": "string"},
-        "instance": {"type": "string"},
-        "node": _STR,
-        "up": {"type": "boolean"},
-        "stale": {"type": "boolean"},
-        "lastScrapeAgeSeconds": _NUM,
+_X_CACHE = {
+    "X-Cache": {
+        "description": "hit, miss, or stale (Prometheus failed; an answer at most 60 s old is served, "
+        "marked in the body)",
+        "schema": {"type": "string", "enum": ["hit", "miss", "stale"]},
     }
-)
-
-SCHEMAS: dict[str, Any] = {
-    "Error": _obj(
-        {
-            "status": {"type": "string", "enum": ["error"]},
-            "errorType": {"type": "string"},
-            "error": {"type": "string"},
-        },
-        ["status", "errorType", "error"],
-    ),
-    "Target": _TARGET,
-    "ClusterOverview": _obj(
-        {
-            **_COMMON,
-            "cluster": _STR,
-            "gpuUtilization": {**_NUM, "description": "Average GPU utilisation, %."},
-            "memoryUsedGB": {**_NUM, "description": "GPU memory used (unified-aware), GiB."},
-            "memoryTotalGB": {**_NUM, "description": "GPU memory total, GiB."},
-            "powerDrawW": {**_NUM, "description": "Total GPU power, W."},
-            "activeJobs": {**_INT, "description": "Spark jobs running (driver DAGScheduler)."},
-            "activeTasks": {**_INT, "description": "Spark tasks running (executors)."},
-            "maxGpuTemperatureC": _NUM,
-            "nodesUp": _INT,
-            "nodesTotal": _INT,
-            "vllmRequestsRunning": _NUM,
-            "vllmRequestsWaiting": _NUM,
-            "vllmGenerationTokensPerSec": _NUM,
-            "firingAlerts": _INT,
-            "downTargets": {"type": "array", "items": {"$ref": "#/components/schemas/Target"}},
-            "staleTargets": {"type": "array", "items": {"$ref": "#/components/schemas/Target"}},
-        },
-        ["gpuUtilization", "memoryUsedGB", "powerDrawW", "activeJobs", "missing"],
-    ),
-    "NodeList": _obj(
-        {
-            **_COMMON,
-            "cluster": _STR,
-            "nodes": {
-                "type": "array",
-                "items": _obj(
-                    {
-                        "node": {"type": "string"},
-                        "up": _BOOL,
-                        "stale": _BOOL,
-                        "gpuCount": _INT,
-                        "utilization": _NUM,
-                        "temperature": _NUM,
-                        "powerDraw": _NUM,
-                        "memoryUsedMB": _NUM,
-                        "cpuUtilization": _NUM,
-                        "inInventory": {"type": "boolean"},
-                        "missing": _COMMON["missing"],
-                    }
-                ),
-            },
-        }
-    ),
-    "NodeGpuMetrics": _obj(
-        {
-            **_COMMON,
-            "node": {"type": "string"},
-            "up": _BOOL,
-            "stale": _BOOL,
-            "utilization": {**_NUM, "description": "Average over the node's GPUs, %."},
-            "temperature": {**_NUM, "description": "Hottest GPU, degrees C."},
-            "powerDraw": {**_NUM, "description": "W."},
-            "memoryUsedMB": _NUM,
-            "memoryFreeMB": _NUM,
-            "memoryTotalMB": _NUM,
-            "memorySource": _STR,
-            "gpus": {"type": "array", "items": {"type": "object"}},
-            "targets": {"type": "array", "items": {"$ref": "#/components/schemas/Target"}},
-        },
-        ["utilization", "temperature", "powerDraw", "memoryUsedMB", "memoryFreeMB", "missing"],
-    ),
-    "History": {
-        "type": "array",
-        "items": _obj(
-            {
-                "metric": {"type": "object", "additionalProperties": {"type": "string"}},
-                "values": {
-                    "type": "array",
-                    "items": _obj({"timestamp": {"type": "integer", "description": "ms"}, "value": _NUM}),
-                },
-            },
-            ["metric", "values"],
-        ),
-    },
-    "NetworkStats": _obj(
-        {
-            **_COMMON,
-            "node": _STR,
-            "rxBytesPerSec": _NUM,
-            "txBytesPerSec": _NUM,
-            "nodes": {
-                "type": "array",
-                "items": _obj({"node": {"type": "string"}, "rxBytesPerSec": _NUM, "txBytesPerSec": _NUM}),
-            },
-            "interfaces": {
-                "type": "array",
-                "items": _obj(
-                    {
-                        "node": {"type": "string"},
-                        "device": {"type": "string"},
-                        "rxBytesPerSec": _NUM,
-                        "txBytesPerSec": _NUM,
-                        "up": _BOOL,
-                    }
-                ),
-            },
-        },
-        ["rxBytesPerSec", "txBytesPerSec", "missing"],
-    ),
 }
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "Bad parameter",
-        401: "Missing or wrong bearer token",
-        404: "Unknown node",
-        429: "Rate limited (see Retry-After)",
-        502: "Query rejected by Prometheus",
-        503: "Prometheus unavailable",
-    }
-    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    return {str(c): {"description": text[c], "content": ref} for c in codes}
+    body = {"application/json": {"schema": _ref("Error")}}
+    return {str(c): {"description": _ERROR_TEXT[c], "content": body} for c in sorted(codes)}
 
 
-def _get(summary: str, schema: str, params: list[dict[str, Any]], *codes: int) -> dict[str, Any]:
-    ok = {
-        "description": "OK",
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
+def _get(summary: str, schema: dict[str, Any], params: list[dict[str, Any]], *codes: int) -> dict[str, Any]:
+    ok = {"description": "OK", "headers": _X_CACHE, "content": {"application/json": {"schema": schema}}}
     return {
         "get": {
             "summary": summary,
@@ -192,11 +76,29 @@ _NODE = {
     "required": True,
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},
 }
+_HISTORY_PARAMS = [
+    _NODE,
+    {
+        "name": "duration",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": list(HISTORY_STEPS), "default": "1h"},
+    },
+    {
+        "name": "envelope",
+        "in": "query",
+        "required": False,
+        "description": "true: return an object with series, step, missing and warnings",
+        "schema": {"type": "boolean"},
+    },
+]
 
 
 def openapi_document(version: str) -> dict[str, Any]:
+    """The whole document for API ``version``; schemas from :func:`schemas`."""
+    history = {"oneOf": [{"type": "array", "items": _ref("HistorySeries")}, _ref("UtilizationHistory")]}
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "spark-exporter telemetry API",
             "version": version,
@@ -204,39 +106,25 @@ def openapi_document(version: str) -> dict[str, Any]:
             "with the reason under 'missing'.",
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": schemas(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
         "paths": {
-            "/api/v1/cluster/overview": _get("Cluster overview", "ClusterOverview", []),
-            "/api/v1/nodes": _get("Nodes with health and GPU summary", "NodeList", []),
-            "/api/v1/nodes/{node}/gpu": _get("GPU metrics of one node", "NodeGpuMetrics", [_NODE], 400, 404),
+            "/api/v1/cluster/overview": _get("Cluster overview", _ref("ClusterOverview"), []),
+            "/api/v1/nodes": _get("Nodes with health and GPU summary", _ref("NodeList"), []),
+            "/api/v1/nodes/{node}/gpu": _get("GPU metrics of one node", _ref("NodeGpuMetrics"), [_NODE], 400, 404),
             "/api/v1/nodes/{node}/gpu/utilization": _get(
-                "GPU utilisation history of one node",
-                "History",
-                [
-                    _NODE,
-                    {
-                        "name": "duration",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "enum": list(HISTORY_STEPS), "default": "1h"},
-                    },
-                    {
-                        "name": "envelope",
-                        "in": "query",
-                        "required": False,
-                        "description": "true: return an object with series, step, missing and warnings",
-                        "schema": {"type": "boolean"},
-                    },
-                ],
+                "GPU utilisation history of one node: a bare list of series, or with envelope=true "
+                "the UtilizationHistory object",
+                history,
+                _HISTORY_PARAMS,
                 400,
                 404,
             ),
             "/api/v1/network": _get(
                 "Network throughput per node and physical interface",
-                "NetworkStats",
+                _ref("NetworkStats"),
                 [{"name": "node", "in": "query", "required": False, "schema": _NODE["schema"]}],
                 400,
                 404,
@@ -244,7 +132,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/api/v1/openapi.json": {
                 "get": {
                     "summary": "This document",
-                    "responses": {"200": {"description": "OpenAPI 3.0 document"}},
+                    "responses": {"200": {"description": "OpenAPI 3.1 document"}},
                 }
             },
         },

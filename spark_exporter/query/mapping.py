@@ -1,0 +1,284 @@
+"""From Prometheus samples to the response models: grouping, per-GPU rows, sums and reasons.
+
+Nothing here talks to Prometheus; every function takes decoded samples (:mod:`.client`) and fills a
+model from :mod:`.models`. A figure without samples stays ``None`` and gets a reason in ``missing``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pydantic import BaseModel
+
+from . import promql
+from .client import InstantResult, Sample
+from .models import (
+    ClusterOverview,
+    GpuMetrics,
+    InterfaceStats,
+    NetworkStats,
+    NodeGpuMetrics,
+    NodeNetwork,
+    TargetState,
+)
+from .queries import (
+    GPU_JOBS,
+    GPU_MEMORY_INFO,
+    GPU_VALUE_FIELDS,
+    OVERVIEW_GPU_FIGURES,
+    OVERVIEW_RULES,
+    SPARK_ACTIVE_TASKS,
+    VLLM_RUNNING,
+    VLLM_TOKENS_FIGURE,
+    VLLM_WAITING,
+    OverviewFigure,
+)
+
+GIB = 1024**3  # bytes; the spec's memoryUsedGB divides by 1024**3
+_INTEGER_GPU_FIELDS = ("throttle_reasons", "last_xid")
+NODE_GPU_FIGURES = ("utilization", "temperature", "power_draw", "memory_used_mb", "memory_free_mb", "memory_total_mb")
+
+
+def split(res: InstantResult) -> dict[str, list[Sample]]:
+    """A bundled query's samples, grouped by their field tag (the tag itself removed)."""
+    out: dict[str, list[Sample]] = {}
+    for s in res.samples:
+        labels = dict(s.labels)
+        name = labels.pop(promql.FIELD_LABEL, "")
+        out.setdefault(name, []).append(Sample(labels, s.timestamp, s.value))
+    return out
+
+
+def by_name(res: InstantResult) -> dict[str, list[Sample]]:
+    """Samples grouped by metric name, or by field tag where the query tagged them."""
+    out: dict[str, list[Sample]] = {}
+    for s in res.samples:
+        key = s.labels.get(promql.FIELD_LABEL) or s.labels.get("__name__", "")
+        out.setdefault(key, []).append(s)
+    return out
+
+
+def one(samples: list[Sample] | None) -> float | None:
+    return samples[0].value if samples else None
+
+
+def by_node(samples: list[Sample] | None) -> dict[str, float | None]:
+    return {s.labels.get("node", ""): s.value for s in samples or []}
+
+
+def total(values: Iterable[float | None]) -> float | None:
+    """Sum of the readings present; None when there is none (never 0 for no data)."""
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def highest(values: Iterable[float | None]) -> float | None:
+    return max((v for v in values if v is not None), default=None)
+
+
+def targets(up: list[Sample], ages: dict[tuple[str, str], float | None], scrape_interval: float) -> list[TargetState]:
+    """One TargetState per ``up`` sample; ``ages`` maps (job, instance) to seconds since its last scrape."""
+    out = []
+    for s in up:
+        job, inst = s.labels.get("job", ""), s.labels.get("instance", "")
+        age = ages.get((job, inst))
+        out.append(
+            TargetState(
+                job=job,
+                instance=inst,
+                node=s.labels.get("node"),
+                up=s.value == 1,
+                stale=age is not None and age > 2 * scrape_interval,
+                last_scrape_age_seconds=None if age is None else round(age, 3),
+            )
+        )
+    return sorted(out, key=lambda t: (t.node or "", t.job, t.instance))
+
+
+def target_ages(samples: Iterable[Sample]) -> dict[tuple[str, str], float | None]:
+    """(job, instance) -> age in s, from ``time() - timestamp(up)`` samples."""
+    return {(s.labels.get("job", ""), s.labels.get("instance", "")): s.value for s in samples}
+
+
+def stamp_ages(samples: Iterable[Sample]) -> dict[tuple[str, str], float | None]:
+    """(job, instance) -> age in s, from ``timestamp(up)`` samples read at their evaluation time."""
+    return {
+        (s.labels.get("job", ""), s.labels.get("instance", "")): None if s.value is None else s.timestamp - s.value
+        for s in samples
+    }
+
+
+def node_health(
+    targets: list[TargetState], node: str, gpu_jobs: tuple[str, ...] = GPU_JOBS
+) -> tuple[bool | None, bool | None]:
+    """(up, stale) of a node's GPU-telemetry targets; (None, None) when Prometheus has none."""
+    mine = [t for t in targets if t.node == node and t.job in gpu_jobs] or [t for t in targets if t.node == node]
+    if not mine:
+        return None, None
+    return any(t.up and not t.stale for t in mine), all(t.stale for t in mine)
+
+
+# -- cluster overview -------------------------------------------------------------------------
+
+
+def overview_rules(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> list[OverviewFigure]:
+    """Fill the figures whose recording rule answered; return those that need the raw fallback.
+
+    The vLLM token rate falls back only when vLLM is scraped at all, so a cluster without vLLM
+    costs no second query.
+    """
+    need = []
+    for fig in OVERVIEW_RULES:
+        value = highest(s.value for s in parts.get(fig.rule, []))
+        if value is None:
+            if fig in OVERVIEW_GPU_FIGURES or parts.get(VLLM_RUNNING) or parts.get(VLLM_WAITING):
+                need.append(fig)
+            continue
+        set_overview_figure(ov, fig.field, value)
+    return need
+
+
+def set_overview_figure(ov: ClusterOverview, field: str, value: float | None) -> None:
+    if value is not None and field in ("memory_used_gb", "memory_total_gb"):
+        value = value / GIB  # the rule and the raw form are in bytes
+    setattr(ov, field, value)
+
+
+def overview_raw(ov: ClusterOverview, figures: list[OverviewFigure], res: InstantResult) -> None:
+    parts = split(res)
+    for fig in figures:
+        set_overview_figure(ov, fig.field, one(parts.get(fig.field)))
+
+
+def overview_counts(ov: ClusterOverview, parts: dict[str, list[Sample]], jobs_metric: str) -> None:
+    """Spark, vLLM and alert figures, summed here from the raw samples the overview query read."""
+    spark_jobs = [s.value for name, ss in parts.items() if _is_spark_jobs(name, jobs_metric) for s in ss]
+    jobs = total(spark_jobs)
+    tasks = total(s.value for s in parts.get(SPARK_ACTIVE_TASKS, []))
+    ov.active_jobs = None if jobs is None else int(jobs)
+    ov.active_tasks = None if tasks is None else int(tasks)
+    ov.vllm_requests_running = total(s.value for s in parts.get(VLLM_RUNNING, []))
+    ov.vllm_requests_waiting = total(s.value for s in parts.get(VLLM_WAITING, []))
+    # The query ran; no firing ALERTS series means that nothing is firing.
+    ov.firing_alerts = sum(1 for s in parts.get("ALERTS", []) if s.labels.get("alertstate") == "firing")
+
+
+def _is_spark_jobs(name: str, pattern: str) -> bool:
+    return re.fullmatch(pattern, name) is not None
+
+
+def overview_missing(ov: ClusterOverview) -> None:
+    scope = f"cluster {ov.cluster}" if ov.cluster else "any cluster"
+    for fig in OVERVIEW_GPU_FIGURES:
+        if getattr(ov, fig.field) is None:
+            ov.missing[json_name(ov, fig.field)] = f"no {fig.source} series for {scope}"
+    if ov.active_jobs is None:
+        ov.missing["activeJobs"] = f"no Spark driver DAGScheduler activeJobs series for {scope}"
+    if ov.active_tasks is None:
+        ov.missing["activeTasks"] = f"no Spark metrics_executor_activeTasks series for {scope}"
+    for field, metric in (
+        ("vllm_requests_running", VLLM_RUNNING),
+        ("vllm_requests_waiting", VLLM_WAITING),
+        (VLLM_TOKENS_FIGURE.field, VLLM_TOKENS_FIGURE.source),
+    ):
+        if getattr(ov, field) is None:
+            ov.missing[json_name(ov, field)] = f"no {metric} series for {scope} (no vLLM target)"
+
+
+def json_name(model: BaseModel, field: str) -> str:
+    """The JSON (camelCase) name of a model attribute, as used for ``missing`` keys."""
+    return type(model).model_fields[field].serialization_alias or field
+
+
+def overview_nodes(ov: ClusterOverview, targets: list[TargetState], inventory_names: tuple[str, ...] | None) -> None:
+    ov.down_targets = [t for t in targets if not t.up]
+    ov.stale_targets = [t for t in targets if t.stale]
+    names = set(inventory_names) if inventory_names is not None else {t.node for t in targets if t.node}
+    if not names:
+        ov.missing["nodesUp"] = ov.missing["nodesTotal"] = f"no scrape targets with a node label for {ov.cluster}"
+        return
+    ov.nodes_total = len(names)
+    ov.nodes_up = sum(1 for n in names if node_health(targets, n)[0])
+
+
+# -- one node's GPUs --------------------------------------------------------------------------
+
+
+def gpus(samples: list[Sample]) -> list[GpuMetrics]:
+    """One GpuMetrics per GPU (by UUID, else gpu index) from the node's GPU_FIELDS samples."""
+    out: dict[str, GpuMetrics] = {}
+    for s in samples:
+        key = s.labels.get("UUID") or s.labels.get("gpu", "")
+        g = out.setdefault(
+            key,
+            GpuMetrics(gpu=s.labels.get("gpu", ""), uuid=s.labels.get("UUID"), model_name=s.labels.get("modelName")),
+        )
+        name = s.labels.get("__name__", "")
+        field = GPU_VALUE_FIELDS.get(name)
+        if field in _INTEGER_GPU_FIELDS:
+            if s.value is not None:
+                setattr(g, field, int(s.value))
+        elif field is not None:
+            setattr(g, field, s.value)
+        elif name == GPU_MEMORY_INFO:
+            g.memory_source = s.labels.get("memory_source")
+    return sorted(out.values(), key=lambda g: (len(g.gpu), g.gpu))
+
+
+def aggregate_node(out: NodeGpuMetrics) -> None:
+    gs = out.gpus
+    utils = [g.utilization for g in gs if g.utilization is not None]
+    out.utilization = sum(utils) / len(utils) if utils else None
+    out.temperature = highest(g.temperature for g in gs)
+    out.power_draw = total(g.power_draw for g in gs)
+    out.memory_used_mb = total(g.memory_used_mb for g in gs)
+    sources = {g.memory_source for g in gs if g.memory_source}
+    out.memory_source = sources.pop() if len(sources) == 1 else None
+    if out.memory_source == "unified":
+        # Every GPU on a unified-memory node reports the same host pool: count it once.
+        out.memory_free_mb = highest(g.memory_free_mb for g in gs)
+        out.memory_total_mb = highest(g.memory_total_mb for g in gs)
+    else:
+        out.memory_free_mb = total(g.memory_free_mb for g in gs)
+        out.memory_total_mb = total(g.memory_total_mb for g in gs)
+
+
+def why_missing(node: str, up: bool | None, what: str) -> str:
+    if up is None:
+        return f"Prometheus has no scrape target for node {node}"
+    if not up:
+        return f"node {node} is down or stale (see targets)"
+    return f"no series for {what} on node {node}"
+
+
+# -- network ----------------------------------------------------------------------------------
+
+
+def fill_network(out: NetworkStats, parts: dict[str, list[Sample]]) -> None:
+    def keyed(name: str) -> dict[tuple[str, str], float | None]:
+        return {(s.labels.get("node", ""), s.labels.get("device", "")): s.value for s in parts.get(name, [])}
+
+    rx, tx, link = keyed("rx"), keyed("tx"), keyed("link")
+    for key in sorted(set(rx) | set(tx)):
+        up = link.get(key)
+        out.interfaces.append(
+            InterfaceStats(
+                node=key[0],
+                device=key[1],
+                rx_bytes_per_sec=rx.get(key),
+                tx_bytes_per_sec=tx.get(key),
+                up=None if up is None else up == 1,
+            )
+        )
+    for name in sorted({i.node for i in out.interfaces}):
+        mine = [i for i in out.interfaces if i.node == name]
+        out.nodes.append(
+            NodeNetwork(
+                node=name,
+                rx_bytes_per_sec=total(i.rx_bytes_per_sec for i in mine),
+                tx_bytes_per_sec=total(i.tx_bytes_per_sec for i in mine),
+            )
+        )
+    out.rx_bytes_per_sec = total(n.rx_bytes_per_sec for n in out.nodes)
+    out.tx_bytes_per_sec = total(n.tx_bytes_per_sec for n in out.nodes)

@@ -1,0 +1,215 @@
+"""The JSON API's response models: one pydantic model per answer, the single source of its OpenAPI schema.
+
+Attributes are snake_case; the JSON names are camelCase aliases (the Command Center spec's names kept,
+including the unit suffixes ``GB``, ``MB``, ``MHz``, ``W`` and ``C``). Every figure is a reading or
+``None`` with a reason under ``missing``: no data never reads 0. Units are in each field's description.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class ApiModel(BaseModel):
+    """Base of every response model: built by attribute name, written with camelCase JSON names."""
+
+    # extra="forbid" makes the schema say additionalProperties: false, so a field missing from a model
+    # cannot reach a response unnoticed (the OpenAPI test validates live answers against it); every
+    # field is always written, so the serialization schema lists all of them as required.
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(serialization_alias=to_camel),
+        extra="forbid",
+        json_schema_serialization_defaults_required=True,
+    )
+
+
+def _num(description: str, alias: str | None = None) -> Any:
+    return Field(default=None, description=description, serialization_alias=alias)
+
+
+class Stale(ApiModel):
+    """Present when Prometheus failed and the last good answer is served instead (header X-Cache: stale)."""
+
+    since: int = Field(description="When the served figures were read, ms since epoch.")
+    reason: str = Field(description="Why Prometheus could not answer now.")
+
+
+class Result(ApiModel):
+    """Common to every rollup: why a figure is missing, and what the query engine warned about."""
+
+    missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why it is missing.")
+    warnings: list[str] = Field(default_factory=list, description="Warnings and infos from the query engine.")
+    partial: bool = Field(default=False, description="The engine answered from part of its data.")
+    timestamp: int = Field(default=0, description="When the figures were read, ms since epoch.")
+    served_stale: Stale | None = Field(
+        default=None,
+        serialization_alias="stale",
+        description="Present only on an earlier answer served because Prometheus failed (X-Cache: stale).",
+    )
+
+    def marked_stale(self, reason: str) -> Self:
+        """A copy of this answer marked as served after Prometheus failed with ``reason``."""
+        return self.model_copy(update={"served_stale": Stale(since=self.timestamp, reason=reason)})
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's JSON object (camelCase names); ``stale`` appears only on a stale answer."""
+        exclude = {"served_stale"} if self.served_stale is None else None
+        return self.model_dump(by_alias=True, mode="json", exclude=exclude)
+
+
+class TargetState(ApiModel):
+    """One scrape target from Prometheus' ``up`` series."""
+
+    job: str
+    instance: str
+    node: str | None = Field(description="The target's node label; null when it has none.")
+    up: bool = Field(description="up == 1 at the last scrape.")
+    stale: bool = Field(description="The last scrape is older than two scrape intervals.")
+    last_scrape_age_seconds: float | None = Field(description="s since the last scrape (timestamp(up)).")
+
+
+class ClusterOverview(Result):
+    """``/api/v1/cluster/overview``: the cluster's GPU, Spark, vLLM, alert and target figures."""
+
+    cluster: str | None = _num("The inventory's cluster name; null without an inventory.")
+    gpu_utilization: float | None = _num("Average GPU utilisation over all GPUs, % (DCGM_FI_DEV_GPU_UTIL).")
+    memory_used_gb: float | None = _num("GPU memory used, GiB (unified-aware; DCGM_FI_DEV_FB_USED).", "memoryUsedGB")
+    memory_total_gb: float | None = _num("GPU memory total, GiB (DCGM_FI_DEV_FB_TOTAL).", "memoryTotalGB")
+    power_draw_w: float | None = _num("Power of all GPUs, W (DCGM_FI_DEV_POWER_USAGE).", "powerDrawW")
+    active_jobs: int | None = _num("Spark jobs running (driver DAGScheduler activeJobs).")
+    active_tasks: int | None = _num("Spark tasks running (metrics_executor_activeTasks).")
+    max_gpu_temperature_c: float | None = _num("Hottest GPU, degrees C (DCGM_FI_DEV_GPU_TEMP).", "maxGpuTemperatureC")
+    nodes_up: int | None = _num("Nodes whose GPU telemetry target is up and not stale.")
+    nodes_total: int | None = _num("Nodes in the inventory (or with a node label on up).")
+    vllm_requests_running: float | None = _num("vLLM requests running (vllm:num_requests_running).")
+    vllm_requests_waiting: float | None = _num("vLLM requests waiting (vllm:num_requests_waiting).")
+    vllm_generation_tokens_per_sec: float | None = _num("vLLM generated tokens/s over 1m.")
+    firing_alerts: int | None = _num('Alerts firing (ALERTS{alertstate="firing"}); 0 when none.')
+    down_targets: list[TargetState] = Field(default_factory=list, description="Targets with up == 0.")
+    stale_targets: list[TargetState] = Field(default_factory=list, description="Targets not scraped lately.")
+
+
+class GpuMetrics(ApiModel):
+    """One GPU of a node, keyed by UUID (else the gpu index label)."""
+
+    gpu: str = Field(description="The gpu label (NVML index).")
+    uuid: str | None = Field(description="The UUID label.")
+    model_name: str | None = Field(description="The modelName label.")
+    utilization: float | None = _num("%, DCGM_FI_DEV_GPU_UTIL.")
+    temperature: float | None = _num("Degrees C, DCGM_FI_DEV_GPU_TEMP.")
+    memory_temperature: float | None = _num("Degrees C, DCGM_FI_DEV_MEMORY_TEMP.")
+    power_draw: float | None = _num("W, DCGM_FI_DEV_POWER_USAGE.")
+    power_limit: float | None = _num("W, DCGM_FI_DEV_POWER_MGMT_LIMIT.")
+    memory_used_mb: float | None = _num("MiB, DCGM_FI_DEV_FB_USED.", "memoryUsedMB")
+    memory_free_mb: float | None = _num("MiB, DCGM_FI_DEV_FB_FREE.", "memoryFreeMB")
+    memory_total_mb: float | None = _num("MiB, DCGM_FI_DEV_FB_TOTAL.", "memoryTotalMB")
+    sm_clock_mhz: float | None = _num("MHz, DCGM_FI_DEV_SM_CLOCK.", "smClockMHz")
+    mem_clock_mhz: float | None = _num("MHz, DCGM_FI_DEV_MEM_CLOCK.", "memClockMHz")
+    throttle_reasons: int | None = _num("NVML clock throttle reasons bitmask, DCGM_FI_DEV_CLOCK_THROTTLE_REASONS.")
+    last_xid: int | None = _num("Last XID error code, DCGM_FI_DEV_XID_ERRORS.")
+    memory_source: str | None = _num('"unified" (GB10, host memory) or "nvml" (spark_exporter_gpu_memory_info).')
+
+
+class NodeGpuMetrics(Result):
+    """``/api/v1/nodes/{node}/gpu``: one node's GPUs and their aggregate."""
+
+    node: str = ""
+    up: bool | None = _num("The node's GPU telemetry target is up; null when Prometheus has none.")
+    stale: bool | None = _num("Every GPU telemetry target of the node is stale.")
+    # "stale" is this answer's node health, so a stale answer is marked under another name here.
+    served_stale: Stale | None = Field(
+        default=None,
+        serialization_alias="staleAnswer",
+        description="Present only on an earlier answer served because Prometheus failed (X-Cache: stale).",
+    )
+    utilization: float | None = _num("Average over the node's GPUs, %.")
+    temperature: float | None = _num("Hottest GPU, degrees C.")
+    power_draw: float | None = _num("Sum over the node's GPUs, W.")
+    memory_used_mb: float | None = _num("Sum over the node's GPUs, MiB.", "memoryUsedMB")
+    memory_free_mb: float | None = _num("MiB; a unified pool counts once.", "memoryFreeMB")
+    memory_total_mb: float | None = _num("MiB; a unified pool counts once.", "memoryTotalMB")
+    memory_source: str | None = _num('"unified" or "nvml" when all GPUs agree, else null.')
+    gpus: list[GpuMetrics] = Field(default_factory=list)
+    targets: list[TargetState] = Field(default_factory=list)
+
+
+class NodeSummary(ApiModel):
+    """One node of ``/api/v1/nodes``."""
+
+    node: str
+    up: bool | None
+    stale: bool | None
+    gpu_count: int | None = Field(description="GPUs with a DCGM_FI_DEV_GPU_UTIL or _GPU_TEMP series.")
+    utilization: float | None = Field(description="Average GPU utilisation, %.")
+    temperature: float | None = Field(description="Hottest GPU, degrees C.")
+    power_draw: float | None = Field(description="GPU power, W.")
+    memory_used_mb: float | None = Field(serialization_alias="memoryUsedMB", description="GPU memory used, MiB.")
+    cpu_utilization: float | None = Field(description="CPU busy ratio over 1m, 0..1 (iowait counts as idle).")
+    in_inventory: bool
+    missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
+
+
+class NodeList(Result):
+    """``/api/v1/nodes``: every known node with its health and GPU summary."""
+
+    cluster: str | None = None
+    nodes: list[NodeSummary] = Field(default_factory=list)
+
+
+class HistoryPoint(ApiModel):
+    timestamp: int = Field(description="ms since epoch.")
+    value: float | None = Field(description="GPU utilisation, %; null where the engine had no value.")
+
+
+class HistorySeries(ApiModel):
+    metric: dict[str, str] = Field(description="The series' labels.")
+    values: list[HistoryPoint]
+
+
+class UtilizationHistory(Result):
+    """``/api/v1/nodes/{node}/gpu/utilization?envelope=true``; without envelope only ``series`` is sent."""
+
+    node: str = ""
+    duration: str = ""
+    step: int = Field(default=0, description="s between points.")
+    start: float = Field(default=0.0, description="s since epoch.")
+    end: float = Field(default=0.0, description="s since epoch.")
+    series: list[HistorySeries] = Field(default_factory=list)
+
+
+class InterfaceStats(ApiModel):
+    node: str
+    device: str
+    rx_bytes_per_sec: float | None = Field(description="B/s received over 1m.")
+    tx_bytes_per_sec: float | None = Field(description="B/s transmitted over 1m.")
+    up: bool | None = Field(description="node_network_up; null when not reported.")
+
+
+class NodeNetwork(ApiModel):
+    node: str
+    rx_bytes_per_sec: float | None = Field(description="B/s, sum of the node's physical interfaces.")
+    tx_bytes_per_sec: float | None = Field(description="B/s, sum of the node's physical interfaces.")
+
+
+class NetworkStats(Result):
+    """``/api/v1/network[?node=]``: throughput of physical interfaces, per interface, node and in total."""
+
+    node: str | None = None
+    rx_bytes_per_sec: float | None = _num("B/s, all physical interfaces in scope.")
+    tx_bytes_per_sec: float | None = _num("B/s, all physical interfaces in scope.")
+    nodes: list[NodeNetwork] = Field(default_factory=list)
+    interfaces: list[InterfaceStats] = Field(default_factory=list)
+
+
+class Error(ApiModel):
+    """Every error answer: ``{"status": "error", "errorType": ..., "error": ...}``."""
+
+    status: Literal["error"] = "error"
+    error_type: str = Field(
+        description="The kind of failure, e.g. bad_parameter, unknown_node, query_failed, "
+        "bad_upstream_response, prometheus_unavailable."
+    )
+    error: str = Field(description="One line for a person.")
