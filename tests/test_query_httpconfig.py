@@ -19,7 +19,7 @@ import pytest
 import yaml
 from test_api import api
 
-from procs import Proc, free_port, http_get, require_binary, start_process, tempdir, wait_for
+from procs import PYTHON, Proc, free_port, http_get, require_binary, start_process, tempdir, wait_for
 from spark_exporter.query.client import (
     AuthenticationFailed,
     BadResponse,
@@ -150,6 +150,30 @@ class TestBasicAuth:
         assert status == 502
         assert doc["status"] == "error" and doc["errorType"] == "bad_upstream_response"
         assert "authentication failed" in doc["error"] and PASSWORD not in doc["error"]
+
+    def test_api_with_the_flag_authenticates(self, basic_prom: Proc) -> None:
+        """`spark-exporter api --prometheus.http-config-file` authenticates and answers the overview with 200."""
+        with tempdir("httpcfg") as d:
+            (d / "secret").write_text(PASSWORD + "\n")
+            path = write_config(d, {"basic_auth": {"username": USER, "password_file": "secret"}})
+            with api("--api.rate-limit=0", f"--prometheus.http-config-file={path}",
+                     prometheus_url=basic_prom.url) as p:
+                status, body, _ = http_get(p.url + "/api/v1/cluster/overview", timeout=15)
+        assert status == 200, body
+        assert json.loads(body)["nodesTotal"] is not None or "nodesTotal" in json.loads(body)["missing"]
+
+    def test_query_cli_with_the_flag_authenticates_and_check_config_hides_secrets(self, basic_prom: Proc) -> None:
+        """`spark-exporter query` reads through the flag; --check-config names the file, never the password."""
+        with tempdir("httpcfg") as d:
+            path = write_config(d, {"basic_auth": {"username": USER, "password": PASSWORD}})
+            base = [PYTHON, "-m", "spark_exporter", "query", f"--prometheus.url={basic_prom.url}",
+                    f"--prometheus.http-config-file={path}"]
+            ok = subprocess.run([*base, "--format=json", "overview"], capture_output=True, text=True, timeout=60)
+            shown = subprocess.run([*base, "--check-config"], capture_output=True, text=True, timeout=60)
+        assert ok.returncode == 0, ok.stderr
+        assert "timestamp" in json.loads(ok.stdout)
+        assert shown.returncode == 0 and f"prometheus.http-config-file={path}" in shown.stdout
+        assert PASSWORD not in shown.stdout + shown.stderr + ok.stderr
 
 
 class TestTls:

@@ -43,7 +43,15 @@ INVENTORY = str_option(
 PROMETHEUS_OPTIONS: tuple[Option, ...] = (
     str_option("prometheus.url", DEFAULT_PROMETHEUS_URL,
                "Prometheus-compatible query URL (Prometheus, VictoriaMetrics, Thanos, Mimir).", metavar="URL"),
-    duration_option("prometheus.timeout", 5.0, "Deadline of one query to Prometheus.", positive=True),
+    duration_option("prometheus.timeout", 5.0,
+                    "Deadline of one rollup: all its queries to Prometheus together; a timeout is not retried.",
+                    positive=True),
+    str_option("prometheus.http-config-file", None,
+               "Prometheus' HTTP client configuration (basic_auth, authorization, tls_config), as promtool "
+               "--http.config.file reads it; secrets are never logged.", metavar="PATH"),
+    int_option("prometheus.max-response-bytes", 16 * 1024 * 1024,
+               "Largest Prometheus answer read, before and after decompression; larger answers are a 502.",
+               minimum=1024, maximum=1024**3),
     duration_option("prometheus.scrape-interval", 15.0,
                     "Scrape interval of that Prometheus; a target silent for twice this is stale.", positive=True),
 )
