@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "query": "spark_exporter.query.cli",
     "api": "spark_exporter.query.api",
     "demo": "spark_exporter.demo",
+    "gpu": "spark_exporter.nvml.record",
 }
 
 
