@@ -168,6 +168,7 @@ class GpuCollector(Collector):
         self._xid_last: dict[str, int] = {}  # key -> last XID code
         self._xid_counts: dict[tuple[str, int], int] = {}  # (key, xid) -> events
         self._xid79_this_loss: set[str] = set()  # keys whose current loss has been counted as XID 79
+        self._xid79_inferred: set[str] = set()  # ... counted from GpuIsLost, before the driver's event
         self._logged_unsupported: set[tuple[str, str]] = set()
         self._logged_truncated: set[str] = set()
         if self.simulate:
@@ -242,7 +243,9 @@ class GpuCollector(Collector):
         self._labels_seen[i] = (labels, uuid)
         was = self._lost.pop(i, None)
         if was is not None:
-            self._xid79_this_loss.discard(was.key)
+            with self._xid_lock:
+                self._xid79_this_loss.discard(was.key)
+                self._xid79_inferred.discard(was.key)
         return Device(i, h, uuid, labels)
 
     def _mark_lost(self, i: int, reason: str, count_xid: bool) -> None:
@@ -306,8 +309,14 @@ class GpuCollector(Collector):
     def _record_xid(self, key: str, xid: int, from_loss: bool = False) -> None:
         with self._xid_lock:
             if xid == XID_FALLEN_OFF_THE_BUS:
-                if from_loss and key in self._xid79_this_loss:
-                    return  # the driver's own XID 79 event already counted this loss
+                # One loss is one XID 79, whether the driver's event or GpuIsLost is seen first.
+                if from_loss:
+                    if key in self._xid79_this_loss:
+                        return
+                    self._xid79_inferred.add(key)
+                elif key in self._xid79_inferred:
+                    self._xid79_inferred.discard(key)
+                    return
                 self._xid79_this_loss.add(key)
             self._xid_last[key] = xid
             self._xid_counts[(key, xid)] = self._xid_counts.get((key, xid), 0) + 1
