@@ -75,31 +75,39 @@ class RecordingLibrary:
 
 
 def record(exporter_argv: Sequence[str]) -> dict[str, Any]:
-    """One collection of the gpu collector over a recording library; returns the recording."""
+    """One collection of the gpu collector, configured by exporter flags, over a recording library."""
     from ..cli import load_config
     from ..collectors.base import Paths
-    from ..collectors.gpu import GpuCollector
 
     cfg = load_config(list(exporter_argv))
-    lib = RecordingLibrary(load_library(cfg["gpu.simulate"], cfg["gpu.seed"], cfg["gpu.replay"]))
-    collector = GpuCollector(cfg, Paths.from_config(cfg), nvml_lib=lib)
+    lib = load_library(cfg["gpu.simulate"], cfg["gpu.seed"], cfg["gpu.replay"])
+    source = (f"simulate:{cfg['gpu.simulate']}:seed={cfg['gpu.seed']}" if cfg["gpu.simulate"]
+              else f"replay:{cfg['gpu.replay']}" if cfg["gpu.replay"] else "nvml")
+    return record_library(cfg, Paths.from_config(cfg), lib, source)
+
+
+def record_library(cfg: Any, paths: Any, lib: Any, source: str, clock: Any = None) -> dict[str, Any]:
+    """Record one collection (and one PCIe sample) of a gpu collector over ``lib``; returns the recording."""
+    from ..collectors.gpu import GpuCollector
+
+    recorder = RecordingLibrary(lib)
+    collector = GpuCollector(cfg, paths, nvml_lib=recorder, **({"clock": clock} if clock else {}))
     try:
         collector.collect()
         if collector.pcie is not None and collector._devices:
             collector.pcie.sample_once([WatchedDevice(d.handle, d.uuid) for d in collector._devices])
     finally:
         collector.close()
-    driver = next((c.get("value") for c in lib.calls if c["fn"] == "nvmlSystemGetDriverVersion"), None)
-    models = sorted({c["value"] for c in lib.calls if c["fn"] == "nvmlDeviceGetName" and "value" in c})
-    source = (f"simulate:{cfg['gpu.simulate']}:seed={cfg['gpu.seed']}" if cfg["gpu.simulate"]
-              else f"replay:{cfg['gpu.replay']}" if cfg["gpu.replay"] else "nvml")
+    calls = recorder.calls
+    driver = next((c.get("value") for c in calls if c["fn"] == "nvmlSystemGetDriverVersion"), None)
+    models = sorted({c["value"] for c in calls if c["fn"] == "nvmlDeviceGetName" and "value" in c})
     try:
         binding = metadata.version("nvidia-ml-py")
     except metadata.PackageNotFoundError:
         binding = "unknown"
     return {"format": FORMAT, "driver": driver, "models": models, "source": source,
             "nvidia_ml_py": binding, "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "calls": lib.calls}
+            "calls": calls}
 
 
 def main(argv: Sequence[str]) -> int:
