@@ -273,3 +273,29 @@ class TestRecordOnTheFakeLibrary:
         limit = [c for c in rec["calls"] if c["fn"] == "nvmlDeviceGetPowerManagementLimit"]
         assert limit == [{"fn": "nvmlDeviceGetPowerManagementLimit", "args": [{"gpu": 0}],
                           "error": "NVMLError_NotSupported", "code": pynvml.NVML_ERROR_NOT_SUPPORTED}]
+
+
+RECORDINGS = sorted((Path(__file__).parent / "fakenvml" / "recordings").glob("*.json"))
+
+
+class TestRecordings:
+    @pytest.mark.parametrize("source", ["simulator:gb10", "simulator:h100x8", *(str(p) for p in RECORDINGS)])
+    def test_fake_library_serves_what_replay_serves(self, source: str, libdirs: dict[str, Path],
+                                                    recordings: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+        """A recording (of the simulator, or a real GPU's under fakenvml/recordings/) served by the fake
+        library through nvidia-ml-py gives the families and label sets that --gpu.replay of it gives."""
+        if source.startswith("simulator:"):
+            rec = recordings[source.split(":", 1)[1]]
+            path = tmp_path / "recording.json"
+            path.write_text(json.dumps(rec))
+        else:
+            path = Path(source)
+            rec = json.loads(path.read_text())
+        fake = FakeDriver(tmp_path / "profile.json", libdirs["current"], profile_from_recording(rec))
+        want_pcie = any(c["fn"] == "nvmlDeviceGetPcieThroughput" and "value" in c for c in rec["calls"])
+        with exporter(f"--gpu.replay={path}", INTERVAL) as p:
+            replayed = gpu_shape(wait_for(lambda: complete(p.url, want_pcie), 30, 0.3, "replayed series"))
+        with exporter(INTERVAL, env=fake.env) as p:
+            served = gpu_shape(wait_for(lambda: complete(p.url, want_pcie), 30, 0.3, "fake library series"))
+        assert served == replayed
+        assert "spark_exporter_gpu_up" in served
