@@ -11,7 +11,7 @@ import pynvml
 import pytest
 from sim_faults import FaultyNvml
 from structlog.testing import capture_logs
-from test_gpu_helpers import T0, Clock, by_gpu, make_collector, scrape, write_meminfo
+from test_gpu_helpers import GIB, T0, Clock, by_gpu, make_collector, scrape, write_meminfo
 
 from procs import exporter, http_get, parse_metrics, wait_for
 from spark_exporter.cli import load_config
@@ -320,4 +320,31 @@ class TestClose:
         scrape(c)
         names = sorted(t.name for t in gpu_threads() if t.is_alive())
         assert names == ["gpu-pcie-sampler", "gpu-xid-events"]
+        c.close()
+
+
+class TestImpossibleValues:
+    def test_impossible_values_are_dropped_not_exported(self, procfs: Path) -> None:
+        """pid 0, a pid above pid_max, memory beyond the device total and NVML's sentinels are left out."""
+        (procfs / "sys" / "kernel").mkdir(parents=True)
+        (procfs / "sys" / "kernel" / "pid_max").write_text("32768\n")
+
+        class Odd(FaultyNvml):
+            def nvmlDeviceGetComputeRunningProcesses(self, h: Any) -> list[Any]:  # noqa: N802
+                def proc(pid: int, used: int) -> Any:
+                    return pynvml.nvmlFriendlyObject({"pid": pid, "usedGpuMemory": used})
+                return [proc(0, GIB), proc(40_000, GIB), proc(4242, 10**15), proc(4243, 2 * GIB)]
+
+            def nvmlDeviceGetPowerUsage(self, h: Any) -> int:  # noqa: N802
+                return 0xFFFFFFFF  # NVML_VALUE_NOT_AVAILABLE_uint
+
+            def nvmlDeviceGetTotalEnergyConsumption(self, h: Any) -> int:  # noqa: N802
+                return 0xFFFFFFFFFFFFFFFF  # NVML_VALUE_NOT_AVAILABLE_ulonglong
+
+        c = make_collector(Odd("h100", clock=Clock()), procfs)
+        fams = scrape(c)
+        procs = {s.labels["pid"]: s.value for s in fams["spark_exporter_gpu_process_memory_bytes"].samples}
+        assert procs == {"4243": 2.0 * GIB}
+        assert "DCGM_FI_DEV_POWER_USAGE" not in fams and "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION" not in fams
+        assert "DCGM_FI_DEV_GPU_TEMP" in fams
         c.close()

@@ -94,7 +94,8 @@ class SimulatedNvml:
         digest = hashlib.sha256(f"spark-exporter-sim:{self.profile}:{self.seed}:{i}".encode()).digest()
         bus = self.model.bus_ids[i] if i < len(self.model.bus_ids) else f"00000000:{0x10 + i:02X}:00.0"
         nprocs = 1 + int(unit(self.seed, i, "nprocs") * len(self.model.process_mib))
-        pids = tuple(1000 + int(unit(self.seed, i, "pid", k) * 60000) for k in range(nprocs))
+        # below 32768, the kernel's default pid_max, so no host drops them as impossible pids
+        pids = tuple(1000 + int(unit(self.seed, i, "pid", k) * 31000) for k in range(nprocs))
         return SimGpu(index=i, uuid=f"GPU-{uuid.UUID(bytes=digest[:16])}", bus_id=bus,
                       load=LoadModel.for_gpu(self.seed, i), pids=pids)
 
