@@ -96,6 +96,14 @@ class TestRecordReplay:
         assert done.returncode == 2
         assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
+    def test_record_without_a_driver_says_so_and_exits_1(self, tmp_path: Path) -> None:
+        """'gpu record' on a machine without libnvidia-ml names the NVML error and writes no file."""
+        out = tmp_path / "rec.json"
+        done = run_cli("gpu", "record", f"--output={out}")
+        assert done.returncode == 1
+        assert "error: NVML: NVML unavailable: NVMLError_LibraryNotFound" in done.stderr
+        assert not out.exists()
+
     def test_record_needs_an_output(self) -> None:
         """'gpu record' without --output is a usage error (exit 2)."""
         assert run_cli("gpu", "record").returncode == 2

@@ -22,7 +22,7 @@ from typing import Any
 import pynvml
 
 from .background import WatchedDevice, handle_key
-from .facade import NvmlUnavailable, load_library
+from .facade import NvmlFatal, NvmlUnavailable, load_library
 from .recording import FORMAT, Encoder
 
 PROG = "spark-exporter gpu"
@@ -118,15 +118,18 @@ def main(argv: Sequence[str]) -> int:
     rec = sub.add_parser("record", help="Record every NVML call the gpu collector makes, once, as JSON.")
     rec.add_argument("--output", required=True, metavar="FILE", help="Where to write the recording ('-': stdout).")
     args, rest = parser.parse_known_args(list(argv))
+    from ..logs import setup_logging
     from ..settings import ConfigError
+
+    setup_logging("warn")  # on stderr: stdout may carry the recording ("--output -")
 
     try:
         data = record(rest)
     except ConfigError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    except NvmlUnavailable as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+    except (NvmlUnavailable, NvmlFatal) as e:
+        print(f"{PROG}: error: NVML: {e}", file=sys.stderr)
         return 1
     text = json.dumps(data, indent=1, sort_keys=False) + "\n"
     if args.output == "-":
