@@ -126,12 +126,12 @@ class TestParityWithSimulator:
         assert len(gpu_shape(real)) > 10
 
     def test_gb10_leaves_out_what_gb10_does_not_report(self, served) -> None:  # type: ignore[no-untyped-def]
-        """gb10: memory from unified memory, no NVLink, no power limit, no PCIe throughput, no ECC, no fan."""
+        """gb10: memory from unified memory, no NVLink, no power limit, no PCIe throughput, no ECC."""
         with served("gb10") as (p, _):
             fams = scrape(p.url)
         assert [s.labels["memory_source"] for s in fams["spark_exporter_gpu_memory_info"].samples] == ["unified"]
         for absent in ("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "DCGM_FI_DEV_POWER_MGMT_LIMIT",
-                       "DCGM_FI_DEV_PCIE_TX_THROUGHPUT", "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "DCGM_FI_DEV_FAN_SPEED",
+                       "DCGM_FI_DEV_PCIE_TX_THROUGHPUT", "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL",
                        "DCGM_FI_DEV_FB_RESERVED"):
             assert absent not in fams, absent
         assert "spark_exporter_gpu_process_memory_bytes" in fams

@@ -209,16 +209,24 @@ class TestLostGpu:
         c.close()
 
     def test_gpu_lost_at_discovery_leaves_the_others_served(self, procfs: Path) -> None:
-        """GPU 3 of 8 answering GpuIsLost even to its handle lookup: 7 served, GPU 3 up 0, XID 79 counted."""
-        sim = FaultyNvml("h100x8", clock=Clock())
+        """GPU 3 of 8 lost even to its handle lookup: 7 served, GPU 3 up 0 and XID 79 counted, kept when it returns."""
+        clock = Clock()
+        sim = FaultyNvml("h100x8", clock=clock)
         sim.lose_gpu(3)
-        c = make_collector(sim, procfs)
+        c = make_collector(sim, procfs, clock=clock)
         fams = scrape(c)
         up = by_gpu(fams["spark_exporter_gpu_up"])
         assert up == {str(i): (0.0 if i == 3 else 1.0) for i in range(8)}
         assert set(by_gpu(fams["DCGM_FI_DEV_POWER_USAGE"])) == {str(i) for i in range(8)} - {"3"}
         assert {(s.labels["gpu"], s.labels["xid"]) for s in fams["spark_exporter_gpu_xid_errors"].samples} == {
             ("3", "79")}
+        assert {s.labels["UUID"] for s in fams["spark_exporter_gpu_up"].samples if s.value == 0} == {""}
+        sim.lose_gpu(3, lost=False)
+        clock.advance(1.5)
+        fams = scrape(c)
+        xids = {(s.labels["gpu"], s.labels["UUID"], s.labels["xid"]): s.value
+                for s in fams["spark_exporter_gpu_xid_errors"].samples}
+        assert xids == {("3", sim.gpus[3].uuid, "79"): 1.0}  # the count follows the GPU to its UUID
         c.close()
 
     def test_unknown_on_one_call_keeps_the_collector_successful(self, procfs: Path) -> None:

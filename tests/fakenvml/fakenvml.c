@@ -422,7 +422,6 @@ SCALAR(nvmlDeviceGetPowerUsage, unsigned int)
 SCALAR(nvmlDeviceGetPowerManagementLimit, unsigned int)
 SCALAR(nvmlDeviceGetTotalEnergyConsumption, unsigned long long)
 SCALAR(nvmlDeviceGetPcieReplayCounter, unsigned int)
-SCALAR(nvmlDeviceGetFanSpeed, unsigned int)
 #ifndef OMIT_nvmlDeviceGetCurrentClocksEventReasons
 SCALAR(nvmlDeviceGetCurrentClocksEventReasons, unsigned long long)
 #endif

@@ -246,6 +246,11 @@ class GpuCollector(Collector):
             with self._xid_lock:
                 self._xid79_this_loss.discard(was.key)
                 self._xid79_inferred.discard(was.key)
+                if was.key != uuid:  # lost before it was ever identified: its XIDs move to its UUID
+                    for (k, xid), n in list(self._xid_counts.items()):
+                        if k == was.key:
+                            del self._xid_counts[(k, xid)]
+                            self._xid_counts[(uuid, xid)] = self._xid_counts.get((uuid, xid), 0) + n
         return Device(i, h, uuid, labels)
 
     def _mark_lost(self, i: int, reason: str, count_xid: bool) -> None:
