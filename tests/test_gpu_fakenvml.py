@@ -27,7 +27,7 @@ from spark_exporter.nvml.record import record
 
 SEED = 42
 OLD_DRIVER = ("nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetGraphicsRunningProcesses_v3",
-              "nvmlDeviceGetCurrentClocksEventReasons")
+              "nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetTemperatureV")
 INTERVAL = "--collect.interval=300ms"
 
 
@@ -223,7 +223,7 @@ class TestErrorAnswers:
     def test_library_error_that_persists_after_reinit_does_not_loop(self, served) -> None:  # type: ignore[no-untyped-def]
         """One call answering Uninitialized for good: one re-initialisation, then only that field is left out."""
         with served("gb10") as (p, fake):
-            fake.profile["errors"]["nvmlDeviceGetTemperature"] = pynvml.NVML_ERROR_UNINITIALIZED
+            fake.profile["errors"]["nvmlDeviceGetTemperatureV"] = pynvml.NVML_ERROR_UNINITIALIZED
             fake.write()
             wait_for(lambda: (f := scrape(p.url)) and gpu_success(f) == 1.0 and "DCGM_FI_DEV_GPU_TEMP" not in f
                      and "DCGM_FI_DEV_POWER_USAGE" in f, 30, 0.3, "served without temperature")
@@ -245,7 +245,7 @@ class TestErrorAnswers:
 
 class TestOldDriver:
     def test_old_driver_serves_every_non_process_series_and_falls_back(self, served, driver) -> None:  # type: ignore[no-untyped-def]
-        """No _v3 process calls, no clock-event-reasons call: processes via _v2, reasons via the old name."""
+        """No _v3 process calls, clock-event-reasons or TemperatureV call: each served by its older variant."""
         with served("h100x8", "current") as (p, _):
             current = gpu_shape(wait_for(lambda: complete(p.url, True), 30, 0.3, "every series"))
         with served("h100x8", "old") as (p, _):

@@ -174,6 +174,7 @@ class Nvml:
                 except pynvml.NVMLError:
                     pass  # the session is already broken; shutting it down is best effort
             self.initialized = False
+            self._chains.clear()  # the driver may have changed: look the variants up again
             self._reset_by = (cause.fn, error_code(cause.error))
             if reason != self.last_error:
                 log.warning("nvml_reset", error=reason, retry_in_seconds=self._backoff)

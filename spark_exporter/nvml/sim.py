@@ -211,6 +211,10 @@ class SimulatedNvml:
             raise _err(pynvml.NVML_ERROR_INVALID_ARGUMENT)
         return self._temperature(g, self._now())
 
+    def nvmlDeviceGetTemperatureV(self, h: SimHandle, sensor: int, version: int = 0) -> int:  # noqa: N802
+        """The versioned call that replaces :meth:`nvmlDeviceGetTemperature` (deprecated in NVML 13)."""
+        return self.nvmlDeviceGetTemperature(h, sensor)
+
     def _temperature(self, g: SimGpu, t: float) -> int:  # C
         return round(32 + 40 * self._smooth(g, t) + 3 * unit(self.seed, g.index, "temp", int(t) // 10))
 

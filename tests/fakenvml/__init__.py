@@ -55,6 +55,10 @@ _PARTS = {
     "nvmlDeviceGetDecoderUtilization": ("utilization", "period"),
     "nvmlDeviceGetRemappedRows": ("correctable", "uncorrectable", "pending", "failure"),
 }
+_OLD_NAMES = {
+    "nvmlDeviceGetCurrentClocksEventReasons": "nvmlDeviceGetCurrentClocksThrottleReasons",
+    "nvmlDeviceGetTemperatureV": "nvmlDeviceGetTemperature",
+}
 _PROCESS_LISTS = {
     "nvmlDeviceGetComputeRunningProcesses_v3": "processes",
     "nvmlDeviceGetComputeRunningProcesses_v2": "processes",
@@ -117,9 +121,9 @@ def profile_from_recording(recording: dict[str, Any]) -> dict[str, Any]:
                     d["values"][fkey] = fv["value"]
                 else:
                     d["errors"][fkey] = fv["nvmlReturn"]
-        elif fn == "nvmlDeviceGetCurrentClocksEventReasons":
-            d["values"][fn] = value
-            d["values"]["nvmlDeviceGetCurrentClocksThrottleReasons"] = value  # the same bits under the old name
+        elif fn in _OLD_NAMES:  # the same answer under the older name, for old-driver builds
+            d["values"][key] = value
+            d["values"][key.replace(fn, _OLD_NAMES[fn], 1)] = value
         else:
             d["values"][key] = value
     profile["devices"] = [devices[i] for i in sorted(devices)]

@@ -447,6 +447,18 @@ nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, nvmlTemperatureSensor
     return rc;
 }
 
+#ifndef OMIT_nvmlDeviceGetTemperatureV
+nvmlReturn_t nvmlDeviceGetTemperatureV(nvmlDevice_t device, nvmlTemperature_t *temperature) {
+    char key[KEY_LEN];
+    double v;
+    if (temperature->version != nvmlTemperature_v1) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    keyf(key, "nvmlDeviceGetTemperatureV", "", temperature->sensorType);
+    nvmlReturn_t rc = number("nvmlDeviceGetTemperatureV", device, key, &v);
+    if (rc == NVML_SUCCESS) temperature->temperature = (int)v;
+    return rc;
+}
+#endif
+
 nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t device, nvmlPcieUtilCounter_t counter, unsigned int *value) {
     char key[KEY_LEN];
     double v;

@@ -28,6 +28,7 @@ PID_MAX_DEFAULT = 4_194_304  # the kernel's PID_MAX_LIMIT on 64-bit, when /proc/
 COMPUTE_PROCESSES = ("nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2")
 GRAPHICS_PROCESSES = ("nvmlDeviceGetGraphicsRunningProcesses_v3", "nvmlDeviceGetGraphicsRunningProcesses_v2")
 CLOCK_REASONS = ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons")
+TEMPERATURE = ("nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperature")  # the latter deprecated in NVML 13
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,8 @@ class DeviceReading:
     def q(self, fn: str, *args: Any) -> Any:
         return self.once((fn, *args), lambda: self.nvml.query(fn, self.h, *args))
 
-    def chain(self, fns: tuple[str, ...]) -> Any:
-        return self.once(fns, lambda: self.nvml.query_chain(fns, self.h))
+    def chain(self, fns: tuple[str, ...], *args: Any) -> Any:
+        return self.once((fns, *args), lambda: self.nvml.query_chain(fns, self.h, *args))
 
     def q_index(self, fn: str, i: int) -> float | None:
         v = self.q(fn)
@@ -183,7 +184,7 @@ READERS: dict[str, Callable[[DeviceReading], float | None]] = {
     "clock.sm": lambda r: num(r.q("nvmlDeviceGetClockInfo", pynvml.NVML_CLOCK_SM)),  # MHz
     "clock.mem": lambda r: num(r.q("nvmlDeviceGetClockInfo", pynvml.NVML_CLOCK_MEM)),  # MHz
     "clocks.event_reasons": lambda r: num(r.chain(CLOCK_REASONS)),  # bitmask
-    "temperature.gpu": lambda r: num(r.q("nvmlDeviceGetTemperature", pynvml.NVML_TEMPERATURE_GPU)),  # C
+    "temperature.gpu": lambda r: num(r.chain(TEMPERATURE, pynvml.NVML_TEMPERATURE_GPU)),  # C
     "temperature.memory": lambda r: r.fields()[pynvml.NVML_FI_DEV_MEMORY_TEMP],  # C
     "power.usage": lambda r: num(r.q("nvmlDeviceGetPowerUsage")),  # mW
     "power.limit": lambda r: num(r.q("nvmlDeviceGetPowerManagementLimit")),  # mW
