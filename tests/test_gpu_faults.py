@@ -89,6 +89,25 @@ class TestFacade:
         assert nvml.query_chain(("newer", "older"), object()) == 7
         assert nvml.query("newer", object()) is None
 
+    def test_chain_remembers_the_variant_the_driver_has(self) -> None:
+        """A missing newest variant is looked up once; later calls go straight to the variant that exists."""
+        calls: list[str] = []
+
+        class Old:
+            def nvmlDeviceGetComputeRunningProcesses_v3(self, _h: Any) -> Any:  # noqa: N802
+                calls.append("v3")
+                raise pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
+
+            def nvmlDeviceGetComputeRunningProcesses_v2(self, _h: Any) -> list[Any]:  # noqa: N802
+                calls.append("v2")
+                return []
+
+        nvml = Nvml(Old())
+        chain = ("nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2")
+        for _ in range(3):
+            assert nvml.query_chain(chain, object()) == []
+        assert calls == ["v3", "v2", "v2", "v2"]
+
     def test_persistent_library_error_after_reinit_is_demoted(self) -> None:
         """A call that answers Uninitialized again right after a successful re-init stops causing re-inits."""
         class OneBrokenCall:
