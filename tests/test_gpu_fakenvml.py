@@ -299,3 +299,34 @@ class TestRecordings:
             served = gpu_shape(wait_for(lambda: complete(p.url, want_pcie), 30, 0.3, "fake library series"))
         assert served == replayed
         assert "spark_exporter_gpu_up" in served
+
+
+FACADE_PROBE = """
+import json, sys
+import pynvml
+from spark_exporter.nvml.facade import Nvml
+nvml = Nvml(pynvml)
+nvml.ensure_initialized()
+h = nvml.call("nvmlDeviceGetHandleByIndex", 0)
+try:
+    pynvml.nvmlDeviceGetComputeRunningProcesses(h)
+    raised = None
+except Exception as e:
+    raised = type(e).__name__
+unversioned = nvml.query("nvmlDeviceGetComputeRunningProcesses", h)
+chained = nvml.query_chain(("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetComputeRunningProcesses_v2"), h)
+print(json.dumps({"raised": raised, "unversioned": unversioned, "chained": [p.pid for p in chained]}))
+"""
+
+
+class TestLibraryMismatch:
+    def test_nvml_library_mismatch_error_is_a_missing_variant(self, driver) -> None:  # type: ignore[no-untyped-def]
+        """On a driver without _v3, nvidia-ml-py raises NVMLLibraryMismatchError; the facade takes it as missing."""
+        fake = driver("gb10", "old")
+        done = subprocess.run([PYTHON, "-c", FACADE_PROBE], cwd=REPO, env={**os.environ, **fake.env},
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        pids = [p["pid"] for p in fake.profile["devices"][0]["processes"]]
+        assert result == {"raised": "NVMLLibraryMismatchError", "unversioned": None, "chained": pids}
+        assert pids
