@@ -22,6 +22,7 @@ need_apt() {
     { command -v victoria-metrics >/dev/null 2>&1 && command -v vmalert >/dev/null 2>&1; } || missing+=(victoria-metrics)
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)  # compiles tests/fakenvml/ (the fake NVML)
   fi
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }

@@ -29,6 +29,7 @@ SUBCOMMANDS = {
     "query": "spark_exporter.query.cli",
     "api": "spark_exporter.query.api_cli",
     "demo": "spark_exporter.demo",
+    "gpu": "spark_exporter.nvml.record",
 }
 
 

@@ -49,6 +49,8 @@ PROCESS_TESTS = (
     "test_demo.py",
     "test_gpu_faults.py::TestNoLibrary::test_real_exporter_without_nvml_serves_host_metrics",
     "test_gpu_golden.py::TestEndToEnd",
+    "test_gpu_fakenvml.py",
+    "test_gpu_record.py",
     "test_promconfig.py::TestConfigCommand",
     "test_promconfig.py::TestInventoryErrors",
     "test_prometheus_integration.py",

@@ -7,6 +7,7 @@ at most one thread of each kind.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from typing import Any
 import pynvml
 import structlog
 
-from .facade import Nvml, NvmlFatal, error_code, error_name, to_str
+from .facade import FunctionMissing, GpuLost, Nvml, NvmlFatal, error_code, error_name, to_str
 
 log = structlog.get_logger(component="nvml")
 
@@ -62,6 +63,14 @@ class WatchedDevice:
     uuid: str
 
 
+def handle_key(handle: Any) -> Any:
+    """A hashable identity for a device handle: the pointer value of a ``c_nvmlDevice_t``, or the
+    handle itself (simulated handles are hashable)."""
+    if isinstance(handle, ctypes._Pointer):
+        return ctypes.cast(handle, ctypes.c_void_p).value
+    return handle
+
+
 class XidWatcher:
     """Waits on an NVML event set for critical XID events and reports ``(uuid, xid)`` to ``on_xid``."""
 
@@ -69,6 +78,7 @@ class XidWatcher:
         self.nvml = nvml
         self.on_xid = on_xid
         self.watched: set[str] = set()  # UUIDs registered for XID events
+        self._uuids: dict[Any, str] = {}  # handle_key -> UUID, so a lost GPU's XID still finds its GPU
         self._event_set: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -77,7 +87,7 @@ class XidWatcher:
         """Register every device; start the thread if at least one accepted. Returns whether any did."""
         try:
             self._event_set = self.nvml.call("nvmlEventSetCreate")
-        except pynvml.NVMLError as e:
+        except (pynvml.NVMLError, FunctionMissing, GpuLost) as e:
             log.warning("gpu_xid_events_unsupported", reason=f"nvmlEventSetCreate: {error_name(e)}")
             return False
         refused: dict[str, str] = {}
@@ -86,7 +96,8 @@ class XidWatcher:
                 self.nvml.call("nvmlDeviceRegisterEvents", d.handle, pynvml.nvmlEventTypeXidCriticalError,
                                self._event_set)
                 self.watched.add(d.uuid)
-            except pynvml.NVMLError as e:
+                self._uuids[handle_key(d.handle)] = d.uuid
+            except (pynvml.NVMLError, FunctionMissing, GpuLost) as e:
                 refused[d.uuid] = error_name(e)
         if refused:
             log.warning("gpu_xid_events_unsupported", devices=",".join(sorted(refused)),
@@ -107,19 +118,21 @@ class XidWatcher:
                     continue
                 log.warning("gpu_xid_wait_failed", error=error_name(e))
                 return
-            except NvmlFatal as e:
-                # The collector sees the same failure on its next call and re-initialises NVML.
+            except (NvmlFatal, GpuLost, FunctionMissing) as e:
+                # The collector sees the same failure on its next call and acts on it.
                 log.warning("gpu_xid_wait_failed", error=str(e))
                 return
             if data.eventType & pynvml.nvmlEventTypeXidCriticalError:
                 self._deliver(data)
 
     def _deliver(self, data: Any) -> None:
-        try:
-            uuid = to_str(self.nvml.call("nvmlDeviceGetUUID", data.device))
-        except (pynvml.NVMLError, NvmlFatal) as e:
-            log.warning("gpu_xid_device_unknown", xid=int(data.eventData), error=str(e))
-            return
+        uuid = self._uuids.get(handle_key(data.device))
+        if uuid is None:  # a handle NVML made anew for the event: ask for its UUID
+            try:
+                uuid = to_str(self.nvml.call("nvmlDeviceGetUUID", data.device))
+            except (pynvml.NVMLError, NvmlFatal, GpuLost, FunctionMissing) as e:
+                log.warning("gpu_xid_device_unknown", xid=int(data.eventData), error=str(e))
+                return
         xid = int(data.eventData)
         log.warning("gpu_xid_error", uuid=uuid, xid=xid, message=xid_message(xid))
         self.on_xid(uuid, xid)
@@ -139,7 +152,7 @@ class XidWatcher:
         if self._event_set is not None:
             try:
                 self.nvml.call("nvmlEventSetFree", self._event_set)
-            except (pynvml.NVMLError, NvmlFatal):
+            except (pynvml.NVMLError, NvmlFatal, GpuLost, FunctionMissing):
                 pass  # NVML is being torn down; the set goes with it
             self._event_set = None
 
@@ -165,6 +178,7 @@ class PcieSampler:
         self._clock = clock
         self._samples: dict[str, PcieSample] = {}
         self._unsupported: set[str] = set()
+        self._lost: set[str] = set()  # GPUs that answered GpuIsLost; the collector re-discovers them
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -187,10 +201,14 @@ class PcieSampler:
         for d in devices:
             if self._stop.is_set():
                 return
-            if d.uuid in self._unsupported:
+            if d.uuid in self._unsupported or d.uuid in self._lost:
                 continue
-            tx = self.nvml.query("nvmlDeviceGetPcieThroughput", d.handle, pynvml.NVML_PCIE_UTIL_TX_BYTES)
-            rx = self.nvml.query("nvmlDeviceGetPcieThroughput", d.handle, pynvml.NVML_PCIE_UTIL_RX_BYTES)
+            try:
+                tx = self.nvml.query("nvmlDeviceGetPcieThroughput", d.handle, pynvml.NVML_PCIE_UTIL_TX_BYTES)
+                rx = self.nvml.query("nvmlDeviceGetPcieThroughput", d.handle, pynvml.NVML_PCIE_UTIL_RX_BYTES)
+            except GpuLost:
+                self._lost.add(d.uuid)
+                continue
             if tx is None and rx is None:
                 self._unsupported.add(d.uuid)
                 continue

@@ -1,110 +1,37 @@
-"""A fake NVML with the call surface of ``pynvml``, for ``--gpu.simulate=PROFILE`` and for tests.
+"""The simulator's ``pynvml`` call surface, for ``--gpu.simulate=PROFILE``, ``gpu record`` and tests.
 
 The collector is handed either the ``pynvml`` module or a :class:`SimulatedNvml` and calls the same
 function names with the same arguments; failures are raised as ``pynvml``'s own error classes, so the
-facade maps them exactly as it maps real ones.
-
-Profiles (append ``xN`` for N GPUs, e.g. ``h100x8``):
-
-* ``gb10``: DGX Spark. Unified memory: ``nvmlDeviceGetMemoryInfo`` raises NotSupported, as do PCIe
-  throughput and replay, the memory clock and temperature, the power limit, ECC and row remapping;
-  no NVLink. Utilisation, temperature, power, SM clock, energy and per-process memory work.
-* ``h100``: NVIDIA H100 80GB HBM3, discrete, 81559 MiB, 18 NVLinks, ECC on.
-
-Values are functions of the clock and the seed only: one seed and one instant give the same numbers
-in every run. Load follows a slow sine per GPU (period and phase drawn from the seed) plus a small
-per-second jitter; energy and NVLink counters are the exact integrals of the smooth load, so they
-only ever grow.
-
-Fault injection for tests: :meth:`SimulatedNvml.inject_xid`, :meth:`lose_gpu`, :meth:`make_unsupported`,
-:meth:`slow_call`, :meth:`remove_library`, :meth:`reload_driver`, :meth:`disable_events`,
-:meth:`report_host_total`.
+facade maps them exactly as it maps real ones. Device facts live in :mod:`.profiles`, the load over time
+in :mod:`.load`. Fault injection (lost GPUs, hung calls, driver reloads) is test-only and lives in the
+test tree (``tests/sim_faults.py``), which overrides :meth:`SimulatedNvml._enter`.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import queue
-import re
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pynvml
 
-MIB = 1024 * 1024
-PROFILE_RE = re.compile(r"^(gb10|h100)(?:x(\d{1,3}))?$")
-MAX_GPUS = 64
+from .load import LoadModel, unit
+from .profiles import MIB, MODELS, PROCESS_NAMES, parse_profile
+
+NVLINK_FIELDS = (pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
+NVLINK_KIB_PER_S = 25 * 1024 * 1024  # KiB/s per link and direction at full load (~25 GiB/s)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def parse_profile(text: str) -> tuple[str, int]:
-    """``"h100x8"`` -> ``("h100", 8)``; raises ValueError with the accepted forms."""
-    m = PROFILE_RE.match(str(text).strip().lower())
-    if m is None:
-        raise ValueError(
-            f"unknown GPU simulation profile {text!r} (use gb10, h100, or a count suffix: h100x8)")
-    count = int(m.group(2) or 1)
-    if not 1 <= count <= MAX_GPUS:
-        raise ValueError(f"GPU count in {text!r} must be between 1 and {MAX_GPUS}")
-    return m.group(1), count
-
-
-@dataclass(frozen=True)
-class Model:
-    """Static facts of one simulated GPU model."""
-
-    name: str
-    driver: str
-    unified: bool
-    memory_total: int  # bytes (0 for unified memory)
-    memory_reserved: int  # bytes
-    power_idle: float  # W
-    power_max: float  # W
-    power_limit: float | None  # W; None: NotSupported
-    sm_clock: tuple[int, int]  # MHz, (idle, max)
-    mem_clock: int | None  # MHz; None: NotSupported
-    nvlinks: int
-    ecc: bool
-    pcie: bool
-    process_mib: tuple[int, ...]  # MiB per simulated process at full load
-    bus_ids: tuple[str, ...]
-
-
-MODELS = {
-    "gb10": Model(
-        name="NVIDIA GB10", driver="580.95.05", unified=True, memory_total=0, memory_reserved=0,
-        power_idle=4.0, power_max=95.0, power_limit=None, sm_clock=(208, 2418), mem_clock=None,
-        nvlinks=0, ecc=False, pcie=False, process_mib=(14336, 3072),
-        bus_ids=("0000000F:01:00.0",),
-    ),
-    "h100": Model(
-        name="NVIDIA H100 80GB HBM3", driver="570.133.20", unified=False, memory_total=81559 * MIB,
-        memory_reserved=522 * MIB, power_idle=70.0, power_max=660.0, power_limit=700.0, sm_clock=(345, 1980),
-        mem_clock=2619, nvlinks=18, ecc=True, pcie=True, process_mib=(62000, 4200, 900),
-        bus_ids=("00000000:18:00.0", "00000000:2A:00.0", "00000000:3A:00.0", "00000000:5D:00.0",
-                 "00000000:9A:00.0", "00000000:AB:00.0", "00000000:BA:00.0", "00000000:DB:00.0"),
-    ),
-}
-PROCESS_NAMES = ("python3", "vllm", "pt_main_thread", "trtllm-serve", "ray::worker")
-NVLINK_FIELDS = (pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
-NVLINK_KIB_PER_S = 25 * 1024 * 1024  # KiB/s per link and direction at full load (~25 GiB/s)
-
-
 def _err(code: int) -> pynvml.NVMLError:
     return pynvml.NVMLError(code)
-
-
-def _unit(*key: object) -> float:
-    """A deterministic pseudo-random number in [0, 1) for ``key`` (stable across processes)."""
-    return zlib.crc32(":".join(map(str, key)).encode()) / 2**32
 
 
 @dataclass(frozen=True)
@@ -126,13 +53,12 @@ class SimGpu:
     index: int
     uuid: str
     bus_id: str
-    period: float  # s, of the load sine
-    phase: float  # rad
+    load: LoadModel
     pids: tuple[int, ...]
 
 
 def _api(fn: F) -> F:
-    """Apply injected faults and the initialised/lost checks before every simulated NVML call."""
+    """Run :meth:`SimulatedNvml._enter` (counting, initialisation, test faults) before every call."""
 
     @functools.wraps(fn)
     def wrapper(self: SimulatedNvml, *args: Any) -> Any:
@@ -158,24 +84,20 @@ class SimulatedNvml:
         self._driver = self.model.driver
         self._lock = threading.Lock()
         self._event_sets: list[SimEventSet] = []
-        # injected faults
-        self._library_missing = False
-        self._lost: set[int] = set()
-        self._unsupported: set[tuple[str, int | None]] = set()
-        self._slow: dict[str, float] = {}
+        # Variations a subclass may set (tests/sim_faults.py); the shipped simulator never changes them.
         self._events_supported = True
-        self._host_total: int | None = None
+        self._host_total: int | None = None  # a unified-memory driver that reports the host's total
         self._unsupported_fields: set[int] = set()
         self.calls: dict[str, int] = {}
 
     def _make_gpu(self, i: int) -> SimGpu:
         digest = hashlib.sha256(f"spark-exporter-sim:{self.profile}:{self.seed}:{i}".encode()).digest()
         bus = self.model.bus_ids[i] if i < len(self.model.bus_ids) else f"00000000:{0x10 + i:02X}:00.0"
-        nprocs = 1 + int(_unit(self.seed, i, "nprocs") * len(self.model.process_mib))
-        pids = tuple(1000 + int(_unit(self.seed, i, "pid", k) * 60000) for k in range(nprocs))
+        nprocs = 1 + int(unit(self.seed, i, "nprocs") * len(self.model.process_mib))
+        # below 32768, the kernel's default pid_max, so no host drops them as impossible pids
+        pids = tuple(1000 + int(unit(self.seed, i, "pid", k) * 31000) for k in range(nprocs))
         return SimGpu(index=i, uuid=f"GPU-{uuid.UUID(bytes=digest[:16])}", bus_id=bus,
-                      period=240.0 + 360.0 * _unit(self.seed, i, "period"),
-                      phase=2 * math.pi * _unit(self.seed, i, "phase"), pids=pids)
+                      load=LoadModel.for_gpu(self.seed, i), pids=pids)
 
     def __getattr__(self, name: str) -> Any:
         # Constants and error classes (NVML_CLOCK_SM, NVMLError_NotSupported, ...) are pynvml's own.
@@ -183,67 +105,11 @@ class SimulatedNvml:
             return getattr(pynvml, name)
         raise AttributeError(name)
 
-    # -- fault injection ----------------------------------------------------------------------------
-
-    def inject_xid(self, gpu: int, xid: int) -> None:
-        """Deliver a critical XID event for ``gpu`` to every event set registered for it."""
-        ev = _SimEventData(SimHandle(gpu), pynvml.nvmlEventTypeXidCriticalError, xid)
-        with self._lock:
-            for es in self._event_sets:
-                if gpu in es.devices and not es.freed:
-                    es.queue.put(ev)
-
-    def lose_gpu(self, gpu: int, lost: bool = True) -> None:
-        """Every call on ``gpu`` raises GpuIsLost (or works again with ``lost=False``)."""
-        (self._lost.add if lost else self._lost.discard)(gpu)
-
-    def make_unsupported(self, fn: str, gpu: int | None = None) -> None:
-        """``fn`` raises NotSupported (on ``gpu``, or on every GPU)."""
-        self._unsupported.add((fn, gpu))
-
-    def make_field_unsupported(self, field_id: int) -> None:
-        """``nvmlDeviceGetFieldValues`` answers NotSupported for ``field_id`` (an ``NVML_FI_*``)."""
-        self._unsupported_fields.add(field_id)
-
-    def slow_call(self, fn: str, seconds: float) -> None:
-        """``fn`` sleeps ``seconds`` before answering (a hung driver call)."""
-        self._slow[fn] = seconds
-
-    def remove_library(self, missing: bool = True) -> None:
-        """``nvmlInit`` raises LibraryNotFound, as on a machine without the NVIDIA driver."""
-        self._library_missing = missing
-
-    def reload_driver(self, version: str | None = None) -> None:
-        """Every call raises Uninitialized until ``nvmlInit`` runs again; event sets are dropped."""
-        with self._lock:
-            self._initialized = False
-            self._driver = version or self._driver
-            for es in self._event_sets:
-                es.freed = True
-            self._event_sets.clear()
-
-    def disable_events(self) -> None:
-        """``nvmlDeviceRegisterEvents`` raises NotSupported."""
-        self._events_supported = False
-
-    def report_host_total(self, total_bytes: int) -> None:
-        """A unified-memory driver that answers memory info with the host's MemTotal as the total."""
-        self._host_total = total_bytes
-
     def _enter(self, fn: str, args: tuple[Any, ...]) -> None:
+        """Runs before every simulated call: counts it and enforces initialisation."""
         self.calls[fn] = self.calls.get(fn, 0) + 1
-        delay = self._slow.get(fn)
-        if delay:
-            time.sleep(delay)
-        if fn == "nvmlInit":
-            return
-        if not self._initialized:
+        if fn != "nvmlInit" and not self._initialized:
             raise _err(pynvml.NVML_ERROR_UNINITIALIZED)
-        gpu = args[0].index if args and isinstance(args[0], SimHandle) else None
-        if gpu is not None and gpu in self._lost:
-            raise _err(pynvml.NVML_ERROR_GPU_IS_LOST)
-        if (fn, None) in self._unsupported or (gpu is not None and (fn, gpu) in self._unsupported):
-            raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
 
     # -- the load model -----------------------------------------------------------------------------
 
@@ -251,22 +117,14 @@ class SimulatedNvml:
         return float(self._clock())
 
     def _smooth(self, g: SimGpu, t: float) -> float:
-        """Smooth load in [0.1, 0.9]."""
-        return 0.5 + 0.4 * math.sin(2 * math.pi * t / g.period + g.phase)
-
-    def _integral(self, g: SimGpu, t: float) -> float:
-        """Integral of :meth:`_smooth` from 0 to ``t`` (seconds of full load)."""
-        w = 2 * math.pi / g.period
-        return 0.5 * t - 0.4 / w * (math.cos(w * t + g.phase) - math.cos(g.phase))
+        return g.load.smooth(t)
 
     def _load(self, g: SimGpu, t: float) -> float:
-        """Load in [0, 1]: the smooth load plus a per-second jitter of up to +-0.08."""
-        jitter = (_unit(self.seed, g.index, "jitter", int(t)) - 0.5) * 0.16
-        return min(1.0, max(0.0, self._smooth(g, t) + jitter))
+        return g.load.load(t)
 
     def _elapsed(self, g: SimGpu, t: float) -> float:
-        """Load-seconds since the simulator started, a base for the counters."""
-        return self._integral(g, t) - self._integral(g, self._t0)
+        """Load-seconds since the simulator started."""
+        return g.load.elapsed(self._t0, t)
 
     def _power(self, g: SimGpu, t: float) -> float:  # W
         m = self.model
@@ -285,8 +143,6 @@ class SimulatedNvml:
 
     @_api
     def nvmlInit(self) -> None:  # noqa: N802 - pynvml's names
-        if self._library_missing:
-            raise _err(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
         self._initialized = True
 
     @_api
@@ -305,8 +161,6 @@ class SimulatedNvml:
     def nvmlDeviceGetHandleByIndex(self, index: int) -> SimHandle:  # noqa: N802
         if not 0 <= index < len(self.gpus):
             raise _err(pynvml.NVML_ERROR_INVALID_ARGUMENT)
-        if index in self._lost:
-            raise _err(pynvml.NVML_ERROR_GPU_IS_LOST)
         return SimHandle(index)
 
     @_api
@@ -357,8 +211,12 @@ class SimulatedNvml:
             raise _err(pynvml.NVML_ERROR_INVALID_ARGUMENT)
         return self._temperature(g, self._now())
 
+    def nvmlDeviceGetTemperatureV(self, h: SimHandle, sensor: int, version: int = 0) -> int:  # noqa: N802
+        """The versioned call that replaces :meth:`nvmlDeviceGetTemperature` (deprecated in NVML 13)."""
+        return self.nvmlDeviceGetTemperature(h, sensor)
+
     def _temperature(self, g: SimGpu, t: float) -> int:  # C
-        return round(32 + 40 * self._smooth(g, t) + 3 * _unit(self.seed, g.index, "temp", int(t) // 10))
+        return round(32 + 40 * self._smooth(g, t) + 3 * unit(self.seed, g.index, "temp", int(t) // 10))
 
     @_api
     def nvmlDeviceGetFieldValues(self, h: SimHandle, field_ids: list[Any]) -> Any:  # noqa: N802
@@ -388,7 +246,7 @@ class SimulatedNvml:
             if scope >= m.nvlinks:
                 return None
             share = 0.7 if field_id == pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX else 0.6
-            base = int(_unit(self.seed, g.index, "nvlink", scope) * 2**30)  # KiB moved before start
+            base = int(unit(self.seed, g.index, "nvlink", scope) * 2**30)  # KiB moved before start
             return base + int(self._elapsed(g, t) * share * NVLINK_KIB_PER_S / 4)
         return None
 
@@ -407,7 +265,7 @@ class SimulatedNvml:
     def nvmlDeviceGetTotalEnergyConsumption(self, h: SimHandle) -> int:  # noqa: N802
         g, t = self._gpu(h), self._now()
         m = self.model
-        joules_before = 1e6 * (1 + _unit(self.seed, g.index, "energy"))  # J consumed before the start
+        joules_before = 1e6 * (1 + unit(self.seed, g.index, "energy"))  # J consumed before the start
         joules = m.power_idle * (t - self._t0) + (m.power_max - m.power_idle) * self._elapsed(g, t)
         return int((joules_before + joules) * 1000)  # mJ
 
@@ -434,7 +292,7 @@ class SimulatedNvml:
         g = self._gpu(h)
         if not self.model.pcie:
             raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
-        return int(_unit(self.seed, g.index, "replay") * 4)
+        return int(unit(self.seed, g.index, "replay") * 4)
 
     @_api
     def nvmlDeviceGetEncoderUtilization(self, h: SimHandle) -> list[int]:  # noqa: N802
@@ -445,6 +303,10 @@ class SimulatedNvml:
     def nvmlDeviceGetDecoderUtilization(self, h: SimHandle) -> list[int]:  # noqa: N802
         g, t = self._gpu(h), self._now()
         return [round(12 * self._smooth(g, t)) if g.index % 2 == 0 else 0, 167000]
+
+    def nvmlDeviceGetCurrentClocksThrottleReasons(self, h: SimHandle) -> int:  # noqa: N802
+        """The pre-12.x name of :meth:`nvmlDeviceGetCurrentClocksEventReasons`."""
+        return self.nvmlDeviceGetCurrentClocksEventReasons(h)
 
     @_api
     def nvmlDeviceGetCurrentClocksEventReasons(self, h: SimHandle) -> int:  # noqa: N802
@@ -470,14 +332,14 @@ class SimulatedNvml:
             raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
         if error_type == pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED:
             return 0
-        return int(_unit(self.seed, g.index, "sbe") * 3)
+        return int(unit(self.seed, g.index, "sbe") * 3)
 
     @_api
     def nvmlDeviceGetRemappedRows(self, h: SimHandle) -> tuple[int, int, int, int]:  # noqa: N802
         g = self._gpu(h)
         if not self.model.ecc:
             raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
-        return (int(_unit(self.seed, g.index, "remap") * 2), 0, 0, 0)  # corr, unc, pending, failure
+        return (int(unit(self.seed, g.index, "remap") * 2), 0, 0, 0)  # corr, unc, pending, failure
 
     @_api
     def nvmlDeviceGetComputeRunningProcesses(self, h: SimHandle) -> list[Any]:  # noqa: N802
@@ -491,12 +353,25 @@ class SimulatedNvml:
         self._gpu(h)
         return []
 
+    # The versioned names the collector calls (newest first); the simulator answers all alike.
+    def nvmlDeviceGetComputeRunningProcesses_v3(self, h: SimHandle) -> list[Any]:  # noqa: N802
+        return self.nvmlDeviceGetComputeRunningProcesses(h)
+
+    def nvmlDeviceGetComputeRunningProcesses_v2(self, h: SimHandle) -> list[Any]:  # noqa: N802
+        return self.nvmlDeviceGetComputeRunningProcesses(h)
+
+    def nvmlDeviceGetGraphicsRunningProcesses_v3(self, h: SimHandle) -> list[Any]:  # noqa: N802
+        return self.nvmlDeviceGetGraphicsRunningProcesses(h)
+
+    def nvmlDeviceGetGraphicsRunningProcesses_v2(self, h: SimHandle) -> list[Any]:  # noqa: N802
+        return self.nvmlDeviceGetGraphicsRunningProcesses(h)
+
     @_api
     def nvmlSystemGetProcessName(self, pid: int) -> str:  # noqa: N802
         for g in self.gpus:
             if pid in g.pids:
                 k = g.pids.index(pid)
-                pick = int(_unit(self.seed, g.index, "name", k) * len(PROCESS_NAMES))
+                pick = int(unit(self.seed, g.index, "name", k) * len(PROCESS_NAMES))
                 return "/usr/bin/" + PROCESS_NAMES[pick]
         raise _err(pynvml.NVML_ERROR_NOT_FOUND)
 

@@ -1,0 +1,69 @@
+"""The JSON form of NVML answers, shared by the recorder and the replayer.
+
+A recording is ``{"format": FORMAT, "driver": ..., "models": [...], "source": ..., "calls": [...]}``;
+each call is ``{"fn": NAME, "args": [...], "value": ...}`` or ``{"fn": ..., "args": [...], "error": NAME,
+"code": N}``. A device handle is written ``{"gpu": INDEX}``; a ctypes struct as an object of its fields
+(with ``"_struct"``, the pynvml class name); an NVML field value as ``{"fieldId", "scopeId",
+"nvmlReturn", "value"}`` with the decoded number.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+from typing import Any
+
+import pynvml
+
+from .background import handle_key
+from .facade import decode_field_value
+
+FORMAT = "spark-exporter-nvml-recording/1"
+MAX_BYTES = 64 * 1024 * 1024  # a recording larger than this is refused
+
+
+def call_key(fn: str, args: list[Any]) -> str:
+    return fn + json.dumps(args, sort_keys=True, separators=(",", ":"))
+
+
+class Encoder:
+    """Turns NVML arguments and answers into JSON values; knows which handle is which GPU."""
+
+    def __init__(self) -> None:
+        self.gpus: dict[Any, int] = {}
+
+    def arg(self, a: Any) -> Any:
+        if isinstance(a, list | tuple):
+            return [self.arg(x) for x in a]
+        if isinstance(a, bool | int | float | str) or a is None:
+            return a
+        try:
+            key = handle_key(a)
+            if key in self.gpus:
+                return {"gpu": self.gpus[key]}
+        except TypeError:
+            pass
+        return {"object": type(a).__name__}
+
+    def value(self, v: Any) -> Any:
+        if v is None or isinstance(v, bool | int | float | str):
+            return v
+        if isinstance(v, bytes):
+            return v.decode("utf-8", "replace").rstrip("\x00")
+        if isinstance(v, pynvml.c_nvmlFieldValue_t):
+            ok = v.nvmlReturn == pynvml.NVML_SUCCESS
+            return {"fieldId": int(v.fieldId), "scopeId": int(v.scopeId), "nvmlReturn": int(v.nvmlReturn),
+                    "value": decode_field_value(v) if ok else None}
+        if isinstance(v, ctypes.Array | list | tuple):
+            return [self.value(x) for x in v]
+        if isinstance(v, ctypes.Structure):
+            out: dict[str, Any] = {"_struct": type(v).__name__}
+            for name, *_ in v._fields_:
+                out[name] = self.value(getattr(v, name))
+            return out
+        if isinstance(v, pynvml.nvmlFriendlyObject):
+            return {k: self.value(x) for k, x in vars(v).items()}
+        key = handle_key(v)
+        if key in self.gpus:
+            return {"gpu": self.gpus[key]}
+        return {"object": type(v).__name__}

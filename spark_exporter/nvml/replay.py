@@ -1,0 +1,142 @@
+"""``--gpu.replay=FILE``: serve a recording made by ``spark-exporter gpu record`` through the same code path
+as the real NVML and the simulator.
+
+Each call answers what was recorded for the same function and arguments: the value, or the recorded NVML
+error raised as ``pynvml``'s own error class. A call that was never recorded answers NotSupported, so its
+field is left out. XID events are not recorded: registration works and waits time out.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pynvml
+
+from .recording import FORMAT, MAX_BYTES, call_key
+
+
+@dataclass(frozen=True)
+class ReplayHandle:
+    """Stands in for ``c_nvmlDevice_t``: the GPU's index in the recording."""
+
+    index: int
+
+
+class _EventSet:
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+
+class _Struct:
+    """A recorded struct: its fields as attributes (``info.total``, ``pci.busId``)."""
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.__dict__.update(fields)
+
+
+class ReplayedNvml:
+    """The subset of ``pynvml`` the collector calls, answered from a recording."""
+
+    def __init__(self, recording: dict[str, Any], source: str = "recording") -> None:
+        if not isinstance(recording, dict) or recording.get("format") != FORMAT:
+            raise ValueError(f"{source}: not a spark-exporter NVML recording (format {FORMAT!r} expected)")
+        calls = recording.get("calls")
+        if not isinstance(calls, list):
+            raise ValueError(f"{source}: 'calls' must be a list")
+        self.recording = recording
+        self._answers: dict[str, dict[str, Any]] = {}
+        for i, c in enumerate(calls):
+            if not isinstance(c, dict) or not isinstance(c.get("fn"), str) or not isinstance(c.get("args"), list):
+                raise ValueError(f"{source}: call {i} needs 'fn' (string) and 'args' (list)")
+            self._answers[call_key(c["fn"], c["args"])] = c
+
+    @classmethod
+    def from_file(cls, path: str) -> ReplayedNvml:
+        p = Path(path)
+        try:
+            if p.stat().st_size > MAX_BYTES:
+                raise ValueError(f"{path}: larger than {MAX_BYTES} bytes")
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise ValueError(f"{path}: {e.strerror or e}") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
+        return cls(data, path)
+
+    # -- the calls that are not answered from the recording ----------------------------------------
+
+    def nvmlInit(self) -> None:  # noqa: N802 - pynvml's names
+        pass
+
+    def nvmlShutdown(self) -> None:  # noqa: N802
+        pass
+
+    def nvmlEventSetCreate(self) -> _EventSet:  # noqa: N802
+        return _EventSet()
+
+    def nvmlDeviceRegisterEvents(self, h: Any, event_types: int, es: _EventSet) -> None:  # noqa: N802
+        pass
+
+    def nvmlEventSetWait_v2(self, es: _EventSet, timeout_ms: int) -> Any:  # noqa: N802
+        es.closed.wait(timeout_ms / 1000)
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
+
+    def nvmlEventSetFree(self, es: _EventSet) -> None:  # noqa: N802
+        es.closed.set()
+
+    # -- everything else ---------------------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("nvml"):
+            raise AttributeError(name)
+
+        def call(*args: Any) -> Any:
+            entry = self._answers.get(call_key(name, [_encode_arg(a) for a in args]))
+            if entry is None:
+                raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+            if "error" in entry:
+                code = entry.get("code")
+                raise pynvml.NVMLError(int(code) if isinstance(code, int) else pynvml.NVML_ERROR_UNKNOWN)
+            return _decode(entry.get("value"))
+
+        return call
+
+
+def _encode_arg(a: Any) -> Any:
+    if isinstance(a, ReplayHandle):
+        return {"gpu": a.index}
+    if isinstance(a, list | tuple):
+        return [_encode_arg(x) for x in a]
+    return a
+
+
+def _decode(v: Any) -> Any:
+    if isinstance(v, list):
+        if v and all(isinstance(x, dict) and "fieldId" in x for x in v):
+            return _field_values(v)
+        return [_decode(x) for x in v]
+    if isinstance(v, dict):
+        if set(v) == {"gpu"}:
+            return ReplayHandle(int(v["gpu"]))
+        return _Struct({k: _decode(x) for k, x in v.items() if k != "_struct"})
+    return v
+
+
+def _field_values(items: list[dict[str, Any]]) -> Any:
+    out = (pynvml.c_nvmlFieldValue_t * len(items))()
+    for i, item in enumerate(items):
+        out[i].fieldId, out[i].scopeId = int(item["fieldId"]), int(item["scopeId"])
+        out[i].nvmlReturn = int(item["nvmlReturn"])
+        value = item.get("value")
+        if out[i].nvmlReturn == pynvml.NVML_SUCCESS and value is not None:
+            if float(value).is_integer() and value >= 0:
+                out[i].valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG
+                out[i].value.ullVal = int(value)
+            else:
+                out[i].valueType = pynvml.NVML_VALUE_TYPE_DOUBLE
+                out[i].value.dVal = float(value)
+    return out

@@ -1,0 +1,137 @@
+"""NVML record and replay ('spark-exporter gpu record', --gpu.replay), and the simulator's memory consistency."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_gpu_helpers import Clock, write_meminfo
+
+from procs import PYTHON, REPO, exporter, http_get, parse_metrics, wait_for
+from spark_exporter.cli import load_config
+from spark_exporter.collectors.base import Paths
+from spark_exporter.collectors.gpu import GpuCollector
+from spark_exporter.exporter.exposition import render
+from spark_exporter.nvml.background import WatchedDevice
+from spark_exporter.nvml.record import record_library
+from spark_exporter.nvml.replay import ReplayedNvml
+from spark_exporter.nvml.sim import SimulatedNvml
+
+SEED = 42
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PYTHON, "-m", "spark_exporter", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "LD_LIBRARY_PATH": ""})
+
+
+def exposition(collector: GpuCollector) -> str:
+    """One collection with one synchronous PCIe sample, rendered; the simulation marker left out."""
+    collector.collect()
+    if collector.pcie is not None and collector._devices:
+        collector.pcie.sample_once([WatchedDevice(d.handle, d.uuid) for d in collector._devices])
+    text = render([f for f in collector.collect() if f.name != "spark_exporter_gpu_simulated_info"]).decode()
+    collector.close()
+    return text
+
+
+class TestRecordReplay:
+    @pytest.mark.parametrize("profile", ["gb10", "h100x8"])
+    def test_replay_of_a_recording_serves_the_recorded_exposition(self, profile: str, tmp_path: Path) -> None:
+        """Recording the simulator at one instant, then replaying it, gives byte-identical GPU exposition."""
+        procfs = write_meminfo(tmp_path / "proc")
+        clock = Clock()
+        cfg = load_config([f"--gpu.seed={SEED}"], environ={})
+        recording = record_library(cfg, Paths(procfs=str(procfs)), SimulatedNvml(profile, seed=SEED, clock=clock),
+                                   "test", clock=clock)
+        recording = json.loads(json.dumps(recording))  # as it would be read back from the file
+        simulated = exposition(GpuCollector(cfg, Paths(procfs=str(procfs)),
+                                            nvml_lib=SimulatedNvml(profile, seed=SEED, clock=clock), clock=clock))
+        replayed = exposition(GpuCollector(cfg, Paths(procfs=str(procfs)), nvml_lib=ReplayedNvml(recording),
+                                           clock=clock))
+        assert replayed == simulated
+        assert "DCGM_FI_DEV_GPU_TEMP" in replayed
+
+    def test_record_then_replay_round_trips_through_the_daemon(self, tmp_path: Path) -> None:
+        """'gpu record --gpu.simulate=h100x8' then 'spark-exporter --gpu.replay=FILE' serves the same series."""
+        out = tmp_path / "h100x8.json"
+        done = run_cli("gpu", "record", f"--output={out}", "--gpu.simulate=h100x8", f"--gpu.seed={SEED}")
+        assert done.returncode == 0, done.stderr
+        rec = json.loads(out.read_text())
+        assert (rec["driver"], rec["models"], rec["source"]) == (
+            "570.133.20", ["NVIDIA H100 80GB HBM3"], f"simulate:h100x8:seed={SEED}")
+        power = {c["args"][0]["gpu"] for c in rec["calls"] if c["fn"] == "nvmlDeviceGetPowerUsage"}
+        assert power == set(range(8))
+
+        def gpu_series(url: str) -> set[tuple[str, tuple[tuple[str, str], ...]]] | None:
+            fams = parse_metrics(http_get(url + "/metrics")[1].decode())
+            pcie = fams.get("DCGM_FI_DEV_PCIE_TX_THROUGHPUT")
+            if pcie is None or len(pcie.samples) < 8:
+                return None
+            return {(s.name, tuple(sorted(s.labels.items()))) for name, f in fams.items()
+                    if name.startswith(("DCGM_", "spark_exporter_gpu_")) and name != "spark_exporter_gpu_simulated_info"
+                    for s in f.samples}
+
+        with exporter("--gpu.simulate=h100x8", f"--gpu.seed={SEED}", "--collect.min-age=300ms") as p:
+            simulated = wait_for(lambda: gpu_series(p.url), 30, 0.3, "simulated series")
+        with exporter(f"--gpu.replay={out}", "--collect.min-age=300ms") as p:
+            replayed = wait_for(lambda: gpu_series(p.url), 30, 0.3, "replayed series")
+        assert replayed == simulated
+
+    @pytest.mark.parametrize(("content", "message"), [
+        (None, "no such recording file"),
+        ("{not json", "invalid JSON at line 1"),
+        ('{"format": "something-else", "calls": []}', "not a spark-exporter NVML recording"),
+    ])
+    def test_bad_recording_is_one_line_and_exit_2(self, content: str | None, message: str, tmp_path: Path) -> None:
+        """A missing, malformed or foreign recording file is rejected at start-up with one line and exit 2."""
+        path = tmp_path / "rec.json"
+        if content is not None:
+            path.write_text(content)
+        done = run_cli(f"--gpu.replay={path}", "--web.listen-address=127.0.0.1:0")
+        assert done.returncode == 2
+        assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+    def test_record_without_a_driver_says_so_and_exits_1(self, tmp_path: Path) -> None:
+        """'gpu record' on a machine without libnvidia-ml names the NVML error and writes no file."""
+        out = tmp_path / "rec.json"
+        done = run_cli("gpu", "record", f"--output={out}")
+        assert done.returncode == 1
+        assert "error: NVML: NVML unavailable: NVMLError_LibraryNotFound" in done.stderr
+        assert not out.exists()
+
+    def test_record_needs_an_output(self) -> None:
+        """'gpu record' without --output is a usage error (exit 2)."""
+        assert run_cli("gpu", "record").returncode == 2
+
+
+class TestSimulatorMemoryConsistency:
+    @pytest.mark.parametrize("profile", ["gb10", "h100", "h100x8"])
+    @pytest.mark.parametrize("host_total_mib", [24105, 124_000])
+    def test_used_free_reserved_fit_in_total(self, profile: str, host_total_mib: int, tmp_path: Path) -> None:
+        """FB_USED + FB_FREE + FB_RESERVED <= FB_TOTAL on every GPU, at many instants, also on a small host."""
+        procfs = write_meminfo(tmp_path / "proc", total_kb=host_total_mib * 1024,
+                               available_kb=int(host_total_mib * 1024 * 0.96))
+        clock = Clock()
+        cfg = load_config([f"--gpu.seed={SEED}", "--gpu.pcie-interval=0"], environ={})
+        c = GpuCollector(cfg, Paths(procfs=str(procfs)), nvml_lib=SimulatedNvml(profile, seed=SEED, clock=clock),
+                         clock=clock)
+        checked = 0
+        for _ in range(12):
+            fams: dict[str, Any] = {f.name: f for f in c.collect()}
+            values = {name: {s.labels["gpu"]: s.value for s in fams[name].samples}
+                      for name in ("DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_FB_TOTAL")}
+            reserved = {s.labels["gpu"]: s.value for s in fams["DCGM_FI_DEV_FB_RESERVED"].samples} \
+                if "DCGM_FI_DEV_FB_RESERVED" in fams else {}
+            for gpu, total in values["DCGM_FI_DEV_FB_TOTAL"].items():
+                used, free = values["DCGM_FI_DEV_FB_USED"][gpu], values["DCGM_FI_DEV_FB_FREE"][gpu]
+                assert used + free + reserved.get(gpu, 0) <= total, (gpu, used, free, total)
+                assert used > 0 and free >= 0
+                checked += 1
+            clock.advance(47)
+        c.close()
+        assert checked >= 12
