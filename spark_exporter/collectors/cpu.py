@@ -14,6 +14,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from ..settings import ExporterConfig
 from . import register
+from ._files import read_text
 from .base import Collector, Paths
 
 # Column order of a "cpuN" line in /proc/stat (see proc(5)); values are in USER_HZ ticks.
@@ -57,8 +58,7 @@ class CpuCollector(Collector):
         return value
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("stat"), encoding="ascii") as fh:
-            cpus = parse_cpu_lines(fh.read())
+        cpus = parse_cpu_lines(read_text(self.paths.proc("stat")))
         seconds = CounterMetricFamily(
             "node_cpu_seconds", "Seconds the CPUs spent in each mode.", labels=["cpu", "mode"]
         )

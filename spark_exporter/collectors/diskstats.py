@@ -22,6 +22,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 
 from ..settings import ExporterConfig
 from . import register
+from ._files import read_text
 from .base import Collector, Paths
 from .netdev import compile_option, regex_option
 
@@ -135,14 +136,12 @@ class DiskstatsCollector(Collector):
     def _udev(self, major: str, minor: str) -> dict[str, str]:
         path = os.path.join(self.paths.rootfs, "run", "udev", "data", f"b{major}:{minor}")
         try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                return parse_udev(fh.read())
+            return parse_udev(read_text(path))
         except OSError:
             return {}
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("diskstats"), encoding="ascii") as fh:
-            disks = parse_diskstats(fh.read())
+        disks = parse_diskstats(read_text(self.paths.proc("diskstats")))
         fams = _Families()
         for major, minor, dev, cols in disks:
             if self._exclude is not None and self._exclude.search(dev):

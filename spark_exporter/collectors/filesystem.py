@@ -21,6 +21,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from ..settings import ExporterConfig, duration_option
 from . import register
+from ._files import read_text
 from .base import Collector, Paths
 from .netdev import compile_option, regex_option
 
@@ -95,11 +96,9 @@ class FilesystemCollector(Collector):
     def mounts(self) -> list[Mount]:
         """Mounts left after the exclusions, first occurrence of each (device, fstype, mountpoint)."""
         try:
-            with open(self.paths.proc("1", "mounts"), encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
+            text = read_text(self.paths.proc("1", "mounts"))
         except FileNotFoundError:
-            with open(self.paths.proc("mounts"), encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
+            text = read_text(self.paths.proc("mounts"))
         seen: set[tuple[str, ...]] = set()
         out = []
         for m in parse_mounts(text, self.paths.rootfs):

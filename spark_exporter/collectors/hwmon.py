@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from . import register
+from ._files import read_text
 from .base import Collector
 
 _INVALID = re.compile(r"[^a-z0-9:_]")
@@ -43,7 +44,7 @@ SENSOR_TYPES = frozenset(
     }
 )
 LABELS = ["chip", "sensor"]
-_MAX_READ = 128  # bytes; sysfs values are short, and a broken driver must not make us read forever
+_MAX_READ = 4096  # bytes; sysfs values are short, and a broken driver must not make us read forever
 
 
 def clean_name(name: str) -> str:
@@ -61,8 +62,7 @@ def explode(filename: str) -> tuple[str, int, str] | None:
 
 def _read(path: str) -> str | None:
     try:
-        with open(path, "rb") as fh:
-            return fh.read(_MAX_READ).decode("utf-8", errors="replace").strip("\n")
+        return read_text(path, _MAX_READ).strip("\n")
     except OSError:
         return None
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ..settings import ExporterConfig
-from . import register
+from . import _files, register
 from .base import Collector, Paths
 from .netdev import compile_option, regex_option
 
@@ -55,21 +55,8 @@ def parse_int(text: str) -> int:
 
 
 def read_attr(path: str) -> str | None:
-    """One sysfs attribute, stripped; None when the driver cannot report it (EINVAL, ENOENT, EPERM...).
-
-    os.open/os.read rather than open(): this runs ~20 times per interface per collection, and the
-    buffered text layer costs several times the syscalls themselves.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, 4096).decode("utf-8", errors="replace").strip()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    """One sysfs attribute, stripped; None when the driver cannot report it (EINVAL, ENOENT, EPERM...)."""
+    return _files.read_attr(path)
 
 
 @register

@@ -20,6 +20,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from ..settings import ConfigError, ExporterConfig, Option
 from . import register
+from ._files import read_int, read_text
 from .base import Collector, Paths
 
 # /proc/net/dev columns, in file order (see the kernel's dev_seq_printf_stats).
@@ -85,17 +86,10 @@ class NetdevCollector(Collector):
         self._exclude = compile_option(config, "netdev.device-exclude")
 
     def _nohandler(self, device: str) -> int | None:
-        try:
-            with open(
-                self.paths.sys("class", "net", device, "statistics", "rx_nohandler"), encoding="ascii"
-            ) as fh:
-                return int(fh.read())
-        except (OSError, ValueError):
-            return None
+        return read_int(self.paths.sys("class", "net", device, "statistics", "rx_nohandler"))
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("net", "dev"), encoding="ascii") as fh:
-            devices = parse_net_dev(fh.read())
+        devices = parse_net_dev(read_text(self.paths.proc("net", "dev")))
         fams: dict[str, CounterMetricFamily] = {}
 
         def add(key: str, device: str, value: float) -> None:

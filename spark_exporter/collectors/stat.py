@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from . import register
+from ._files import read_text
 from .base import Collector
 
 # /proc/stat key -> (metric name as node_exporter spells it, HELP, is a counter)
@@ -43,8 +44,7 @@ class StatCollector(Collector):
     name = "stat"
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("stat"), encoding="ascii") as fh:
-            values = parse_stat(fh.read())
+        values = parse_stat(read_text(self.paths.proc("stat")))
         for key, value in values.items():
             name, doc, counter = _FIELDS[key]
             if counter:

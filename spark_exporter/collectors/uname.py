@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from . import register
+from ._files import read_text
 from .base import Collector
 
 
@@ -21,8 +22,7 @@ class UnameCollector(Collector):
     name = "uname"
 
     def domainname(self) -> str:
-        with open(self.paths.proc("sys", "kernel", "domainname"), encoding="utf-8", errors="replace") as fh:
-            return fh.read().strip()
+        return read_text(self.paths.proc("sys", "kernel", "domainname")).strip()
 
     def collect(self) -> Iterable[Metric]:
         u = os.uname()
