@@ -25,6 +25,16 @@ _MODULES = (
     "stat",
     "time",
     "pressure",
+    "vmstat",
+    "filefd",
+    "sockstat",
+    "netstat",
+    "entropy",
+    "conntrack",
+    "arp",
+    "softnet",
+    "schedstat",
+    "infiniband",
     "gpu",
 )
 
