@@ -1,5 +1,11 @@
 """node_cpu_seconds_total{cpu,mode} and node_cpu_guest_seconds_total from /proc/stat (node_exporter's cpu).
 
+Also, as node_exporter's cpu collector: ``node_cpu_isolated{cpu}`` from <sysfs>/devices/system/cpu/isolated
+(CPUs taken out of scheduling with ``isolcpus=``), and the x86 thermal throttle counters
+``node_cpu_core_throttles_total{package,core}`` and ``node_cpu_package_throttles_total{package}`` from each
+CPU's ``thermal_throttle/`` directory, read once per core and per package (sibling threads share them).
+Either is left out where the kernel does not provide it (GB10 has no thermal_throttle directory).
+
 /proc/stat is read directly rather than through ``psutil.cpu_times(percpu=True)``: psutil ignores
 ``--path.procfs`` unless its process-global ``PROCFS_PATH`` is flipped, and it folds guest time into
 user on some versions. One read of one small file gives every CPU.
@@ -10,11 +16,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import CounterMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ..settings import ExporterConfig
 from . import register
-from ._files import read_text
+from ._files import list_dir, read_int, read_text
 from .base import Collector, Paths
 
 # Column order of a "cpuN" line in /proc/stat (see proc(5)); values are in USER_HZ ticks.
@@ -35,6 +41,18 @@ def parse_cpu_lines(text: str) -> dict[str, list[int]]:
             continue
         name, *cols = line.split()
         out[name[3:]] = [int(c) for c in cols]
+    return out
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """CPU numbers of a kernel cpulist ("1,3-5,9" -> [1, 3, 4, 5, 9]); "" gives []. Raises ValueError."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
     return out
 
 
@@ -77,3 +95,61 @@ class CpuCollector(Collector):
         yield seconds
         if guest.samples:
             yield guest
+        yield from self._isolated()
+        yield from self._throttles()
+
+    def _isolated(self) -> Iterable[Metric]:
+        try:
+            text = read_text(self.paths.sys("devices", "system", "cpu", "isolated")).strip()
+        except FileNotFoundError:
+            return
+        cpus = parse_cpu_list(text)
+        if not cpus:
+            return
+        fam = GaugeMetricFamily(
+            "node_cpu_isolated",
+            "Whether each core is isolated, information from /sys/devices/system/cpu/isolated.",
+            labels=["cpu"],
+        )
+        for cpu in cpus:
+            fam.add_metric([str(cpu)], 1.0)
+        yield fam
+
+    def _throttles(self) -> Iterable[Metric]:
+        base = self.paths.sys("devices", "system", "cpu")
+        packages: dict[int, int] = {}
+        cores: dict[tuple[int, int], int] = {}
+        for entry in list_dir(base):
+            if not (entry.startswith("cpu") and entry[3:].isdigit()):
+                continue
+            cpu = os.path.join(base, entry)
+            package = read_int(os.path.join(cpu, "topology", "physical_package_id"))
+            core = read_int(os.path.join(cpu, "topology", "core_id"))
+            if package is None or core is None:
+                continue
+            if (package, core) not in cores:
+                count = read_int(os.path.join(cpu, "thermal_throttle", "core_throttle_count"))
+                if count is not None:
+                    cores[(package, core)] = count
+            if package not in packages:
+                count = read_int(os.path.join(cpu, "thermal_throttle", "package_throttle_count"))
+                if count is not None:
+                    packages[package] = count
+        if cores:
+            core_fam = CounterMetricFamily(
+                "node_cpu_core_throttles",
+                "Number of times this CPU core has been throttled.",
+                labels=["package", "core"],
+            )
+            for (package, core), count in sorted(cores.items()):
+                core_fam.add_metric([str(package), str(core)], count)
+            yield core_fam
+        if packages:
+            pkg_fam = CounterMetricFamily(
+                "node_cpu_package_throttles",
+                "Number of times this CPU package has been throttled.",
+                labels=["package"],
+            )
+            for package, count in sorted(packages.items()):
+                pkg_fam.add_metric([str(package)], count)
+            yield pkg_fam

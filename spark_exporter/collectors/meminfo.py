@@ -46,5 +46,4 @@ class MeminfoCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         fields = parse_meminfo(read_text(self.paths.proc("meminfo")))
         for key, value in fields.items():
-            field = key.removesuffix("_bytes")
-            yield GaugeMetricFamily(f"node_memory_{key}", f"Memory information field {field}.", value=value)
+            yield GaugeMetricFamily(f"node_memory_{key}", f"Memory information field {key}.", value=value)
