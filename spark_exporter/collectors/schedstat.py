@@ -14,7 +14,7 @@ from . import register
 from ._files import read_text
 from .base import Collector
 
-_NS = 1e-9  # seconds per nanosecond
+_NS_PER_S = 1e9  # divided, not multiplied by 1e-9: the same float as node_exporter
 
 
 @register
@@ -42,7 +42,7 @@ class SchedstatCollector(Collector):
             if not cols or not cols[0].startswith("cpu") or len(cols) < 10:
                 continue
             cpu = cols[0][3:]
-            running.add_metric([cpu], int(cols[7]) * _NS)
-            waiting.add_metric([cpu], int(cols[8]) * _NS)
+            running.add_metric([cpu], int(cols[7]) / _NS_PER_S)
+            waiting.add_metric([cpu], int(cols[8]) / _NS_PER_S)
             slices.add_metric([cpu], int(cols[9]))
         return [running, waiting, slices]
