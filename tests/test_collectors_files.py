@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_collectors_host import FIXTURE, make
 
 from spark_exporter.collectors import _files
-from test_collectors_host import FIXTURE, make
 
 # Every host collector that reads from the fixture tree (gpu reads NVML, not files).
 HOST = (
