@@ -35,6 +35,12 @@ _MODULES = (
     "softnet",
     "schedstat",
     "infiniband",
+    "cpufreq",
+    "thermal_zone",
+    "edac",
+    "nvme",
+    "os_release",
+    "timex",
     "gpu",
 )
 
