@@ -422,7 +422,7 @@ LIVE_FAMILIES = frozenset({"node_time_seconds", "node_time_zone_offset_seconds"}
 # family -> label names 1.5.0 does not have; dropped from both sides before comparing.
 NEWER_LABELS: dict[str, frozenset[str]] = {
     "node_network_info": frozenset({"adminstate"}),  # added after 1.5.0, from the IFF_UP flag
-    "node_nvme_info": frozenset({"cntlid"}),  # controller id, added after 1.5.0  # added after 1.5.0, from the IFF_UP flag
+    "node_nvme_info": frozenset({"cntlid"}),  # controller id, added after 1.5.0
     "node_disk_info": frozenset(
         {
             "rotational",  # added after 1.5.0
