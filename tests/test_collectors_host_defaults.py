@@ -197,3 +197,107 @@ class TestInfiniband:
         """A machine without RDMA devices gets no series and no failure."""
         shutil.rmtree(tree / "sys/class/infiniband")
         assert collect("infiniband", root=tree) == {}
+
+
+class TestCpufreqThermal:
+    def test_frequencies_in_hertz(self) -> None:
+        """kHz values become Hz per CPU policy; a file the driver lacks (cpuinfo_cur_freq) gives no series."""
+        fams = collect("cpufreq")
+        assert values(fams["node_cpu_scaling_frequency_hertz"], "cpu") == {"0": 2808e6, "10": 1420e6}
+        assert values(fams["node_cpu_frequency_max_hertz"], "cpu") == {"0": 3900e6, "10": 2860e6}
+        assert "node_cpu_frequency_hertz" not in fams
+
+    def test_governor(self) -> None:
+        """The active governor is 1, the other available ones 0; without a list only the active one shows."""
+        fam = collect("cpufreq")["node_cpu_scaling_governor"]
+        got = {(s.labels["cpu"], s.labels["governor"]): s.value for s in fam.samples}
+        assert got[("0", "schedutil")] == 1 and got[("0", "performance")] == 0
+        assert [k for k in got if k[0] == "10"] == [("10", "performance")]
+
+    def test_thermal_zone_and_cooling_device(self) -> None:
+        """Millidegrees become degrees; an unreadable zone is left out; cooling states are served."""
+        fams = collect("thermal_zone")
+        assert [(s.labels, s.value) for s in fams["node_thermal_zone_temp"].samples] == [
+            ({"zone": "0", "type": "acpitz"}, 47.8)
+        ]
+        assert fams["node_cooling_device_max_state"].samples[0].labels == {"name": "0", "type": "Processor"}
+        assert fams["node_cooling_device_max_state"].samples[0].value == 3
+
+
+class TestInventoryCollectors:
+    def test_nvme_info(self) -> None:
+        """node_nvme_info labels the controller with trimmed sysfs attributes, cntlid included."""
+        (sample,) = collect("nvme")["node_nvme_info"].samples
+        assert sample.labels == {
+            "device": "nvme0",
+            "firmware_revision": "ERLA8B01",
+            "model": "ESL01TBTLCZ-27J2-TYN",
+            "serial": "TEST0000000000001",
+            "state": "live",
+            "cntlid": "0",
+        }
+
+    def test_dmi_info_has_only_readable_fields(self) -> None:
+        """Fields the tree lacks (serials, UUID) are not labels; an empty field is an empty label."""
+        (sample,) = collect("dmi")["node_dmi_info"].samples
+        assert sample.labels["system_vendor"] == "NVIDIA" and sample.labels["product_name"] == "DGX Spark"
+        assert sample.labels["chassis_asset_tag"] == ""
+        assert "product_uuid" not in sample.labels and "board_serial" not in sample.labels
+
+    def test_usb_c_power_supply(self) -> None:
+        """The USB-C PD input is served in volts and amperes, with its text attributes on the info series."""
+        fams = collect("powersupplyclass")
+        supply = "ucsi-source-psy-USBC000:001"
+        assert values(fams["node_power_supply_voltage_volt"], "power_supply") == {supply: 20.0}
+        assert values(fams["node_power_supply_current_ampere"], "power_supply") == {supply: 4.85}
+        assert values(fams["node_power_supply_online"], "power_supply") == {supply: 1}
+        (info,) = fams["node_power_supply_info"].samples
+        assert info.labels == {"power_supply": supply, "type": "USB", "usb_type": "C [PD] PD_PPS", "scope": "Device"}
+
+    def test_os_release(self) -> None:
+        """os-release keys become labels, VERSION_ID's major.minor the version, SUPPORT_END a timestamp."""
+        fams = collect("os")
+        (info,) = fams["node_os_info"].samples
+        assert (info.labels["id"], info.labels["version_id"], info.labels["build_id"]) == ("ubuntu", "24.04", "")
+        (version,) = fams["node_os_version"].samples
+        assert version.labels == {"id": "ubuntu", "id_like": "debian", "name": "Ubuntu"} and version.value == 24.04
+        assert fams["node_os_support_end_timestamp_seconds"].samples[0].value == 1874880000  # 2029-05-31T00:00:00Z
+
+    def test_os_release_falls_back_to_usr_lib(self, tree: Path) -> None:
+        """Without /etc/os-release the copy in /usr/lib is read."""
+        (tree / "rootfs/usr/lib").mkdir(parents=True)
+        (tree / "rootfs/etc/os-release").rename(tree / "rootfs/usr/lib/os-release")
+        assert collect("os", root=tree)["node_os_info"].samples[0].labels["id"] == "ubuntu"
+
+    def test_edac_absent(self) -> None:
+        """A machine without an EDAC driver gets no series."""
+        assert collect("edac") == {}
+
+
+class TestTextfile:
+    def test_files_are_served_with_mtime(self, tmp_path: Path) -> None:
+        """Each *.prom file's families are served; mtime is per file; no error when all parse."""
+        (tmp_path / "nccl.prom").write_text(
+            "# HELP nccl_allreduce_busbw_gbps Bus bandwidth.\n# TYPE nccl_allreduce_busbw_gbps gauge\n"
+            'nccl_allreduce_busbw_gbps{size="1G"} 21.5\n'
+        )
+        (tmp_path / "ignored.txt").write_text("x 1\n")
+        os.utime(tmp_path / "nccl.prom", (1700000000, 1700000000))
+        fams = collect("textfile", f"--textfile.directory={tmp_path}")
+        assert fams["nccl_allreduce_busbw_gbps"].samples[0].value == 21.5
+        assert values(fams["node_textfile_mtime_seconds"], "file") == {str(tmp_path / "nccl.prom"): 1700000000}
+        assert fams["node_textfile_scrape_error"].samples[0].value == 0
+
+    def test_bad_file_is_left_out_whole(self, tmp_path: Path) -> None:
+        """A file that does not parse or carries timestamps is skipped and scrape_error is 1; others are served."""
+        (tmp_path / "good.prom").write_text("good_metric 1\n")
+        (tmp_path / "broken.prom").write_text("half_metric 1\nthis is { not prometheus\n")
+        (tmp_path / "stamped.prom").write_text("stamped_metric 1 1700000000000\n")
+        fams = collect("textfile", f"--textfile.directory={tmp_path}")
+        assert "good_metric" in fams and "half_metric" not in fams and "stamped_metric" not in fams
+        assert set(values(fams["node_textfile_mtime_seconds"], "file")) == {str(tmp_path / "good.prom")}
+        assert fams["node_textfile_scrape_error"].samples[0].value == 1
+
+    def test_no_directory_serves_nothing(self) -> None:
+        """Without --textfile.directory the collector serves no series."""
+        assert collect("textfile") == {}

@@ -41,6 +41,9 @@ _MODULES = (
     "nvme",
     "os_release",
     "timex",
+    "dmi",
+    "powersupplyclass",
+    "textfile",
     "gpu",
 )
 
