@@ -301,3 +301,33 @@ class TestTextfile:
     def test_no_directory_serves_nothing(self) -> None:
         """Without --textfile.directory the collector serves no series."""
         assert collect("textfile") == {}
+
+
+class TestNewerFamilies:
+    def test_pressure_irq(self) -> None:
+        """IRQ pressure (Linux 6.1+) is served as stalled seconds; microseconds become seconds."""
+        fam = collect("pressure")["node_pressure_irq_stalled_seconds"]
+        assert fam.type == "counter" and fam.samples[0].value == 0.123456
+
+    def test_pressure_without_irq_file(self, tree: Path) -> None:
+        """A kernel with PSI but no irq file serves the other resources and no irq series."""
+        (tree / "proc/pressure/irq").unlink()
+        fams = collect("pressure", root=tree)
+        assert "node_pressure_irq_stalled_seconds" not in fams and "node_pressure_cpu_waiting_seconds" in fams
+
+    def test_softirq_vectors_only_when_asked(self) -> None:
+        """node_softirqs_total comes with --stat.softirq, one series per vector of the softirq line."""
+        assert "node_softirqs" not in collect("stat")
+        fam = collect("stat", "--stat.softirq")["node_softirqs"]
+        assert [s.labels["vector"] for s in fam.samples] == [
+            "hi",
+            "timer",
+            "net_tx",
+            "net_rx",
+            "block",
+            "block_iopoll",
+            "tasklet",
+            "sched",
+            "hrtimer",
+            "rcu",
+        ]

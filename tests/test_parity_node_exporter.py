@@ -410,6 +410,7 @@ FIXTURE_FLAGS = (
     "--collector.arp.device-exclude=nope",
     "--collector.netclass.ignored-devices=(dmz|int)",
     "--collector.netclass.ignore-invalid-speed",
+    "--collector.stat.softirq",
 )
 
 def our_flag(flag: str) -> str:
