@@ -298,9 +298,15 @@ class TestTextfile:
         assert set(values(fams["node_textfile_mtime_seconds"], "file")) == {str(tmp_path / "good.prom")}
         assert fams["node_textfile_scrape_error"].samples[0].value == 1
 
-    def test_no_directory_serves_nothing(self) -> None:
-        """Without --textfile.directory the collector serves no series."""
-        assert collect("textfile") == {}
+    def test_no_directory_serves_only_the_error_gauge(self) -> None:
+        """Without --textfile.directory only node_textfile_scrape_error 0 is served, as node_exporter does."""
+        fams = collect("textfile")
+        assert list(fams) == ["node_textfile_scrape_error"] and fams["node_textfile_scrape_error"].samples[0].value == 0
+
+    def test_missing_directory_is_an_error(self, tmp_path: Path) -> None:
+        """A directory that does not exist sets node_textfile_scrape_error to 1."""
+        fams = collect("textfile", f"--textfile.directory={tmp_path / 'nope'}")
+        assert fams["node_textfile_scrape_error"].samples[0].value == 1
 
 
 class TestNewerFamilies:
@@ -331,3 +337,19 @@ class TestNewerFamilies:
             "hrtimer",
             "rcu",
         ]
+
+
+class TestUdpQueues:
+    def test_queues_summed_per_address_family(self, tree: Path) -> None:
+        """tx_queue:rx_queue columns (hex) are summed over sockets, per IPv4 and IPv6 table."""
+        header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+        (tree / "proc/net/udp").write_text(
+            header
+            + "   0: 00000000:0016 00000000:0000 07 00000015:00000100 00:00000000 00000000     0        0 2740\n"
+            + "   1: 00000000:0017 00000000:0000 07 00000001:00000001 00:00000000 00000000     0        0 2741\n"
+        )
+        fam = collect("udp_queues", root=tree)["node_udp_queues"]
+        assert {(s.labels["ip"], s.labels["queue"]): s.value for s in fam.samples} == {
+            ("v4", "tx"): 0x16,
+            ("v4", "rx"): 0x101,
+        }

@@ -401,6 +401,7 @@ FIXTURE_COLLECTORS = tuple(
             "softnet",
             "stat",
             "thermal_zone",
+            "udp_queues",
             "vmstat",
         }
         & set(load_all())

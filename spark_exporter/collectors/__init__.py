@@ -44,6 +44,7 @@ _MODULES = (
     "dmi",
     "powersupplyclass",
     "textfile",
+    "udp_queues",
     "gpu",
 )
 

@@ -6,7 +6,8 @@ served as they are. ``node_textfile_mtime_seconds{file}`` gives each file's modi
 path, as current node_exporter labels it) and ``node_textfile_scrape_error`` is 1 when any file could
 not be read or parsed. A bad file is left out whole, never half-served: one that does not parse, uses
 client-side timestamps (which node_exporter refuses too), is larger than the read cap, or redefines a
-family another file defined with a different type. Nothing is served while no directory is set.
+family another file defined with a different type. Without a directory only ``node_textfile_scrape_error``
+(0) is served, as node_exporter does; a directory that cannot be listed sets it to 1.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class TextfileCollector(Collector):
         str_option(
             "textfile.directory",
             "",
-            "Directory to read text files with metrics from (empty: the collector serves nothing).",
+            "Directory to read text files with metrics from (empty: none is read).",
             metavar="DIR",
         ),
     )
@@ -52,14 +53,16 @@ class TextfileCollector(Collector):
         self._dir = config["textfile.directory"] or ""
 
     def collect(self) -> Iterable[Metric]:
-        if not self._dir:
-            return []
         merged: dict[str, Metric] = {}
         mtime = GaugeMetricFamily(
             "node_textfile_mtime_seconds", "Unixtime mtime of textfiles successfully read.", labels=["file"]
         )
         error = 0.0
-        for path in sorted(glob.glob(os.path.join(glob.escape(self._dir), "*.prom"))):
+        if self._dir and not os.path.isdir(self._dir):
+            self.log.warning("textfile_directory_unreadable", directory=self._dir)
+            error = 1.0
+        files = sorted(glob.glob(os.path.join(glob.escape(self._dir), "*.prom"))) if self._dir else []
+        for path in files:
             try:
                 fams = parse_file(read_text(path, _MAX_FILE))
                 stamp = os.stat(path).st_mtime
