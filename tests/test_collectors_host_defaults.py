@@ -353,3 +353,28 @@ class TestUdpQueues:
             ("v4", "tx"): 0x16,
             ("v4", "rx"): 0x101,
         }
+
+
+class TestCpuInfo:
+    def test_off_by_default(self) -> None:
+        """node_cpu_info needs --cpu.info, as in node_exporter."""
+        assert "node_cpu_info" not in collect("cpu")
+
+    def test_arm64_cpuinfo(self) -> None:
+        """On arm64 the implementer, architecture, part and revision fill vendor, family, model and stepping."""
+        fams = collect("cpu", "--cpu.info")
+        info = {s.labels["cpu"]: s.labels for s in fams["node_cpu_info"].samples}
+        assert set(info) == {"0", "1", "10"}
+        assert (info["10"]["vendor"], info["10"]["family"], info["10"]["model"], info["10"]["stepping"]) == (
+            "0x41",
+            "8",
+            "0xd87",
+            "1",
+        )
+        assert info["0"]["package"] == "" and info["0"]["model_name"] == ""
+        assert "node_cpu_flag_info" not in fams  # no include filter: no flag series
+
+    def test_flag_filter(self) -> None:
+        """--cpu.info.flags-include selects Features words of the first CPU."""
+        fams = collect("cpu", "--cpu.info", "--cpu.info.flags-include=^(sve2?|bf16)$")
+        assert sorted(s.labels["flag"] for s in fams["node_cpu_flag_info"].samples) == ["bf16", "sve", "sve2"]

@@ -405,13 +405,16 @@ FIXTURE_COLLECTORS = tuple(
 
 # The end-to-end test's flags that both 1.5.0 and we accept. Left out, with the reason: --no-collector.arp.netlink,
 # --collector.hwmon.chip-include (1.5.0 has neither; 1.5.0 reads /proc/net/arp and every hwmon chip anyway),
-# --collector.cpu.info* (the test passes --no-collector.cpu.info off x86, as on GB10), qdisc/wifi/sysctl/bcache
-# (collectors we do not have).
+# qdisc/wifi/sysctl/bcache (collectors we do not have). The cpu.info flags are the ones node_exporter's test uses
+# on x86_64: the captured cpuinfo is an x86 one, and node_exporter parses it by the architecture it runs on.
 FIXTURE_FLAGS = (
     "--collector.arp.device-exclude=nope",
     "--collector.netclass.ignored-devices=(dmz|int)",
     "--collector.netclass.ignore-invalid-speed",
     "--collector.stat.softirq",
+    "--collector.cpu.info",
+    "--collector.cpu.info.flags-include=^(aes|avx.?|constant_tsc)$",
+    "--collector.cpu.info.bugs-include=^(cpu_meltdown|spectre_.*|mds)$",
 )
 
 def our_flag(flag: str) -> str:

@@ -6,6 +6,14 @@ Also, as node_exporter's cpu collector: ``node_cpu_isolated{cpu}`` from <sysfs>/
 CPU's ``thermal_throttle/`` directory, read once per core and per package (sibling threads share them).
 Either is left out where the kernel does not provide it (GB10 has no thermal_throttle directory).
 
+With ``--cpu.info`` (off by default, as in node_exporter): ``node_cpu_info{package,core,cpu,vendor,family,
+model,model_name,microcode,stepping,cachesize}`` = 1 per CPU from <procfs>/cpuinfo, and, for the first
+CPU, ``node_cpu_flag_info{flag}`` and ``node_cpu_bug_info{bug}`` for the flags and bugs that
+``--cpu.info.flags-include`` / ``--cpu.info.bugs-include`` select (none unless set). On arm64 (GB10)
+the file has other keys: ``CPU implementer`` fills vendor, ``CPU architecture`` family, ``CPU part``
+model, ``CPU revision`` stepping and ``Features`` the flags; package, core, microcode and cache size
+are empty there.
+
 /proc/stat is read directly rather than through ``psutil.cpu_times(percpu=True)``: psutil ignores
 ``--path.procfs`` unless its process-global ``PROCFS_PATH`` is flipped, and it folds guest time into
 user on some versions. One read of one small file gives every CPU.
@@ -18,10 +26,11 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..settings import ExporterConfig
+from ..settings import ExporterConfig, bool_option
 from . import register
 from ._files import list_dir, read_int, read_text
 from .base import Collector, Paths
+from .netdev import compile_option, regex_option
 
 # Column order of a "cpuN" line in /proc/stat (see proc(5)); values are in USER_HZ ticks.
 MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
@@ -44,6 +53,59 @@ def parse_cpu_lines(text: str) -> dict[str, list[int]]:
     return out
 
 
+# /proc/cpuinfo key -> node_cpu_info label; x86 keys first, then the arm64 ones.
+CPUINFO_KEYS = {
+    "physical id": "package",
+    "core id": "core",
+    "vendor_id": "vendor",
+    "cpu family": "family",
+    "model": "model",
+    "model name": "model_name",
+    "microcode": "microcode",
+    "stepping": "stepping",
+    "cache size": "cachesize",
+    "CPU implementer": "vendor",
+    "CPU architecture": "family",
+    "CPU part": "model",
+    "CPU revision": "stepping",
+}
+INFO_LABELS = [
+    "package",
+    "core",
+    "cpu",
+    "vendor",
+    "family",
+    "model",
+    "model_name",
+    "microcode",
+    "stepping",
+    "cachesize",
+]
+
+
+def parse_cpuinfo(text: str) -> list[dict[str, str | list[str]]]:
+    """One dict per processor block: the node_cpu_info labels, plus "flags" and "bugs" as lists."""
+    out: list[dict[str, str | list[str]]] = []
+    cur: dict[str, str | list[str]] | None = None
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "processor":
+            cur = {"cpu": value, "flags": [], "bugs": []}
+            out.append(cur)
+        elif cur is None:
+            continue
+        elif key in ("flags", "Features"):
+            cur["flags"] = value.split()
+        elif key == "bugs":
+            cur["bugs"] = value.split()
+        elif key in CPUINFO_KEYS:
+            cur[CPUINFO_KEYS[key]] = value
+    return out
+
+
 def parse_cpu_list(text: str) -> list[int]:
     """CPU numbers of a kernel cpulist ("1,3-5,9" -> [1, 3, 4, 5, 9]); "" gives []. Raises ValueError."""
     out: list[int] = []
@@ -59,10 +121,26 @@ def parse_cpu_list(text: str) -> list[int]:
 @register
 class CpuCollector(Collector):
     name = "cpu"
+    options = (
+        bool_option("cpu.info", False, "Enables metric node_cpu_info."),
+        regex_option(
+            "cpu.info.flags-include",
+            "",
+            "Filter the `flags` field in cpuInfo with a value that must be a regular expression",
+        ),
+        regex_option(
+            "cpu.info.bugs-include",
+            "",
+            "Filter the `bugs` field in cpuInfo with a value that must be a regular expression",
+        ),
+    )
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
         self._hz = user_hz()
+        self._info = bool(config["cpu.info"])
+        self._flags = compile_option(config, "cpu.info.flags-include")
+        self._bugs = compile_option(config, "cpu.info.bugs-include")
         # Last value seen per (cpu, column): some kernels let idle/iowait step backwards by a tick;
         # node_exporter holds the previous value then, so a counter never decreases. Same here.
         self._last: dict[tuple[str, int], int] = {}
@@ -97,6 +175,30 @@ class CpuCollector(Collector):
             yield guest
         yield from self._isolated()
         yield from self._throttles()
+        if self._info:
+            yield from self._cpu_info()
+
+    def _cpu_info(self) -> Iterable[Metric]:
+        cpus = parse_cpuinfo(read_text(self.paths.proc("cpuinfo")))
+        info = GaugeMetricFamily("node_cpu_info", "CPU information from /proc/cpuinfo.", labels=INFO_LABELS)
+        for cpu in cpus:
+            info.add_metric([str(cpu.get(label, "")) for label in INFO_LABELS], 1.0)
+        if not cpus:
+            return
+        yield info
+        for field, pattern, name in (("flags", self._flags, "flag"), ("bugs", self._bugs, "bug")):
+            if pattern is None:
+                continue
+            fam = GaugeMetricFamily(
+                f"node_cpu_{name}_info",
+                f"The `{field}` field of CPU information from /proc/cpuinfo taken from the first core.",
+                labels=[name],
+            )
+            for value in dict.fromkeys(cpus[0][field]):
+                if pattern.search(str(value)):
+                    fam.add_metric([str(value)], 1.0)
+            if fam.samples:
+                yield fam
 
     def _isolated(self) -> Iterable[Metric]:
         try:
