@@ -378,3 +378,69 @@ class TestCpuInfo:
         """--cpu.info.flags-include selects Features words of the first CPU."""
         fams = collect("cpu", "--cpu.info", "--cpu.info.flags-include=^(sve2?|bf16)$")
         assert sorted(s.labels["flag"] for s in fams["node_cpu_flag_info"].samples) == ["bf16", "sve", "sve2"]
+
+
+class TestFallbacksAndFilters:
+    def test_netdev_from_sysfs_without_proc_net_dev(self, tree: Path) -> None:
+        """Without /proc/net/dev the counters come from sysfs statistics, summed as the kernel sums them."""
+        (tree / "proc/net/dev").unlink()
+        stats = tree / "sys/class/net/enp1s0f0np0/statistics"
+        stats.mkdir(exist_ok=True)
+        for name, value in {
+            "rx_bytes": 1000,
+            "tx_bytes": 2000,
+            "rx_dropped": 3,
+            "rx_missed_errors": 4,
+            "rx_crc_errors": 5,
+            "rx_frame_errors": 6,
+        }.items():
+            (stats / name).write_text(f"{value}\n")
+        fams = collect("netdev", root=tree)
+        assert values(fams["node_network_receive_bytes"], "device") == {"enp1s0f0np0": 1000}
+        assert values(fams["node_network_transmit_bytes"], "device") == {"enp1s0f0np0": 2000}
+        assert values(fams["node_network_receive_drop"], "device") == {"enp1s0f0np0": 7}
+        assert values(fams["node_network_receive_frame"], "device") == {"enp1s0f0np0": 11}
+
+    def test_filesystem_from_mountinfo_only(self, tree: Path) -> None:
+        """A root with only proc/1/mountinfo (no mounts files) still lists its mounts."""
+        (tree / "proc/1/mounts").unlink()
+        (tree / "proc/1/mountinfo").write_text(
+            "29 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n"
+            "35 29 259:1 / /boot/efi rw,relatime shared:7 - vfat /dev/nvme0n1p1 rw,fmask=0077\n"
+            "40 29 0:40 / /media/usb\\040stick ro,relatime - vfat /dev/sda1 ro\n"
+        )
+        fam = collect("filesystem", root=tree)["node_filesystem_readonly"]
+        got = {s.labels["mountpoint"]: (s.labels["device"], s.labels["fstype"], s.value) for s in fam.samples}
+        assert got["/"] == ("/dev/nvme0n1p2", "ext4", 0) and got["/media/usb stick"] == ("/dev/sda1", "vfat", 1)
+
+    def test_uname_domainname_from_the_kernel(self, tree: Path) -> None:
+        """uname reads the running kernel (as node_exporter's syscall does), not a file under --path.procfs."""
+        (tree / "proc/sys/kernel/domainname").unlink(missing_ok=True)
+        (sample,) = collect("uname", root=tree)["node_uname_info"].samples
+        with open("/proc/sys/kernel/domainname") as fh:
+            assert sample.labels["domainname"] == fh.read().strip()
+        assert sample.labels["release"] == os.uname().release
+
+    def test_hwmon_freq_sensor(self, tree: Path) -> None:
+        """A labelled freq sensor gives node_hwmon_freq_freq_mhz with the cleaned label as sensor (Hz -> MHz)."""
+        chip = tree / "sys/class/hwmon/hwmon0"
+        (chip / "freq1_input").write_text("1500000000\n")
+        (chip / "freq1_label").write_text("sclk\n")
+        (chip / "freq2_input").write_text("800000000\n")  # no label: not served, as node_exporter
+        fam = collect("hwmon", root=tree)["node_hwmon_freq_freq_mhz"]
+        assert [(s.labels["sensor"], s.value) for s in fam.samples] == [("sclk", 1500.0)]
+
+    def test_hwmon_chip_filters(self) -> None:
+        """--hwmon.chip-include keeps only matching chips, --hwmon.chip-exclude drops them."""
+        all_chips = {s.labels["chip"] for s in collect("hwmon")["node_hwmon_temp_celsius"].samples}
+        kept = collect("hwmon", "--hwmon.chip-include=^nvme")["node_hwmon_temp_celsius"].samples
+        assert {s.labels["chip"] for s in kept} == {c for c in all_chips if c.startswith("nvme")} != set()
+        dropped = collect("hwmon", "--hwmon.chip-exclude=^nvme")["node_hwmon_temp_celsius"].samples
+        assert {s.labels["chip"] for s in dropped} == {c for c in all_chips if not c.startswith("nvme")}
+
+    def test_cpu_list_parsing(self) -> None:
+        """A kernel cpulist expands ranges; an empty list is no CPU."""
+        from spark_exporter.collectors.cpu import parse_cpu_list
+
+        assert parse_cpu_list("1,3-5,9\n") == [1, 3, 4, 5, 9]
+        assert parse_cpu_list("") == []

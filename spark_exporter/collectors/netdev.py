@@ -110,15 +110,16 @@ class NetdevCollector(Collector):
 
     def _sysfs_devices(self) -> dict[str, list[int]]:
         """The /proc/net/dev columns rebuilt from <sysfs>/class/net/DEV/statistics, for roots without
-        /proc/net/dev (node_exporter reads the same kernel counters over netlink). A device with no
-        readable statistics is left out."""
+        /proc/net/dev (node_exporter reads the same kernel counters over netlink). A device without
+        statistics files is left out; a column whose files a driver lacks counts them as 0, as the kernel's
+        own /proc/net/dev does for counters a driver never sets."""
         base = self.paths.sys("class", "net")
         out: dict[str, list[int]] = {}
         for device in list_dir(base):
             stats = os.path.join(base, device, "statistics")
             present = set(list_dir(stats))
-            if not present:
-                continue
+            if "rx_bytes" not in present:
+                continue  # no counters to rebuild the row from: left out, not zeros
 
             def col(*names: str, stats: str = stats, present: set[str] = present) -> int:
                 return sum(read_int(os.path.join(stats, n)) or 0 for n in names if n in present)
