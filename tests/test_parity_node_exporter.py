@@ -191,8 +191,7 @@ def compare_metadata(ne: dict[str, Metric], ours: dict[str, Metric]) -> list[str
         our_labels = {frozenset(s.labels) for s in ours[name].samples}
         if ne_labels != our_labels:
             problems.append(
-                f"{name}: label names {sorted(map(sorted, our_labels))}, "
-                f"node_exporter {sorted(map(sorted, ne_labels))}"
+                f"{name}: label names {sorted(map(sorted, our_labels))}, node_exporter {sorted(map(sorted, ne_labels))}"
             )
     return problems
 
@@ -327,9 +326,7 @@ class TestComparatorCanFail:
     def test_renamed_label_is_reported(self, scrapes: Scrapes) -> None:
         """A netdev family whose ``device`` label is renamed to ``interface`` fails the label-name check."""
         broken = _mutated(scrapes.ours, "node_network_receive_bytes", rename=("device", "interface"))
-        assert any(
-            "node_network_receive_bytes: label names" in p for p in compare_metadata(scrapes.ne1, broken)
-        )
+        assert any("node_network_receive_bytes: label names" in p for p in compare_metadata(scrapes.ne1, broken))
 
     def test_missing_device_is_reported(self, scrapes: Scrapes) -> None:
         """Dropping one interface from a netdev family fails the label-value check."""
@@ -340,9 +337,7 @@ class TestComparatorCanFail:
     def test_wrong_unit_is_reported(self, scrapes: Scrapes) -> None:
         """CPU seconds exported in ticks (100x) fall outside what the time between scrapes allows."""
         broken = _mutated(scrapes.ours, "node_cpu_seconds", scale=100.0)
-        assert any(
-            p.startswith("node_cpu_seconds_total") for p in compare_values(scrapes.ne1, broken, scrapes.ne2)
-        )
+        assert any(p.startswith("node_cpu_seconds_total") for p in compare_values(scrapes.ne1, broken, scrapes.ne2))
 
     def test_missing_family_is_reported(self, scrapes: Scrapes) -> None:
         """A family node_exporter emits and we drop is reported as missing."""
@@ -370,8 +365,8 @@ REPO = Path(__file__).resolve().parent.parent
 # Collectors node_exporter's end-to-end test enables (or leaves on by default) that we implement. filesystem,
 # timex and uname are off in that test (they read the live machine). Left out here as well: netdev (1.5.0 reads
 # it over netlink from the live kernel, not from the tree; the trees have no /proc/net/dev), os (the trees have
-# no os-release), textfile (no text files in the trees). time runs; its clock readings are LIVE_FAMILIES. Those are compared on
-# the live machine by TestParityWithNodeExporter.
+# no os-release), textfile (no text files in the trees); those are compared on the live machine by
+# TestParityWithNodeExporter. time runs; its clock readings are LIVE_FAMILIES.
 FIXTURE_COLLECTORS = tuple(
     sorted(
         {
@@ -419,6 +414,7 @@ FIXTURE_FLAGS = (
     "--collector.cpu.info.flags-include=^(aes|avx.?|constant_tsc)$",
     "--collector.cpu.info.bugs-include=^(cpu_meltdown|spectre_.*|mds)$",
 )
+
 
 def our_flag(flag: str) -> str:
     """node_exporter's ``--collector.NAME.OPTION`` is our ``--NAME.OPTION`` (the key in our config file)."""
@@ -535,9 +531,7 @@ def fixture_scrapes(fixture_tree: Path) -> Iterator[FixtureScrapes]:
         text_ne = _scrape(ne)
         text_ours = _scrape(ours)
     ne_raw, ours_raw = families(text_ne), families(text_ours)
-    yield FixtureScrapes(
-        ne_raw, _normalised(ne_raw, ours=False), _normalised(ours_raw, ours=True), ours_raw, text_ours
-    )
+    yield FixtureScrapes(ne_raw, _normalised(ne_raw, ours=False), _normalised(ours_raw, ours=True), ours_raw, text_ours)
 
 
 class TestParityOnNodeExporterFixtures:
@@ -612,3 +606,33 @@ class TestFixtureComparatorCanFail:
         fam.samples = list(src.samples)
         broken["node_memory_MemTotal_bytes"] = fam
         assert [p.split(":")[0] for p in compare_help(fixture_scrapes.ne, broken)] == ["node_memory_MemTotal_bytes"]
+
+
+# --- missing files ------------------------------------------------------------------------------------------------
+
+
+def _success(text: str, name: str) -> dict[str, float]:
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    return {s.labels["collector"]: float(s.value) for s in fams[name].samples}
+
+
+class TestMissingFiles:
+    def test_no_collector_fails_where_node_exporter_does_not(self, tmp_path: Path) -> None:
+        """On an empty root every collector of ours succeeds wherever node_exporter's same collector succeeds."""
+        (tmp_path / "proc").mkdir()
+        (tmp_path / "sys").mkdir()
+        collectors = sorted(set(load_all()) - {"gpu"})
+        paths = [f"--path.procfs={tmp_path}/proc", f"--path.sysfs={tmp_path}/sys", f"--path.rootfs={tmp_path}"]
+        ne_args = [
+            *paths,
+            "--collector.disable-defaults",
+            *(f"--collector.{c}" for c in collectors),
+            "--collector.textfile.directory=",
+        ]
+        with node_exporter(*ne_args) as ne, exporter(*paths, "--no-collector.gpu") as ours:
+            theirs = _success(_scrape(ne), "node_scrape_collector_success")
+            mine = _success(_scrape(ours), "spark_exporter_collector_success")
+        assert set(theirs) == set(mine) == set(collectors)
+        worse = sorted(c for c in collectors if theirs[c] == 1 and mine[c] != 1)
+        assert worse == []
+        assert any(v == 0 for v in mine.values()), "an empty root must fail some collectors (the check is live)"
