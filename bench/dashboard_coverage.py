@@ -1,77 +1,61 @@
-"""Share of a Grafana dashboard's queries whose metric names all appear in our exporter's output.
+"""Node Exporter Full coverage: of the dashboard's queries with data under node_exporter, the share with data from ours.
 
 Usage: python bench/dashboard_coverage.py [DASHBOARD.json]
-(default: /work/shared/reference/dashboards/node-exporter-full.json, "Node Exporter Full", id 1860)
+(default: the shared reference copy of "Node Exporter Full", grafana.com id 1860)
 
-Our output is collected in-process with the GPU collector off, twice: on this machine's /proc and /sys,
-and on the GB10-like fixture tree in tests/fixtures/host (which has hwmon chips, udev data, PSI and
-ConnectX-7 ports this build machine lacks). Sample names are used, so counters count with ``_total``.
+Starts Debian's node_exporter and our exporter with their default collectors (GPU off) and one real
+Prometheus scraping both every second, then runs every panel query for each job, exactly as
+tests/test_dashboard_coverage_node_exporter.py does (that test fails below 95%). Prints the share and
+the queries that have data under node_exporter only.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
-from collections.abc import Iterator
+import time
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS))
 
-from spark_exporter.cli import load_config, make_collectors
-from spark_exporter.exporter.collection import CollectionLoop
+from test_dashboard_coverage_node_exporter import (  # noqa: E402
+    RATE_INTERVAL,
+    SCRAPE_INTERVAL,
+    measure,
+    panel_queries,
+    reference_dashboard,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT = Path("/work/shared/reference/dashboards/node-exporter-full.json")
-FIXTURE = REPO / "tests" / "fixtures" / "host"
-
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
-_SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{")
-_PREFIXED = re.compile(r"\b((?:node|process)_[a-zA-Z0-9_:]*)")
-
-
-def expressions(obj: object) -> Iterator[str]:
-    """Every ``expr`` string of every panel target, nested rows included."""
-    if isinstance(obj, dict):
-        if isinstance(obj.get("expr"), str):
-            yield obj["expr"]
-        for v in obj.values():
-            yield from expressions(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from expressions(v)
-
-
-def metric_names(expr: str) -> set[str]:
-    """Metric names a PromQL expression selects: names before ``{``, plus bare node_/process_ names."""
-    bare = _STRING.sub('""', expr)
-    return set(_SELECTOR.findall(bare)) | set(_PREFIXED.findall(bare))
-
-
-def emitted(*argv: str) -> set[str]:
-    cfg = load_config(["--no-collector.gpu", *argv])
-    loop = CollectionLoop(make_collectors(cfg), cfg["collect.min-age"] or 1.0, cfg["collect.timeout"])
-    body = loop.collect_once().body.decode()
-    loop.stop()
-    return {s.name for f in text_string_to_metric_families(body) for s in f.samples}
+from procs import exporter, node_exporter, prom_query, prometheus, wait_for  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
-    dashboard = Path(argv[0]) if argv else DEFAULT
-    panels = json.loads(dashboard.read_text()).get("panels", [])
-    ours = emitted() | emitted(f"--path.procfs={FIXTURE}/proc", f"--path.sysfs={FIXTURE}/sys",
-                               f"--path.rootfs={FIXTURE}/rootfs")
-    queries = [e for e in expressions(panels) if metric_names(e)]
-    covered = [q for q in queries if metric_names(q) <= ours]
-    missing: dict[str, int] = {}
-    for q in queries:
-        for name in metric_names(q) - ours:
-            missing[name] = missing.get(name, 0) + 1
+    dashboard = Path(argv[0]) if argv else reference_dashboard()
+    queries = panel_queries(json.loads(dashboard.read_text()))
+    with node_exporter() as ne, exporter("--no-collector.gpu", f"--collect.min-age={SCRAPE_INTERVAL}") as ours:
+        config = {
+            "global": {"scrape_interval": SCRAPE_INTERVAL},
+            "scrape_configs": [
+                {"job_name": "node", "static_configs": [{"targets": [ne.address]}]},
+                {"job_name": "spark", "static_configs": [{"targets": [ours.address]}]},
+            ],
+        }
+        with prometheus(config) as prom:
+            for job in ("node", "spark"):
+                wait_for(
+                    lambda job=job: prom_query(prom.url, f'count_over_time(up{{job="{job}"}}[{RATE_INTERVAL}]) >= 4'),
+                    timeout=60,
+                    what=f"scrapes of {job}",
+                )
+            time.sleep(1.0)
+            cov = measure(prom.url, queries, ("node", ne.address), ("spark", ours.address))
     print(f"dashboard: {dashboard.name}")
-    print(f"queries: {len(queries)}  covered: {len(covered)}  share: {len(covered) / len(queries):.1%}")
-    print("metric names not emitted (queries using them):")
-    for name, n in sorted(missing.items(), key=lambda kv: (-kv[1], kv[0])):
-        print(f"  {name} ({n})")
+    print(f"queries: {len(queries)}  with data under node_exporter: {len(cov.with_data)}")
+    print(f"with data from ours too: {len(cov.covered)}  share: {cov.share:.1%}")
+    print("queries with data under node_exporter only:")
+    for q in cov.missing:
+        print(f"  {q}")
     return 0
 
 

@@ -192,7 +192,7 @@ class TestNetclass:
         assert up == {"enp1s0f0np0": 1.0, "enP2p1s0f1np1": 0.0, "lo": 0.0}
 
     def test_info_labels(self) -> None:
-        """node_network_info carries node_exporter 1.5's label set; unreadable text attributes are empty."""
+        """node_network_info carries current node_exporter's label set; unreadable text attributes are empty."""
         fam = collect("netclass")["node_network_info"]
         by_dev = {s.labels["device"]: s.labels for s in fam.samples}
         assert set(by_dev["enp1s0f0np0"]) == {
@@ -202,12 +202,27 @@ class TestNetclass:
             "duplex",
             "ifalias",
             "operstate",
+            "adminstate",
         }
         assert (
             by_dev["enp1s0f0np0"]["duplex"] == "full"
             and by_dev["enp1s0f0np0"]["address"] == "4c:bb:47:00:10:01"
         )
         assert by_dev["enP2p1s0f1np1"]["operstate"] == "down" and by_dev["enP2p1s0f1np1"]["duplex"] == ""
+
+    def test_adminstate_follows_iff_up(self) -> None:
+        """adminstate is "up" when the IFF_UP bit of flags is set (0x1003) and "down" when not (0x1002)."""
+        fam = collect("netclass")["node_network_info"]
+        admin = {s.labels["device"]: s.labels["adminstate"] for s in fam.samples}
+        assert admin == {"enp1s0f0np0": "up", "enP2p1s0f1np1": "down", "lo": "up"}
+
+    def test_invalid_speed_is_left_out(self, tree: Path) -> None:
+        """A link speed of -1 gives no speed series by default, and -125000 only when asked for."""
+        (tree / "sys/class/net/lo/speed").write_text("-1\n")
+        speeds = values(collect("netclass", root=tree)["node_network_speed_bytes"], "device")
+        assert "lo" not in speeds and speeds["enp1s0f0np0"] == 200000 * 125000
+        passed = collect("netclass", "--no-netclass.ignore-invalid-speed", root=tree)["node_network_speed_bytes"]
+        assert values(passed, "device")["lo"] == -125000
 
     def test_numeric_attributes(self) -> None:
         """mtu, speed (Mbit/s to bytes/s), hex flags and carrier counters are parsed as node_exporter does."""

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import shutil
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -206,15 +207,17 @@ def recording_rules(base_url: str) -> set[str]:
 
 
 def sysfs_with_hwmon(root: Path) -> Path:
-    """This host's /sys, with class/hwmon replaced by one fixture chip (the test host may have none)."""
+    """This host's /sys, with class/hwmon replaced by one fixture chip and class/infiniband by the GB10 fixture's
+    ConnectX-7 RDMA ports (the test host may have neither)."""
     sysfs = root / "sys"
     (sysfs / "class").mkdir(parents=True)
     for entry in os.listdir("/sys"):
         if entry != "class":
             (sysfs / entry).symlink_to(Path("/sys") / entry)
     for entry in os.listdir("/sys/class"):
-        if entry != "hwmon":
+        if entry not in ("hwmon", "infiniband"):
             (sysfs / "class" / entry).symlink_to(Path("/sys/class") / entry)
+    shutil.copytree(REPO / "tests/fixtures/host/sys/class/infiniband", sysfs / "class" / "infiniband")
     chip = sysfs / "class" / "hwmon" / "hwmon0"
     chip.mkdir(parents=True)
     (chip / "name").write_text("acpitz\n")
@@ -231,6 +234,7 @@ def wait_for_rates(cluster: SimulatedCluster) -> None:
     """Wait (bounded) until rate()-based recording rules and queries have two samples to work with."""
     nodes = len(cluster.inventory.nodes)
     checks = ["node:cpu_utilization:ratio", "node_device:network_receive_bytes:rate1m",
+              "node_port:rdma_receive_bytes:rate1m",
               "rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[5m])", "rate(node_disk_read_bytes_total[1m])"]
     for expr in checks:
         wait_for(lambda e=expr: len(nodes_in(run_query(cluster.prometheus_url, e, True))) >= nodes,

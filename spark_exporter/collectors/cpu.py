@@ -1,5 +1,19 @@
 """node_cpu_seconds_total{cpu,mode} and node_cpu_guest_seconds_total from /proc/stat (node_exporter's cpu).
 
+Also, as node_exporter's cpu collector: ``node_cpu_isolated{cpu}`` from <sysfs>/devices/system/cpu/isolated
+(CPUs taken out of scheduling with ``isolcpus=``), and the x86 thermal throttle counters
+``node_cpu_core_throttles_total{package,core}`` and ``node_cpu_package_throttles_total{package}`` from each
+CPU's ``thermal_throttle/`` directory, read once per core and per package (sibling threads share them).
+Either is left out where the kernel does not provide it (GB10 has no thermal_throttle directory).
+
+With ``--cpu.info`` (off by default, as in node_exporter): ``node_cpu_info{package,core,cpu,vendor,family,
+model,model_name,microcode,stepping,cachesize}`` = 1 per CPU from <procfs>/cpuinfo, and, for the first
+CPU, ``node_cpu_flag_info{flag}`` and ``node_cpu_bug_info{bug}`` for the flags and bugs that
+``--cpu.info.flags-include`` / ``--cpu.info.bugs-include`` select (none unless set). On arm64 (GB10)
+the file has other keys: ``CPU implementer`` fills vendor, ``CPU architecture`` family, ``CPU part``
+model, ``CPU revision`` stepping and ``Features`` the flags; package, core, microcode and cache size
+are empty there.
+
 /proc/stat is read directly rather than through ``psutil.cpu_times(percpu=True)``: psutil ignores
 ``--path.procfs`` unless its process-global ``PROCFS_PATH`` is flipped, and it folds guest time into
 user on some versions. One read of one small file gives every CPU.
@@ -10,11 +24,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import CounterMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..settings import ExporterConfig
+from ..settings import ExporterConfig, bool_option
 from . import register
+from ._files import list_dir, read_int, read_text
 from .base import Collector, Paths
+from .netdev import compile_option, regex_option
 
 # Column order of a "cpuN" line in /proc/stat (see proc(5)); values are in USER_HZ ticks.
 MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
@@ -37,13 +53,94 @@ def parse_cpu_lines(text: str) -> dict[str, list[int]]:
     return out
 
 
+# /proc/cpuinfo key -> node_cpu_info label; x86 keys first, then the arm64 ones.
+CPUINFO_KEYS = {
+    "physical id": "package",
+    "core id": "core",
+    "vendor_id": "vendor",
+    "cpu family": "family",
+    "model": "model",
+    "model name": "model_name",
+    "microcode": "microcode",
+    "stepping": "stepping",
+    "cache size": "cachesize",
+    "CPU implementer": "vendor",
+    "CPU architecture": "family",
+    "CPU part": "model",
+    "CPU revision": "stepping",
+}
+INFO_LABELS = [
+    "package",
+    "core",
+    "cpu",
+    "vendor",
+    "family",
+    "model",
+    "model_name",
+    "microcode",
+    "stepping",
+    "cachesize",
+]
+
+
+def parse_cpuinfo(text: str) -> list[dict[str, str | list[str]]]:
+    """One dict per processor block: the node_cpu_info labels, plus "flags" and "bugs" as lists."""
+    out: list[dict[str, str | list[str]]] = []
+    cur: dict[str, str | list[str]] | None = None
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "processor":
+            cur = {"cpu": value, "flags": [], "bugs": []}
+            out.append(cur)
+        elif cur is None:
+            continue
+        elif key in ("flags", "Features"):
+            cur["flags"] = value.split()
+        elif key == "bugs":
+            cur["bugs"] = value.split()
+        elif key in CPUINFO_KEYS:
+            cur[CPUINFO_KEYS[key]] = value
+    return out
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """CPU numbers of a kernel cpulist ("1,3-5,9" -> [1, 3, 4, 5, 9]); "" gives []. Raises ValueError."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+    return out
+
+
 @register
 class CpuCollector(Collector):
     name = "cpu"
+    options = (
+        bool_option("cpu.info", False, "Enables metric node_cpu_info."),
+        regex_option(
+            "cpu.info.flags-include",
+            "",
+            "Filter the `flags` field in cpuInfo with a value that must be a regular expression",
+        ),
+        regex_option(
+            "cpu.info.bugs-include",
+            "",
+            "Filter the `bugs` field in cpuInfo with a value that must be a regular expression",
+        ),
+    )
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
         self._hz = user_hz()
+        self._info = bool(config["cpu.info"])
+        self._flags = compile_option(config, "cpu.info.flags-include")
+        self._bugs = compile_option(config, "cpu.info.bugs-include")
         # Last value seen per (cpu, column): some kernels let idle/iowait step backwards by a tick;
         # node_exporter holds the previous value then, so a counter never decreases. Same here.
         self._last: dict[tuple[str, int], int] = {}
@@ -57,8 +154,7 @@ class CpuCollector(Collector):
         return value
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("stat"), encoding="ascii") as fh:
-            cpus = parse_cpu_lines(fh.read())
+        cpus = parse_cpu_lines(read_text(self.paths.proc("stat")))
         seconds = CounterMetricFamily(
             "node_cpu_seconds", "Seconds the CPUs spent in each mode.", labels=["cpu", "mode"]
         )
@@ -77,3 +173,85 @@ class CpuCollector(Collector):
         yield seconds
         if guest.samples:
             yield guest
+        yield from self._isolated()
+        yield from self._throttles()
+        if self._info:
+            yield from self._cpu_info()
+
+    def _cpu_info(self) -> Iterable[Metric]:
+        cpus = parse_cpuinfo(read_text(self.paths.proc("cpuinfo")))
+        info = GaugeMetricFamily("node_cpu_info", "CPU information from /proc/cpuinfo.", labels=INFO_LABELS)
+        for cpu in cpus:
+            info.add_metric([str(cpu.get(label, "")) for label in INFO_LABELS], 1.0)
+        if not cpus:
+            return
+        yield info
+        for field, pattern, name in (("flags", self._flags, "flag"), ("bugs", self._bugs, "bug")):
+            if pattern is None:
+                continue
+            fam = GaugeMetricFamily(
+                f"node_cpu_{name}_info",
+                f"The `{field}` field of CPU information from /proc/cpuinfo taken from the first core.",
+                labels=[name],
+            )
+            for value in dict.fromkeys(cpus[0][field]):
+                if pattern.search(str(value)):
+                    fam.add_metric([str(value)], 1.0)
+            if fam.samples:
+                yield fam
+
+    def _isolated(self) -> Iterable[Metric]:
+        try:
+            text = read_text(self.paths.sys("devices", "system", "cpu", "isolated")).strip()
+        except FileNotFoundError:
+            return
+        cpus = parse_cpu_list(text)
+        if not cpus:
+            return
+        fam = GaugeMetricFamily(
+            "node_cpu_isolated",
+            "Whether each core is isolated, information from /sys/devices/system/cpu/isolated.",
+            labels=["cpu"],
+        )
+        for cpu in cpus:
+            fam.add_metric([str(cpu)], 1.0)
+        yield fam
+
+    def _throttles(self) -> Iterable[Metric]:
+        base = self.paths.sys("devices", "system", "cpu")
+        packages: dict[int, int] = {}
+        cores: dict[tuple[int, int], int] = {}
+        for entry in list_dir(base):
+            if not (entry.startswith("cpu") and entry[3:].isdigit()):
+                continue
+            cpu = os.path.join(base, entry)
+            package = read_int(os.path.join(cpu, "topology", "physical_package_id"))
+            core = read_int(os.path.join(cpu, "topology", "core_id"))
+            if package is None or core is None:
+                continue
+            if (package, core) not in cores:
+                count = read_int(os.path.join(cpu, "thermal_throttle", "core_throttle_count"))
+                if count is not None:
+                    cores[(package, core)] = count
+            if package not in packages:
+                count = read_int(os.path.join(cpu, "thermal_throttle", "package_throttle_count"))
+                if count is not None:
+                    packages[package] = count
+        if cores:
+            core_fam = CounterMetricFamily(
+                "node_cpu_core_throttles",
+                "Number of times this CPU core has been throttled.",
+                labels=["package", "core"],
+            )
+            for (package, core), count in sorted(cores.items()):
+                core_fam.add_metric([str(package), str(core)], count)
+            yield core_fam
+        if packages:
+            pkg_fam = CounterMetricFamily(
+                "node_cpu_package_throttles",
+                "Number of times this CPU package has been throttled.",
+                labels=["package"],
+            )
+            for package, count in sorted(packages.items()):
+                pkg_fam.add_metric([str(package)], count)
+            yield pkg_fam

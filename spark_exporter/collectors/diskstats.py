@@ -20,8 +20,9 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..settings import ExporterConfig
+from ..settings import ExporterConfig, str_option
 from . import register
+from ._files import read_attr, read_text
 from .base import Collector, Paths
 from .netdev import compile_option, regex_option
 
@@ -60,7 +61,7 @@ COLUMNS: tuple[tuple[str, str, float, bool], ...] = (
         True,
     ),
 )
-INFO_LABELS = ["device", "major", "minor", "path", "wwn", "model", "serial", "revision"]
+INFO_LABELS = ["device", "major", "minor", "path", "wwn", "model", "serial", "revision", "rotational"]
 ATA = {  # udev property -> metric name; emitted only for ATA disks
     "ID_ATA_WRITE_CACHE": ("node_disk_ata_write_cache", "ATA disk has a write cache."),
     "ID_ATA_WRITE_CACHE_ENABLED": (
@@ -126,23 +127,28 @@ class DiskstatsCollector(Collector):
             DEFAULT_EXCLUDE,
             "Regexp of diskstats devices to exclude (node_exporter's default drops partitions).",
         ),
+        str_option(
+            "path.udev.data",
+            "",
+            "udev data path (empty: <path.rootfs>/run/udev/data, as node_exporter).",
+            metavar="PATH",
+        ),
     )
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
         self._exclude = compile_option(config, "diskstats.device-exclude")
+        self._udev_dir = config["path.udev.data"] or os.path.join(paths.rootfs, "run", "udev", "data")
 
     def _udev(self, major: str, minor: str) -> dict[str, str]:
-        path = os.path.join(self.paths.rootfs, "run", "udev", "data", f"b{major}:{minor}")
+        path = os.path.join(self._udev_dir, f"b{major}:{minor}")
         try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                return parse_udev(fh.read())
+            return parse_udev(read_text(path))
         except OSError:
             return {}
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("diskstats"), encoding="ascii") as fh:
-            disks = parse_diskstats(fh.read())
+        disks = parse_diskstats(read_text(self.paths.proc("diskstats")))
         fams = _Families()
         for major, minor, dev, cols in disks:
             if self._exclude is not None and self._exclude.search(dev):
@@ -152,7 +158,9 @@ class DiskstatsCollector(Collector):
 
     def _add_device(self, fams: _Families, major: str, minor: str, dev: str, cols: list[int]) -> None:
         info = self._udev(major, minor)
-        serial = info.get("SCSI_IDENT_SERIAL") or info.get("ID_SERIAL_SHORT", "")
+        serial = info.get("SCSI_IDENT_SERIAL") or info.get("ID_SERIAL_SHORT") or info.get("ID_SERIAL", "")
+        # "0" when the queue attribute is absent, as node_exporter's zero-valued queue stats give
+        rotational = read_attr(self.paths.sys("block", dev, "queue", "rotational")) or "0"
         fams.get("node_disk_info", "Info of /sys/block/<block_device>.", False, INFO_LABELS).add_metric(
             [
                 dev,
@@ -163,6 +171,7 @@ class DiskstatsCollector(Collector):
                 info.get("ID_MODEL", ""),
                 serial,
                 info.get("ID_REVISION", ""),
+                rotational,
             ],
             1.0,
         )

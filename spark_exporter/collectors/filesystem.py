@@ -21,6 +21,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from ..settings import ExporterConfig, duration_option
 from . import register
+from ._files import read_text
 from .base import Collector, Paths
 from .netdev import compile_option, regex_option
 
@@ -64,6 +65,28 @@ def parse_mounts(text: str, rootfs: str = "/") -> list[Mount]:
     return out
 
 
+def _unescape(field: str) -> str:
+    return field.replace("\\040", " ").replace("\\011", "\t")
+
+
+def parse_mountinfo(text: str, rootfs: str = "/") -> list[Mount]:
+    """Parse a mountinfo file (``id parent maj:min root mountpoint options [tags] - fstype source super``)."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        try:
+            sep = parts.index("-", 6)
+        except ValueError:
+            raise ValueError(f"malformed mountinfo line: {line!r}") from None
+        if len(parts) < sep + 3:
+            raise ValueError(f"malformed mountinfo line: {line!r}")
+        mp = _unescape(parts[4])
+        if rootfs != "/":
+            mp = mp.removeprefix(rootfs.rstrip("/")) or "/"
+        out.append(Mount(_unescape(parts[sep + 2]), mp, parts[sep + 1], parts[5]))
+    return out
+
+
 @register
 class FilesystemCollector(Collector):
     name = "filesystem"
@@ -94,15 +117,10 @@ class FilesystemCollector(Collector):
 
     def mounts(self) -> list[Mount]:
         """Mounts left after the exclusions, first occurrence of each (device, fstype, mountpoint)."""
-        try:
-            with open(self.paths.proc("1", "mounts"), encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
-        except FileNotFoundError:
-            with open(self.paths.proc("mounts"), encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
+        mounts = self._read_mounts()
         seen: set[tuple[str, ...]] = set()
         out = []
-        for m in parse_mounts(text, self.paths.rootfs):
+        for m in mounts:
             if self._mp_exclude is not None and self._mp_exclude.search(m.mountpoint):
                 continue
             if self._fs_exclude is not None and self._fs_exclude.search(m.fstype):
@@ -111,6 +129,19 @@ class FilesystemCollector(Collector):
                 seen.add(tuple(m.labels))
                 out.append(m)
         return out
+
+    def _read_mounts(self) -> list[Mount]:
+        """The mount table: <procfs>/1/mounts, else <procfs>/mounts, else 1/mountinfo or self/mountinfo."""
+        for parts in (("1", "mounts"), ("mounts",)):
+            try:
+                return parse_mounts(read_text(self.paths.proc(*parts)), self.paths.rootfs)
+            except FileNotFoundError:
+                continue
+        try:
+            text = read_text(self.paths.proc("1", "mountinfo"))
+        except FileNotFoundError:
+            text = read_text(self.paths.proc("self", "mountinfo"))
+        return parse_mountinfo(text, self.paths.rootfs)
 
     def _statvfs_all(self, mounts: Sequence[Mount]) -> dict[str, os.statvfs_result | OSError]:
         """statvfs each mount on a helper thread; a call that overruns the timeout is recorded as stuck."""

@@ -20,8 +20,11 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from ..settings import ExporterConfig
 from . import register
-from .base import Collector
+from ._files import read_text
+from .base import Collector, Paths
+from .netdev import compile_option, regex_option
 
 _INVALID = re.compile(r"[^a-z0-9:_]")
 _FILENAME = re.compile(r"^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$")
@@ -40,10 +43,11 @@ SENSOR_TYPES = frozenset(
         "energy",
         "humidity",
         "intrusion",
+        "freq",
     }
 )
 LABELS = ["chip", "sensor"]
-_MAX_READ = 128  # bytes; sysfs values are short, and a broken driver must not make us read forever
+_MAX_READ = 4096  # bytes; sysfs values are short, and a broken driver must not make us read forever
 
 
 def clean_name(name: str) -> str:
@@ -61,8 +65,7 @@ def explode(filename: str) -> tuple[str, int, str] | None:
 
 def _read(path: str) -> str | None:
     try:
-        with open(path, "rb") as fh:
-            return fh.read(_MAX_READ).decode("utf-8", errors="replace").strip("\n")
+        return read_text(path, _MAX_READ).strip("\n")
     except OSError:
         return None
 
@@ -84,6 +87,32 @@ def chip_name(hwmon_dir: str) -> str | None:
     return clean_name(os.path.basename(os.path.realpath(hwmon_dir))) or None
 
 
+def chip_names(hwmon_dirs: list[str]) -> dict[str, str]:
+    """The ``chip`` label of each hwmon directory, distinct even where several share one device.
+
+    Drivers may register several hwmon directories under one parent device (a Wi-Fi card with one
+    per radio, a laptop's WMI and fan nodes): their device-derived names collide. As current
+    node_exporter does, each colliding name gets the chip's ``name`` file appended when that tells
+    them apart, else its ``hwmonN`` directory name (unique within a boot). Unique names are unchanged.
+    """
+    bases = {d: chip_name(d) for d in hwmon_dirs}
+    groups: dict[str, list[str]] = {}
+    for d, name in bases.items():
+        if name is not None:
+            groups.setdefault(name, []).append(d)
+    out: dict[str, str] = {}
+    for name, dirs in groups.items():
+        if len(dirs) == 1:
+            out[dirs[0]] = name
+            continue
+        humans = [human_chip_name(d) for d in dirs]
+        distinct = all(humans) and len(set(humans)) == len(humans)
+        for d, human in zip(dirs, humans, strict=True):
+            suffix = human if distinct else clean_name(os.path.basename(d))
+            out[d] = f"{name}_{suffix}"
+    return out
+
+
 def human_chip_name(hwmon_dir: str) -> str | None:
     """The cleaned ``name`` file (``nvme``, ``acpitz``, ``mlx5``), for node_hwmon_chip_names."""
     raw = _read(os.path.join(hwmon_dir, "name"))
@@ -103,35 +132,31 @@ def sensor_data(directory: str, data: dict[str, dict[str, str]]) -> None:
             data.setdefault(f"{parts[0]}{parts[1]}", {})[parts[2]] = value
 
 
-def _metric_for(sensor_type: str, element: str) -> tuple[str, float, bool]:
-    """(name suffix, scale, is counter) for one element, following node_exporter's unit rules."""
+def _metric_for(sensor_type: str, element: str) -> tuple[str, float, bool, str]:
+    """(name suffix, scale, is counter, HELP) for one element, following node_exporter's unit rules."""
     if element in ("fault", "alarm"):
-        return "", 1.0, False
+        return "", 1.0, False, f"Hardware sensor {element} status ({sensor_type})"
     if element == "beep":
-        return "_enabled", 1.0, False
+        return "_enabled", 1.0, False, "Hardware monitor sensor has beeping enabled"
     if sensor_type in ("in", "cpu"):
-        return "_volts", 0.001, False  # mV
+        return "_volts", 0.001, False, f"Hardware monitor for voltage ({element})"  # mV
     if sensor_type == "temp" and element != "type":
-        return "_celsius", 0.001, False  # millidegree C
+        return "_celsius", 0.001, False, f"Hardware monitor for temperature ({element or 'input'})"  # m°C
     if sensor_type == "curr":
-        return "_amps", 0.001, False  # mA
+        return "_amps", 0.001, False, f"Hardware monitor for current ({element})"  # mA
     if sensor_type == "energy":
-        return "_joule_total", 1e-6, True  # uJ
+        return "_joule_total", 1e-6, True, f"Hardware monitor for joules used so far ({element})"  # uJ
     if sensor_type == "power" and element == "accuracy":
-        return "", 1e-6, False
-    if sensor_type == "power" and element in (
-        "average_interval",
-        "average_interval_min",
-        "average_interval_max",
-    ):
-        return "_seconds", 0.001, False  # ms
+        return "", 1e-6, False, "Hardware monitor power meter accuracy, as a ratio"
+    if sensor_type == "power" and element in ("average_interval", "average_interval_min", "average_interval_max"):
+        return "_seconds", 0.001, False, f"Hardware monitor power usage update interval ({element})"  # ms
     if sensor_type == "power":
-        return "_watt", 1e-6, False  # uW
+        return "_watt", 1e-6, False, f"Hardware monitor for power usage in watts ({element})"  # uW
     if sensor_type == "humidity":
-        return "", 1e-6, False  # milli-percent -> ratio
+        return "", 1e-6, False, f"Hardware monitor for humidity ({element})"  # milli-percent -> ratio
     if sensor_type == "fan" and element in ("input", "min", "max", "target"):
-        return "_rpm", 1.0, False
-    return "", 1.0, False
+        return "_rpm", 1.0, False, f"Hardware monitor for fan revolutions per minute ({element})"
+    return "", 1.0, False, f"Hardware monitor {sensor_type} element {element}"
 
 
 class _Out:
@@ -157,6 +182,24 @@ class _Out:
 @register
 class HwmonCollector(Collector):
     name = "hwmon"
+    options = (
+        regex_option(
+            "hwmon.chip-include", "", "Regexp of hwmon chip to include (mutually exclusive to device-exclude)."
+        ),
+        regex_option(
+            "hwmon.chip-exclude", "", "Regexp of hwmon chip to exclude (mutually exclusive to device-include)."
+        ),
+    )
+
+    def __init__(self, config: ExporterConfig, paths: Paths) -> None:
+        super().__init__(config, paths)
+        self._include = compile_option(config, "hwmon.chip-include")
+        self._exclude = compile_option(config, "hwmon.chip-exclude")
+
+    def _wanted(self, chip: str) -> bool:
+        if self._exclude is not None and self._exclude.search(chip):
+            return False
+        return self._include is None or self._include.search(chip) is not None
 
     def collect(self) -> Iterable[Metric]:
         base = self.paths.sys("class", "hwmon")
@@ -165,19 +208,13 @@ class HwmonCollector(Collector):
         except FileNotFoundError:
             return []  # no hwmon on this machine: nothing to report, not a failure
         out = _Out()
-        seen: set[str] = set()
-        for entry in entries:
-            path = os.path.join(base, entry)
-            if os.path.isdir(path):
-                self._chip(out, path, seen)
+        paths = [os.path.join(base, e) for e in entries if os.path.isdir(os.path.join(base, e))]
+        for path, chip in chip_names(paths).items():
+            if self._wanted(chip):
+                self._chip(out, path, chip)
         return list(out.fams.values())
 
-    def _chip(self, out: _Out, path: str, seen: set[str]) -> None:
-        chip = chip_name(path)
-        if chip is None or chip in seen:  # a duplicate chip would give duplicate series
-            self.log.warning("hwmon_chip_skipped", path=path, chip=chip)
-            return
-        seen.add(chip)
+    def _chip(self, out: _Out, path: str, chip: str) -> None:
         data: dict[str, dict[str, str]] = {}
         sensor_data(path, data)
         if os.path.exists(os.path.join(path, "device")):
@@ -230,8 +267,17 @@ class HwmonCollector(Collector):
                 name += "_input" if "" in props else ""
             elif element:
                 name += "_" + clean_name(element)
-            suffix, scale, counter = _metric_for(sensor_type, element)
-            doc = f"Hardware monitor for {sensor_type} ({element or 'input'})"
+            if sensor_type == "freq":
+                if element == "input" and "label" in props:  # current node_exporter: labelled clocks only
+                    out.add(
+                        name + "_freq_mhz",
+                        "Hardware monitor for GPU frequency in MHz",
+                        LABELS,
+                        [chip, clean_name(props["label"])],
+                        value / 1e6,  # Hz
+                    )
+                continue
+            suffix, scale, counter, doc = _metric_for(sensor_type, element)
             out.add(name + suffix, doc, LABELS, labels, value * scale, counter)
 
     @staticmethod
@@ -241,9 +287,7 @@ class HwmonCollector(Collector):
         except ValueError:
             return
         if sensor_type == "vrm":
-            out.add(
-                "node_hwmon_voltage_regulator_version", "Hardware voltage regulator", LABELS, labels, value
-            )
+            out.add("node_hwmon_voltage_regulator_version", "Hardware voltage regulator", LABELS, labels, value)
         else:
             out.add(
                 "node_hwmon_update_interval_seconds",

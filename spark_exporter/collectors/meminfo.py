@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from . import register
+from ._files import read_text
 from .base import Collector
 
 _PARENS = re.compile(r"\((.*)\)")
@@ -43,8 +44,6 @@ class MeminfoCollector(Collector):
     name = "meminfo"
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("meminfo"), encoding="ascii") as fh:
-            fields = parse_meminfo(fh.read())
+        fields = parse_meminfo(read_text(self.paths.proc("meminfo")))
         for key, value in fields.items():
-            field = key.removesuffix("_bytes")
-            yield GaugeMetricFamily(f"node_memory_{key}", f"Memory information field {field}.", value=value)
+            yield GaugeMetricFamily(f"node_memory_{key}", f"Memory information field {key}.", value=value)

@@ -1,7 +1,10 @@
 """Interface attributes from <sysfs>/class/net/DEV (node_exporter's netclass collector).
 
 ``node_network_up{device}`` is 1 when operstate is "up" (so ``lo``, whose operstate is "unknown", is 0,
-as in node_exporter). ``node_network_info`` carries address, broadcast, duplex, ifalias and operstate.
+as in node_exporter). ``node_network_info`` carries address, broadcast, duplex, ifalias, operstate and
+(as current node_exporter) ``adminstate``, "up"/"down" from the IFF_UP bit of ``flags``. A link that
+reports a speed of -1 (unknown, e.g. a virtual or down link) gets no ``node_network_speed_bytes``
+unless ``--no-netclass.ignore-invalid-speed`` asks for node_exporter 1.x's pass-through (-125000).
 Numeric attributes become gauges (``mtu_bytes``, ``speed_bytes`` = Mbit/s * 125000, ``flags``, ...)
 and the carrier change counts become counters. An attribute the driver refuses to report (reading
 ``speed`` of a down link gives EINVAL) is left out, never written as 0. Every entry of the directory is
@@ -15,8 +18,8 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..settings import ExporterConfig
-from . import register
+from ..settings import ExporterConfig, bool_option
+from . import _files, register
 from .base import Collector, Paths
 from .netdev import compile_option, regex_option
 
@@ -43,6 +46,7 @@ COUNTERS: dict[str, tuple[str, str]] = {
 }
 _TEXT = ("address", "broadcast", "duplex", "ifalias", "operstate")
 _ATTRS = (*GAUGES, *COUNTERS, *_TEXT, "speed")
+_IFF_UP = 0x1  # linux/if.h
 _MBIT_TO_BYTES = 1000 * 1000 // 8  # speed is in Mbit/s; node_exporter exports bytes/s
 
 
@@ -54,22 +58,19 @@ def parse_int(text: str) -> int:
         return int(text, 10)  # "010": Go reads octal, sysfs never writes it; decimal is the sane reading
 
 
-def read_attr(path: str) -> str | None:
-    """One sysfs attribute, stripped; None when the driver cannot report it (EINVAL, ENOENT, EPERM...).
+def admin_state(flags: str | None) -> str:
+    """"up" or "down" from the IFF_UP bit of the ``flags`` attribute (what ``ip link set DEV up`` sets)."""
+    if not flags:
+        return ""
+    try:
+        return "up" if parse_int(flags) & _IFF_UP else "down"
+    except ValueError:
+        return ""
 
-    os.open/os.read rather than open(): this runs ~20 times per interface per collection, and the
-    buffered text layer costs several times the syscalls themselves.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, 4096).decode("utf-8", errors="replace").strip()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+
+def read_attr(path: str) -> str | None:
+    """One sysfs attribute, stripped; None when the driver cannot report it (EINVAL, ENOENT, EPERM...)."""
+    return _files.read_attr(path)
 
 
 @register
@@ -79,11 +80,18 @@ class NetclassCollector(Collector):
         regex_option(
             "netclass.ignored-devices", "^$", "Regexp of net devices to ignore in the netclass collector."
         ),
+        bool_option(
+            "netclass.ignore-invalid-speed",
+            True,
+            "Leave out node_network_speed_bytes where the link reports an invalid speed (-1); node_exporter "
+            "1.x passes it through unless told, and makes this its default in 2.x.",
+        ),
     )
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
         self._ignored = compile_option(config, "netclass.ignored-devices")
+        self._ignore_invalid_speed = bool(config["netclass.ignore-invalid-speed"])
 
     def devices(self) -> list[str]:
         base = self.paths.sys("class", "net")
@@ -103,7 +111,7 @@ class NetclassCollector(Collector):
         info = GaugeMetricFamily(
             "node_network_info",
             "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
-            labels=["device", "address", "broadcast", "duplex", "operstate", "ifalias"],
+            labels=["device", "address", "broadcast", "duplex", "operstate", "adminstate", "ifalias"],
         )
         gauges = {
             attr: GaugeMetricFamily(f"node_network_{suffix}", doc, labels=["device"])
@@ -126,14 +134,23 @@ class NetclassCollector(Collector):
             text = {k: attr[k] or "" for k in _TEXT}
             up.add_metric([dev], 1.0 if text["operstate"] == "up" else 0.0)
             info.add_metric(
-                [dev, text["address"], text["broadcast"], text["duplex"], text["operstate"], text["ifalias"]],
+                [
+                    dev,
+                    text["address"],
+                    text["broadcast"],
+                    text["duplex"],
+                    text["operstate"],
+                    admin_state(attr["flags"]),
+                    text["ifalias"],
+                ],
                 1.0,
             )
             for name, gauge in gauges.items():
                 self._add(gauge, dev, attr[name], 1)
             for name, counter in counters.items():
                 self._add(counter, dev, attr[name], 1)
-            self._add(speed, dev, attr["speed"], _MBIT_TO_BYTES)
+            if not (self._ignore_invalid_speed and attr["speed"] and attr["speed"].startswith("-")):
+                self._add(speed, dev, attr["speed"], _MBIT_TO_BYTES)
 
         yield up
         yield info

@@ -12,17 +12,38 @@ fifo/frame/compressed/multicast columns and ignores ``--path.procfs``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from ..settings import ExporterConfig, compile_option, regex_option  # noqa: F401 - re-exported for collectors
 from . import register
+from ._files import list_dir, read_int, read_text
 from .base import Collector, Paths
 
 # /proc/net/dev columns, in file order (see the kernel's dev_seq_printf_stats).
 RECEIVE = ("bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast")
 TRANSMIT = ("bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "compressed")
+# The statistics files summed into each column, as the kernel's dev_seq_printf_stats sums them.
+SYSFS_COLUMNS = (
+    ("rx_bytes",),
+    ("rx_packets",),
+    ("rx_errors",),
+    ("rx_dropped", "rx_missed_errors"),
+    ("rx_fifo_errors",),
+    ("rx_length_errors", "rx_over_errors", "rx_crc_errors", "rx_frame_errors"),
+    ("rx_compressed",),
+    ("multicast",),
+    ("tx_bytes",),
+    ("tx_packets",),
+    ("tx_errors",),
+    ("tx_dropped",),
+    ("tx_fifo_errors",),
+    ("collisions",),
+    ("tx_carrier_errors", "tx_aborted_errors", "tx_window_errors", "tx_heartbeat_errors"),
+    ("tx_compressed",),
+)
 
 
 def parse_net_dev(text: str) -> dict[str, list[int]]:
@@ -56,17 +77,32 @@ class NetdevCollector(Collector):
         self._exclude = compile_option(config, "netdev.device-exclude")
 
     def _nohandler(self, device: str) -> int | None:
-        try:
-            with open(
-                self.paths.sys("class", "net", device, "statistics", "rx_nohandler"), encoding="ascii"
-            ) as fh:
-                return int(fh.read())
-        except (OSError, ValueError):
-            return None
+        return read_int(self.paths.sys("class", "net", device, "statistics", "rx_nohandler"))
+
+    def _sysfs_devices(self) -> dict[str, list[int]]:
+        """The /proc/net/dev columns rebuilt from <sysfs>/class/net/DEV/statistics, for roots without
+        /proc/net/dev (node_exporter reads the same kernel counters over netlink). A device without
+        statistics files is left out; a column whose files a driver lacks counts them as 0, as the kernel's
+        own /proc/net/dev does for counters a driver never sets."""
+        base = self.paths.sys("class", "net")
+        out: dict[str, list[int]] = {}
+        for device in list_dir(base):
+            stats = os.path.join(base, device, "statistics")
+            present = set(list_dir(stats))
+            if "rx_bytes" not in present:
+                continue  # no counters to rebuild the row from: left out, not zeros
+
+            def col(*names: str, stats: str = stats, present: set[str] = present) -> int:
+                return sum(read_int(os.path.join(stats, n)) or 0 for n in names if n in present)
+
+            out[device] = [col(*names) for names in SYSFS_COLUMNS]
+        return out
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("net", "dev"), encoding="ascii") as fh:
-            devices = parse_net_dev(fh.read())
+        try:
+            devices = parse_net_dev(read_text(self.paths.proc("net", "dev")))
+        except FileNotFoundError:
+            devices = self._sysfs_devices()
         fams: dict[str, CounterMetricFamily] = {}
 
         def add(key: str, device: str, value: float) -> None:

@@ -2,7 +2,7 @@
 
 PSI ``total=`` values are microseconds; they are exported in seconds as
 ``node_pressure_{cpu,io,memory}_waiting_seconds_total`` ("some") and
-``node_pressure_{io,memory}_stalled_seconds_total`` ("full"). A kernel without PSI has no
+``node_pressure_{io,memory,irq}_stalled_seconds_total`` ("full"; irq from Linux 6.1). A kernel without PSI has no
 /proc/pressure: the collector then emits nothing and succeeds, as node_exporter skips it.
 """
 
@@ -14,6 +14,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from ..settings import ExporterConfig
 from . import register
+from ._files import read_text
 from .base import Collector, Paths
 
 _US = 1e-6  # seconds per microsecond
@@ -24,6 +25,7 @@ _HELP = {
     ("io", "full"): "Total time in seconds no process could make progress due to IO congestion",
     ("memory", "some"): "Total time in seconds that processes have waited for memory",
     ("memory", "full"): "Total time in seconds no process could make progress due to memory congestion",
+    ("irq", "full"): "Total time in seconds no process could make progress due to IRQ congestion",
 }
 
 
@@ -48,10 +50,16 @@ class PressureCollector(Collector):
         self._warned = False
 
     def collect(self) -> Iterable[Metric]:
-        for resource in ("cpu", "io", "memory"):
+        for resource in ("cpu", "io", "memory", "irq"):
             try:
-                with open(self.paths.proc("pressure", resource), encoding="ascii") as fh:
-                    psi = parse_psi(fh.read())
+                psi = parse_psi(read_text(self.paths.proc("pressure", resource)))
+            except FileNotFoundError:
+                if resource == "irq":
+                    continue  # kernels before 6.1 (or without IRQ time accounting) have PSI but no irq file
+                if not self._warned:
+                    self.log.info("pressure_unavailable", resource=resource)
+                    self._warned = True
+                continue
             except OSError as e:
                 if not self._warned:  # once: a kernel without PSI stays without it
                     self.log.info("pressure_unavailable", resource=resource, error=str(e))

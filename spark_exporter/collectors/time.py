@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from . import register
+from ._files import read_text
 from .base import Collector
 
 
@@ -52,8 +53,7 @@ class TimeCollector(Collector):
             device = entry.removeprefix("clocksource")
             for fam, fname in ((available, "available_clocksource"), (current, "current_clocksource")):
                 try:
-                    with open(os.path.join(base, entry, fname), encoding="ascii") as fh:
-                        names = fh.read().split()
+                    names = read_text(os.path.join(base, entry, fname)).split()
                 except OSError:
                     continue
                 for n in names:

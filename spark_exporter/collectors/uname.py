@@ -1,12 +1,13 @@
 """node_uname_info{domainname,machine,nodename,release,sysname,version} (node_exporter's uname collector).
 
-The uname(2) fields come from ``os.uname()``, as node_exporter takes them from the syscall (they are
-the running kernel's, whatever ``--path.procfs`` says). Python's uname has no domainname, so that one
-is read from ``<procfs>/sys/kernel/domainname`` (``(none)`` when unset, exactly as uname(2) reports).
+Every field comes from the running kernel, as node_exporter takes all of them from the uname(2)
+syscall whatever ``--path.procfs`` says: ``os.uname()`` for five of them and libc's getdomainname(2)
+for the NIS domain (``(none)`` when unset, exactly as uname(2) reports), which Python's uname lacks.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections.abc import Iterable
 
@@ -15,14 +16,20 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from . import register
 from .base import Collector
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_DOMAIN_MAX = 65  # bytes: the kernel's __NEW_UTS_LEN + 1
+
 
 @register
 class UnameCollector(Collector):
     name = "uname"
 
-    def domainname(self) -> str:
-        with open(self.paths.proc("sys", "kernel", "domainname"), encoding="utf-8", errors="replace") as fh:
-            return fh.read().strip()
+    @staticmethod
+    def domainname() -> str:
+        buf = ctypes.create_string_buffer(_DOMAIN_MAX)
+        if _LIBC.getdomainname(buf, _DOMAIN_MAX) != 0:
+            raise OSError(ctypes.get_errno(), "getdomainname failed")
+        return buf.value.decode("utf-8", errors="replace")
 
     def collect(self) -> Iterable[Metric]:
         u = os.uname()
