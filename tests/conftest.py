@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from workload_cluster import WorkloadCluster, workload_cluster
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -11,3 +15,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def workloads() -> Iterator[WorkloadCluster]:
+    """One real local Spark application and simulated vLLM 0.9 and 0.12, scraped by Prometheus with the
+    generated config and rules/; shared by the Spark, vLLM and dashboard tests (tests/workload_cluster.py)."""
+    with workload_cluster() as cluster:
+        yield cluster

@@ -62,7 +62,7 @@ SPARK_DRIVER_METRIC_RELABEL: tuple[dict[str, Any], ...] = (
      "target_label": "__name__", "replacement": "spark_driver_$1"},
     # Counters: <words>_Count -> spark_driver_<words>_total, the Prometheus suffix for counters.
     {"source_labels": ["__name__", "type"], "regex": r"metrics_.+?_driver_(.+)_Count;counters",
-     "target_label": "__name__", "replacement": "spark_driver_$1_total"},
+     "target_label": "__name__", "replacement": "spark_driver_${1}_total"},
     # Timers, histograms and meters keep their statistic word (_Count, _Mean, _99thPercentile, ...).
     {"source_labels": ["__name__"], "regex": _SPARK_DRIVER, "target_label": "__name__",
      "replacement": "spark_driver_$2"},

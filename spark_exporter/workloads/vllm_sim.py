@@ -31,8 +31,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.registry import Collector
 
 VERSIONS = ("0.9", "0.12")
@@ -375,6 +376,50 @@ class _AdvanceOnCollect(Collector):
 # server
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """GET /metrics (the registry in the text format) and /health (200, empty), as vLLM's API server.
+
+    Always the classic text format: prometheus_client 0.26's OpenMetrics writer, which Prometheus asks for
+    first, escapes sample names with the label-name rules and so turns ``vllm:x_total`` into
+    ``vllm_x_total``, a name no vLLM dashboard or rule uses.
+    """
+
+    server: _Server
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            body, ctype = generate_latest(self.server.registry), CONTENT_TYPE_LATEST
+        elif path == "/health":
+            body, ctype = b"", "text/plain"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet: one line per scrape
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], registry: CollectorRegistry) -> None:
+        self.registry = registry
+        super().__init__(address, _Handler)
+
+
+def serve(sim: VLLMSimulator, host: str, port: int) -> ThreadingHTTPServer:
+    """Serve ``sim`` on ``host:port`` from a daemon thread; returns the server (``shutdown()`` stops it)."""
+    server = _Server((host, port), sim.registry)
+    threading.Thread(target=server.serve_forever, name="vllm-sim-http", daemon=True).start()
+    return server
+
+
 def _listen_address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -401,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sim = VLLMSimulator(args.vllm_version, args.seed,
                             Profile(model_name=args.model, engines=args.engines, request_rate=args.rate))
         host, port = args.listen
-        server, _ = start_http_server(port, host, registry=sim.registry)
+        server = serve(sim, host, port)
     except (ValueError, OSError) as e:
         print(f"vllm_sim: error: {e}", file=sys.stderr)
         return 2
