@@ -17,8 +17,8 @@ need_apt() {
     { command -v victoria-metrics >/dev/null 2>&1 && command -v vmalert >/dev/null 2>&1; } || missing+=(victoria-metrics)
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-    # PySpark (test extra) runs a real local Spark application on a Java 17 runtime.
-    java -version 2>&1 | grep -q 'version "17' || missing+=(openjdk-17-jre-headless)
+    # PySpark (test extra) runs a real local Spark application on a Java 17 (or 21) runtime.
+    java -version 2>&1 | grep -Eq 'version "(17|21)' || missing+=(openjdk-17-jre-headless)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo "dev.sh: installing Debian packages: ${missing[*]}" >&2
