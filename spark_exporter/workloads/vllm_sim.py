@@ -249,6 +249,9 @@ class VLLMSimulator:
             now = self._clock()
             if now - self._now > MAX_CATCH_UP_S:
                 self._now = now - MAX_CATCH_UP_S
+                for engine in self._engines:  # arrivals of the skipped time are dropped, not replayed
+                    if engine.next_arrival < self._now:
+                        engine.next_arrival = self._now + engine.rng.expovariate(self.profile.request_rate)
             while self._now + STEP_S <= now:
                 self._now += STEP_S
                 for engine in self._engines:
