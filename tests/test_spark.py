@@ -7,15 +7,21 @@ a job whose only task failed, and with a slow job still running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from procs import REPO, http_get, prom_query, wait_for
+from procs import REPO, http_get, prom_query, prometheus, require_binary, wait_for
 from spark_exporter.prometheus.inventory import parse_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
 from workload_cluster import SPARK_NODE, WorkloadCluster
@@ -61,6 +67,14 @@ class TestSparkScrapeJobs:
         assert reloaded["metric_relabel_configs"] == found["spark"]["metric_relabel_configs"]
         replacements = [r.get("replacement", "") for r in found["spark"]["metric_relabel_configs"]]
         assert "spark_driver_${1}_total" in replacements  # $1_total would name a group "1_total"
+
+    def test_promtool_accepts_the_generated_config(self, tmp_path: Path) -> None:
+        """promtool check config accepts the prometheus.yml with the Spark jobs and their relabelling."""
+        config = build_prometheus_config(parse_inventory(INVENTORY, "test"), [])
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        result = subprocess.run([require_binary("promtool"), "check", "config", str(tmp_path / "prometheus.yml")],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.integration
@@ -173,3 +187,73 @@ class TestRealSparkApplication:
         files = {g["file"].rsplit("/", 1)[-1] for g in json.loads(body)["data"]["groups"]}
         assert files == {p.name for p in (REPO / "rules").glob("*.yml")}
         assert prom_query(workloads.prometheus_url, 'up{job="spark"}')[0]["value"][1] == "1"
+
+
+# Application ids of the other cluster managers, and a spark.metrics.namespace, with the label value the
+# relabelling must give each (the id itself; the namespace as PrometheusServlet wrote it).
+OTHER_IDS = {
+    "app-20261129114939-0003": "app-20261129114939-0003",  # standalone
+    "spark-0123456789abcdef0123456789abcdef": "spark-0123456789abcdef0123456789abcdef",  # Kubernetes
+    "application_1700000000000_0042": "application_1700000000000_0042",  # YARN
+    "nightly-etl": "nightly_etl",  # spark.metrics.namespace=nightly-etl
+}
+
+
+@contextlib.contextmanager
+def serve_text(text: str) -> Iterator[str]:
+    """Serve ``text`` at /metrics/prometheus on a free loopback port; yields host:port."""
+    body = text.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path != "/metrics/prometheus":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.integration
+class TestApplicationIdFormats:
+    def test_every_id_format_gives_the_same_names(self, workloads: WorkloadCluster) -> None:
+        """The real driver's output, with the id of a standalone, Kubernetes or YARN application or a namespace
+        in its names, is stored under the same series names, with that id (dashes restored) in application_id."""
+        _, body, _ = http_get(f"http://{workloads.spark.address}/metrics/prometheus", timeout=10)
+        real = body.decode()
+        mangled_local = re.sub(r"[^A-Za-z0-9]", "_", workloads.spark.app_id)
+        assert f"metrics_{mangled_local}_driver_" in real
+        expected_names = {s["metric"]["__name__"] for s in workloads.query(
+            f'{{job="spark", application_id="{workloads.spark.app_id}"}}')}
+        with contextlib.ExitStack() as stack:
+            nodes = []
+            for i, app_id in enumerate(OTHER_IDS):
+                text = real.replace(f"metrics_{mangled_local}_", f"metrics_{re.sub(r'[^A-Za-z0-9]', '_', app_id)}_")
+                address = stack.enter_context(serve_text(text))
+                nodes.append({"name": f"n{i}", "exporter": "127.0.0.1:9", "spark": address})
+            config = build_prometheus_config(parse_inventory({"cluster": "ids", "nodes": nodes}, "test"), [],
+                                             scrape_interval="1s", evaluation_interval="1s")
+            prom = stack.enter_context(prometheus(config))
+            for i, (app_id, label) in enumerate(OTHER_IDS.items()):
+                selector = f'{{job="spark", node="n{i}"}}'
+                result = wait_for(lambda s=selector: [x for x in prom_query(prom.url, s)
+                                                      if x["metric"]["__name__"] != "up"], timeout=30, what=selector)
+                names = {x["metric"]["__name__"] for x in result}
+                names -= {"scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling",
+                          "scrape_series_added"}
+                assert names == expected_names, app_id
+                ids = {x["metric"].get("application_id") for x in result if x["metric"]["__name__"] in names}
+                assert ids == {label}, app_id
