@@ -132,11 +132,15 @@ class TestRealSparkApplication:
         assert workloads.query("cluster:spark_active_jobs:sum")[0]["value"][1] == "1"
 
     def test_active_tasks_match_sparks_rest_api(self, workloads: WorkloadCluster) -> None:
-        """The recorded active tasks equal the slow job's active tasks in Spark's REST API."""
-        running = workloads.spark.running_jobs()
+        """The recorded active tasks equal the active tasks Spark's REST API reports before and after the sample."""
+        before = sum(job["numActiveTasks"] for job in workloads.spark.running_jobs())
+        asked = time.time()
         expr = f'application:spark_active_tasks:sum{{application_id="{workloads.spark.app_id}"}}'
-        result = wait_for(lambda: workloads.query(expr), timeout=30, what=expr)
-        assert float(result[0]["value"][1]) == sum(job["numActiveTasks"] for job in running) == 1
+        result = wait_for(lambda: [s for s in workloads.query(expr) if float(s["value"][0]) > asked + 2],
+                          timeout=30, what=f"a fresh {expr}")
+        after = sum(job["numActiveTasks"] for job in workloads.spark.running_jobs())
+        assert before == after == 1
+        assert float(result[0]["value"][1]) == before
 
     def test_shuffle_bytes_after_the_shuffle_job(self, workloads: WorkloadCluster) -> None:
         """After the shuffle job the executors' shuffle read and write counters and their rates are above 0."""

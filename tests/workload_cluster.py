@@ -118,8 +118,8 @@ class SparkApp:
 
         self.slow_thread = threading.Thread(target=run, name="spark-slow-job", daemon=True)
         self.slow_thread.start()
-        wait_for(lambda: any(j.get("jobGroup") == "slow" for j in self.running_jobs()), timeout=60,
-                 what="the slow Spark job to run")
+        wait_for(lambda: any(j.get("jobGroup") == "slow" and j["numActiveTasks"] == 1 for j in self.running_jobs()),
+                 timeout=60, what="the slow Spark job's task to run")
 
     def stop(self) -> None:
         self.release_path.touch()
