@@ -23,6 +23,8 @@ need_apt() {
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)  # compiles tests/fakenvml/ (the fake NVML)
+    # PySpark (test extra) runs a real local Spark application on a Java 17 (or 21) runtime.
+    java -version 2>&1 | grep -Eq 'version "(17|21)' || missing+=(openjdk-17-jre-headless)
   fi
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }

@@ -22,6 +22,7 @@ import pytest
 
 from cluster import SimulatedCluster, simulated_cluster
 from procs import REPO, Proc, prometheus
+from workload_cluster import WorkloadCluster, workload_cluster
 
 REFERENCE_ENV = "SPARK_EXPORTER_REFERENCE"
 DEFAULT_REFERENCE = REPO.parent / "shared" / "reference"
@@ -38,6 +39,7 @@ PROCESS_FIXTURES = frozenset({
     "prom",  # test_promql_escaping, test_query_client
     "vm_cluster",  # test_vmalert
     "dist", "fresh_venv",  # test_packaging
+    "workloads",  # here: test_spark, test_vllm_sim, test_dashboards
 })
 # Tests that start processes themselves (the exporter, promtool, Prometheus, systemd-analyze, openssl,
 # the CLI as a subprocess), by node id under tests/: a module, a class or one test.
@@ -58,6 +60,8 @@ PROCESS_TESTS = (
     "test_dashboard_coverage_node_exporter.py",
     "test_rdma_prometheus.py",
     "test_query_cli.py",
+    "test_spark.py::TestSparkScrapeJobs::test_promtool_accepts_the_generated_config",
+    "test_vllm_sim.py::TestServer",
     "test_query_httpconfig.py::TestBasicAuth",
     "test_query_httpconfig.py::TestTls",
     "test_query_hardening.py",
@@ -157,3 +161,11 @@ def empty_prometheus() -> Iterator[Proc]:
     """A real Prometheus with no targets (a PromQL parser and API), shared by the tests that only query it."""
     with prometheus({"global": {"scrape_interval": "15s"}, "scrape_configs": []}) as p:
         yield p
+
+
+@pytest.fixture(scope="session")
+def workloads() -> Iterator[WorkloadCluster]:
+    """One real local Spark application and simulated vLLM 0.9 and 0.12, scraped by Prometheus with the
+    generated config and rules/; shared by the Spark, vLLM and dashboard tests (tests/workload_cluster.py)."""
+    with workload_cluster() as cluster:
+        yield cluster

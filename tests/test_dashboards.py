@@ -25,6 +25,7 @@ import yaml
 
 from cluster import RULES_DIR, SimulatedCluster, simulated_cluster
 from procs import REPO, http_get, wait_for
+from workload_cluster import VLLM_MODELS, WorkloadCluster
 
 DASHBOARD_DIR = REPO / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -89,6 +90,11 @@ def panel_queries() -> list[Query]:
 
 
 QUERIES = panel_queries()
+# Dashboards of the workloads (Spark, vLLM): their queries run against the real Spark application and the
+# simulated vLLM servers of the ``workloads`` fixture, the others against the simulated GPU cluster.
+WORKLOAD_DASHBOARDS = frozenset({"spark-jobs.json", "inference.json"})
+CLUSTER_QUERIES = [q for q in QUERIES if q.dashboard not in WORKLOAD_DASHBOARDS]
+WORKLOAD_QUERIES = [q for q in QUERIES if q.dashboard in WORKLOAD_DASHBOARDS]
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,10 @@ NO_DATA: dict[tuple[str, str, str], NoData] = {
     ("spark-node.json", "Remapped rows", "A"): NoData(NOT_ON_GB10, GB10, empty=True),
     ("spark-node.json", "Remapped rows", "B"): NoData(NOT_ON_GB10, GB10, empty=True),
     ("spark-node.json", "Row remap failure", "A"): NoData(NOT_ON_GB10, GB10, empty=True),
+    # The workloads fixture's slow job holds the only task; task times count when a task ends.
+    ("spark-jobs.json", "GC time share", "A"): NoData(
+        "no task finished in the last minute", rule="application:spark_gc_time:ratio_rate1m",
+        witness='spark_executor_totalGCTime_seconds_total{cluster="$cluster", application_id=~"$application"}'),
 }
 
 
@@ -279,7 +289,8 @@ def resolved(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             wait_for_rates(cluster)
             values, formatted = {}, {}
             for name, dashboard in DASHBOARDS.items():
-                values[name], formatted[name] = resolve(cluster, dashboard)
+                if name not in WORKLOAD_DASHBOARDS:
+                    values[name], formatted[name] = resolve(cluster, dashboard)
             yield Resolved(request.param, cluster, values, formatted)
 
 
@@ -439,12 +450,12 @@ class TestDashboardQueries:
             assert values["node"] == nodes, name
             assert all(values.values()), (name, values)
 
-    @pytest.mark.parametrize("dashboard", sorted(DASHBOARDS))
+    @pytest.mark.parametrize("dashboard", sorted(set(DASHBOARDS) - WORKLOAD_DASHBOARDS))
     def test_queries_follow_a_concrete_selection(self, resolved: Resolved, dashboard: str) -> None:
         """With one node (and one GPU) selected, every query has data and no series of another node or GPU."""
         assert selection_errors(resolved, dashboard) == []
 
-    @pytest.mark.parametrize("query", QUERIES, ids=[q.id for q in QUERIES])
+    @pytest.mark.parametrize("query", CLUSTER_QUERIES, ids=[q.id for q in CLUSTER_QUERIES])
     def test_query(self, resolved: Resolved, query: Query) -> None:
         """Prometheus accepts the query and it returns finite data whose series carry the legend's labels."""
         url = resolved.cluster.prometheus_url
@@ -493,3 +504,64 @@ def check_no_data(resolved: Resolved, query: Query, expr: str, exception: NoData
         assert has_data(run_query(url, witness, True)), f"{query.id}: no data for witness {witness}"
     if exception.rule is not None:
         assert exception.rule in recording_rules(url), f"{query.id}: rule {exception.rule} is not loaded"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Workload dashboards against a real Spark application and simulated vLLM 0.9 and 0.12
+
+
+@pytest.fixture(scope="module")
+def workload_resolved(workloads: WorkloadCluster) -> dict[str, tuple[dict[str, list[str]], dict[str, str]]]:
+    """Each workload dashboard's variables resolved against the workloads' Prometheus (All where offered)."""
+    wait_for(lambda: run_query(workloads.prometheus_url, "node_model:vllm_inter_token_latency_seconds:p95_rate1m",
+                               True), timeout=60, what="vLLM latency rules")
+    return {name: resolve(workloads, DASHBOARDS[name]) for name in sorted(WORKLOAD_DASHBOARDS)}  # type: ignore[arg-type]
+
+
+@pytest.mark.integration
+class TestWorkloadDashboardQueries:
+    def test_variables_resolve_to_the_workloads(self, workloads: WorkloadCluster,
+                                                workload_resolved: dict[str, Any]) -> None:
+        """cluster is the test cluster; application is the Spark application; node and model the vLLM servers."""
+        spark_values, _ = workload_resolved["spark-jobs.json"]
+        assert spark_values == {"cluster": ["test"], "application": [workloads.spark.app_id]}
+        inference_values, _ = workload_resolved["inference.json"]
+        assert inference_values["cluster"] == ["test"]
+        assert inference_values["node"] == sorted(VLLM_MODELS)
+        assert inference_values["model_name"] == sorted(VLLM_MODELS.values())
+
+    @pytest.mark.parametrize("query", WORKLOAD_QUERIES, ids=[q.id for q in WORKLOAD_QUERIES])
+    def test_query(self, workloads: WorkloadCluster, workload_resolved: dict[str, Any], query: Query) -> None:
+        """Prometheus accepts the query and it returns finite data whose series carry the legend's labels."""
+        url = workloads.prometheus_url
+        formatted = workload_resolved[query.dashboard][1]
+        expr = interpolate(query.expr, formatted)
+        exception = NO_DATA.get(query.key)
+        result = run_query(url, expr, query.instant)  # raises if Prometheus refuses the query
+        if exception is not None:
+            if exception.witness is not None:
+                witness = interpolate(exception.witness, formatted)
+                assert has_data(run_query(url, witness, True)), f"{query.id}: no data for witness {witness}"
+            if exception.rule is not None:
+                assert exception.rule in recording_rules(url), f"{query.id}: rule {exception.rule} is not loaded"
+            return
+        if not has_data(result):
+            result = wait_for(lambda: (r := run_query(url, expr, query.instant)) and has_data(r) and r,
+                              timeout=30, what=f"finite data for {expr}")
+        wanted = set(LEGEND_LABEL.findall(query.legend))
+        for series in result:
+            assert wanted <= set(series["metric"]), f"{query.id}: {series['metric']} lacks {wanted}"
+
+    def test_inference_follows_one_node(self, workloads: WorkloadCluster) -> None:
+        """With the last vLLM node and its model selected, every inference query has data from that node only."""
+        values, formatted = resolve(workloads, DASHBOARDS["inference.json"], pick_last=True)  # type: ignore[arg-type]
+        node = values["node"][-1]
+        errors = []
+        for query in WORKLOAD_QUERIES:
+            if query.dashboard != "inference.json":
+                continue
+            result = run_query(workloads.prometheus_url, interpolate(query.expr, formatted), query.instant)
+            if not has_data(result):
+                errors.append(f"{query.id}: no data for {node}")
+            errors += [f"{query.id}: {s['metric']}" for s in result if s["metric"].get("node", node) != node]
+        assert errors == []

@@ -38,7 +38,7 @@ class TestBuildPrometheusConfig:
         """Each endpoint kind in the inventory becomes one job listing exactly the nodes that have it."""
         config = build_prometheus_config(load_inventory(str(TWO_NODES)), [REPO_RULES])
         jobs = jobs_by_name(config)
-        assert list(jobs) == ["spark-exporter", "dcgm-exporter", "node-exporter", "vllm", "spark"]
+        assert list(jobs) == ["spark-exporter", "dcgm-exporter", "node-exporter", "vllm", "spark", "spark-executors"]
         assert set(targets(jobs["spark-exporter"])) == {"192.168.100.10:19400", "spark-02.lan:19400"}
         assert set(targets(jobs["dcgm-exporter"])) == {"192.168.100.10:9400"}
         assert set(targets(jobs["vllm"])) == {"192.168.100.10:8000"}

@@ -32,11 +32,56 @@ _TMP_CLUSTER = "__tmp_spark_cluster"
 _TMP_NODE = "__tmp_spark_node"
 
 
+# Apache Spark's PrometheusServlet (driver, UI port) writes every metric as one untyped line whose name
+# holds the application id (or spark.metrics.namespace) and the executor id "driver":
+#   metrics_local_1795952975251_driver_DAGScheduler_job_activeJobs_Value{type="gauges"} 0
+# Every gauge comes twice (_Number and _Value), counters end in _Count, timers and histograms carry
+# _Count, _Mean, _Max, percentiles, rates. These rules give each series a name that is the same for every
+# application, spark_driver_<Spark's source and metric words>, and move the id into application_id:
+#   spark_driver_DAGScheduler_job_activeJobs{application_id="local-1795952975251"} 0
+# PrometheusServlet replaced every character other than [A-Za-z0-9] of the id by "_"; the rules restore
+# the dashes of the three id formats that contain them (local-<ms>, standalone app-<date>-<seq>,
+# Kubernetes spark-<32 hex>), so the label equals the application_id of /metrics/executors/prometheus
+# and of Spark's REST API. YARN ids (application_<ms>_<seq>) have no dashes. docs/spark.md has the table.
+_SPARK_DRIVER = r"metrics_(.+?)_driver_(.+)"
+SPARK_DRIVER_METRIC_RELABEL: tuple[dict[str, Any], ...] = (
+    # The _Number copy of every gauge duplicates its _Value.
+    {"source_labels": ["__name__", "type"], "regex": r"metrics_.+?_driver_.+_Number;gauges", "action": "drop"},
+    {"source_labels": ["__name__"], "regex": _SPARK_DRIVER, "target_label": "application_id",
+     "replacement": "$1"},
+    {"source_labels": ["application_id"], "regex": r"local_(\d+)", "target_label": "application_id",
+     "replacement": "local-$1"},
+    {"source_labels": ["application_id"], "regex": r"app_(\d{14})_(\d+)", "target_label": "application_id",
+     "replacement": "app-$1-$2"},
+    {"source_labels": ["application_id"], "regex": r"spark_([0-9a-f]{32})", "target_label": "application_id",
+     "replacement": "spark-$1"},
+    # Gauges: <words>_Value -> spark_driver_<words>.
+    {"source_labels": ["__name__", "type"], "regex": r"metrics_.+?_driver_(.+)_Value;gauges",
+     "target_label": "__name__", "replacement": "spark_driver_$1"},
+    # Counters: <words>_Count -> spark_driver_<words>_total, the Prometheus suffix for counters.
+    {"source_labels": ["__name__", "type"], "regex": r"metrics_.+?_driver_(.+)_Count;counters",
+     "target_label": "__name__", "replacement": "spark_driver_${1}_total"},
+    # Timers, histograms and meters keep their statistic word (_Count, _Mean, _99thPercentile, ...).
+    {"source_labels": ["__name__"], "regex": _SPARK_DRIVER, "target_label": "__name__",
+     "replacement": "spark_driver_$2"},
+    # The kind of metric is in the name now.
+    {"regex": "type", "action": "labeldrop"},
+)
+# /metrics/executors/prometheus (spark.ui.prometheus.enabled) already labels every series with
+# application_id, application_name and executor_id; only the prefix changes:
+#   metrics_executor_activeTasks{...} -> spark_executor_activeTasks{...}
+SPARK_EXECUTORS_METRIC_RELABEL: tuple[dict[str, Any], ...] = (
+    {"source_labels": ["__name__"], "regex": r"metrics_executor_(.+)", "target_label": "__name__",
+     "replacement": "spark_executor_$1"},
+)
+
+
 @dataclass(frozen=True)
 class Job:
     kind: str  # the inventory key
     name: str  # job_name, fixed by the cross-team contract
     metrics_path: str
+    metric_relabel: tuple[dict[str, Any], ...] = ()  # metric_relabel_configs, applied to every sample
 
 
 JOBS = (
@@ -44,8 +89,9 @@ JOBS = (
     Job("dcgm_exporter", "dcgm-exporter", "/metrics"),
     Job("node_exporter", "node-exporter", "/metrics"),
     Job("vllm", "vllm", "/metrics"),
-    # Apache Spark's PrometheusServlet serves the driver's metrics under this path (spark.ui port).
-    Job("spark", "spark", "/metrics/prometheus"),
+    # Apache Spark's driver, on its UI port (4040): PrometheusServlet, and the executors' summary.
+    Job("spark", "spark", "/metrics/prometheus", SPARK_DRIVER_METRIC_RELABEL),
+    Job("spark", "spark-executors", "/metrics/executors/prometheus", SPARK_EXECUTORS_METRIC_RELABEL),
 )
 
 
@@ -72,8 +118,11 @@ def _scrape_config(job: Job, inventory: Inventory) -> dict[str, Any] | None:
             static.append({"targets": [address], "labels": labels})
     if not static:
         return None
-    return {"job_name": job.name, "metrics_path": job.metrics_path, "static_configs": static,
-            "relabel_configs": _relabel_configs()}
+    config: dict[str, Any] = {"job_name": job.name, "metrics_path": job.metrics_path, "static_configs": static,
+                              "relabel_configs": _relabel_configs()}
+    if job.metric_relabel:
+        config["metric_relabel_configs"] = [dict(rule) for rule in job.metric_relabel]
+    return config
 
 
 def build_prometheus_config(inventory: Inventory, rule_files: list[str],

@@ -1,0 +1,1 @@
+"""Workloads the cluster runs, as Prometheus sees them: a vLLM metrics simulator for tests and the demo."""
