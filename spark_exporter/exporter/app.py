@@ -1,4 +1,4 @@
-"""The exporter's HTTP side: ``/metrics`` serves the last snapshot's bytes; nothing is collected here."""
+"""The exporter's HTTP side: a scrape of ``/metrics`` awaits a collection (see :mod:`.collection`)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from aiohttp import web
 from .. import __version__
 from ..http.webconfig import WebConfig, auth_middleware
 from ..settings import parse_listen_address
-from .collection import CollectionLoop
+from .collection import Collection
 from .exposition import CONTENT_TYPE
 
 log = structlog.get_logger(component="server")
 
-LOOP_KEY = web.AppKey("loop", CollectionLoop)
+LOOP_KEY = web.AppKey("collection", Collection)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -55,9 +55,12 @@ def _accepts_gzip(request: web.Request) -> bool:
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
-    snap = request.app[LOOP_KEY].snapshot
-    if snap is None:
-        return json_error(503, "first collection not finished yet")
+    """Serve a collection: the recent one (``--collect.min-age``), the one in flight, or a new one.
+
+    The collection runs on a worker thread and is awaited here, so the event loop keeps serving. A
+    scrape takes at most about one ``--collect.timeout`` per hung collector, never longer.
+    """
+    snap = await request.app[LOOP_KEY].scrape()
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
     if _accepts_gzip(request):
         headers["Content-Encoding"] = "gzip"
@@ -70,18 +73,18 @@ async def healthy(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    if request.app[LOOP_KEY].ready:
-        return web.Response(text="Ready.\n")
-    return web.Response(text="Not ready: first collection not finished.\n", status=503)
+    """200 as soon as the server answers: the collectors are constructed before it listens, and a
+    scrape collects on demand, so there is nothing else to wait for."""
+    return web.Response(text="Ready.\n")
 
 
-def landing_page(loop: CollectionLoop, telemetry_path: str) -> str:
+def landing_page(loop: Collection, telemetry_path: str) -> str:
     snap = loop.snapshot
     states = {r.name: r for r in snap.results} if snap else {}
     rows = []
     for c in loop.collectors:
         r = states.get(c.name)
-        state = "pending" if r is None else ("ok" if r.success else f"failing: {r.error}")
+        state = "not collected yet" if r is None else ("ok" if r.success else f"failing: {r.error}")
         extra = ", ".join(f"{k}={v}" for k, v in c.info().items())
         duration = f"{r.duration * 1000:.1f} ms" if r else ""
         rows.append(f"<tr><td>{html.escape(c.name)}</td><td>{html.escape(state)}</td>"
@@ -99,7 +102,7 @@ def landing_page(loop: CollectionLoop, telemetry_path: str) -> str:
 """
 
 
-def build_app(loop: CollectionLoop, telemetry_path: str, web_config: WebConfig) -> web.Application:
+def build_app(loop: Collection, telemetry_path: str, web_config: WebConfig) -> web.Application:
     app = web.Application(middlewares=[error_middleware, auth_middleware(web_config)])
     app[LOOP_KEY] = loop
 

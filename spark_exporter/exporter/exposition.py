@@ -1,43 +1,41 @@
-"""Render metric families to the Prometheus text format 0.0.4.
+"""Render metric families to the Prometheus text format 0.0.4 with prometheus-client.
 
-The output is byte-for-byte what prometheus-client's ``generate_latest`` writes (a test holds the two
-together), with two differences:
+The bytes are prometheus-client's ``generate_latest`` output, with one rewrite: for each
+:class:`~spark_exporter.exporter.families.ExactCounterFamily` (a DCGM counter without ``_total``) the
+``# TYPE X gauge`` line the library writes becomes ``# TYPE X counter``, which is what dcgm-exporter
+writes (the golden tests in ``tests/golden/`` pin those bytes).
 
-* :class:`ExactCounterFamily`: a counter whose name has no ``_total`` suffix. ``CounterMetricFamily``
-  renames such a counter, and a raw counter ``Metric`` writes ``# TYPE X_total`` above samples named
-  ``X``. dcgm-exporter writes ``# TYPE X counter`` with samples ``X{...}``, and its dashboards query
-  ``X``; this family is rendered that way.
-* Speed: a collection renders every few seconds, and most label sets repeat from one collection to
-  the next, so the rendered ``{...}`` part of each label set is cached. Gauge, counter, untyped and
-  info families are written here; anything else (histograms, summaries, ``_created`` samples) is
-  handed to ``generate_latest`` unchanged.
+Before rendering, the families are checked, without changing them:
+
+* families that share a name and a type are served as one family (the first one's HELP), in the
+  position of the first;
+* a family whose name was already taken by a family of another type is an error: it is left out;
+* a sample whose (name, labels) pair was already served is an error: it is left out.
+
+Each kind of error is logged at warning level once per metric name for the life of the ``warned`` set
+the caller passes in (the collection keeps one for the life of the process), and at debug level after.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import structlog
 from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.utils import floatToGoString
+from prometheus_client.metrics_core import Metric
+
+from .families import ExactCounterFamily
+
+__all__ = ["CONTENT_TYPE", "ExactCounterFamily", "check", "render"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-_LABEL_CACHE_MAX = 100_000  # label sets; pids and devices come and go, so the cache is bounded
-_label_cache: dict[tuple[tuple[str, str], ...], str] = {}
-_FAST_TYPES = {"gauge": "gauge", "counter": "counter", "unknown": "untyped", "info": "gauge"}
-
-
-class ExactCounterFamily(GaugeMetricFamily):
-    """A counter exposed under exactly ``name`` (no ``_total``), as dcgm-exporter exposes its counters.
-
-    Samples are added like a gauge's; the renderer writes the ``# TYPE`` line as ``counter``.
-    """
-
-    exposed_type = "counter"
+log = structlog.get_logger(component="exposition")
 
 
 class _Families:
+    """The ``collect()`` interface ``generate_latest`` reads, over a fixed list."""
+
     def __init__(self, families: Sequence[Metric]) -> None:
         self._families = families
 
@@ -45,58 +43,67 @@ class _Families:
         return self._families
 
 
-def _escape_label_value(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+def _type_of(family: Metric) -> str:
+    return "exact-counter" if isinstance(family, ExactCounterFamily) else family.type
 
 
-def _labels_text(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    key = tuple(sorted(labels.items()))
-    text = _label_cache.get(key)
-    if text is None:
-        text = "{" + ",".join(f'{k}="{_escape_label_value(v)}"' for k, v in key) + "}"
-        if len(_label_cache) >= _LABEL_CACHE_MAX:
-            _label_cache.clear()
-        _label_cache[key] = text
-    return text
+def _report(warned: set[tuple[str, str]] | None, event: str, name: str, **details: object) -> None:
+    key = (event, name)
+    if warned is not None and key in warned:
+        log.debug(event, metric=name, **details)
+        return
+    if warned is not None:
+        warned.add(key)
+    log.warning(event, metric=name, **details)
 
 
-def _fast_path(family: Metric) -> bool:
-    if family.type not in _FAST_TYPES:
-        return False
-    return not any(s.name.endswith(("_created", "_gsum", "_gcount")) or s.timestamp is not None
-                   for s in family.samples)
+def check(families: Iterable[Metric], warned: set[tuple[str, str]] | None = None) -> list[Metric]:
+    """Return the families to serve: same-name families joined, type clashes and duplicate series out.
 
-
-def _render_family(family: Metric, out: list[str]) -> None:
-    name = family.name
-    typ = _FAST_TYPES[family.type]
-    if isinstance(family, ExactCounterFamily):
-        typ = "counter"
-    elif family.type == "counter":
-        name += "_total"
-    elif family.type == "info":
-        name += "_info"
-    doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
-    out.append(f"# HELP {name} {doc}\n# TYPE {name} {typ}\n")
-    for s in family.samples:
-        out.append(f"{s.name}{_labels_text(s.labels)} {floatToGoString(s.value)}\n")
-
-
-def render(families: Iterable[Metric]) -> bytes:
-    """Render families in order. Families with the same name are merged so each name appears once."""
-    merged: dict[str, Metric] = {}
+    The input families are not modified; a joined or filtered family is a new ``Metric`` (or
+    ``ExactCounterFamily``) with the first family's name, HELP and type.
+    """
+    by_name: dict[str, list[Metric]] = {}
     for fam in families:
-        have = merged.get(fam.name)
-        if have is None:
-            merged[fam.name] = fam
+        group = by_name.get(fam.name)
+        if group is None:
+            by_name[fam.name] = [fam]
+        elif _type_of(group[0]) != _type_of(fam):
+            _report(warned, "metric_type_clash", fam.name, served=_type_of(group[0]), dropped=_type_of(fam))
         else:
-            have.samples.extend(fam.samples)
-    out: list[str] = []
-    for fam in merged.values():
-        if _fast_path(fam):
-            _render_family(fam, out)
-        else:
-            out.append(generate_latest(_Families([fam])).decode())  # type: ignore[arg-type]
-    return "".join(out).encode()
+            group.append(fam)
+    out: list[Metric] = []
+    for name, group in by_name.items():
+        first = group[0]
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        kept = []
+        dropped = 0
+        for fam in group:
+            for s in fam.samples:
+                key = (s.name, tuple(sorted(s.labels.items())))
+                if key in seen:
+                    dropped += 1
+                else:
+                    seen.add(key)
+                    kept.append(s)
+        if dropped:
+            _report(warned, "duplicate_series", name, dropped=dropped)
+        if len(group) == 1 and not dropped:
+            out.append(first)
+            continue
+        copy = (ExactCounterFamily(name, first.documentation) if isinstance(first, ExactCounterFamily)
+                else Metric(name, first.documentation, first.type, first.unit))
+        copy.samples = kept
+        out.append(copy)
+    return out
+
+
+def render(families: Iterable[Metric], warned: set[tuple[str, str]] | None = None) -> bytes:
+    """The text exposition of ``families`` after :func:`check`, in their order (UTF-8 bytes)."""
+    served = check(families, warned)
+    body = generate_latest(_Families(served))  # type: ignore[arg-type]
+    for fam in served:
+        if isinstance(fam, ExactCounterFamily):
+            line = f"\n# TYPE {fam.name} ".encode()
+            body = body.replace(line + b"gauge\n", line + b"counter\n", 1)
+    return body

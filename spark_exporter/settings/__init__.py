@@ -1,10 +1,10 @@
 """One typed configuration model for the daemon.
 
-Every option has a dotted key (``collect.interval``). The same key is:
+Every option has a dotted key (``collect.min-age``). The same key is:
 
-* a flag: ``--collect.interval=5s`` (booleans also get ``--no-KEY``);
-* an environment variable: ``SPARK_EXPORTER_COLLECT_INTERVAL`` (dots and dashes become ``_``);
-* a YAML key in ``--config.file``: nested (``collect: {interval: 5s}``) or flat (``collect.interval: 5s``).
+* a flag: ``--collect.min-age=1s`` (booleans also get ``--no-KEY``);
+* an environment variable: ``SPARK_EXPORTER_COLLECT_MIN_AGE`` (dots and dashes become ``_``);
+* a YAML key in ``--config.file``: nested (``collect: {min-age: 1s}``) or flat (``collect.min-age: 1s``).
 
 Precedence is flag > environment > file > default. Any error names its source (file and key, the
 variable, or the flag) and is raised as :class:`ConfigError` before anything starts.
@@ -160,15 +160,19 @@ def parse_listen_address(addr: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# Removed options -> the option that replaces them; setting one is an error that names its replacement.
+REMOVED_OPTIONS = {"collect.interval": "collect.min-age"}
+
 CORE_OPTIONS: tuple[Option, ...] = (
     Option("web.listen-address", _listen_address, DEFAULT_LISTEN_ADDRESS,
            "Address to listen on for the web interface and telemetry.", metavar="HOST:PORT"),
     str_option("web.telemetry-path", "/metrics", "Path under which to expose metrics.", metavar="PATH"),
     str_option("web.config.file", None,
                "Path to an exporter-toolkit web configuration file (TLS and basic auth).", metavar="PATH"),
-    duration_option("collect.interval", 5.0, "How often the collectors run in the background."),
-    duration_option("collect.timeout", 0.0,
-                    "Deadline for one collector in one cycle; 0 means 80% of collect.interval."),
+    duration_option("collect.min-age", 1.0,
+                    "A scrape within this time of the last collection's end is served that collection; "
+                    "0s collects on every scrape."),
+    duration_option("collect.timeout", 10.0, "Deadline for one collector in one collection."),
     str_option("log.level", "info", "Log level.", ("debug", "info", "warn", "error")),
     str_option("log.format", "logfmt", "Log format.", ("logfmt", "json")),
     str_option("path.procfs", "/proc", "procfs mountpoint.", metavar="PATH"),
@@ -199,13 +203,12 @@ class ExporterConfig:
         return str(self.values["web.telemetry-path"])
 
     @property
-    def interval(self) -> float:
-        return float(self.values["collect.interval"])
+    def timeout(self) -> float:
+        return float(self.values["collect.timeout"])
 
     @property
-    def timeout(self) -> float:
-        t = float(self.values["collect.timeout"])
-        return t if t > 0 else self.interval * 0.8
+    def min_age(self) -> float:
+        return float(self.values["collect.min-age"])
 
     @property
     def enabled_collectors(self) -> list[str]:
@@ -248,6 +251,9 @@ def read_config_file(path: str, known: Iterable[str]) -> dict[str, Any]:
     flat = _flatten(data)
     known_set = set(known)
     for key in flat:
+        if key in REMOVED_OPTIONS:
+            raise ConfigError(f"config file {path}: key {key!r} removed; use {REMOVED_OPTIONS[key]!r} "
+                              "(collection now runs when scraped)")
         if key not in known_set:
             raise ConfigError(f"config file {path}: unknown key {key!r}")
     return flat
@@ -270,6 +276,8 @@ class ExporterSchema:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--config.file", dest="config.file", metavar="PATH", default=None,
                             help=f"YAML configuration file (env {ENV_PREFIX}CONFIG_FILE).")
+        for old in REMOVED_OPTIONS:
+            parser.add_argument(f"--{old}", dest=old, default=None, help=argparse.SUPPRESS)
         for o in self.options.values():
             # argparse %-formats help strings; a literal % ("80% of ...") must be doubled.
             help_text = f"{o.help} (env {o.env}; default {self._default_text(o)})".replace("%", "%%")
@@ -289,6 +297,7 @@ class ExporterSchema:
     def resolve(self, flags: Mapping[str, Any], environ: Mapping[str, str]) -> ExporterConfig:
         """Merge defaults < file < environment < flags, validating every value."""
         config_file = flags.get("config.file") or environ.get(ENV_PREFIX + "CONFIG_FILE") or None
+        self._refuse_removed(flags, environ)
         layers: list[tuple[str, Mapping[str, Any]]] = []
         if config_file:
             layers.append((f"config file {config_file}", read_config_file(config_file, self.options)))
@@ -317,12 +326,18 @@ class ExporterSchema:
         self._check(cfg)
         return cfg
 
+    @staticmethod
+    def _refuse_removed(flags: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+        for old, new in REMOVED_OPTIONS.items():
+            env = ENV_PREFIX + re.sub(r"[.\-]", "_", old).upper()
+            where = f"flag --{old}" if flags.get(old) is not None else (
+                f"environment variable {env}" if env in environ else None)
+            if where:
+                raise ConfigError(f"{where}: removed; use --{new} (collection now runs when scraped)")
+
     def _check(self, cfg: ExporterConfig) -> None:
-        if cfg.interval <= 0:
-            raise ConfigError(f"collect.interval ({cfg.sources['collect.interval']}): must be greater than 0")
-        if cfg.timeout > cfg.interval:
-            raise ConfigError(
-                f"collect.timeout ({cfg.sources['collect.timeout']}): must not exceed collect.interval")
+        if cfg.timeout <= 0:
+            raise ConfigError(f"collect.timeout ({cfg.sources['collect.timeout']}): must be greater than 0")
         if not cfg.telemetry_path.startswith("/") or cfg.telemetry_path in {"/", "/-/healthy", "/-/ready"}:
             raise ConfigError(
                 f"web.telemetry-path ({cfg.sources['web.telemetry-path']}): must start with / and not "
