@@ -37,21 +37,21 @@ class TestPrecedence:
     def test_flag_beats_env_beats_file_beats_default(self, tmp_path: Path) -> None:
         """A flag overrides the environment, which overrides the file, which overrides the default."""
         cfg_file = tmp_path / "c.yml"
-        cfg_file.write_text("collect:\n  interval: 7s\nlog:\n  level: warn\nweb:\n  telemetry-path: /m\n")
-        env = {"SPARK_EXPORTER_COLLECT_INTERVAL": "9s", "SPARK_EXPORTER_LOG_LEVEL": "error"}
-        cfg = load_config([f"--config.file={cfg_file}", "--collect.interval=3s"], env)
-        assert cfg.interval == 3.0
+        cfg_file.write_text("collect:\n  min-age: 7s\nlog:\n  level: warn\nweb:\n  telemetry-path: /m\n")
+        env = {"SPARK_EXPORTER_COLLECT_MIN_AGE": "9s", "SPARK_EXPORTER_LOG_LEVEL": "error"}
+        cfg = load_config([f"--config.file={cfg_file}", "--collect.min-age=3s"], env)
+        assert cfg["collect.min-age"] == 3.0
         assert cfg["log.level"] == "error"
         assert cfg.telemetry_path == "/m"
         assert cfg["log.format"] == "logfmt"
-        assert cfg.sources["collect.interval"] == "flag"
+        assert cfg.sources["collect.min-age"] == "flag"
 
     def test_config_file_from_environment(self, tmp_path: Path) -> None:
         """SPARK_EXPORTER_CONFIG_FILE names the config file when no flag does."""
         cfg_file = tmp_path / "c.yml"
-        cfg_file.write_text("collect.interval: 11s\n")
+        cfg_file.write_text("collect.min-age: 11s\n")
         cfg = load_config([], {"SPARK_EXPORTER_CONFIG_FILE": str(cfg_file)})
-        assert cfg.interval == 11.0
+        assert cfg["collect.min-age"] == 11.0
 
     def test_collector_switches(self, tmp_path: Path) -> None:
         """--no-collector.NAME disables a collector; the file and environment can switch them too."""
@@ -64,17 +64,18 @@ class TestPrecedence:
         cfg = load_config([], {"SPARK_EXPORTER_COLLECTOR_LOADAVG": "false"})
         assert "loadavg" not in cfg.enabled_collectors
 
-    def test_timeout_defaults_to_most_of_the_interval(self) -> None:
-        """Without collect.timeout, each collector gets 80% of the interval."""
-        cfg = load_config(["--collect.interval=10s"], {})
-        assert cfg.timeout == pytest.approx(8.0)
+    def test_collection_defaults(self) -> None:
+        """Without flags, a collection is reused for 1s and each collector gets a 10s deadline."""
+        cfg = load_config([], {})
+        assert (cfg["collect.min-age"], cfg["collect.timeout"]) == (1.0, 10.0)
 
 
 class TestErrors:
     @pytest.mark.parametrize(("content", "needle"), [
-        ("collect:\n  interval: [5s\n", "invalid YAML (line"),
-        ("colect:\n  interval: 5s\n", "unknown key 'colect.interval'"),
-        ("collect:\n  interval: fast\n", "key 'collect.interval': invalid duration"),
+        ("collect:\n  min-age: [5s\n", "invalid YAML (line"),
+        ("colect:\n  min-age: 5s\n", "unknown key 'colect.min-age'"),
+        ("collect:\n  min-age: fast\n", "key 'collect.min-age': invalid duration"),
+        ("collect:\n  interval: 5s\n", "key 'collect.interval' removed; use 'collect.min-age'"),
         ("log:\n  level: loud\n", "key 'log.level': must be one of"),
         ("collector:\n  loadavg: maybe\n", "key 'collector.loadavg': expected true or false"),
         ("web:\n  listen-address: nowhere\n", "key 'web.listen-address': invalid listen address"),
@@ -91,13 +92,23 @@ class TestErrors:
 
     def test_bad_environment_names_variable(self) -> None:
         """A bad environment value names the variable."""
-        with pytest.raises(ConfigError, match="SPARK_EXPORTER_COLLECT_INTERVAL"):
-            load_config([], {"SPARK_EXPORTER_COLLECT_INTERVAL": "soon"})
+        with pytest.raises(ConfigError, match="SPARK_EXPORTER_COLLECT_MIN_AGE"):
+            load_config([], {"SPARK_EXPORTER_COLLECT_MIN_AGE": "soon"})
 
-    def test_timeout_longer_than_interval_rejected(self) -> None:
-        """A per-collector timeout longer than the interval is refused."""
+    def test_zero_timeout_rejected(self) -> None:
+        """A per-collector deadline of zero is refused."""
         with pytest.raises(ConfigError, match="collect.timeout"):
-            load_config(["--collect.interval=1s", "--collect.timeout=2s"], {})
+            load_config(["--collect.timeout=0s"], {})
+
+    @pytest.mark.parametrize(("argv", "env", "where"), [
+        (["--collect.interval=5s"], {}, "flag --collect.interval"),
+        ([], {"SPARK_EXPORTER_COLLECT_INTERVAL": "5s"}, "environment variable SPARK_EXPORTER_COLLECT_INTERVAL"),
+    ])
+    def test_removed_interval_names_its_replacement(self, argv: list[str], env: dict[str, str], where: str) -> None:
+        """--collect.interval (flag or environment) is refused with one line naming --collect.min-age."""
+        with pytest.raises(ConfigError) as exc:
+            load_config(argv, env)
+        assert str(exc.value) == f"{where}: removed; use --collect.min-age (collection now runs when scraped)"
 
 
 class TestProcessStartup:

@@ -10,7 +10,7 @@ from procs import exporter, http_get, parse_metrics
 class TestEndpoints:
     def test_metrics_serves_text_format_with_self_metrics(self) -> None:
         """/metrics serves the 0.0.4 text format including per-collector success and build info."""
-        with exporter("--collector.loadavg", "--collect.interval=1s") as p:
+        with exporter("--collector.loadavg") as p:
             status, body, headers = http_get(p.url + "/metrics")
             assert status == 200
             assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
@@ -22,7 +22,7 @@ class TestEndpoints:
 
     def test_gzip_when_asked(self) -> None:
         """A client that accepts gzip gets a gzip body that decodes to the same exposition."""
-        with exporter("--collect.interval=1s") as p:
+        with exporter() as p:
             status, body, headers = http_get(p.url + "/metrics", headers={"Accept-Encoding": "gzip"})
             assert status == 200 and headers.get("Content-Encoding") == "gzip"
             assert b"spark_exporter_collector_success" in gzip.decompress(body)
@@ -30,7 +30,7 @@ class TestEndpoints:
     def test_unknown_path_404_and_post_405(self) -> None:
         """Unknown paths get 404 and non-GET methods get 405, both with a JSON body."""
         import urllib.request
-        with exporter("--collect.interval=1s") as p:
+        with exporter() as p:
             status, body, _ = http_get(p.url + "/nope")
             assert status == 404 and body.startswith(b"{")
             req = urllib.request.Request(p.url + "/metrics", method="POST", data=b"")
@@ -43,6 +43,6 @@ class TestEndpoints:
 
     def test_health_and_ready(self) -> None:
         """/-/healthy answers 200 at once and /-/ready answers 200 after the first collection."""
-        with exporter("--collect.interval=1s") as p:
+        with exporter() as p:
             assert http_get(p.url + "/-/healthy")[0] == 200
             assert http_get(p.url + "/-/ready")[0] == 200

@@ -237,7 +237,7 @@ def _cycle_start(text: str) -> float:
 @pytest.fixture(scope="module")
 def scrapes() -> Iterator[Scrapes]:
     ne_args = ["--collector.disable-defaults", *(f"--collector.{c}" for c in COLLECTORS), *UPSTREAM_FLAGS]
-    with node_exporter(*ne_args) as ne, exporter("--no-collector.gpu", "--collect.interval=1s") as ours:
+    with node_exporter(*ne_args) as ne, exporter("--no-collector.gpu", "--collect.min-age=0s") as ours:
         text_ne1 = _scrape(ne)
         ne1_done = time.time()
         text_ours = wait_for(
