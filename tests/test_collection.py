@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from structlog.testing import capture_logs
 
 from procs import parse_metrics
-from spark_exporter.collectors.base import Collector, Paths
+from spark_exporter.collectors.base import Collector, Paths, read_file
 from spark_exporter.exporter.app import build_app
 from spark_exporter.exporter.collection import Collection
 from spark_exporter.exporter.exposition import ExactCounterFamily, render
@@ -328,3 +331,20 @@ class TestExposition:
                 gauge, counter_line = f"# TYPE {fam.name} gauge\n", f"# TYPE {fam.name} counter\n"
                 expected = expected.replace(gauge.encode(), counter_line.encode())
         assert render(families) == expected
+
+
+class TestReadFile:
+    def test_reads_the_whole_file_past_one_chunk(self, tmp_path: Path) -> None:
+        """A file longer than one read chunk comes back whole, undecodable bytes replaced."""
+        path = tmp_path / "big"
+        path.write_bytes(b"x" * 200_000 + b"\xff\n")
+        text = read_file(str(path))
+        assert len(text) == 200_002 and text.endswith("\ufffd\n")
+
+    def test_refuses_a_file_over_the_limit(self, tmp_path: Path) -> None:
+        """A file over the size limit raises OSError(EFBIG) instead of being read whole."""
+        path = tmp_path / "big"
+        path.write_bytes(b"x" * 5000)
+        with pytest.raises(OSError) as exc:
+            read_file(str(path), limit=4096)
+        assert exc.value.errno == errno.EFBIG

@@ -14,7 +14,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from ..settings import ExporterConfig
 from . import register
-from .base import Collector, Paths
+from .base import Collector, Paths, read_file
 
 # Column order of a "cpuN" line in /proc/stat (see proc(5)); values are in USER_HZ ticks.
 MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
@@ -57,8 +57,7 @@ class CpuCollector(Collector):
         return value
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("stat"), encoding="ascii") as fh:
-            cpus = parse_cpu_lines(fh.read())
+        cpus = parse_cpu_lines(read_file(self.paths.proc("stat")))
         seconds = CounterMetricFamily(
             "node_cpu_seconds", "Seconds the CPUs spent in each mode.", labels=["cpu", "mode"]
         )

@@ -22,7 +22,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 
 from ..settings import ExporterConfig
 from . import register
-from .base import Collector, Paths
+from .base import Collector, Paths, read_file
 from .netdev import compile_option, regex_option
 
 SECTOR = 512.0  # bytes per /proc/diskstats sector
@@ -141,8 +141,7 @@ class DiskstatsCollector(Collector):
             return {}
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("diskstats"), encoding="ascii") as fh:
-            disks = parse_diskstats(fh.read())
+        disks = parse_diskstats(read_file(self.paths.proc("diskstats")))
         fams = _Families()
         for major, minor, dev, cols in disks:
             if self._exclude is not None and self._exclude.search(dev):

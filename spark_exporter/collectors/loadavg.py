@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from . import register
-from .base import Collector
+from .base import Collector, read_file
 
 
 @register
@@ -15,7 +15,6 @@ class LoadavgCollector(Collector):
     name = "loadavg"
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("loadavg"), encoding="ascii") as fh:
-            fields = fh.read().split()
+        fields = read_file(self.paths.proc("loadavg")).split()
         for i, minutes in enumerate((1, 5, 15)):
             yield GaugeMetricFamily(f"node_load{minutes}", f"{minutes}m load average.", value=float(fields[i]))

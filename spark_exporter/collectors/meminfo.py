@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from . import register
-from .base import Collector
+from .base import Collector, read_file
 
 _PARENS = re.compile(r"\((.*)\)")
 _KIB = 1024  # bytes per "kB" in /proc/meminfo (the kernel means KiB)
@@ -43,8 +43,7 @@ class MeminfoCollector(Collector):
     name = "meminfo"
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("meminfo"), encoding="ascii") as fh:
-            fields = parse_meminfo(fh.read())
+        fields = parse_meminfo(read_file(self.paths.proc("meminfo")))
         for key, value in fields.items():
             field = key.removesuffix("_bytes")
             yield GaugeMetricFamily(f"node_memory_{key}", f"Memory information field {field}.", value=value)

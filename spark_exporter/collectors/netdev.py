@@ -20,7 +20,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from ..settings import ConfigError, ExporterConfig, Option
 from . import register
-from .base import Collector, Paths
+from .base import Collector, Paths, read_file
 
 # /proc/net/dev columns, in file order (see the kernel's dev_seq_printf_stats).
 RECEIVE = ("bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast")
@@ -94,8 +94,7 @@ class NetdevCollector(Collector):
             return None
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("net", "dev"), encoding="ascii") as fh:
-            devices = parse_net_dev(fh.read())
+        devices = parse_net_dev(read_file(self.paths.proc("net", "dev")))
         fams: dict[str, CounterMetricFamily] = {}
 
         def add(key: str, device: str, value: float) -> None:

@@ -14,7 +14,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from ..settings import ExporterConfig
 from . import register
-from .base import Collector, Paths
+from .base import Collector, Paths, read_file
 
 _US = 1e-6  # seconds per microsecond
 
@@ -50,8 +50,7 @@ class PressureCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         for resource in ("cpu", "io", "memory"):
             try:
-                with open(self.paths.proc("pressure", resource), encoding="ascii") as fh:
-                    psi = parse_psi(fh.read())
+                psi = parse_psi(read_file(self.paths.proc("pressure", resource)))
             except OSError as e:
                 if not self._warned:  # once: a kernel without PSI stays without it
                     self.log.info("pressure_unavailable", resource=resource, error=str(e))

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from . import register
-from .base import Collector
+from .base import Collector, read_file
 
 # /proc/stat key -> (metric name as node_exporter spells it, HELP, is a counter)
 _FIELDS: dict[str, tuple[str, str, bool]] = {
@@ -43,8 +43,7 @@ class StatCollector(Collector):
     name = "stat"
 
     def collect(self) -> Iterable[Metric]:
-        with open(self.paths.proc("stat"), encoding="ascii") as fh:
-            values = parse_stat(fh.read())
+        values = parse_stat(read_file(self.paths.proc("stat")))
         for key, value in values.items():
             name, doc, counter = _FIELDS[key]
             if counter:

@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import structlog
@@ -71,53 +71,62 @@ class Snapshot:
         return self._gz
 
 
-@dataclass
-class _Job:
-    collector: Collector
-    future: Future[list[Metric]] = field(default_factory=Future)
-    started: threading.Event = field(default_factory=threading.Event)
-    t0: float = 0.0  # monotonic start of the call
-    t1: float = 0.0  # monotonic end of the call
+class _Batch:
+    """Collector calls queued on one runner, run back to back; results come back in one hand-off.
+
+    The waiting thread sleeps until the whole batch is done, waking only at the running call's
+    deadline: one wake-up per collection instead of several per collector.
+    """
+
+    def __init__(self, collectors: Sequence[Collector]) -> None:
+        self.collectors = list(collectors)
+        # One per finished call: (families or the exception raised, monotonic start, monotonic end).
+        self.results: list[tuple[list[Metric] | BaseException, float, float]] = []
+        self.running: tuple[int, float] | None = None  # (index, monotonic start) of the call in progress
+        self.abandoned = False  # set by the waiter when a call overran: run nothing more
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+
+    def call_returned(self, index: int) -> bool:
+        return len(self.results) > index
 
 
 class _Runner:
-    """One worker thread that runs a collection's collector calls back to back.
+    """One worker thread that runs batches of collector calls back to back.
 
     Collectors run in sequence rather than in parallel: they are short, mostly Python-bound calls,
     and running a dozen at once costs more in GIL hand-offs and thread start-ups than the calls
     themselves. When a call overruns its deadline the collection abandons this runner (it stays stuck
-    in that one call, skips the cancelled jobs queued behind it, and exits once the call returns) and
-    runs the remaining collectors on a fresh one.
+    in that one call, runs nothing after it, and exits once the call returns) and runs the remaining
+    collectors on a fresh one.
     """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._work, name="collector-runner", daemon=True)
         self.thread.start()
 
-    def submit(self, collector: Collector) -> _Job:
-        job = _Job(collector)
-        self._queue.put(job)
-        return job
+    def submit(self, batch: _Batch) -> None:
+        self._queue.put(batch)
 
     def retire(self) -> None:
         """Exit after the call in progress (if any) returns."""
         self._queue.put(None)
 
     def _work(self) -> None:
-        while (job := self._queue.get()) is not None:
-            if not job.future.set_running_or_notify_cancel():
-                continue
-            job.t0 = time.monotonic()
-            job.started.set()
-            try:
-                result = list(job.collector.collect())
-            except BaseException as e:  # noqa: BLE001 - scored, logged and served as success=0
-                job.t1 = time.monotonic()
-                job.future.set_exception(e)
-            else:
-                job.t1 = time.monotonic()
-                job.future.set_result(result)
+        while (batch := self._queue.get()) is not None:
+            for i, collector in enumerate(batch.collectors):
+                with batch.lock:
+                    if batch.abandoned:
+                        break
+                    t0 = time.monotonic()
+                    batch.running = (i, t0)
+                try:
+                    out: list[Metric] | BaseException = list(collector.collect())
+                except BaseException as e:  # noqa: BLE001 - scored, logged and served as success=0
+                    out = e
+                batch.results.append((out, t0, time.monotonic()))
+            batch.done.set()
 
 
 class Collection:
@@ -132,7 +141,8 @@ class Collection:
         self.collectors = list(collectors)
         self.timeout = timeout
         self.min_age = min_age
-        self._in_flight: dict[str, Future[list[Metric]]] = {}
+        # collector -> (batch, index) of a call that overran its deadline and may still be running
+        self._stuck: dict[str, tuple[_Batch, int]] = {}
         self._runner: _Runner | None = None
         self._last_error: dict[str, str | None] = {}  # collector -> reason of its last failure
         self._warned: set[tuple[str, str]] = set()  # exposition errors already logged at warning
@@ -186,45 +196,57 @@ class Collection:
         results: dict[str, CollectorResult] = {}
         todo: list[Collector] = []
         for c in self.collectors:
-            prev = self._in_flight.get(c.name)
-            if prev is not None and not prev.done():
+            stuck = self._stuck.get(c.name)
+            if stuck is not None and not stuck[0].call_returned(stuck[1]):
                 # Still stuck in an earlier call: never stack a second call on a hung device.
                 results[c.name] = CollectorResult(c.name, False, 0.0, "previous collection still running")
             else:
+                self._stuck.pop(c.name, None)
                 todo.append(c)
         while todo:
             todo = self._run_batch(todo, families, results)
         ordered = [results[c.name] for c in self.collectors]
         return self._publish(families, ordered)
 
-    def _run_batch(self, batch: list[Collector], families: list[Metric],
+    def _run_batch(self, todo: list[Collector], families: list[Metric],
                    results: dict[str, CollectorResult]) -> list[Collector]:
-        """Queue ``batch`` on the runner and gather results; return what is left if one call hangs."""
+        """Run ``todo`` on the runner and gather results; return what is left if one call overruns."""
         if self._runner is None:
             self._runner = _Runner()
-        jobs = [self._runner.submit(c) for c in batch]
-        for i, job in enumerate(jobs):
-            name = job.collector.name
-            self._in_flight[name] = job.future
-            try:
-                # A job starts as soon as the one before it returns, which was waited for already.
-                if not job.started.wait(self.timeout):
-                    raise TimeoutError
-                fams = job.future.result(timeout=max(0.0, job.t0 + self.timeout - time.monotonic()))
-            except TimeoutError:
-                results[name] = CollectorResult(name, False, time.monotonic() - (job.t0 or time.monotonic()),
-                                                f"timed out after {self.timeout:g}s")
-                for rest in jobs[i + 1:]:
-                    rest.future.cancel()
-                self._runner.retire()
-                self._runner = None
-                return [j.collector for j in jobs[i + 1:]]
-            except Exception as e:  # noqa: BLE001
-                results[name] = CollectorResult(name, False, job.t1 - job.t0, f"{type(e).__name__}: {e}")
-                continue
-            families.extend(fams)
-            results[name] = CollectorResult(name, True, job.t1 - job.t0)
-        return []
+        batch = _Batch(todo)
+        self._runner.submit(batch)
+        wait = self.timeout
+        hung: int | None = None
+        while not batch.done.wait(wait):
+            with batch.lock:
+                if batch.done.is_set():
+                    break
+                running = batch.running
+                now = time.monotonic()
+                if running is not None and running[0] == len(batch.results) and now - running[1] >= self.timeout:
+                    batch.abandoned = True
+                    hung = running[0]
+                    break
+                # A call is running (wait for its deadline) or the batch has not started (a full one).
+                wait = (running[1] + self.timeout - now) if running is not None and running[0] == len(
+                    batch.results) else self.timeout
+        finished = batch.results[:hung] if hung is not None else batch.results
+        for c, (out, t0, t1) in zip(batch.collectors, finished, strict=False):
+            if isinstance(out, BaseException):
+                results[c.name] = CollectorResult(c.name, False, t1 - t0, f"{type(out).__name__}: {out}")
+            else:
+                families.extend(out)
+                results[c.name] = CollectorResult(c.name, True, t1 - t0)
+        if hung is None:
+            return []
+        name = batch.collectors[hung].name
+        assert batch.running is not None
+        results[name] = CollectorResult(name, False, time.monotonic() - batch.running[1],
+                                        f"timed out after {self.timeout:g}s")
+        self._stuck[name] = (batch, hung)
+        self._runner.retire()
+        self._runner = None
+        return batch.collectors[hung + 1:]
 
     def _publish(self, families: list[Metric], results: list[CollectorResult]) -> Snapshot:
         for r in results:
