@@ -75,12 +75,12 @@ def check(families: Iterable[Metric], warned: set[tuple[str, str]] | None = None
     out: list[Metric] = []
     for name, group in by_name.items():
         first = group[0]
-        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        seen: set[tuple[object, ...]] = set()
         kept = []
         dropped = 0
         for fam in group:
             for s in fam.samples:
-                key = (s.name, tuple(sorted(s.labels.items())))
+                key = (s.name, *sorted(s.labels.items()))
                 if key in seen:
                     dropped += 1
                 else:
