@@ -65,9 +65,9 @@ class TestPrecedence:
         assert "loadavg" not in cfg.enabled_collectors
 
     def test_collection_defaults(self) -> None:
-        """Without flags, a collection is reused for 1s and each collector gets a 10s deadline."""
+        """Without flags, a collection is reused for 1s and each collector gets a 5s deadline."""
         cfg = load_config([], {})
-        assert (cfg["collect.min-age"], cfg["collect.timeout"]) == (1.0, 10.0)
+        assert (cfg["collect.min-age"], cfg["collect.timeout"]) == (1.0, 5.0)
 
 
 class TestErrors:

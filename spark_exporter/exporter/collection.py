@@ -6,7 +6,7 @@
   ``min_age`` seconds ago (``--collect.min-age``, default 1 s; 0 collects on every scrape) is served
   as is.
 * **Deadlines.** The collectors run one after another on one reusable runner thread, each under its own
-  deadline (``--collect.timeout``, default 10 s). A collector that raises or overruns is scored
+  deadline (``--collect.timeout``, default 5 s). A collector that raises or overruns is scored
   ``success=0`` and its series are left out of that collection; the others are served.
 * **No pile-up.** A collector whose previous call is still in flight (a hung NVML call) is not called
   again until that call returns: it scores 0 at once with "previous collection still running". So a
@@ -35,7 +35,7 @@ from .exposition import render
 
 log = structlog.get_logger(component="collection")
 
-DEFAULT_TIMEOUT = 10.0  # seconds per collector; Prometheus' default scrape_timeout is 10 s
+DEFAULT_TIMEOUT = 5.0  # seconds per collector: half of Prometheus' default scrape_timeout (10 s)
 DEFAULT_MIN_AGE = 1.0  # seconds
 
 # Collectors whose health is also served under node_exporter's self-metric names: every host collector.

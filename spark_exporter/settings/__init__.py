@@ -172,7 +172,9 @@ CORE_OPTIONS: tuple[Option, ...] = (
     duration_option("collect.min-age", 1.0,
                     "A scrape within this time of the last collection's end is served that collection; "
                     "0s collects on every scrape."),
-    duration_option("collect.timeout", 10.0, "Deadline for one collector in one collection."),
+    duration_option("collect.timeout", 5.0,
+                    "Deadline for one collector in one collection (under Prometheus' 10s scrape_timeout, so a "
+                    "hung collector still leaves a scrape that succeeds)."),
     str_option("log.level", "info", "Log level.", ("debug", "info", "warn", "error")),
     str_option("log.format", "logfmt", "Log format.", ("logfmt", "json")),
     str_option("path.procfs", "/proc", "procfs mountpoint.", metavar="PATH"),
