@@ -86,10 +86,7 @@ class NetdevCollector(Collector):
 
     def _nohandler(self, device: str) -> int | None:
         try:
-            with open(
-                self.paths.sys("class", "net", device, "statistics", "rx_nohandler"), encoding="ascii"
-            ) as fh:
-                return int(fh.read())
+            return int(read_file(self.paths.sys("class", "net", device, "statistics", "rx_nohandler")))
         except (OSError, ValueError):
             return None
 
