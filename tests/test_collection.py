@@ -348,3 +348,39 @@ class TestReadFile:
         with pytest.raises(OSError) as exc:
             read_file(str(path), limit=4096)
         assert exc.value.errno == errno.EFBIG
+
+
+class TestDiscovery:
+    def test_a_new_module_is_a_new_collector(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A collector module dropped into the package is registered by load_all with no other edit."""
+        import sys
+
+        import spark_exporter.collectors as pkg
+
+        (tmp_path / "extra_probe.py").write_text(
+            "from . import register\n"
+            "from .base import Collector\n\n\n"
+            "@register\n"
+            "class ExtraProbe(Collector):\n"
+            "    name = 'extra_probe'\n"
+            "    default_enabled = False\n"
+        )
+        monkeypatch.setattr(pkg, "__path__", [*pkg.__path__, str(tmp_path)])
+        try:
+            registry = pkg.load_all()
+            assert registry["extra_probe"].__module__ == "spark_exporter.collectors.extra_probe"
+            assert registry["extra_probe"].default_enabled is False
+            assert list(registry) == sorted(registry)
+        finally:
+            pkg.REGISTRY.pop("extra_probe", None)
+            sys.modules.pop("spark_exporter.collectors.extra_probe", None)
+
+    def test_every_shipped_module_registers_a_collector(self) -> None:
+        """Every module of the collectors package but base registers a collector, and every collector has a module."""
+        import pkgutil
+
+        import spark_exporter.collectors as pkg
+
+        registry = pkg.load_all()
+        modules = {m.name for m in pkgutil.iter_modules(pkg.__path__)} - {"base"}
+        assert {cls.__module__.rsplit(".", 1)[1] for cls in registry.values()} == modules
