@@ -19,7 +19,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from spark_exporter.cli import load_config, make_collectors
-from spark_exporter.exporter.collection import CollectionLoop
+from spark_exporter.exporter.collection import Collection
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = Path("/work/shared/reference/dashboards/node-exporter-full.json")
@@ -50,7 +50,7 @@ def metric_names(expr: str) -> set[str]:
 
 def emitted(*argv: str) -> set[str]:
     cfg = load_config(["--no-collector.gpu", *argv])
-    loop = CollectionLoop(make_collectors(cfg), cfg.interval, cfg.timeout)
+    loop = Collection(make_collectors(cfg), timeout=cfg["collect.timeout"])
     body = loop.collect_once().body.decode()
     loop.stop()
     return {s.name for f in text_string_to_metric_families(body) for s in f.samples}
