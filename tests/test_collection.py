@@ -19,7 +19,7 @@ from procs import parse_metrics
 from spark_exporter.collectors.base import Collector, Paths, read_file
 from spark_exporter.exporter.app import build_app
 from spark_exporter.exporter.collection import Collection
-from spark_exporter.exporter.exposition import ExactCounterFamily, render
+from spark_exporter.exporter.exposition import ExactCounterFamily, Renderer, render
 from spark_exporter.http.webconfig import WebConfig
 from spark_exporter.settings import ExporterConfig
 
@@ -297,6 +297,34 @@ class TestExposition:
         assert [(s.labels["gpu"], s.value) for s in served["test_dup"].samples] == [("0", 1.0), ("1", 2.0)]
         warnings = [e for e in logs if e["event"] == "duplicate_series" and e["log_level"] == "warning"]
         assert [(e["metric"], e["dropped"]) for e in warnings] == [("test_dup", 1)]
+
+    def test_unusual_families_render_as_the_library_does(self) -> None:
+        """Timestamps, names outside the legacy character set and reused renderers give generate_latest's bytes."""
+        from prometheus_client.exposition import generate_latest
+
+        stamped = GaugeMetricFamily("test_stamped", "Stamped.", labels=["a"])
+        stamped.add_metric(["1"], 2.0, timestamp=1700000000.5)
+        dotted = GaugeMetricFamily("test.dotted", "Dotted name.", value=1.0)
+        odd_label = GaugeMetricFamily("test_odd_label", "Odd label name.", labels=["a.b"])
+        odd_label.add_metric(["x"], 3.0)
+        families: list[Metric] = [stamped, dotted, odd_label]
+
+        class Registry:
+            def collect(self) -> list[Metric]:
+                return families
+
+        renderer = Renderer()
+        assert renderer.render(families) == generate_latest(Registry())  # type: ignore[arg-type]
+        assert renderer.render(families) == generate_latest(Registry())  # type: ignore[arg-type]
+
+    def test_reused_renderer_matches_a_fresh_one(self) -> None:
+        """A renderer whose label cache holds earlier collections writes what a fresh one writes."""
+        renderer = Renderer()
+        for values in (["a", "b"], ["b", "c"], ['q"uote', "a"]):
+            fam = GaugeMetricFamily("test_cached", "Cached.", labels=["x", "y"])
+            for v in values:
+                fam.add_metric([v, "same"], 1.0)
+            assert renderer.render([fam]) == render([fam])
 
     def test_matches_prometheus_client_byte_for_byte(self) -> None:
         """The renderer writes what prometheus-client's generate_latest writes for every family we collect."""

@@ -31,7 +31,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from .. import __version__
 from ..collectors.base import Collector
-from .exposition import render
+from .exposition import Renderer
 
 log = structlog.get_logger(component="collection")
 
@@ -145,7 +145,7 @@ class Collection:
         self._stuck: dict[str, tuple[_Batch, int]] = {}
         self._runner: _Runner | None = None
         self._last_error: dict[str, str | None] = {}  # collector -> reason of its last failure
-        self._warned: set[tuple[str, str]] = set()  # exposition errors already logged at warning
+        self._renderer = Renderer()  # keeps the warned-once set and label text across collections
         self._snapshot: Snapshot | None = None
         self._pending: asyncio.Future[Snapshot] | None = None  # the collection scrapes are waiting for
         self._executor: ThreadPoolExecutor | None = None
@@ -262,7 +262,7 @@ class Collection:
             self._last_error[r.name] = None if r.success else r.error
         now = time.time()
         families.extend(self._self_metrics(results, now))
-        snap = Snapshot(body=render(families, self._warned), timestamp=now, results=tuple(results),
+        snap = Snapshot(body=self._renderer.render(families), timestamp=now, results=tuple(results),
                         finished=time.monotonic())
         self._snapshot = snap
         self.collections += 1
