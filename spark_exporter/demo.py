@@ -158,7 +158,6 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
             f"--web.listen-address=127.0.0.1:{port}",
             f"--gpu.simulate={ns.profile}",
             f"--gpu.seed={i + 1}",
-            "--collect.interval=1s",
         ]
         exporters.append(demo.spawn(f"exporter-spark-{i + 1:02d}", argv, port))
     await asyncio.gather(*(wait_ready(demo, c, "/-/ready") for c in exporters))

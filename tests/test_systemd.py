@@ -71,9 +71,9 @@ class TestInstall:
         root = tmp_path / "root"
         cfg = root / "etc/spark-exporter/config.yml"
         cfg.parent.mkdir(parents=True)
-        cfg.write_text("collect:\n  interval: 15s\n")
+        cfg.write_text("collect:\n  min-age: 15s\n")
         r = subprocess.run(["bash", str(REPO / "systemd" / "install.sh"), "--root", str(root), "--no-start"],
                            capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert cfg.read_text() == "collect:\n  interval: 15s\n"
+        assert cfg.read_text() == "collect:\n  min-age: 15s\n"
         assert "keeping existing" in r.stdout
