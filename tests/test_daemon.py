@@ -46,3 +46,33 @@ class TestEndpoints:
         with exporter() as p:
             assert http_get(p.url + "/-/healthy")[0] == 200
             assert http_get(p.url + "/-/ready")[0] == 200
+
+
+def _collected_at(url: str) -> float:
+    fams = parse_metrics(http_get(url + "/metrics")[1].decode())
+    return float(fams["spark_exporter_last_collection_timestamp_seconds"].samples[0].value)
+
+
+class TestScrapeDriven:
+    def test_every_scrape_collects_with_min_age_zero(self) -> None:
+        """With --collect.min-age=0s each scrape serves a collection newer than the one before."""
+        with exporter("--collector.loadavg", "--collect.min-age=0s") as p:
+            first = _collected_at(p.url)
+            assert _collected_at(p.url) > first
+
+    def test_recent_collection_is_served_again_within_min_age(self) -> None:
+        """With a long --collect.min-age a second scrape serves the first scrape's collection."""
+        with exporter("--collector.loadavg", "--collect.min-age=1h") as p:
+            assert _collected_at(p.url) == _collected_at(p.url)
+
+    def test_removed_interval_flag_exits_2_naming_its_replacement(self) -> None:
+        """--collect.interval stops start-up with exit 2 and one line naming --collect.min-age."""
+        import subprocess
+
+        from procs import PYTHON
+        out = subprocess.run([PYTHON, "-m", "spark_exporter", "--collect.interval=5s"], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 2
+        assert out.stderr.splitlines() == [
+            "spark-exporter: error: flag --collect.interval: removed; use --collect.min-age "
+            "(collection now runs when scraped)"]
