@@ -15,7 +15,7 @@ from . import __version__
 from .collectors import load_all
 from .collectors.base import Collector, Paths
 from .exporter.app import build_app, serve
-from .exporter.collection import CollectionLoop
+from .exporter.collection import Collection
 from .http.server import Limits
 from .http.webconfig import load_web_config
 from .logs import setup_logging
@@ -84,12 +84,13 @@ def run_exporter(argv: Sequence[str]) -> int:
         collectors = make_collectors(cfg)
     except ConfigError as e:
         return fail(str(e))
-    loop = CollectionLoop(collectors, cfg["collect.min-age"] or 1.0, cfg["collect.timeout"])
+    loop = Collection(collectors, timeout=cfg["collect.timeout"], min_age=cfg["collect.min-age"])
     log.info("starting", version=__version__, collectors=",".join(cfg.enabled_collectors),
-             min_age_seconds=cfg["collect.min-age"], config_file=cfg.config_file)
+             min_age_seconds=cfg["collect.min-age"], timeout_seconds=cfg["collect.timeout"],
+             config_file=cfg.config_file)
     app = build_app(loop, cfg.telemetry_path, web_config, Limits.from_values(cfg.values))
     try:
-        asyncio.run(serve(app, cfg.listen_address, web_config, on_started=loop.start))
+        asyncio.run(serve(app, cfg.listen_address, web_config))
     except OSError as e:
         loop.stop()
         return fail(f"cannot listen on {cfg.listen_address}: {e.strerror or e}", 1)

@@ -54,8 +54,8 @@ def all_rule_files() -> list[Path]:
     return sorted(RULES_DIR.glob("*.yml"))
 
 
-def _exporter_args(index: int, profile: str | None, interval: str) -> list[str]:
-    args = [f"--collect.min-age={interval}"]
+def _exporter_args(index: int, profile: str | None) -> list[str]:
+    args: list[str] = []
     if profile is not None:
         # A different seed per node, so the two nodes do not report identical GPUs.
         args += [f"--gpu.simulate={profile}", f"--gpu.seed={index + 1}"]
@@ -72,13 +72,13 @@ def simulated_cluster(n_nodes: int = 2, profile: str | None = "gb10", interval: 
                       rule_files: bool = True) -> Iterator[SimulatedCluster]:
     """Start ``n_nodes`` exporters (``--gpu.simulate=PROFILE`` unless None) and a Prometheus scraping them.
 
-    ``interval`` is the exporters' collection interval and Prometheus' scrape and evaluation interval.
+    ``interval`` is Prometheus' scrape and evaluation interval (the exporters collect when scraped).
     With ``rule_files`` every ``rules/*.yml`` is loaded.
     """
     if n_nodes < 1:
         raise ValueError("n_nodes must be at least 1")
     with contextlib.ExitStack() as stack:
-        exporters = {node_name(i): stack.enter_context(exporter(*_exporter_args(i, profile, interval)))
+        exporters = {node_name(i): stack.enter_context(exporter(*_exporter_args(i, profile)))
                      for i in range(n_nodes)}
         workdir = stack.enter_context(tempdir("cluster"))
         inventory_path = workdir / "inventory.yml"
@@ -112,7 +112,7 @@ def victoria_simulated_cluster(n_nodes: int = 2, profile: str | None = "gb10",
     """The same cluster on VictoriaMetrics: it scrapes with the generated config, vmalert runs rules/."""
     vmalert_binary = require_binary("vmalert")
     with contextlib.ExitStack() as stack:
-        exporters = {node_name(i): stack.enter_context(exporter(*_exporter_args(i, profile, interval)))
+        exporters = {node_name(i): stack.enter_context(exporter(*_exporter_args(i, profile)))
                      for i in range(n_nodes)}
         workdir = stack.enter_context(tempdir("vm-cluster"))
         write_inventory(workdir / "inventory.yml", exporters)

@@ -122,9 +122,9 @@ class TestPrecedence:
         assert "loadavg" not in cfg.enabled_collectors
 
     def test_collection_timing_defaults(self) -> None:
-        """A collection is reused for 1s by default, and each collector has a fixed 10s deadline."""
+        """A collection is reused for 1s by default, and each collector has a fixed 5s deadline."""
         cfg = load_config([], {})
-        assert (cfg["collect.min-age"], cfg["collect.timeout"]) == (1.0, 10.0)
+        assert (cfg["collect.min-age"], cfg["collect.timeout"]) == (1.0, 5.0)
         assert load_config(["--collect.min-age=0s"], {})["collect.min-age"] == 0.0
 
 

@@ -78,7 +78,7 @@ def metric_names(expr: str) -> set[str]:
 @pytest.fixture(scope="module", params=["h100x8", "gb10"])  # read-only: one stack per profile
 def stack(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
     """The exporter simulating a profile, and a Prometheus scraping it every second."""
-    with exporter(f"--gpu.simulate={request.param}", "--collect.min-age=1s") as exp:
+    with exporter(f"--gpu.simulate={request.param}") as exp:
         config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
                   "scrape_configs": [{"job_name": "dcgm-exporter",
                                       "static_configs": [{"targets": [exp.address]}]}]}

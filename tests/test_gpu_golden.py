@@ -72,7 +72,7 @@ class TestEndToEnd:
             text = http_get(p.url + "/metrics")[1].decode()
             return text if "DCGM_FI_DEV_PCIE_TX_THROUGHPUT" in text else None
 
-        with exporter("--gpu.simulate=h100x8", f"--gpu.seed={SEED}", "--collect.min-age=300ms") as p:
+        with exporter("--gpu.simulate=h100x8", f"--gpu.seed={SEED}", "--collect.min-age=0s") as p:
             text = wait_for(scraped, 20, 0.3, "PCIe samples in /metrics")
         assert sorted(series(text, ignore=("Hostname",))) == want
         hosts = {dict(labels).get("Hostname") for _, labels in series(text) if dict(labels).get("Hostname")}

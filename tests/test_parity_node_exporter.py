@@ -250,7 +250,7 @@ def scrapes() -> Iterator[Scrapes]:
         *UPSTREAM_FLAGS,
         *OPT_IN_FLAGS,
     ]
-    our_args = ["--no-collector.gpu", "--collect.min-age=1s", *(our_flag(f) for f in OPT_IN_FLAGS)]
+    our_args = ["--no-collector.gpu", "--collect.min-age=0s", *(our_flag(f) for f in OPT_IN_FLAGS)]
     with node_exporter(*ne_args) as ne, exporter(*our_args) as ours:
         text_ne1 = _scrape(ne)
         ne1_done = time.time()

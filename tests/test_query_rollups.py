@@ -64,7 +64,7 @@ def vm_cluster() -> Iterator[Engine]:
     with contextlib.ExitStack() as stack:
         exporters = {
             node_name(i): stack.enter_context(
-                exporter("--collect.min-age=1s", "--gpu.simulate=gb10", f"--gpu.seed={i + 1}")
+                exporter("--gpu.simulate=gb10", f"--gpu.seed={i + 1}")
             )
             for i in range(2)
         }

@@ -244,7 +244,7 @@ class TestServing:
                       f"basic_auth_users:\n  prometheus: '{hashed}'\n"
                       "http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
         ctx = ssl.create_default_context(cafile=str(cert))
-        with exporter(f"--web.config.file={wc}", "--collect.min-age=1s", ready=False) as p:
+        with exporter(f"--web.config.file={wc}", ready=False) as p:
             url = f"https://127.0.0.1:{p.port}"
 
             def get(path: str, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:

@@ -1,52 +1,20 @@
 """Collector registry. One module per collector; a collector registers itself with ``@register``.
 
-To add a collector: write ``collectors/NAME.py`` with a ``Collector`` subclass decorated with
-``@register`` and add its module name to ``_MODULES`` below.
+To add a collector, write ``collectors/NAME.py`` with a ``Collector`` subclass decorated with
+``@register``. Nothing else changes: :func:`load_all` discovers every module in this package.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from .base import Collector, Paths
 
 REGISTRY: dict[str, type[Collector]] = {}
 
-_MODULES = (
-    "cpu",
-    "meminfo",
-    "netdev",
-    "netclass",
-    "diskstats",
-    "filesystem",
-    "hwmon",
-    "loadavg",
-    "uname",
-    "stat",
-    "time",
-    "pressure",
-    "vmstat",
-    "filefd",
-    "sockstat",
-    "netstat",
-    "entropy",
-    "conntrack",
-    "arp",
-    "softnet",
-    "schedstat",
-    "infiniband",
-    "cpufreq",
-    "thermal_zone",
-    "edac",
-    "nvme",
-    "os_release",
-    "timex",
-    "dmi",
-    "powersupplyclass",
-    "textfile",
-    "udp_queues",
-    "gpu",
-)
+# Modules of this package that hold no collector.
+_NOT_COLLECTORS = frozenset({"base"})
 
 
 def register(cls: type[Collector]) -> type[Collector]:
@@ -57,9 +25,14 @@ def register(cls: type[Collector]) -> type[Collector]:
 
 
 def load_all() -> dict[str, type[Collector]]:
-    """Import every collector module (idempotent) and return the registry, in a stable order."""
-    for mod in _MODULES:
-        importlib.import_module(f"{__name__}.{mod}")
+    """Import every collector module of this package (idempotent); return the registry sorted by name.
+
+    Modules are found with ``pkgutil.iter_modules`` over the package; an import error propagates, so a
+    broken collector module fails start-up instead of silently disappearing.
+    """
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_") and mod.name not in _NOT_COLLECTORS:
+            importlib.import_module(f"{__name__}.{mod.name}")
     return dict(sorted(REGISTRY.items()))
 
 

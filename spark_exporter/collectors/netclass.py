@@ -47,6 +47,8 @@ COUNTERS: dict[str, tuple[str, str]] = {
 _TEXT = ("address", "broadcast", "duplex", "ifalias", "operstate")
 _ATTRS = (*GAUGES, *COUNTERS, *_TEXT, "speed")
 _IFF_UP = 0x1  # linux/if.h
+# Fixed for the life of an interface (one ifindex): read once per interface, not per collection.
+_FIXED = frozenset({"addr_assign_type", "dev_id", "iflink", "name_assign_type", "type"})
 _MBIT_TO_BYTES = 1000 * 1000 // 8  # speed is in Mbit/s; node_exporter exports bytes/s
 
 
@@ -92,13 +94,16 @@ class NetclassCollector(Collector):
         super().__init__(config, paths)
         self._ignored = compile_option(config, "netclass.ignored-devices")
         self._ignore_invalid_speed = bool(config["netclass.ignore-invalid-speed"])
+        # (device, ifindex) -> (attributes present in its directory, values of the _FIXED ones)
+        self._fixed: dict[tuple[str, str | None], tuple[frozenset[str], dict[str, str | None]]] = {}
 
     def devices(self) -> list[str]:
         base = self.paths.sys("class", "net")
         out = []
-        for entry in sorted(os.listdir(base)):
-            if os.path.isfile(os.path.join(base, entry)) and not os.path.islink(os.path.join(base, entry)):
+        for dirent in sorted(os.scandir(base), key=lambda e: e.name):  # d_type: no stat per entry
+            if dirent.is_file(follow_symlinks=False):
                 continue  # bonding_masters is a plain file, not an interface
+            entry = dirent.name
             if self._ignored is not None and self._ignored.search(entry):
                 continue
             out.append(entry)
@@ -125,12 +130,21 @@ class NetclassCollector(Collector):
             "node_network_speed_bytes", "Network device property: speed_bytes", labels=["device"]
         )
         for dev in self.devices():
-            d = self.paths.sys("class", "net", dev)
-            try:
-                present = set(os.listdir(d))  # skip absent attributes without paying for a failed open
-            except OSError:
-                continue  # the interface went away between listing and reading
-            attr = {k: read_attr(os.path.join(d, k)) if k in present else None for k in _ATTRS}
+            d = self.paths.sys("class", "net", dev) + "/"
+            ifindex = read_attr(d + "ifindex")
+            fixed = self._fixed.get((dev, ifindex))
+            if fixed is None:
+                try:
+                    present = frozenset(os.listdir(d))  # skip absent attributes without a failed open
+                except OSError:
+                    continue  # the interface went away between listing and reading
+                fixed = (present, {k: read_attr(d + k) if k in present else None for k in _FIXED})
+                self._fixed[(dev, ifindex)] = fixed
+            present, attr = fixed[0], dict(fixed[1])
+            attr["ifindex"] = ifindex
+            for k in _ATTRS:
+                if k not in attr:
+                    attr[k] = read_attr(d + k) if k in present else None
             text = {k: attr[k] or "" for k in _TEXT}
             up.add_metric([dev], 1.0 if text["operstate"] == "up" else 0.0)
             info.add_metric(
@@ -152,6 +166,8 @@ class NetclassCollector(Collector):
             if not (self._ignore_invalid_speed and attr["speed"] and attr["speed"].startswith("-")):
                 self._add(speed, dev, attr["speed"], _MBIT_TO_BYTES)
 
+        if len(self._fixed) > 4 * max(len(up.samples), 16):  # interfaces come and go (veth): bound it
+            self._fixed.clear()
         yield up
         yield info
         for fam in [*gauges.values(), *counters.values(), speed]:

@@ -1,4 +1,4 @@
-"""The exporter's HTTP side: ``/metrics`` serves the last snapshot's bytes; nothing is collected here."""
+"""The exporter's HTTP side: a scrape of ``/metrics`` awaits a collection (see :mod:`.collection`)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from ..http.errors import json_error as http_json_error
 from ..http.server import Limits, make_app
 from ..http.server import serve as http_serve
 from ..http.webconfig import WebConfig
-from .collection import CollectionLoop
+from .collection import Collection
 from .exposition import CONTENT_TYPE
 
 log = structlog.get_logger(component="server")
 
-LOOP_KEY = web.AppKey("loop", CollectionLoop)
+LOOP_KEY = web.AppKey("collection", Collection)
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -33,9 +33,12 @@ def _accepts_gzip(request: web.Request) -> bool:
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
-    snap = request.app[LOOP_KEY].snapshot
-    if snap is None:
-        return json_error(503, "first collection not finished yet")
+    """Serve a collection: the recent one (``--collect.min-age``), the one in flight, or a new one.
+
+    The collection runs on a worker thread and is awaited here, so the event loop keeps serving. A
+    scrape takes at most about one ``--collect.timeout`` per hung collector, never longer.
+    """
+    snap = await request.app[LOOP_KEY].scrape()
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
     if _accepts_gzip(request):
         headers["Content-Encoding"] = "gzip"
@@ -48,18 +51,18 @@ async def healthy(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    if request.app[LOOP_KEY].ready:
-        return web.Response(text="Ready.\n")
-    return web.Response(text="Not ready: first collection not finished.\n", status=503)
+    """200 as soon as the server answers: the collectors are constructed before it listens, and a
+    scrape collects on demand, so there is nothing else to wait for."""
+    return web.Response(text="Ready.\n")
 
 
-def landing_page(loop: CollectionLoop, telemetry_path: str) -> str:
+def landing_page(loop: Collection, telemetry_path: str) -> str:
     snap = loop.snapshot
     states = {r.name: r for r in snap.results} if snap else {}
     rows = []
     for c in loop.collectors:
         r = states.get(c.name)
-        state = "pending" if r is None else ("ok" if r.success else f"failing: {r.error}")
+        state = "not collected yet" if r is None else ("ok" if r.success else f"failing: {r.error}")
         extra = ", ".join(f"{k}={v}" for k, v in c.info().items())
         duration = f"{r.duration * 1000:.1f} ms" if r else ""
         rows.append(f"<tr><td>{html.escape(c.name)}</td><td>{html.escape(state)}</td>"
@@ -77,7 +80,7 @@ def landing_page(loop: CollectionLoop, telemetry_path: str) -> str:
 """
 
 
-def build_app(loop: CollectionLoop, telemetry_path: str, web_config: WebConfig,
+def build_app(loop: Collection, telemetry_path: str, web_config: WebConfig,
               limits: Limits | None = None) -> web.Application:
     """The exporter's routes on the shared HTTP layer (headers, JSON errors, basic auth, limits)."""
     app = make_app(web_config, limits)

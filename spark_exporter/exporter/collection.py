@@ -1,21 +1,28 @@
-"""The background collection loop and the pre-rendered snapshot that ``/metrics`` serves.
+"""Scrape-driven collection: a scrape of ``/metrics`` runs the enabled collectors and renders the result.
 
-Each cycle runs the enabled collectors one after another on a worker thread, each under its own
-deadline (``collect.timeout``). A collector that raises or overruns is scored ``success=0`` and its
-series are left out of that snapshot; the others are served. A collector whose previous call is
-still in flight (a hung NVML call) is not called again, so at most one thread per collector can
-ever be stuck, and no scrape ever waits for one: scrapes only read the last published snapshot.
+* **When.** Only a scrape collects (:meth:`Collection.scrape`); there is no background timer, so with
+  no scrapes the daemon does no collection work. Scrapes that arrive while a collection is running
+  share it (an HA pair of Prometheus servers, retries), and a collection that finished less than
+  ``min_age`` seconds ago (``--collect.min-age``, default 1 s; 0 collects on every scrape) is served
+  as is.
+* **Deadlines.** The collectors run one after another on one reusable runner thread, each under its own
+  deadline (``--collect.timeout``, default 5 s). A collector that raises or overruns is scored
+  ``success=0`` and its series are left out of that collection; the others are served.
+* **No pile-up.** A collector whose previous call is still in flight (a hung NVML call) is not called
+  again until that call returns: it scores 0 at once with "previous collection still running". So a
+  hung call costs one scrape at most the deadline, and at most one thread per collector is ever stuck.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import platform
 import queue
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import structlog
@@ -24,9 +31,15 @@ from prometheus_client.process_collector import ProcessCollector
 
 from .. import __version__
 from ..collectors.base import Collector
-from .exposition import render
+from .exposition import Renderer
 
 log = structlog.get_logger(component="collection")
+
+DEFAULT_TIMEOUT = 5.0  # seconds per collector: half of Prometheus' default scrape_timeout (10 s)
+DEFAULT_MIN_AGE = 1.0  # seconds
+
+# Collectors whose health is also served under node_exporter's self-metric names: every host collector.
+_NOT_NODE_COLLECTORS = frozenset({"gpu"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class Snapshot:
     body: bytes
     timestamp: float  # unix seconds, end of the collection
     results: tuple[CollectorResult, ...]
+    finished: float = 0.0  # time.monotonic() at the end of the collection
     _gz: bytes | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -51,138 +65,193 @@ class Snapshot:
         if self._gz is None:
             with self._lock:
                 if self._gz is None:
-                    self._gz = gzip.compress(self.body, compresslevel=5, mtime=0)
+                    # Level 1: a scrape body compresses about 8x at level 1 and barely more at 6,
+                    # for several times the CPU (measured in bench/bench_host.py).
+                    self._gz = gzip.compress(self.body, compresslevel=1, mtime=0)
         return self._gz
 
 
-@dataclass
-class _Job:
-    collector: Collector
-    future: Future[list[Metric]] = field(default_factory=Future)
-    started: threading.Event = field(default_factory=threading.Event)
-    t0: float = 0.0  # monotonic start of the call
-    t1: float = 0.0  # monotonic end of the call
+class _Batch:
+    """Collector calls queued on one runner, run back to back; results come back in one hand-off.
+
+    The waiting thread sleeps until the whole batch is done, waking only at the running call's
+    deadline: one wake-up per collection instead of several per collector.
+    """
+
+    def __init__(self, collectors: Sequence[Collector]) -> None:
+        self.collectors = list(collectors)
+        # One per finished call: (families or the exception raised, monotonic start, monotonic end).
+        self.results: list[tuple[list[Metric] | BaseException, float, float]] = []
+        self.running: tuple[int, float] | None = None  # (index, monotonic start) of the call in progress
+        self.abandoned = False  # set by the waiter when a call overran: run nothing more
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+
+    def call_returned(self, index: int) -> bool:
+        return len(self.results) > index
 
 
 class _Runner:
-    """One worker thread that runs a cycle's collector calls back to back.
+    """One worker thread that runs batches of collector calls back to back.
 
     Collectors run in sequence rather than in parallel: they are short, mostly Python-bound calls,
     and running a dozen at once costs more in GIL hand-offs and thread start-ups than the calls
-    themselves. When a call overruns its deadline the loop abandons this runner (it stays stuck in
-    that one call, skips the cancelled jobs queued behind it, and exits once the call returns) and
-    runs the remaining collectors on a fresh one.
+    themselves. When a call overruns its deadline the collection abandons this runner (it stays stuck
+    in that one call, runs nothing after it, and exits once the call returns) and runs the remaining
+    collectors on a fresh one.
     """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._work, name="collector-runner", daemon=True)
         self.thread.start()
 
-    def submit(self, collector: Collector) -> _Job:
-        job = _Job(collector)
-        self._queue.put(job)
-        return job
+    def submit(self, batch: _Batch) -> None:
+        self._queue.put(batch)
 
     def retire(self) -> None:
         """Exit after the call in progress (if any) returns."""
         self._queue.put(None)
 
     def _work(self) -> None:
-        while (job := self._queue.get()) is not None:
-            if not job.future.set_running_or_notify_cancel():
-                continue
-            job.t0 = time.monotonic()
-            job.started.set()
-            try:
-                result = list(job.collector.collect())
-            except BaseException as e:  # noqa: BLE001 - scored, logged and served as success=0
-                job.t1 = time.monotonic()
-                job.future.set_exception(e)
-            else:
-                job.t1 = time.monotonic()
-                job.future.set_result(result)
+        while (batch := self._queue.get()) is not None:
+            for i, collector in enumerate(batch.collectors):
+                with batch.lock:
+                    if batch.abandoned:
+                        break
+                    t0 = time.monotonic()
+                    batch.running = (i, t0)
+                try:
+                    out: list[Metric] | BaseException = list(collector.collect())
+                except BaseException as e:  # noqa: BLE001 - scored, logged and served as success=0
+                    out = e
+                batch.results.append((out, t0, time.monotonic()))
+            batch.done.set()
 
 
-class CollectionLoop:
-    """Runs collectors every ``interval`` seconds in a background thread and publishes snapshots."""
+class Collection:
+    """Runs the collectors when scraped, shares in-flight collections and serves recent ones.
 
-    def __init__(self, collectors: Sequence[Collector], interval: float, timeout: float,
-                 extra_info: dict[str, str] | None = None) -> None:
+    ``timeout`` is the per-collector deadline in seconds; ``min_age`` the age in seconds below which
+    the last collection is served again instead of collecting (0: every scrape collects).
+    """
+
+    def __init__(self, collectors: Sequence[Collector], timeout: float = DEFAULT_TIMEOUT,
+                 min_age: float = DEFAULT_MIN_AGE, extra_info: dict[str, str] | None = None) -> None:
         self.collectors = list(collectors)
-        self.interval = interval
         self.timeout = timeout
-        self.extra_info = dict(extra_info or {})
-        self._in_flight: dict[str, Future[list[Metric]]] = {}
+        self.min_age = min_age
+        # collector -> (batch, index) of a call that overran its deadline and may still be running
+        self._stuck: dict[str, tuple[_Batch, int]] = {}
         self._runner: _Runner | None = None
         self._last_error: dict[str, str | None] = {}  # collector -> reason of its last failure
+        self._renderer = Renderer()  # keeps the warned-once set and label text across collections
         self._snapshot: Snapshot | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._pending: asyncio.Future[Snapshot] | None = None  # the collection scrapes are waiting for
+        self._executor: ThreadPoolExecutor | None = None
         self._process = ProcessCollector(registry=None)
-        self._ready = threading.Event()
+        info_labels = {"version": __version__, "python_version": platform.python_version(), **(extra_info or {})}
+        # Constant, so built once; rendering never modifies a family.
+        self._build_info = GaugeMetricFamily(
+            "spark_exporter_build_info", "A metric with a constant '1' value labeled by version and build facts.",
+            labels=list(info_labels))
+        self._build_info.add_metric(list(info_labels.values()), 1.0)
+        self.collections = 0  # collections run so far (shown on the landing page, read by tests)
 
     @property
     def snapshot(self) -> Snapshot | None:
+        """The last collection, or None before the first scrape."""
         return self._snapshot
 
-    @property
-    def ready(self) -> bool:
-        return self._ready.is_set()
+    def fresh_snapshot(self) -> Snapshot | None:
+        """The last collection if it finished less than ``min_age`` seconds ago, else None."""
+        snap = self._snapshot
+        if snap is not None and time.monotonic() - snap.finished < self.min_age:
+            return snap
+        return None
 
-    def wait_ready(self, timeout: float | None = None) -> bool:
-        return self._ready.wait(timeout)
+    async def scrape(self) -> Snapshot:
+        """The snapshot a scrape serves: a fresh enough one, the one in flight, or a new collection.
+
+        The collection runs on a worker thread; the event loop only awaits it. Cancelling one waiting
+        scrape (a client that went away) does not cancel the collection the others wait for.
+        """
+        snap = self.fresh_snapshot()
+        if snap is not None:
+            return snap
+        if self._pending is None:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collection")
+            pending = asyncio.get_running_loop().run_in_executor(self._executor, self.collect_once)
+            self._pending = pending
+
+            def done(_: object) -> None:
+                self._pending = None
+            pending.add_done_callback(done)
+        return await asyncio.shield(self._pending)
 
     def collect_once(self) -> Snapshot:
-        """Run one cycle synchronously and publish its snapshot."""
+        """Run one collection now, on the calling thread (blocking), and publish its snapshot."""
         families: list[Metric] = []
         results: dict[str, CollectorResult] = {}
         todo: list[Collector] = []
         for c in self.collectors:
-            prev = self._in_flight.get(c.name)
-            if prev is not None and not prev.done():
+            stuck = self._stuck.get(c.name)
+            if stuck is not None and not stuck[0].call_returned(stuck[1]):
                 # Still stuck in an earlier call: never stack a second call on a hung device.
                 results[c.name] = CollectorResult(c.name, False, 0.0, "previous collection still running")
             else:
+                self._stuck.pop(c.name, None)
                 todo.append(c)
         while todo:
             todo = self._run_batch(todo, families, results)
         ordered = [results[c.name] for c in self.collectors]
         return self._publish(families, ordered)
 
-    def _run_batch(self, batch: list[Collector], families: list[Metric],
+    def _run_batch(self, todo: list[Collector], families: list[Metric],
                    results: dict[str, CollectorResult]) -> list[Collector]:
-        """Queue ``batch`` on the runner and gather results; return what is left if one call hangs."""
+        """Run ``todo`` on the runner and gather results; return what is left if one call overruns."""
         if self._runner is None:
             self._runner = _Runner()
-        jobs = [self._runner.submit(c) for c in batch]
-        for i, job in enumerate(jobs):
-            name = job.collector.name
-            self._in_flight[name] = job.future
-            try:
-                # A job starts as soon as the one before it returns, which was waited for already.
-                if not job.started.wait(self.timeout):
-                    raise TimeoutError
-                fams = job.future.result(timeout=max(0.0, job.t0 + self.timeout - time.monotonic()))
-            except TimeoutError:
-                results[name] = CollectorResult(name, False, time.monotonic() - (job.t0 or time.monotonic()),
-                                                f"timed out after {self.timeout:g}s")
-                for rest in jobs[i + 1:]:
-                    rest.future.cancel()
-                self._runner.retire()
-                self._runner = None
-                return [j.collector for j in jobs[i + 1:]]
-            except Exception as e:  # noqa: BLE001
-                results[name] = CollectorResult(name, False, job.t1 - job.t0, f"{type(e).__name__}: {e}")
-                continue
-            families.extend(fams)
-            results[name] = CollectorResult(name, True, job.t1 - job.t0)
-        return []
+        batch = _Batch(todo)
+        self._runner.submit(batch)
+        wait = self.timeout
+        hung: int | None = None
+        while not batch.done.wait(wait):
+            with batch.lock:
+                if batch.done.is_set():
+                    break
+                running = batch.running
+                now = time.monotonic()
+                if running is not None and running[0] == len(batch.results) and now - running[1] >= self.timeout:
+                    batch.abandoned = True
+                    hung = running[0]
+                    break
+                # A call is running (wait for its deadline) or the batch has not started (a full one).
+                wait = (running[1] + self.timeout - now) if running is not None and running[0] == len(
+                    batch.results) else self.timeout
+        finished = batch.results[:hung] if hung is not None else batch.results
+        for c, (out, t0, t1) in zip(batch.collectors, finished, strict=False):
+            if isinstance(out, BaseException):
+                results[c.name] = CollectorResult(c.name, False, t1 - t0, f"{type(out).__name__}: {out}")
+            else:
+                families.extend(out)
+                results[c.name] = CollectorResult(c.name, True, t1 - t0)
+        if hung is None:
+            return []
+        name = batch.collectors[hung].name
+        assert batch.running is not None
+        results[name] = CollectorResult(name, False, time.monotonic() - batch.running[1],
+                                        f"timed out after {self.timeout:g}s")
+        self._stuck[name] = (batch, hung)
+        self._runner.retire()
+        self._runner = None
+        return batch.collectors[hung + 1:]
 
     def _publish(self, families: list[Metric], results: list[CollectorResult]) -> Snapshot:
         for r in results:
             # A failure is logged at warning when its reason changes (a machine without NVML would
-            # otherwise log the same line every cycle); repeats go to debug.
+            # otherwise log the same line every scrape); repeats go to debug.
             previous = self._last_error.get(r.name)
             if not r.success:
                 level = log.warning if r.error != previous else log.debug
@@ -193,9 +262,10 @@ class CollectionLoop:
             self._last_error[r.name] = None if r.success else r.error
         now = time.time()
         families.extend(self._self_metrics(results, now))
-        snap = Snapshot(body=render(families), timestamp=now, results=tuple(results))
+        snap = Snapshot(body=self._renderer.render(families), timestamp=now, results=tuple(results),
+                        finished=time.monotonic())
         self._snapshot = snap
-        self._ready.set()
+        self.collections += 1
         return snap
 
     def _self_metrics(self, results: Sequence[CollectorResult], now: float) -> list[Metric]:
@@ -204,40 +274,28 @@ class CollectionLoop:
                                     labels=["collector"])
         duration = GaugeMetricFamily("spark_exporter_collector_duration_seconds",
                                      "Time the collector took in the last collection.", labels=["collector"])
+        # node_exporter's own names and HELP texts, so its dashboards and alerts work unchanged.
+        node_success = GaugeMetricFamily("node_scrape_collector_success",
+                                         "node_exporter: Whether a collector succeeded.", labels=["collector"])
+        node_duration = GaugeMetricFamily("node_scrape_collector_duration_seconds",
+                                          "node_exporter: Duration of a collector scrape.", labels=["collector"])
         for r in results:
-            success.add_metric([r.name], 1.0 if r.success else 0.0)
+            ok = 1.0 if r.success else 0.0
+            success.add_metric([r.name], ok)
             duration.add_metric([r.name], r.duration)
+            if r.name not in _NOT_NODE_COLLECTORS:
+                node_success.add_metric([r.name], ok)
+                node_duration.add_metric([r.name], r.duration)
         last = GaugeMetricFamily("spark_exporter_last_collection_timestamp_seconds",
                                  "Unix time at which the last collection finished.", value=now)
-        info_labels = {"version": __version__, "python_version": platform.python_version(), **self.extra_info}
-        build = GaugeMetricFamily("spark_exporter_build_info",
-                                  "A metric with a constant '1' value labeled by version and build facts.",
-                                  labels=list(info_labels))
-        build.add_metric(list(info_labels.values()), 1.0)
-        return [success, duration, last, build, *self._process.collect()]
+        return [success, duration, node_duration, node_success, last, self._build_info,
+                *self._process.collect()]
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="collection-loop", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        next_at = time.monotonic()
-        while not self._stop.is_set():
-            try:
-                self.collect_once()
-            except Exception:  # noqa: BLE001 - the loop must outlive any bug in one cycle
-                log.exception("collection_cycle_failed")
-            next_at += self.interval
-            delay = next_at - time.monotonic()
-            if delay < 0:  # overran: skip missed ticks rather than bursting
-                next_at = time.monotonic()
-                delay = 0
-            self._stop.wait(delay)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def stop(self) -> None:
+        """Release the worker threads and close every collector (once, at shutdown)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
         if self._runner is not None:
             self._runner.retire()
             self._runner = None

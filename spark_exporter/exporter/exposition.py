@@ -1,43 +1,53 @@
 """Render metric families to the Prometheus text format 0.0.4.
 
-The output is byte-for-byte what prometheus-client's ``generate_latest`` writes (a test holds the two
-together), with two differences:
+The bytes are prometheus-client's ``generate_latest`` output (a test holds the two together), with
+one difference: an :class:`~spark_exporter.exporter.families.ExactCounterFamily` (a DCGM counter
+without ``_total``) gets ``# TYPE X counter`` where the library writes ``# TYPE X gauge``, which is
+what dcgm-exporter writes (the golden tests in ``tests/golden/`` pin those bytes).
 
-* :class:`ExactCounterFamily`: a counter whose name has no ``_total`` suffix. ``CounterMetricFamily``
-  renames such a counter, and a raw counter ``Metric`` writes ``# TYPE X_total`` above samples named
-  ``X``. dcgm-exporter writes ``# TYPE X counter`` with samples ``X{...}``, and its dashboards query
-  ``X``; this family is rendered that way.
-* Speed: a collection renders every few seconds, and most label sets repeat from one collection to
-  the next, so the rendered ``{...}`` part of each label set is cached. Gauge, counter, untyped and
-  info families are written here; anything else (histograms, summaries, ``_created`` samples) is
-  handed to ``generate_latest`` unchanged.
+Why a renderer of our own for the common families: with ``generate_latest`` for everything, one
+scrape-driven collection of the host collectors cost 1.07x node_exporter's CPU at one scrape every
+15 s (bench/bench_host.py; docs/benchmarks.md has the run), against a target of at most 1x. The
+library formats each sample through several validation and escaping calls (about 1.1 ms of a 3.6 ms
+collection); this renderer writes gauge, counter, untyped and info families directly, caching the
+text of label sets that repeat from one collection to the next (0.3-0.4 ms). Anything else
+(histograms, summaries, ``_created`` samples, timestamps, exemplars, names outside the legacy
+character set) goes to ``generate_latest`` unchanged.
+
+Families are checked as they are rendered, without being modified:
+
+* families that share a name and a type are served as one family (the first one's HELP), in the
+  position of the first;
+* a family whose name was already taken by a family of another type is an error: it is left out;
+* a sample whose (name, labels) pair was already served is an error: it is left out.
+
+Each kind of error is logged at warning level once per metric name for the life of the ``warned`` set
+(a :class:`Renderer` keeps one; the collection keeps one renderer for the life of the process), and at
+debug level after.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
+import structlog
 from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
+
+from .families import ExactCounterFamily
+
+__all__ = ["CONTENT_TYPE", "ExactCounterFamily", "Renderer", "check", "render"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-_LABEL_CACHE_MAX = 100_000  # label sets; pids and devices come and go, so the cache is bounded
-_label_cache: dict[tuple[tuple[str, str], ...], str] = {}
-_FAST_TYPES = {"gauge": "gauge", "counter": "counter", "unknown": "untyped", "info": "gauge"}
-
-
-class ExactCounterFamily(GaugeMetricFamily):
-    """A counter exposed under exactly ``name`` (no ``_total``), as dcgm-exporter exposes its counters.
-
-    Samples are added like a gauge's; the renderer writes the ``# TYPE`` line as ``counter``.
-    """
-
-    exposed_type = "counter"
+log = structlog.get_logger(component="exposition")
 
 
 class _Families:
+    """The ``collect()`` interface ``generate_latest`` reads, over a fixed list."""
+
     def __init__(self, families: Sequence[Metric]) -> None:
         self._families = families
 
@@ -45,58 +55,169 @@ class _Families:
         return self._families
 
 
-def _escape_label_value(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+def _type_of(family: Metric) -> str:
+    return "exact-counter" if isinstance(family, ExactCounterFamily) else family.type
 
 
-def _labels_text(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    key = tuple(sorted(labels.items()))
-    text = _label_cache.get(key)
-    if text is None:
-        text = "{" + ",".join(f'{k}="{_escape_label_value(v)}"' for k, v in key) + "}"
-        if len(_label_cache) >= _LABEL_CACHE_MAX:
-            _label_cache.clear()
-        _label_cache[key] = text
-    return text
+def _report(warned: set[tuple[str, str]] | None, event: str, name: str, **details: object) -> None:
+    key = (event, name)
+    if warned is not None and key in warned:
+        log.debug(event, metric=name, **details)
+        return
+    if warned is not None:
+        warned.add(key)
+    log.warning(event, metric=name, **details)
 
 
-def _fast_path(family: Metric) -> bool:
-    if family.type not in _FAST_TYPES:
-        return False
-    return not any(s.name.endswith(("_created", "_gsum", "_gcount")) or s.timestamp is not None
-                   for s in family.samples)
-
-
-def _render_family(family: Metric, out: list[str]) -> None:
-    name = family.name
-    typ = _FAST_TYPES[family.type]
-    if isinstance(family, ExactCounterFamily):
-        typ = "counter"
-    elif family.type == "counter":
-        name += "_total"
-    elif family.type == "info":
-        name += "_info"
-    doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
-    out.append(f"# HELP {name} {doc}\n# TYPE {name} {typ}\n")
-    for s in family.samples:
-        out.append(f"{s.name}{_labels_text(s.labels)} {floatToGoString(s.value)}\n")
-
-
-def render(families: Iterable[Metric]) -> bytes:
-    """Render families in order. Families with the same name are merged so each name appears once."""
-    merged: dict[str, Metric] = {}
+def _group(families: Iterable[Metric], warned: set[tuple[str, str]] | None) -> dict[str, list[Metric]]:
+    """Families by name, in order of first appearance; a family whose type clashes is left out."""
+    by_name: dict[str, list[Metric]] = {}
     for fam in families:
-        have = merged.get(fam.name)
-        if have is None:
-            merged[fam.name] = fam
+        group = by_name.get(fam.name)
+        if group is None:
+            by_name[fam.name] = [fam]
+        elif _type_of(group[0]) != _type_of(fam):
+            _report(warned, "metric_type_clash", fam.name, served=_type_of(group[0]), dropped=_type_of(fam))
         else:
-            have.samples.extend(fam.samples)
-    out: list[str] = []
-    for fam in merged.values():
-        if _fast_path(fam):
-            _render_family(fam, out)
+            group.append(fam)
+    return by_name
+
+
+def _joined(name: str, group: Sequence[Metric], warned: set[tuple[str, str]] | None) -> Metric:
+    """One family holding the group's samples, duplicates left out; the inputs are not modified."""
+    first = group[0]
+    seen: set[tuple[object, ...]] = set()
+    kept = []
+    for fam in group:
+        for s in fam.samples:
+            key = (s.name, *sorted(s.labels.items()))
+            if key not in seen:
+                seen.add(key)
+                kept.append(s)
+    dropped = sum(len(f.samples) for f in group) - len(kept)
+    if dropped:
+        _report(warned, "duplicate_series", name, dropped=dropped)
+    if len(group) == 1 and not dropped:
+        return first
+    copy = (ExactCounterFamily(name, first.documentation) if isinstance(first, ExactCounterFamily)
+            else Metric(name, first.documentation, first.type, first.unit))
+    copy.samples = kept
+    return copy
+
+
+def check(families: Iterable[Metric], warned: set[tuple[str, str]] | None = None) -> list[Metric]:
+    """The families to serve: same-name families joined, type clashes and duplicate series left out.
+
+    The input families are not modified; a joined or filtered family is a new ``Metric`` (or
+    ``ExactCounterFamily``) with the first family's name, HELP and type.
+    """
+    return [_joined(name, group, warned) for name, group in _group(families, warned).items()]
+
+
+_FAST_TYPES = {"gauge": "gauge", "counter": "counter", "unknown": "untyped", "info": "gauge"}
+_SUFFIXES = {"counter": "_total", "info": "_info"}
+_OM_ONLY = ("_created", "_gsum", "_gcount")  # samples generate_latest moves into families of their own
+LabelKey = tuple[tuple[str, str], ...]
+_MISSING = "\x00missing"  # not a label text: cache-miss marker
+# The legacy character sets; outside them generate_latest quotes or escapes names, so such families go to it.
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _escape_label_value(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+
+
+class Renderer:
+    """Renders collections; keeps the warned-once set and a bounded cache of label-set text.
+
+    The cache maps a sorted label set to its ``{k="v",...}`` text. Label sets repeat from one
+    collection to the next, so most lookups hit; pids and devices come and go, so the cache is cleared
+    when it reaches ``label_cache_size`` entries.
+    """
+
+    def __init__(self, label_cache_size: int = 20_000) -> None:
+        self.warned: set[tuple[str, str]] = set()
+        self._label_text: dict[LabelKey, str | None] = {}  # None: a label name outside the legacy set
+        self._names: dict[str, bool] = {}  # metric name -> valid in the legacy character set
+        self._label_cache_size = label_cache_size
+
+    def render(self, families: Iterable[Metric]) -> bytes:
+        """The text exposition of ``families`` in their order (UTF-8 bytes), checked as above."""
+        out: list[str] = []
+        for name, group in _group(families, self.warned).items():
+            if not self._render_fast(name, group, out):
+                fam = _joined(name, group, self.warned)
+                text = generate_latest(_Families([fam])).decode()  # type: ignore[arg-type]
+                if isinstance(fam, ExactCounterFamily):
+                    text = text.replace(f"\n# TYPE {name} gauge\n", f"\n# TYPE {name} counter\n", 1)
+                out.append(text)
+        return "".join(out).encode()
+
+    def _valid_name(self, name: str) -> bool:
+        ok = self._names.get(name)
+        if ok is None:
+            if len(self._names) >= self._label_cache_size:
+                self._names.clear()
+            ok = self._names[name] = _METRIC_NAME.fullmatch(name) is not None
+        return ok
+
+    def _labels(self, key: LabelKey) -> str | None:
+        if len(self._label_text) >= self._label_cache_size:
+            self._label_text.clear()
+        if any(_LABEL_NAME.fullmatch(k) is None or k.startswith("__") for k, _ in key):
+            text = None
         else:
-            out.append(generate_latest(_Families([fam])).decode())  # type: ignore[arg-type]
-    return "".join(out).encode()
+            text = "{" + ",".join(f'{k}="{_escape_label_value(v)}"' for k, v in key) + "}"
+        self._label_text[key] = text
+        return text
+
+    def _render_fast(self, name: str, group: Sequence[Metric], out: list[str]) -> bool:
+        """Append the group's text to ``out`` and return True, or return False (and append nothing)."""
+        first = group[0]
+        typ = _FAST_TYPES.get(first.type)
+        if typ is None:
+            return False
+        exposed = name + _SUFFIXES.get(first.type, "")
+        if isinstance(first, ExactCounterFamily):
+            typ = "counter"
+        if not self._valid_name(exposed):
+            return False
+        doc = first.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        lines = [f"# HELP {exposed} {doc}\n# TYPE {exposed} {typ}\n"]
+        seen: set[tuple[str, LabelKey]] = set()
+        label_text = self._label_text
+        dropped = 0
+        for fam in group:
+            for s in fam.samples:
+                if s.timestamp is not None or s.exemplar is not None or s.native_histogram is not None:
+                    return False
+                sname = s.name
+                if sname.endswith(_OM_ONLY) or not self._valid_name(sname):
+                    return False
+                key = tuple(sorted(s.labels.items())) if s.labels else ()
+                if (sname, key) in seen:
+                    dropped += 1
+                    continue
+                seen.add((sname, key))
+                text = label_text.get(key, _MISSING) if key else ""
+                if text is _MISSING:
+                    text = self._labels(key)
+                if text is None:
+                    return False
+                lines.append(f"{sname}{text} {floatToGoString(s.value)}\n")
+        if dropped:
+            _report(self.warned, "duplicate_series", name, dropped=dropped)
+        out.extend(lines)
+        return True
+
+
+def render(families: Iterable[Metric], warned: set[tuple[str, str]] | None = None) -> bytes:
+    """The text exposition of ``families`` (UTF-8 bytes), with a fresh :class:`Renderer`.
+
+    ``warned``, when given, is the set of errors already logged at warning level, and is updated.
+    """
+    renderer = Renderer()
+    if warned is not None:
+        renderer.warned = warned
+    return renderer.render(families)

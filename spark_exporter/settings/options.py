@@ -77,7 +77,9 @@ CORE_OPTIONS: tuple[Option, ...] = (
     duration_option("collect.min-age", 1.0,
                     "A collection younger than this is served again instead of collecting; 0s collects on "
                     "every scrape."),
-    duration_option("collect.timeout", 10.0, "Deadline of one collector in one collection.", positive=True),
+    duration_option("collect.timeout", 5.0,
+                    "Deadline of one collector in one collection (under Prometheus' 10s scrape_timeout, so a "
+                    "hung collector still leaves a scrape that succeeds).", positive=True),
     *LOG_OPTIONS,
     str_option("path.procfs", "/proc", "procfs mountpoint.", metavar="PATH"),
     str_option("path.sysfs", "/sys", "sysfs mountpoint.", metavar="PATH"),
