@@ -36,6 +36,7 @@ from .client import (
     UnknownNodeError,
 )
 from .openapi import openapi_document
+from . import webui
 from .rollups import HISTORY_STEPS, Result, Rollups
 
 log = structlog.get_logger(component="api")
@@ -145,7 +146,7 @@ def rate_limit_middleware(limiter: RateLimiter) -> Any:
 def token_middleware(token: str) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path != "/-/healthy":
+        if request.path != "/-/healthy" and not webui.is_public(request.path):
             scheme, _, given = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not constant_time_equals(given.strip(), token):
                 return json_error(
@@ -254,6 +255,7 @@ def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
     app.router.add_get("/api/v1/network", network)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/-/healthy", healthy)
+    webui.add_routes(app)
 
     async def close_client(_: web.Application) -> None:
         await rollups.client.close()
