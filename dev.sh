@@ -3,6 +3,8 @@
 #   ./dev.sh run  [FLAGS]   set up, then run the exporter on this machine (foreground)
 #   ./dev.sh demo           set up, then run the two-node simulated cluster demo
 #   ./dev.sh test [ARGS]    set up (including Debian's prometheus, node_exporter, VictoriaMetrics), run all tests
+#   ./dev.sh web            build the live page (web/) into the package
+#   ./dev.sh screenshot     refresh docs/command-center.png from the demo
 #   ./dev.sh setup          only set up
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -25,6 +27,10 @@ need_apt() {
     command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)  # compiles tests/fakenvml/ (the fake NVML)
     # PySpark (test extra) runs a real local Spark application on a Java 17 (or 21) runtime.
     java -version 2>&1 | grep -Eq 'version "(17|21)' || missing+=(openjdk-17-jre-headless)
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the live page's end-to-end tests
+  fi
+  if [ "${1:-}" = all ] || [ "${1:-}" = web ]; then
+    command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)  # builds web/ (Vite needs Node.js 20 or newer)
   fi
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
@@ -61,6 +67,25 @@ setup_venv() {
   say "ready: run the tools as $VENV/bin/spark-exporter, or 'source $VENV/bin/activate' to put them on PATH"
 }
 
+web_key() {
+  { node --version; cat web/package-lock.json; } | sha256sum | cut -d' ' -f1
+}
+
+# Build the live page into spark_exporter/query/webui/ (package data). npm ci runs only when the
+# lock file (or Node.js) changed; the build itself always runs, since it regenerates the API types
+# from the Python models and type-checks the page against them.
+build_web() {
+  local key stamp=web/node_modules/.dev-sh-installed
+  key=$(web_key)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$key" ]; then
+    say "installing web/'s npm packages (npm ci)"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$key" >"$stamp"
+  fi
+  say "building the live page (web/ -> spark_exporter/query/webui/)"
+  (cd web && SPARK_EXPORTER_PYTHON="$PWD/../$VENV/bin/python" npm run --silent build >/dev/null)
+}
+
 usage() {
   cat <<'EOF'
 usage: ./dev.sh COMMAND [ARGS]
@@ -68,7 +93,9 @@ usage: ./dev.sh COMMAND [ARGS]
   demo [FLAGS]   set up, then run the two-node simulated cluster demo
   test [ARGS]    set up (including Debian's prometheus, node_exporter, VictoriaMetrics), run all tests;
                  ARGS go to pytest
-  setup          only set up (.venv with the project and its test tools, Debian packages)
+  web            build the live page (web/) that 'spark-exporter api' serves at /
+  screenshot     run the demo and refresh docs/command-center.png (headless Chromium)
+  setup          only set up (.venv with the project and its test tools, Debian packages, the page)
   help           this text
 EOF
 }
@@ -76,7 +103,12 @@ EOF
 cmd=${1:-help}
 [ $# -gt 0 ] && shift
 case "$cmd" in
-  setup) need_apt all; setup_venv ;;
+  setup) need_apt all; setup_venv; build_web ;;
+  web) need_apt web; setup_venv; build_web ;;
+  screenshot)
+    need_apt all; setup_venv; build_web
+    exec "$VENV/bin/python" web/scripts/screenshot.py --output docs/command-center.png
+    ;;
   run) setup_venv; exec "$VENV/bin/spark-exporter" "$@" ;;
   demo) need_apt; setup_venv; exec "$VENV/bin/spark-exporter" demo "$@" ;;
   test)
@@ -84,6 +116,9 @@ case "$cmd" in
     setup_venv
     "$VENV/bin/ruff" check spark_exporter tests bench
     "$VENV/bin/mypy" spark_exporter
+    build_web
+    say "web/: type check done by the build; unit tests (Vitest)"
+    (cd web && npm test --silent)
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   help|-h|--help) usage ;;

@@ -162,7 +162,7 @@ class TestErrors:
 class TestRemovedInterval:
     def test_flag_names_its_replacement(self) -> None:
         """--collect.interval fails with one line that names --collect.min-age."""
-        r = run_cli("--collect.min-age=5s")
+        r = run_cli("--collect.interval=5s")
         assert r.returncode == 2
         assert r.stderr.splitlines() == [
             "spark-exporter: error: --collect.interval was removed: use --collect.min-age instead"]

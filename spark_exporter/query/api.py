@@ -20,6 +20,7 @@ from ..http.errors import ErrorMap
 from ..http.server import Limits, make_app
 from ..http.webconfig import WebConfig
 from ..prometheus.inventory import valid_node_name
+from . import webui
 from .cache import RateLimiter, TtlCache
 from .client import (
     BadResponse,
@@ -164,6 +165,7 @@ def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
     app.router.add_get("/api/v1/network", network)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/-/healthy", healthy)
+    webui.add_routes(app)
 
     async def close_client(_: web.Application) -> None:
         await rollups.client.close()

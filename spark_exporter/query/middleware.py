@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..http.errors import Handler, json_error
 from ..http.webconfig import constant_time_equals
+from . import webui
 from .cache import RateLimiter, retry_after_header
 
 # Liveness probes must never be refused: a rate-limited or token-less /-/healthy would make a
@@ -68,11 +69,14 @@ def rate_limit_middleware(limiter: RateLimiter) -> Any:
 
 
 def token_middleware(token: str) -> Any:
-    """401 ``unauthorized`` unless ``Authorization: Bearer <token>`` (ASCII, compared in constant time)."""
+    """401 ``unauthorized`` unless ``Authorization: Bearer <token>`` (ASCII, compared in constant time).
+
+    ``/-/healthy`` and the live page's own files (``/``, ``/assets/*``) are served without it."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in UNLIMITED_PATHS and not _bearer_ok(request.headers.get("Authorization", ""), token):
+        public = request.path in UNLIMITED_PATHS or webui.is_public(request.path)  # the page asks for the token
+        if not public and not _bearer_ok(request.headers.get("Authorization", ""), token):
             return json_error(
                 401,
                 "unauthorized",

@@ -1,0 +1,299 @@
+"""The built-in live page in a real headless Chromium, against a live simulated cluster and the real API.
+
+Two simulated GB10 exporters, a real Prometheus scraping them with the generated configuration,
+``spark-exporter api`` serving the page built from ``web/`` (``npm run build``), and Debian's
+Chromium driven by Playwright. The page must show what the API answered, mark Prometheus outages
+with a banner while keeping the last data, recover without a reload, and show an unknown node as
+an error. Screenshots go to a temporary directory, never into the tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cluster import node_name, write_inventory
+from procs import PYTHON, Proc, exporter, free_port, require_binary, start_process, tempdir, wait_for
+from spark_exporter.prometheus.inventory import load_inventory
+from spark_exporter.prometheus.promconfig import build_prometheus_config
+
+pytestmark = pytest.mark.integration
+
+WEBUI = Path(__file__).resolve().parent.parent / "spark_exporter" / "query" / "webui" / "index.html"
+DASH = "—"
+POLL = 5.0  # s, the page's overview polling interval (web/src/hooks.ts)
+
+
+def chromium_path() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise RuntimeError("Debian's chromium is not installed: run ./dev.sh setup (apt-get install chromium)")
+
+
+class RestartablePrometheus:
+    """A real Prometheus on a fixed port and data directory, so it can be stopped and started again."""
+
+    def __init__(self, config: dict, workdir: Path) -> None:
+        self.binary = require_binary("prometheus")
+        self.port = free_port()
+        self.workdir = workdir
+        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        self.proc: Proc | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        argv = [self.binary, f"--config.file={self.workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.workdir / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}"]
+        self.proc = start_process("prometheus", argv, self.port, self.workdir, f"{self.url}/-/ready", 60)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+            self.proc = None
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[dict[str, Any]]:
+    """Two simulated GB10 nodes, a restartable Prometheus, and the API serving the page."""
+    if not WEBUI.is_file():
+        raise RuntimeError(f"the live page is not built ({WEBUI} missing): run `./dev.sh web` first")
+    with contextlib.ExitStack() as stack:
+        exporters = {node_name(i): stack.enter_context(exporter("--gpu.simulate=gb10", f"--gpu.seed={i + 1}"))
+                     for i in range(2)}
+        work = stack.enter_context(tempdir("web-e2e"))
+        write_inventory(work / "inventory.yml", exporters)
+        inventory = load_inventory(str(work / "inventory.yml"))
+        config = build_prometheus_config(inventory, [], scrape_interval="1s", evaluation_interval="1s")
+        prom = RestartablePrometheus(config, work)
+        prom.start()
+        stack.callback(prom.stop)
+        port = free_port()
+        argv = [PYTHON, "-m", "spark_exporter", "api", f"--web.listen-address=127.0.0.1:{port}",
+                f"--prometheus.url={prom.url}", f"--inventory={work / 'inventory.yml'}",
+                "--api.rate-limit=0", "--api.cache-ttl=1s"]
+        api = start_process("api", argv, port, work, f"http://127.0.0.1:{port}/-/healthy")
+        stack.callback(api.stop)
+        # Wait until Prometheus has scraped both nodes, so the page has figures to show.
+        wait_for(lambda: api_json(api, "/api/v1/cluster/overview").get("nodesUp") == 2, 60,
+                 what="both nodes up in the overview")
+        yield {"api": api, "prometheus": prom, "inventory": inventory, "work": work}
+
+
+def api_json(api: Proc, path: str) -> dict[str, Any]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{api.url}{path}", timeout=10) as resp:  # noqa: S310 - loopback test server
+        return json.loads(resp.read())
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class PageSession:
+    """A page that records every request it makes and the last overview answer it received."""
+
+    def __init__(self, browser: Any, base: str, width: int = 1280, height: int = 800) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.page = self.context.new_page()
+        self.requests: list[str] = []
+        self.overviews: list[dict[str, Any]] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("response", self._on_response)
+        self.base = base
+
+    def _on_response(self, resp: Any) -> None:
+        if resp.url.endswith("/api/v1/cluster/overview") and resp.status == 200:
+            with contextlib.suppress(Exception):
+                self.overviews.append(resp.json())
+
+    def open(self, path: str = "/") -> None:
+        self.page.goto(self.base + path)
+
+    def text(self, test_id: str) -> str:
+        return str(self.page.get_by_test_id(test_id).first.inner_text(timeout=15_000)).strip()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def fmt(value: float | None, unit: str, decimals: int) -> str:
+    """web/src/format.ts's fmt, for comparing the page with the API."""
+    if value is None or not math.isfinite(value):
+        return DASH
+    return f"{value:.{decimals}f}{unit}"
+
+
+def fmt_percent(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return f"{value:.{0 if abs(value) >= 10 else 1}f} %"
+
+
+def expected_cards(ov: dict[str, Any]) -> dict[str, str]:
+    return {
+        "nodes-up": f"{ov['nodesUp']} / {ov['nodesTotal']}" if ov.get("nodesUp") is not None else DASH,
+        "gpu-util": fmt_percent(ov.get("gpuUtilization")),
+        "mem-used": fmt(ov.get("memoryUsedGB"), " GiB", 1),
+        "mem-total": fmt(ov.get("memoryTotalGB"), " GiB", 1),
+        "power": fmt(ov.get("powerDrawW"), " W", 0),
+        "max-temp": fmt(ov.get("maxGpuTemperatureC"), " °C", 0),
+    }
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+class TestLivePage:
+    def test_cards_show_what_the_api_answered(self, live: dict[str, Any], browser: Any) -> None:
+        """Each overview card shows exactly the figures of the page's latest API answer, formatted."""
+        s = PageSession(browser, live["api"].url)
+        try:
+            s.open()
+            s.page.get_by_test_id("gpu-util").wait_for(timeout=20_000)
+
+            def matches() -> bool:
+                if not s.overviews:
+                    return False
+                want = expected_cards(s.overviews[-1])
+                return all(s.text(k) == v for k, v in want.items())
+
+            wait_for(matches, 3 * POLL, what="cards equal to the last overview answer")
+            direct = api_json(live["api"], "/api/v1/cluster/overview")
+            assert s.text("nodes-up") == "2 / 2" == f"{direct['nodesUp']} / {direct['nodesTotal']}"
+            assert s.text("mem-total") == fmt(direct["memoryTotalGB"], " GiB", 1)
+            assert s.text("gpu-util") != DASH
+        finally:
+            s.close()
+
+    def test_one_panel_per_node_with_history(self, live: dict[str, Any], browser: Any) -> None:
+        """Every inventory node gets a panel marked up, with its utilisation and a history chart."""
+        s = PageSession(browser, live["api"].url)
+        try:
+            s.open()
+            for node in ("spark-01", "spark-02"):
+                panel = s.page.get_by_test_id(f"node-{node}")
+                panel.wait_for(timeout=20_000)
+                wait_for(lambda p=panel: p.get_attribute("data-state") == "up", 20, what=f"{node} up")
+                assert s.text(f"util-{node}").endswith("%")
+                s.page.get_by_test_id(f"history-{node}").locator("canvas").first.wait_for(timeout=20_000)
+        finally:
+            s.close()
+
+    def test_no_third_party_requests(self, live: dict[str, Any], browser: Any) -> None:
+        """The page loads nothing from any origin but the API's own."""
+        s = PageSession(browser, live["api"].url)
+        try:
+            s.open()
+            s.page.get_by_test_id("gpu-util").wait_for(timeout=20_000)
+            s.page.wait_for_timeout(1000)
+            assert s.requests, "the page made no requests"
+            foreign = [u for u in s.requests if not u.startswith(live["api"].url)]
+            assert foreign == []
+        finally:
+            s.close()
+
+    def test_unknown_node_shows_an_error_state(self, live: dict[str, Any], browser: Any) -> None:
+        """A link to a node the inventory does not know shows the API's error, not a blank page."""
+        s = PageSession(browser, live["api"].url)
+        try:
+            s.open("/#/node/no-such-node")
+            panel = s.page.get_by_test_id("node-no-such-node")
+            panel.wait_for(timeout=20_000)
+            wait_for(lambda: panel.get_attribute("data-state") == "error", 20, what="error state")
+            assert "Unknown node" in panel.inner_text()
+            assert s.text("gpu-util") != ""  # the rest of the page still renders
+        finally:
+            s.close()
+
+    def test_screenshots_at_desktop_and_phone_width(self, live: dict[str, Any], browser: Any,
+                                                    tmp_path: Path) -> None:
+        """The page renders at 1280x800 (screenshot written to a temp dir) and fits a phone's width."""
+        s = PageSession(browser, live["api"].url)
+        try:
+            s.open()
+            s.page.get_by_test_id("node-spark-02").locator("canvas").first.wait_for(timeout=20_000)
+            shot = tmp_path / "command-center-1280x800.png"
+            s.page.screenshot(path=str(shot))
+            assert png_size(shot) == (1280, 800)
+        finally:
+            s.close()
+        phone = PageSession(browser, live["api"].url, width=390, height=844)
+        try:
+            phone.open()
+            phone.page.get_by_test_id("gpu-util").wait_for(timeout=20_000)
+            overflow = phone.page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= 390
+        finally:
+            phone.close()
+
+    def test_prometheus_down_banner_appears_and_clears(self, live: dict[str, Any], browser: Any) -> None:
+        """Stopping Prometheus shows a banner within a poll while the last figures stay; restarting clears it."""
+        s = PageSession(browser, live["api"].url)
+        prom: RestartablePrometheus = live["prometheus"]
+        try:
+            s.open()
+            s.page.get_by_test_id("gpu-util").wait_for(timeout=20_000)
+            wait_for(lambda: s.text("gpu-util") != DASH, 20, what="figures on the page")
+            prom.stop()
+            banner = s.page.get_by_test_id("banner")
+            banner.wait_for(timeout=int((2 * POLL + 5) * 1000))
+            assert banner.inner_text().strip() != ""
+            assert s.text("gpu-util") != DASH, "the last data must stay visible"
+            prom.start()
+            banner.wait_for(state="detached", timeout=int((6 * POLL + 30) * 1000))
+            assert s.page.get_by_test_id("banner").count() == 0
+        finally:
+            if prom.proc is None:
+                prom.start()
+            s.close()
+
+
+class TestBearerToken:
+    def test_page_asks_for_the_token_and_uses_it(self, live: dict[str, Any], browser: Any) -> None:
+        """With a token-protected API the page asks once, keeps the token in session storage, and shows data."""
+        work: Path = live["work"]
+        token_file = work / "token"
+        token_file.write_text("e2e-secret-token\n")
+        os.chmod(token_file, 0o600)
+        port = free_port()
+        argv = [PYTHON, "-m", "spark_exporter", "api", f"--web.listen-address=127.0.0.1:{port}",
+                f"--prometheus.url={live['prometheus'].url}", f"--inventory={work / 'inventory.yml'}",
+                f"--api.token-file={token_file}", "--api.rate-limit=0"]
+        api = start_process("api-token", argv, port, work, f"http://127.0.0.1:{port}/-/healthy")
+        s = PageSession(browser, api.url)
+        try:
+            s.open()
+            s.page.get_by_placeholder("API bearer token").fill("e2e-secret-token")
+            s.page.get_by_role("button", name="Use token").click()
+            wait_for(lambda: s.text("nodes-up") == "2 / 2", 30, what="figures after entering the token")
+            assert s.page.evaluate("sessionStorage.getItem('spark-exporter.token')") == "e2e-secret-token"
+        finally:
+            s.close()
+            api.stop()

@@ -1,0 +1,87 @@
+import { useClusterOverview } from "../hooks";
+import { fmt, fmtPercent } from "../format";
+import { Skeleton, Value } from "./Value";
+
+function Card({ title, children, testId }: { title: string; children: React.ReactNode; testId: string }) {
+  return (
+    <section className="card" data-testid={testId}>
+      <h3>{title}</h3>
+      <div className="card-value">{children}</div>
+    </section>
+  );
+}
+
+/** The overview cards: nodes up, GPU utilisation, memory, power, hottest GPU, alerts, workloads. */
+export function Cards() {
+  const { data, isPending } = useClusterOverview();
+  if (isPending || !data) {
+    return (
+      <div className="cards">
+        {Array.from({ length: 6 }, (_, i) => (
+          <section className="card" key={i}>
+            <Skeleton lines={2} />
+          </section>
+        ))}
+      </div>
+    );
+  }
+  const m = data.missing ?? {};
+  const usedPct =
+    data.memoryUsedGB != null && data.memoryTotalGB ? (100 * data.memoryUsedGB) / data.memoryTotalGB : null;
+  return (
+    <div className="cards">
+      <Card title="Nodes up" testId="card-nodes">
+        <Value
+          testId="nodes-up"
+          text={data.nodesUp == null ? fmt(null) : `${data.nodesUp} / ${data.nodesTotal ?? "?"}`}
+          reason={m["nodesUp"]}
+        />
+      </Card>
+      <Card title="GPU utilisation" testId="card-util">
+        <Value testId="gpu-util" text={fmtPercent(data.gpuUtilization)} reason={m["gpuUtilization"]} />
+      </Card>
+      <Card title="GPU memory" testId="card-memory">
+        <Value testId="mem-used" text={fmt(data.memoryUsedGB, " GiB")} reason={m["memoryUsedGB"]} />
+        <span className="of">
+          {" of "}
+          <Value testId="mem-total" text={fmt(data.memoryTotalGB, " GiB")} reason={m["memoryTotalGB"]} />
+        </span>
+        {usedPct != null && (
+          <div className="bar" title={`${usedPct.toFixed(0)} % used`}>
+            <div className="bar-fill" style={{ width: `${Math.min(100, usedPct)}%` }} />
+          </div>
+        )}
+      </Card>
+      <Card title="Power" testId="card-power">
+        <Value testId="power" text={fmt(data.powerDrawW, " W", 0)} reason={m["powerDrawW"]} />
+      </Card>
+      <Card title="Hottest GPU" testId="card-temp">
+        <Value testId="max-temp" text={fmt(data.maxGpuTemperatureC, " °C", 0)} reason={m["maxGpuTemperatureC"]} />
+      </Card>
+      <Card title="Firing alerts" testId="card-alerts">
+        <Value
+          testId="alerts"
+          text={data.firingAlerts == null ? fmt(null) : String(data.firingAlerts)}
+          reason={m["firingAlerts"]}
+        />
+      </Card>
+      {data.activeJobs != null && (
+        <Card title="Active Spark jobs" testId="card-spark">
+          <Value testId="spark-jobs" text={String(data.activeJobs)} />
+          {data.activeTasks != null && <span className="of"> · {data.activeTasks} tasks</span>}
+        </Card>
+      )}
+      {data.vllmGenerationTokensPerSec != null && (
+        <Card title="Tokens per second" testId="card-tokens">
+          <Value testId="tokens" text={fmt(data.vllmGenerationTokensPerSec, " tok/s", 0)} />
+          {data.vllmRequestsRunning != null && (
+            <span className="of">
+              {" "}
+              · {data.vllmRequestsRunning.toFixed(0)} running, {(data.vllmRequestsWaiting ?? 0).toFixed(0)} waiting
+            </span>
+          )}
+        </Card>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,117 @@
+import type { NetworkStats, NodeList } from "../api/client";
+import { fmt, fmtMiBAsGiB, fmtPercent, fmtRate, lowClockUnderLoad } from "../format";
+import { useNodeGpuMetrics } from "../hooks";
+import { HistoryChart } from "./HistoryChart";
+import { Skeleton, Value } from "./Value";
+
+type NodeSummary = NonNullable<NodeList["nodes"]>[number];
+
+function Row({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <div className="row">
+      <span className="label">{label}</span>
+      <span className="val">{children}</span>
+    </div>
+  );
+}
+
+/** How the node's memory splits: what the GPU holds, what is free, and the rest (CPU side, OS, caches). */
+function MemoryBreakdown({ used, free, total, unified }: { used?: number | null; free?: number | null; total?: number | null; unified: boolean }) {
+  if (used == null || total == null || total <= 0) return null;
+  const other = unified && free != null ? Math.max(0, total - used - free) : null;
+  const pct = (v: number) => `${Math.min(100, (100 * v) / total)}%`;
+  return (
+    <div className="membar" data-testid="memory-breakdown">
+      <div className="bar stacked">
+        <div className="seg gpu" style={{ width: pct(used) }} title={`GPU: ${fmtMiBAsGiB(used)}`} />
+        {other != null && <div className="seg other" style={{ width: pct(other) }} title={`rest of shared memory: ${fmtMiBAsGiB(other)}`} />}
+      </div>
+      <div className="legend">
+        <span className="key gpu" /> GPU {fmtMiBAsGiB(used)}
+        {other != null && (
+          <>
+            {" "}
+            <span className="key other" /> other {fmtMiBAsGiB(other)}
+          </>
+        )}
+        {free != null && <> · free {fmtMiBAsGiB(free)}</>}
+      </div>
+    </div>
+  );
+}
+
+/** One node: GPU utilisation, temperature, power, clocks, memory, CPU, network, history. */
+export function NodePanel({ node, summary, network }: { node: string; summary?: NodeSummary; network?: NetworkStats }) {
+  const { data, error, isPending } = useNodeGpuMetrics(node);
+  const state = data ? (data.up === false ? "down" : data.stale ? "stale" : "up") : summary?.up === false ? "down" : "unknown";
+  if (error && !data) {
+    return (
+      <section className="node error" data-testid={`node-${node}`} data-state="error">
+        <h2>{node}</h2>
+        <div className="error-inline" role="alert">
+          {error.status === 404 ? `Unknown node: ${error.message}` : error.message}
+        </div>
+      </section>
+    );
+  }
+  const m = data?.missing ?? {};
+  const ifaces = (network?.interfaces ?? []).filter((i) => i.node === node);
+  return (
+    <section className={`node ${state}`} data-testid={`node-${node}`} data-state={state}>
+      <h2>
+        {node} {state !== "up" && <span className={`badge ${state}`}>{state}</span>}
+      </h2>
+      {isPending || !data ? (
+        <Skeleton lines={6} />
+      ) : (
+        <>
+          <Row label="GPU utilisation">
+            <Value testId={`util-${node}`} text={fmtPercent(data.utilization)} reason={m["utilization"]} />
+          </Row>
+          <Row label="Temperature">
+            <Value text={fmt(data.temperature, " °C", 0)} reason={m["temperature"]} />
+          </Row>
+          <Row label="Power">
+            <Value text={fmt(data.powerDraw, " W", 1)} reason={m["powerDraw"]} />
+          </Row>
+          {(data.gpus ?? []).map((g) => {
+            const flag = lowClockUnderLoad(g.utilization, g.smClockMHz, g.throttleReasons);
+            return (
+              <Row key={g.gpu} label={`GPU ${g.gpu} clocks`}>
+                <Value text={fmt(g.smClockMHz, " MHz", 0)} /> SM · <Value text={fmt(g.memClockMHz, " MHz", 0)} /> mem
+                {flag && (
+                  <span className="badge warn" title={flag} data-testid="low-clock">
+                    low clocks
+                  </span>
+                )}
+              </Row>
+            );
+          })}
+          <Row label={data.memorySource === "unified" ? "Memory (unified)" : "GPU memory"}>
+            <Value text={fmtMiBAsGiB(data.memoryUsedMB)} reason={m["memoryUsedMB"]} /> of{" "}
+            <Value text={fmtMiBAsGiB(data.memoryTotalMB)} reason={m["memoryTotalMB"]} />
+          </Row>
+          <MemoryBreakdown
+            used={data.memoryUsedMB}
+            free={data.memoryFreeMB}
+            total={data.memoryTotalMB}
+            unified={data.memorySource === "unified"}
+          />
+          <Row label="CPU">
+            <Value
+              text={summary?.cpuUtilization == null ? fmt(null) : fmtPercent(summary.cpuUtilization * 100)}
+              reason={summary?.missing?.["cpuUtilization"]}
+            />
+          </Row>
+          {ifaces.map((i) => (
+            <Row key={i.device} label={i.device ?? "?"}>
+              ↓ <Value text={fmtRate(i.rxBytesPerSec)} /> ↑ <Value text={fmtRate(i.txBytesPerSec)} />
+              {i.up === false && <span className="badge down">down</span>}
+            </Row>
+          ))}
+          <HistoryChart node={node} />
+        </>
+      )}
+    </section>
+  );
+}

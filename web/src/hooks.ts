@@ -1,0 +1,92 @@
+// React Query hooks over the JSON API, with the Command Center spec's polling: overview and node GPU
+// every 5 s with a 3 s stale time, history every 60 s. A Command Center app wraps its tree in
+// <ApiProvider> and calls these; the built-in page uses nothing else.
+import { useQuery, type UseQueryResult } from "@tanstack/react-query";
+import { createContext, createElement, useContext, type ReactNode } from "react";
+import {
+  createApiClient,
+  type ApiClient,
+  type ApiError,
+  type ClusterOverview,
+  type HistoryDuration,
+  type NetworkStats,
+  type NodeGpuMetrics,
+  type NodeList,
+  type UtilizationHistory,
+} from "./api/client";
+
+/** Polling interval and stale time per hook, in ms. */
+export const POLLING = {
+  overview: { refetchInterval: 5_000, staleTime: 3_000 },
+  nodes: { refetchInterval: 5_000, staleTime: 3_000 },
+  nodeGpu: { refetchInterval: 5_000, staleTime: 3_000 },
+  network: { refetchInterval: 5_000, staleTime: 3_000 },
+  history: { refetchInterval: 60_000, staleTime: 30_000 },
+} as const;
+
+const ApiContext = createContext<ApiClient | null>(null);
+
+/** Supplies the API client to the hooks below. */
+export function ApiProvider({ client, children }: { client: ApiClient; children: ReactNode }) {
+  return createElement(ApiContext.Provider, { value: client }, children);
+}
+
+function useApi(): ApiClient {
+  return useContext(ApiContext) ?? defaultClient;
+}
+const defaultClient = createApiClient();
+
+/** Errors the API answered for good (4xx but 429) are not retried; the next poll tries again. */
+function retry(failures: number, error: ApiError): boolean {
+  return failures < 1 && (error.status === 0 || error.status === 429 || error.status >= 500);
+}
+
+/** The cluster overview (`GET /api/v1/cluster/overview`), polled every 5 s. */
+export function useClusterOverview(): UseQueryResult<ClusterOverview, ApiError> {
+  const api = useApi();
+  return useQuery({ queryKey: ["overview"], queryFn: () => api.overview(), retry, ...POLLING.overview });
+}
+
+/** The node list with per-node summaries (`GET /api/v1/nodes`), polled every 5 s. */
+export function useNodes(): UseQueryResult<NodeList, ApiError> {
+  const api = useApi();
+  return useQuery({ queryKey: ["nodes"], queryFn: () => api.nodes(), retry, ...POLLING.nodes });
+}
+
+/** One node's GPUs (`GET /api/v1/nodes/{node}/gpu`), polled every 5 s. */
+export function useNodeGpuMetrics(node: string): UseQueryResult<NodeGpuMetrics, ApiError> {
+  const api = useApi();
+  return useQuery({
+    queryKey: ["nodeGpu", node],
+    queryFn: () => api.nodeGpu(node),
+    enabled: node !== "",
+    retry,
+    ...POLLING.nodeGpu,
+  });
+}
+
+/** GPU utilisation history of one node over 1h/6h/24h/7d, polled every 60 s. */
+export function useGpuUtilizationHistory(
+  node: string,
+  duration: HistoryDuration,
+): UseQueryResult<UtilizationHistory, ApiError> {
+  const api = useApi();
+  return useQuery({
+    queryKey: ["history", node, duration],
+    queryFn: () => api.gpuUtilizationHistory(node, duration),
+    enabled: node !== "",
+    retry,
+    ...POLLING.history,
+  });
+}
+
+/** Network throughput per node and interface (`GET /api/v1/network[?node=]`), polled every 5 s. */
+export function useNetworkStats(node?: string): UseQueryResult<NetworkStats, ApiError> {
+  const api = useApi();
+  return useQuery({
+    queryKey: ["network", node ?? ""],
+    queryFn: () => api.network(node),
+    retry,
+    ...POLLING.network,
+  });
+}
