@@ -12,23 +12,10 @@ export type ApiErrorBody = Schemas["Error"];
 export type HistoryDuration = "1h" | "6h" | "24h" | "7d";
 export const HISTORY_DURATIONS: readonly HistoryDuration[] = ["1h", "6h", "24h", "7d"];
 
-/** One series of GPU utilisation history: points are [ms since epoch, % or null]. */
-export interface HistorySeries {
-  metric: Record<string, string>;
-  values: { timestamp: number; value: number | null }[];
-}
+/** One series of GPU utilisation history: points are {timestamp: ms since epoch, value: % or null}. */
+export type HistorySeries = Schemas["HistorySeries"];
 /** The history endpoint's envelope (`?envelope=1`): the series plus why figures are missing. */
-export interface UtilizationHistory {
-  node: string;
-  duration: string;
-  step: number;
-  start: number;
-  end: number;
-  series: HistorySeries[];
-  missing: Record<string, string>;
-  warnings: string[];
-  partial: boolean;
-}
+export type UtilizationHistory = Schemas["UtilizationHistory"];
 
 /** Marks an answer served from the API's cache while Prometheus failed (`X-Cache: stale`). */
 export interface Staleness {
