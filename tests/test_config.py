@@ -189,7 +189,7 @@ class TestDaemonCheckConfig:
         got = check_config(r.stdout)
         assert got["config.file"] == (str(cfg_file), "flag")
         assert got["collect.min-age"] == ("1m30s", "flag")
-        assert got["collect.timeout"] == ("10s", "default")
+        assert got["collect.timeout"] == ("5s", "default")
         assert got["log.format"] == ("json", "environment")
         assert got["log.level"] == ("warn", f"config file {cfg_file}")
         assert got["web.config.file"] == ("none", "default")

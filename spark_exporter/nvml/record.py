@@ -76,8 +76,8 @@ class RecordingLibrary:
 
 def record(exporter_argv: Sequence[str]) -> dict[str, Any]:
     """One collection of the gpu collector, configured by exporter flags, over a recording library."""
-    from ..cli import load_config
     from ..collectors.base import Paths
+    from ..exporter.main import load_config
 
     cfg = load_config(list(exporter_argv))
     lib = load_library(cfg["gpu.simulate"], cfg["gpu.seed"], cfg["gpu.replay"])
