@@ -153,13 +153,20 @@ class TestRealSparkApplication:
         written = sum(stage["shuffleWriteBytes"] for stage in stages)
         counter = float(workloads.query(f"spark_executor_totalShuffleWrite_bytes_total{app}")[0]["value"][1])
         assert counter == written  # the same bytes Spark's REST API reports for the completed stages
+        workloads.spark.run_shuffle_job()  # a fresh one: the first may be older than the rate's 1m window
         rate = wait_for(lambda: workloads.query(f"application:spark_shuffle_write_bytes:rate1m{app} > 0"),
                         timeout=30, what="a shuffle write rate")
         assert rate[0]["metric"]["application_name"] == "spark-exporter-test"
 
     def test_failed_task_makes_the_alert_pending(self, workloads: WorkloadCluster) -> None:
-        """After the job whose single task failed, SparkApplicationTasksFailing is pending (not firing) for the app."""
-        assert sum(job["numFailedTasks"] for job in workloads.spark.rest("jobs?status=failed")) == 1
+        """After a job whose single task failed, SparkApplicationTasksFailing is pending (not firing) for the app."""
+        def failed_tasks() -> int:
+            return sum(job["numFailedTasks"] for job in workloads.spark.rest("jobs?status=failed"))
+
+        before = failed_tasks()
+        # A fresh failure: the fixture's may be older than the alert's 5m increase window by now.
+        workloads.spark.run_failing_job()
+        assert failed_tasks() == before + 1
         expr = f'ALERTS{{alertname="SparkApplicationTasksFailing", application_id="{workloads.spark.app_id}"}}'
         alerts = wait_for(lambda: workloads.query(expr), timeout=30, what="the failed-task alert")
         assert [a["metric"]["alertstate"] for a in alerts] == ["pending"]

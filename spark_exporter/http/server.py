@@ -28,7 +28,6 @@ connection cap and no hook on its own 400 answers, and these are what issue 11 a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import resource
 import signal
@@ -165,10 +164,6 @@ def make_app(web_config: WebConfig, limits: Limits | None = None, *, errors: Err
 async def _on_startup(app: web.Application) -> None:
     loop = asyncio.get_running_loop()
     cfg = app[CONFIG_KEY]
-    try:
-        loop.add_signal_handler(signal.SIGHUP, lambda: log.info("sighup_ignored", reason="nothing to reload"))
-    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
-        pass
     accept_failed = RateLimitedLog("accept_failed", cfg.limits.log_interval)
     previous = loop.get_exception_handler()
 
@@ -187,8 +182,6 @@ async def _on_startup(app: web.Application) -> None:
 
     async def restore(_: web.Application) -> None:
         loop.set_exception_handler(previous)
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.remove_signal_handler(signal.SIGHUP)
 
     app.on_cleanup.append(restore)
 
@@ -324,9 +317,11 @@ async def serve(app: web.Application, listen_address: str, stop: asyncio.Event |
     if on_started is not None:
         on_started()
     stop = stop or asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
-    for sig in signals:
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if handle_signals else ()
+    for sig in signals[:2]:
         loop.add_signal_handler(sig, stop.set)
+    if handle_signals:  # a program that handles signals itself (the demo) decides what SIGHUP means
+        loop.add_signal_handler(signal.SIGHUP, lambda: log.info("sighup_ignored", reason="nothing to reload"))
     log.info("listening", address=listen_address, tls=cfg.web_config.tls, basic_auth=bool(cfg.web_config.users),
              max_connections=guard.cap, header_timeout_seconds=cfg.limits.header_timeout,
              idle_timeout_seconds=cfg.limits.idle_timeout)

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import ipaddress
 import os
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -74,9 +73,11 @@ def settings_from_config(cfg: Settings) -> tuple[ApiSettings, str, int]:
 
 
 async def serve_api(
-    app: web.Application, host: str, port: int, settings: ApiSettings, stop: asyncio.Event
+    app: web.Application, host: str, port: int, settings: ApiSettings, stop: asyncio.Event,
+    handle_signals: bool = False,
 ) -> None:
-    """Serve ``app`` on the one HTTP layer's serve loop (limits, TLS, quiet logs) until ``stop``."""
+    """Serve ``app`` on the one HTTP layer's serve loop (limits, TLS, quiet logs) until ``stop`` (or, with
+    ``handle_signals``, SIGINT/SIGTERM; SIGHUP is then logged and ignored)."""
     scheme = "https" if settings.web_config.tls else "http"
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -88,7 +89,7 @@ async def serve_api(
             cors=",".join(sorted(settings.cors_origins)) or "none",
         )
 
-    await serve(app, bind, stop=stop, on_started=started, handle_signals=False)
+    await serve(app, bind, stop=stop, on_started=started, handle_signals=handle_signals)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -106,11 +107,7 @@ def main(argv: Sequence[str]) -> int:
     app = build_app(rollups, settings)
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve_api(app, host, port, settings, stop)
+        await serve_api(app, host, port, settings, asyncio.Event(), handle_signals=True)
 
     try:
         asyncio.run(run())
