@@ -232,6 +232,21 @@ class TestConfigCommandSettings:
         assert config_main(["rules", "--output", str(tmp_path), "--no-force"]) == 2
         assert config_main(["rules", "--output", str(tmp_path)]) == 0
 
+    @pytest.mark.parametrize("what", ["rules", "grafana", "prometheus"])
+    def test_help_gives_each_setting_with_its_variable_and_one_default(self, what: str,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+        """``config WHAT --help`` lists --config.file, --check-config, --output and --force, each with help text."""
+        with pytest.raises(SystemExit) as exit_:
+            config_main([what, "--help"])
+        assert exit_.value.code == 0
+        options = capsys.readouterr().out.split("options:", 1)[1]
+        entries = {e.split()[0].rstrip(","): " ".join(e.split()[1:]) for e in re.split(r"\n  (?=-)", options)[1:]}
+        assert {"--config.file", "--check-config", "--output", "--force"} <= set(entries)
+        for flag, text in entries.items():
+            assert text, f"{flag} has no help text"
+            assert len(re.findall(r"[(;] ?default\b", text)) <= 1, text
+        assert "SPARK_EXPORTER_OUTPUT" in entries["--output"] and "default false" in entries["--force"]
+
     @pytest.mark.parametrize(("argv", "message"), [
         (["rules"], "spark-exporter config rules: error: --output DIR is required"),
         (["grafana", "--output", "g", "--prometheus.url", "ftp://x"],
