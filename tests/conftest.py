@@ -130,8 +130,14 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 
 def reference_dir() -> Path:
-    """The reference data directory: ``$SPARK_EXPORTER_REFERENCE``, else ``../shared/reference``."""
-    return Path(os.environ.get(REFERENCE_ENV) or DEFAULT_REFERENCE)
+    """The reference data directory: ``$SPARK_EXPORTER_REFERENCE``, else ``../shared/reference``.
+
+    A git worktree one level further down (``wt/NAME`` next to ``shared``) finds ``../../shared/reference``.
+    """
+    if os.environ.get(REFERENCE_ENV):
+        return Path(os.environ[REFERENCE_ENV])
+    worktree = REPO.parent.parent / "shared" / "reference"
+    return worktree if not DEFAULT_REFERENCE.is_dir() and worktree.is_dir() else DEFAULT_REFERENCE
 
 
 @pytest.fixture(scope="session")

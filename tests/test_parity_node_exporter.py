@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import REFERENCE_ENV, reference_dir
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -368,10 +369,10 @@ class TestComparatorCanFail:
 
 def _reference_dir() -> Path:
     """The shared reference data: next to the main checkout, or the workspace's shared folder."""
-    for candidate in (REPO.parent / "shared" / "reference", Path("/work/shared/reference")):
-        if candidate.is_dir():
-            return candidate
-    raise AssertionError("reference data not found next to the checkout nor in /work/shared/reference")
+    if not reference_dir().is_dir():
+        pytest.fail(f"reference data missing: {reference_dir()} not found; set {REFERENCE_ENV} to the directory "
+                    "holding the reference data (the project's shared/reference)", pytrace=False)
+    return reference_dir()
 
 
 REPO = Path(__file__).resolve().parent.parent
