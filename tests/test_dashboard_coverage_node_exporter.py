@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REFERENCE_ENV, reference_dir
+from reference import missing, reference_dir
 
 from procs import exporter, node_exporter, prom_query, prometheus, wait_for
 
@@ -33,8 +33,7 @@ REQUIRED_SHARE = 0.95  # issue 9: at least 95% of the queries with data under no
 def reference_dashboard() -> Path:
     path = reference_dir() / "dashboards" / "node-exporter-full.json"
     if not path.is_file():
-        pytest.fail(f"reference data missing: {path} not found; set {REFERENCE_ENV} to the directory holding "
-                    "the reference data (the project's shared/reference)", pytrace=False)
+        missing(path)
     return path
 
 

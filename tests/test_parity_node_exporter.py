@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_ENV, reference_dir
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from reference import missing as missing_reference
+from reference import reference_dir
 
 from procs import Proc, exporter, http_get, node_exporter, wait_for
 from spark_exporter.collectors import load_all
@@ -370,8 +371,7 @@ class TestComparatorCanFail:
 def _reference_dir() -> Path:
     """The shared reference data: next to the main checkout, or the workspace's shared folder."""
     if not reference_dir().is_dir():
-        pytest.fail(f"reference data missing: {reference_dir()} not found; set {REFERENCE_ENV} to the directory "
-                    "holding the reference data (the project's shared/reference)", pytrace=False)
+        missing_reference(reference_dir())
     return reference_dir()
 
 

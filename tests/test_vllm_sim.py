@@ -9,10 +9,10 @@ import subprocess
 from typing import Any
 
 import pytest
-from conftest import REFERENCE_ENV, reference_dir
 from prometheus_client import generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+from reference import missing, reference_dir
 
 from procs import PYTHON, free_port, http_get, prom_query, wait_for
 from spark_exporter.workloads.vllm_sim import Profile, VLLMSimulator, build_1_2_5_buckets
@@ -216,8 +216,7 @@ class TestServer:
 def official_dashboard() -> dict[str, Any]:
     """vLLM's official dashboard from the reference data, or one clear failure saying how to point at it."""
     if not OFFICIAL_DASHBOARD.is_file():
-        pytest.fail(f"reference data missing: {OFFICIAL_DASHBOARD} not found; set {REFERENCE_ENV} to the directory "
-                    "holding the reference data (the project's shared/reference)", pytrace=False)
+        missing(OFFICIAL_DASHBOARD)
     return dict(json.loads(OFFICIAL_DASHBOARD.read_text()))
 
 
