@@ -1,6 +1,7 @@
 """The README's shell commands name only subcommands, flags and values that exist.
 
-Every ```sh block of README.md is split into commands. Each ``spark-exporter ...`` command (also
+Every ```sh block of README.md (and of the two guides it sends operators to, docs/prometheus.md and
+dashboards/README.md) is split into commands. Each ``spark-exporter ...`` command (also
 as ``./dev.sh run ...`` or ``./dev.sh demo ...``) runs in-process through ``spark_exporter.cli.main``
 with ``--check-config`` added, in a temporary directory holding the README's own inventory example as
 ``inventory.yml``: argparse refuses an unknown subcommand or flag, the settings model refuses a bad
@@ -23,6 +24,7 @@ from spark_exporter import cli
 from spark_exporter.settings import ENV_PREFIX
 
 README = REPO / "README.md"
+DOCS = (README, REPO / "docs" / "prometheus.md", REPO / "dashboards" / "README.md")
 OPERATORS = {"&&", "||", "|", ";", "&"}
 REDIRECTS = {">", ">>", "<", "2>", "2>&1"}
 
@@ -55,7 +57,7 @@ def commands(block: str) -> list[list[str]]:
 
 
 def readme_commands() -> list[list[str]]:
-    return [c for block in fenced_blocks(README.read_text(), "sh") for c in commands(block)]
+    return [c for doc in DOCS for block in fenced_blocks(doc.read_text(), "sh") for c in commands(block)]
 
 
 def spark_exporter_argv(command: list[str]) -> list[str] | None:
