@@ -1,5 +1,9 @@
 """``spark-exporter config prometheus``: a ``prometheus.yml`` generated from the cluster inventory.
 
+This module also holds the ``spark-exporter config`` command line for all three subcommands
+(``prometheus``, and ``rules``/``grafana``, whose writers are in :mod:`.kit`); each takes its settings
+from its schema in :mod:`spark_exporter.settings.options` like every other command.
+
 Every target is labelled ``cluster`` and ``node`` by relabelling, so rules, dashboards and the query
 module select ``node="spark-01"`` rather than an IP:port that changes when a node is re-addressed.
 The recording and alerting rules in ``rules/`` are written against exactly these labels.
