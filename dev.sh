@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for newcomers and CI.
-#   ./dev.sh run  [FLAGS]   set up, then run the exporter on this machine (foreground)
+#   ./dev.sh run  [ARGS]    set up, then run spark-exporter ARGS (no ARGS: the exporter on this machine, foreground)
 #   ./dev.sh demo           set up, then run the two-node simulated cluster demo
 #   ./dev.sh test [ARGS]    set up (including Debian's prometheus, node_exporter, VictoriaMetrics), run all tests
 #   ./dev.sh web            build the live page (web/) into the package
@@ -89,7 +89,9 @@ build_web() {
 usage() {
   cat <<'EOF'
 usage: ./dev.sh COMMAND [ARGS]
-  run  [FLAGS]   set up, then run the exporter on this machine (foreground); FLAGS as in 'run --help'
+  run  [ARGS]    set up, then run 'spark-exporter ARGS': with no ARGS or only flags the exporter on
+                 this machine, in the foreground ('./dev.sh run --help' lists its flags); or a
+                 subcommand: './dev.sh run config rules --output DIR', query, api, demo, gpu
   demo [FLAGS]   set up, then run the two-node simulated cluster demo
   test [ARGS]    set up (including Debian's prometheus, node_exporter, VictoriaMetrics), run all tests;
                  ARGS go to pytest
@@ -122,5 +124,5 @@ case "$cmd" in
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   help|-h|--help) usage ;;
-  *) usage >&2; exit 2 ;;
+  *) say "unknown command '$cmd'"; usage >&2; exit 2 ;;
 esac

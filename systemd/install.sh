@@ -6,18 +6,24 @@
 #   sudo systemd/install.sh --api       the telemetry API unit and an example /etc/spark-exporter/inventory.yml
 #   --exporter, --rules, --api combine; --root DIR --no-start stages everything under DIR (packaging, tests)
 #
-# Existing files in /etc are never overwritten.
+# Existing configuration (/etc/spark-exporter/*, /etc/default/spark-exporter*) is kept; the unit files and
+# the rule files are replaced with this clone's.
 set -euo pipefail
 usage() {
   cat <<'EOF'
-usage: systemd/install.sh [--rules] [--api] [--root DIR] [--no-start]
-Install spark-exporter on this node as a hardened systemd service (run as root).
-  (no option)   the exporter: venv in /opt/spark-exporter, unit, config; enable and start it
-  --rules       also install rules/ to /etc/prometheus/spark-exporter/rules/
-  --api         also install the telemetry API unit (not started)
+usage: systemd/install.sh [--exporter] [--rules] [--api] [--root DIR] [--no-start]
+Install spark-exporter from this clone as hardened systemd services (run as root). Name what to
+install; with none of --exporter, --rules, --api it installs the exporter.
+  --exporter    the exporter: venv in /opt/spark-exporter, unit, /etc/spark-exporter/config.yml;
+                enabled and started
+  --rules       the rule files, to /etc/prometheus/spark-exporter/rules/ (a Prometheus host needs
+                nothing else)
+  --api         the telemetry API unit (not started) and /etc/spark-exporter/inventory.yml from
+                systemd/inventory.example.yml
   --root DIR    stage everything under DIR instead of / (packaging, tests)
-  --no-start    do not enable or start the units
-Existing files in /etc are never overwritten.
+  --no-start    do not enable or start the exporter unit
+Existing configuration (/etc/spark-exporter/*, /etc/default/spark-exporter*) is kept; the unit
+files and the rule files are replaced with this clone's.
 EOF
 }
 SRC=$(cd "$(dirname "$0")/.." && pwd)

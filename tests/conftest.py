@@ -12,20 +12,17 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from reference import missing, reference_dir
 
 from cluster import SimulatedCluster, simulated_cluster
-from procs import REPO, Proc, prometheus
+from procs import Proc, prometheus
 from workload_cluster import WorkloadCluster, workload_cluster
-
-REFERENCE_ENV = "SPARK_EXPORTER_REFERENCE"
-DEFAULT_REFERENCE = REPO.parent / "shared" / "reference"
 
 # Fixtures that start processes: a test using any of them (directly or through another fixture) is an
 # integration test. Module fixtures are listed by name; keep this list when adding one.
@@ -129,11 +126,6 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
-def reference_dir() -> Path:
-    """The reference data directory: ``$SPARK_EXPORTER_REFERENCE``, else ``../shared/reference``."""
-    return Path(os.environ.get(REFERENCE_ENV) or DEFAULT_REFERENCE)
-
-
 @pytest.fixture(scope="session")
 def reference_file() -> Callable[[str], Path]:
     """``reference_file("dashboards/x.json")``: that reference file's path, or one clear test failure."""
@@ -141,9 +133,7 @@ def reference_file() -> Callable[[str], Path]:
     def find(relative: str) -> Path:
         path = reference_dir() / relative
         if not path.is_file():
-            source = f"${REFERENCE_ENV}" if os.environ.get(REFERENCE_ENV) else f"{DEFAULT_REFERENCE} (the default)"
-            pytest.fail(f"reference data missing: {path} not found in {source}; set {REFERENCE_ENV} to the "
-                        "directory holding the reference data (the project's shared/reference)", pytrace=False)
+            missing(path)
         return path
 
     return find

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reference import missing, reference_dir
 
 from procs import exporter, node_exporter, prom_query, prometheus, wait_for
 
@@ -30,11 +31,10 @@ REQUIRED_SHARE = 0.95  # issue 9: at least 95% of the queries with data under no
 
 
 def reference_dashboard() -> Path:
-    for base in (REPO.parent / "shared" / "reference", Path("/work/shared/reference")):
-        path = base / "dashboards" / "node-exporter-full.json"
-        if path.is_file():
-            return path
-    raise AssertionError("node-exporter-full.json not found in the shared reference data")
+    path = reference_dir() / "dashboards" / "node-exporter-full.json"
+    if not path.is_file():
+        missing(path)
+    return path
 
 
 def expressions(obj: Any) -> Iterator[str]:

@@ -181,6 +181,94 @@ class TestConfigCommands:
         assert config_main(["grafana", "--output", str(tmp_path), "--force"]) == 0
 
 
+class TestConfigCommandSettings:
+    """config rules|grafana take their settings like every command: flag > SPARK_EXPORTER_* > --config.file."""
+
+    def test_check_config_prints_every_value_with_its_source(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+        """--check-config names the file, the environment and the flag as the sources, and writes nothing."""
+        config = tmp_path / "config.yml"
+        config.write_text("output: from-file\nprometheus: {url: 'http://file:9090'}\nforce: true\n")
+        monkeypatch.setenv("SPARK_EXPORTER_PROMETHEUS_URL", "http://env:9090")
+        monkeypatch.chdir(tmp_path)
+        assert config_main(["grafana", "--config.file", str(config), "--check-config"]) == 0
+        assert capsys.readouterr().out.splitlines() == [
+            f"config.file={config}  # flag",
+            f"force=true  # config file {config}",
+            f"output=from-file  # config file {config}",
+            "prometheus.url=http://env:9090  # environment",
+        ]
+        assert config_main(["grafana", "--config.file", str(config), "--check-config",
+                            "--prometheus.url", "http://flag:9090", "--no-force"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert "prometheus.url=http://flag:9090  # flag" in lines and "force=false  # flag" in lines
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yml"]
+
+    def test_data_source_url_comes_from_the_environment(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+        """SPARK_EXPORTER_PROMETHEUS_URL and SPARK_EXPORTER_OUTPUT stand in for the flags."""
+        monkeypatch.setenv("SPARK_EXPORTER_PROMETHEUS_URL", "http://env.example:9090")
+        monkeypatch.setenv("SPARK_EXPORTER_OUTPUT", str(tmp_path / "g"))
+        assert config_main(["grafana"]) == 0
+        doc = yaml.safe_load((tmp_path / "g/provisioning/datasources/spark-exporter.yaml").read_text())
+        assert doc["datasources"][0]["url"] == "http://env.example:9090"
+
+    def test_rules_output_from_the_config_file(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """``output:`` in --config.file is where config rules writes; the flag overrides it."""
+        config = tmp_path / "config.yml"
+        config.write_text(f"output: {tmp_path / 'file-dir'}\n")
+        assert config_main(["rules", "--config.file", str(config)]) == 0
+        assert config_main(["rules", "--config.file", str(config), "--output", str(tmp_path / "flag-dir")]) == 0
+        names = sorted(p.name for p in (REPO / "rules").glob("*.yml"))
+        for sub in ("file-dir", "flag-dir"):
+            assert sorted(p.name for p in (tmp_path / sub).iterdir()) == names
+
+    def test_force_from_the_environment_replaces(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+        """A second config rules is refused, unless SPARK_EXPORTER_FORCE=true; --no-force beats that variable."""
+        assert config_main(["rules", "--output", str(tmp_path)]) == 0
+        assert config_main(["rules", "--output", str(tmp_path)]) == 2
+        monkeypatch.setenv("SPARK_EXPORTER_FORCE", "true")
+        assert config_main(["rules", "--output", str(tmp_path), "--no-force"]) == 2
+        assert config_main(["rules", "--output", str(tmp_path)]) == 0
+
+    @pytest.mark.parametrize("what", ["rules", "grafana", "prometheus"])
+    def test_help_gives_each_setting_with_its_variable_and_one_default(self, what: str,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+        """``config WHAT --help`` lists --config.file, --check-config, --output and --force, each with help text."""
+        with pytest.raises(SystemExit) as exit_:
+            config_main([what, "--help"])
+        assert exit_.value.code == 0
+        options = capsys.readouterr().out.split("options:", 1)[1]
+        entries = {e.split()[0].rstrip(","): " ".join(e.split()[1:]) for e in re.split(r"\n  (?=-)", options)[1:]}
+        assert {"--config.file", "--check-config", "--output", "--force"} <= set(entries)
+        for flag, text in entries.items():
+            assert text, f"{flag} has no help text"
+            assert len(re.findall(r"[(;] ?default\b", text)) <= 1, text
+        assert "SPARK_EXPORTER_OUTPUT" in entries["--output"] and "default false" in entries["--force"]
+
+    @pytest.mark.parametrize(("argv", "message"), [
+        (["rules"], "spark-exporter config rules: error: --output DIR is required"),
+        (["grafana", "--output", "g", "--prometheus.url", "ftp://x"],
+         "spark-exporter config grafana: error: invalid Prometheus URL 'ftp://x'"),
+        (["grafana", "--output", "g", "--force=maybe"], "spark-exporter config grafana: error: argument --force"),
+        (["rules", "--output", "r", "--config.file", "missing.yml"], "spark-exporter: error: "),
+    ])
+    def test_bad_settings_are_one_line_and_exit_2(self, argv: list[str], message: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+        """A missing --output, a bad URL, a malformed flag or an unreadable config file: exit 2, nothing written."""
+        monkeypatch.chdir(tmp_path)
+        try:
+            code = config_main(argv)
+        except SystemExit as e:  # argparse's usage errors
+            code = int(e.code or 0)
+        assert code == 2
+        err = capsys.readouterr().err.splitlines()
+        assert err[-1].startswith(message)
+        assert list(tmp_path.iterdir()) == []
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The issue's "done means": the built wheel, installed in a fresh venv, run from a temporary directory.
 

@@ -24,6 +24,8 @@ import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from reference import missing as missing_reference
+from reference import reference_dir
 
 from procs import Proc, exporter, http_get, node_exporter, wait_for
 from spark_exporter.collectors import load_all
@@ -368,10 +370,9 @@ class TestComparatorCanFail:
 
 def _reference_dir() -> Path:
     """The shared reference data: next to the main checkout, or the workspace's shared folder."""
-    for candidate in (REPO.parent / "shared" / "reference", Path("/work/shared/reference")):
-        if candidate.is_dir():
-            return candidate
-    raise AssertionError("reference data not found next to the checkout nor in /work/shared/reference")
+    if not reference_dir().is_dir():
+        missing_reference(reference_dir())
+    return reference_dir()
 
 
 REPO = Path(__file__).resolve().parent.parent

@@ -132,6 +132,52 @@ class TestConfigCommand:
             "(Prometheus syntax, e.g. 15s, 1m, 1m30s)"]
 
 
+class TestOutputFile:
+    def test_output_writes_the_file_and_stdout_only_says_so(self, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+        """--output FILE writes the same prometheus.yml that stdout gets without it."""
+        assert cli.main(["config", "prometheus", "--inventory", str(TWO_NODES)]) == 0
+        printed = capsys.readouterr().out
+        target = tmp_path / "spark-prometheus.yml"
+        assert cli.main(["config", "prometheus", "--inventory", str(TWO_NODES), "--output", str(target)]) == 0
+        assert yaml.safe_load(target.read_text()) == yaml.safe_load(printed)
+        assert capsys.readouterr().out.splitlines()[0] == f"wrote {target}"
+
+    def test_existing_file_is_kept_without_force(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """An existing --output file is left as it was, with one error line and exit 2, unless --force."""
+        target = tmp_path / "prometheus.yml"
+        target.write_text("# the distribution's\n")
+        argv = ["config", "prometheus", "--inventory", str(TWO_NODES), "--output", str(target)]
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert err == [f"spark-exporter config prometheus: error: refusing to overwrite {target} "
+                       "(use --force to replace)"]
+        assert target.read_text() == "# the distribution's\n"
+        assert cli.main([*argv, "--force"]) == 0
+        assert yaml.safe_load(target.read_text())["global"]["external_labels"] == {"cluster": "dgx-spark"}
+
+    def test_output_and_force_come_from_file_and_environment(self, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+        """output and force follow the one precedence: the flag over SPARK_EXPORTER_* over the config file."""
+        config = tmp_path / "config.yml"
+        config.write_text(f"inventory: {TWO_NODES}\noutput: {tmp_path / 'from-file.yml'}\nforce: false\n")
+        monkeypatch.setenv("SPARK_EXPORTER_FORCE", "true")
+        assert cli.main(["config", "prometheus", "--config.file", str(config), "--check-config"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert f"output={tmp_path / 'from-file.yml'}  # config file {config}" in lines
+        assert "force=true  # environment" in lines
+        assert cli.main(["config", "prometheus", "--config.file", str(config), "--output",
+                         str(tmp_path / "from-flag.yml")]) == 0
+        assert [p.name for p in tmp_path.glob("from-*.yml")] == ["from-flag.yml"]
+
+    def test_stdout_is_the_default(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Without --output, --check-config reports output=none from the default: stdout."""
+        assert cli.main(["config", "prometheus", "--inventory", str(TWO_NODES), "--check-config"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert "output=none  # default" in lines and "force=false  # default" in lines
+
+
 class TestInventoryErrors:
     @pytest.mark.parametrize(("fixture", "message"), [
         ("bad-missing-name.yml", "nodes[1]: missing 'name'"),

@@ -11,6 +11,7 @@ import pytest
 
 from cluster import SimulatedCluster
 from procs import PYTHON, free_port, wait_for
+from spark_exporter.query import render
 
 
 def query(*args: str) -> subprocess.CompletedProcess[str]:
@@ -76,6 +77,67 @@ class TestTableOutput:
         lines = out.stdout.splitlines()
         assert lines[0].split()[:2] == ["NODE", "UP"]
         assert [ln.split()[:2] for ln in lines[1:3]] == [["spark-01", "yes"], ["spark-02", "yes"]]
+
+
+    def test_memory_is_in_gib_in_both_tables(self, cluster: SimulatedCluster) -> None:
+        """The overview's GPU memory and the nodes table's GPU MEM column use one unit, GiB."""
+        overview = query(*flags(cluster), "overview")
+        rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in overview.stdout.splitlines() if "  " in line)
+        used, total = rows["GPU memory used"].split(" of ")
+        assert used.endswith(" GiB") and total.endswith(" GiB")
+        nodes = query(*flags(cluster), "nodes").stdout.splitlines()
+        header = re.split(r"\s{2,}", nodes[0])
+        column = header.index("GPU MEM")
+        cells = [re.split(r"\s{2,}", line)[column] for line in nodes[1:3]]
+        assert all(c.endswith(" GiB") and float(c.removesuffix(" GiB")) >= 0 for c in cells), cells
+
+
+def overview_json(**fields: object) -> dict[str, object]:
+    """An overview document as the API serves it, every figure missing unless given."""
+    doc: dict[str, object] = {k: None for k in (
+        "cluster", "nodesUp", "nodesTotal", "gpuUtilization", "memoryUsedGB", "memoryTotalGB", "powerDrawW",
+        "maxGpuTemperatureC", "activeJobs", "activeTasks", "vllmRequestsRunning", "vllmRequestsWaiting",
+        "vllmGenerationTokensPerSec", "firingAlerts")}
+    doc.update(downTargets=[], staleTargets=[], missing={}, warnings=[], partial=False)
+    doc.update(fields)
+    return doc
+
+
+def node_json(node: str, memory_used_mb: float | None) -> dict[str, object]:
+    return {"node": node, "up": True, "stale": False, "gpuCount": 1, "utilization": 50.0, "temperature": 60.0,
+            "powerDraw": 30.0, "memoryUsedMB": memory_used_mb, "cpuUtilization": 0.25}
+
+
+class TestRenderedUnits:
+    """The renderers show memory in one unit, GiB, whether the API field is in GB (GiB) or MB (MiB)."""
+
+    def test_nodes_table_converts_mib_to_gib(self) -> None:
+        """memoryUsedMB 12288 (MiB) is shown as 12.0 GiB; a missing figure is n/a, not 0."""
+        table = render.render_nodes({"nodes": [node_json("spark-01", 12288.0), node_json("spark-02", None)]})
+        header, *rows = (re.split(r"\s{2,}", line) for line in table.splitlines())
+        column = header.index("GPU MEM")
+        assert [r[column] for r in rows] == ["12.0 GiB", "n/a"]
+
+    def test_overview_and_nodes_agree(self) -> None:
+        """The overview's used memory and the sum of the node rows read the same in the same unit."""
+        overview = render.render_overview(overview_json(memoryUsedGB=24.5, memoryTotalGB=238.0))
+        rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in overview.splitlines() if "  " in line)
+        assert rows["GPU memory used"] == "24.5 GiB of 238.0 GiB"
+        table = render.render_nodes({"nodes": [node_json("spark-01", 12288.0), node_json("spark-02", 12800.0)]})
+        header, *cells = (re.split(r"\s{2,}", line) for line in table.splitlines())
+        column = header.index("GPU MEM")
+        assert sum(float(r[column].removesuffix(" GiB")) for r in cells) == 24.5
+
+    def test_node_detail_uses_gib(self) -> None:
+        """The one-node view gives used and free memory, and each GPU's, in GiB."""
+        gpu = {"gpu": "0", "modelName": "NVIDIA GB10", "utilization": 1.0, "temperature": 40.0, "powerDraw": 5.0,
+               "memoryUsedMB": 2048.0, "smClockMHz": 2418.0}
+        text = render.render_node({"node": "spark-01", "up": True, "stale": False, "utilization": 1.0,
+                                   "temperature": 40.0, "powerDraw": 5.0, "memoryUsedMB": 2048.0,
+                                   "memoryFreeMB": 100352.0, "memorySource": "unified", "gpus": [gpu]})
+        head, header, row = text.splitlines()
+        assert "mem used=2.0 GiB free=98.0 GiB" in head
+        assert re.split(r"\s{2,}", row)[re.split(r"\s{2,}", header).index("MEM USED")] == "2.0 GiB"
 
 
 class TestFailures:

@@ -12,10 +12,8 @@ writing any, so a refused run leaves the output directory as it was.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import urllib.parse
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -23,15 +21,13 @@ from pathlib import Path
 
 import yaml
 
-PROG = "spark-exporter config"
+from ..settings import DEFAULT_PROMETHEUS_URL, Settings
+
 # asset kind -> file suffix; the directory name is the kind, in the wheel and in the repository.
 KINDS = {"rules": ".yml", "dashboards": ".json"}
 _REPO = Path(__file__).resolve().parent.parent.parent  # the clone, for editable installs
 DATASOURCE_UID = "spark-exporter-prometheus"
 DATASOURCE_NAME = "Prometheus (spark-exporter)"
-DEFAULT_PROMETHEUS_URL = "http://localhost:9090"
-# Subcommands of ``spark-exporter config`` implemented here (main() below).
-COMMANDS = ("rules", "grafana")
 
 
 class KitError(Exception):
@@ -156,37 +152,27 @@ def write_file(path: str | Path, text: str, force: bool = False) -> Path:
     return _write_all({Path(path): text.encode()}, force)[0]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Write the packaged rules or Grafana dashboards.")
-    sub = parser.add_subparsers(dest="what", required=True)
-    rules = sub.add_parser("rules", help="write the Prometheus rule files into a directory",
-                           description="Write the recording and alerting rule files into DIR.")
-    grafana = sub.add_parser("grafana", help="write the dashboards and Grafana provisioning files",
-                             description="Write the dashboards (DIR/dashboards) and provisioning files for a "
-                             "Prometheus data source and a dashboard provider (DIR/provisioning).")
-    for p in (rules, grafana):
-        p.add_argument("--output", required=True, metavar="DIR", help="directory to write into (created if missing)")
-        p.add_argument("--force", action="store_true", help="replace files that exist (default: refuse)")
-    grafana.add_argument("--prometheus.url", dest="prometheus_url", default=DEFAULT_PROMETHEUS_URL, metavar="URL",
-                         help=f"Prometheus URL the data source points at (default: {DEFAULT_PROMETHEUS_URL})")
-    return parser
+def run(what: str, cfg: Settings) -> int:
+    """``config rules|grafana`` with resolved settings (``output``, ``force``, ``prometheus.url``).
 
-
-def main(argv: Sequence[str]) -> int:
-    """``spark-exporter config rules|grafana``: exit 0 written, 2 on bad input or a refused overwrite."""
-    args = _parser().parse_args(list(argv))
-    try:
-        if args.what == "rules":
-            written = write_rules(args.output, args.force)
-        else:
-            written = write_grafana(args.output, args.prometheus_url, args.force)
-    except KitError as e:
-        print(f"{PROG} {args.what}: error: {e}", file=sys.stderr)
-        return 2
+    Prints each file written and how to load them; raises KitError for a refused overwrite or a bad URL.
+    A missing ``--output`` is a KitError too.
+    """
+    if what == "grafana":
+        check_prometheus_url(cfg["prometheus.url"])
+    if cfg.check_only:
+        print("\n".join(cfg.describe()))
+        return 0
+    if cfg["output"] is None:
+        raise KitError("--output DIR is required (or SPARK_EXPORTER_OUTPUT, or output: in --config.file)")
+    if what == "rules":
+        written = write_rules(cfg["output"], cfg["force"])
+    else:
+        written = write_grafana(cfg["output"], cfg["prometheus.url"], cfg["force"])
     for path in written:
         print(f"wrote {path}")
-    out = Path(args.output).absolute()
-    if args.what == "rules":
+    out = Path(cfg["output"]).absolute()
+    if what == "rules":
         print(f"Check them with: promtool check rules {out}/*.yml\n"
               f"Load them from prometheus.yml (rule_files: ['{out}/*.yml']) or generate one that does:\n"
               f"  spark-exporter config prometheus --inventory inventory.yml --rule-files '{out}/*.yml'")
@@ -198,5 +184,7 @@ def main(argv: Sequence[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m spark_exporter.prometheus.kit rules --output DIR
+if __name__ == "__main__":  # python -m spark_exporter.prometheus.kit rules --output DIR: as `spark-exporter config`
+    from .promconfig import main
+
     sys.exit(main(sys.argv[1:]))

@@ -1,5 +1,9 @@
 """``spark-exporter config prometheus``: a ``prometheus.yml`` generated from the cluster inventory.
 
+This module also holds the ``spark-exporter config`` command line for all three subcommands
+(``prometheus``, and ``rules``/``grafana``, whose writers are in :mod:`.kit`); each takes its settings
+from its schema in :mod:`spark_exporter.settings.options` like every other command.
+
 Every target is labelled ``cluster`` and ``node`` by relabelling, so rules, dashboards and the query
 module select ``node="spark-01"`` rather than an IP:port that changes when a node is re-addressed.
 The recording and alerting rules in ``rules/`` are written against exactly these labels.
@@ -10,13 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from ..settings import DEFAULT_RULE_FILES, ConfigError, config_prometheus_schema, format_duration, parse_duration
+from ..settings import DEFAULT_RULE_FILES, ConfigError, Schema, Settings, format_duration, parse_duration
+from ..settings.options import config_grafana_schema, config_prometheus_schema, config_rules_schema
 from . import kit
 from .inventory import Inventory, load_inventory
 
@@ -151,26 +156,31 @@ def render_prometheus_config(config: dict[str, Any], source: str) -> str:
     return header + yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
 
 
+# config subcommand -> (its settings schema, one-line help, description)
+_COMMANDS: dict[str, tuple[Callable[[], Schema], str, str]] = {
+    "prometheus": (config_prometheus_schema, "a prometheus.yml for the inventory, on stdout or into --output FILE",
+                   "Generate a prometheus.yml for the cluster inventory: on stdout, or into --output FILE "
+                   "(an existing file is kept unless --force)."),
+    "rules": (config_rules_schema, "write the packaged Prometheus rule files into a directory",
+              "Write the recording and alerting rule files into --output DIR."),
+    "grafana": (config_grafana_schema, "write the dashboards and Grafana provisioning files into a directory",
+                "Write the dashboards (DIR/dashboards) and provisioning files for a Prometheus data source "
+                "and a dashboard provider (DIR/provisioning) into --output DIR."),
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"{PROG} config",
-                                     description="Generate configuration for the cluster.")
-    sub = parser.add_subparsers(dest="what", required=True, metavar="{prometheus,rules,grafana}")
-    prom = sub.add_parser("prometheus", help="print a prometheus.yml for the inventory on stdout",
-                          description="Print a prometheus.yml for the cluster inventory on stdout.")
-    config_prometheus_schema().add_arguments(prom)
+                                     description="Generate configuration for the cluster: prometheus.yml, "
+                                     "the rule files, the Grafana dashboards.")
+    sub = parser.add_subparsers(dest="what", required=True, metavar="{" + ",".join(_COMMANDS) + "}")
+    for name, (schema, help_text, description) in _COMMANDS.items():
+        schema().add_arguments(sub.add_parser(name, help=help_text, description=description))
     return parser
 
 
-def main(argv: Sequence[str]) -> int:
-    if argv and argv[0] in kit.COMMANDS:  # config rules|grafana: the packaged files (prometheus/kit.py)
-        return kit.main(argv)
-    parser = _parser()
-    try:
-        _, cfg = config_prometheus_schema().parse_args(parser, argv, os.environ)
-        inventory = load_inventory(cfg["inventory"]) if cfg["inventory"] else None
-    except ConfigError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
+def _config_prometheus(cfg: Settings, parser: argparse.ArgumentParser) -> int:
+    inventory = load_inventory(cfg["inventory"]) if cfg["inventory"] else None  # ConfigError: exit 2
     if cfg.check_only:
         print("\n".join(cfg.describe()))
         return 0
@@ -181,5 +191,31 @@ def main(argv: Sequence[str]) -> int:
     evaluation_interval = format_duration(cfg["evaluation-interval"] or cfg["scrape-interval"])
     rule_files = list(cfg["rule-files"]) or [DEFAULT_RULE_FILES]  # an empty list in a file
     config = build_prometheus_config(inventory, rule_files, scrape_interval, evaluation_interval)
-    sys.stdout.write(render_prometheus_config(config, cfg["inventory"]))
+    text = render_prometheus_config(config, cfg["inventory"])
+    if cfg["output"] is None:
+        sys.stdout.write(text)
+        return 0
+    path = kit.write_file(cfg["output"], text, cfg["force"])
+    print(f"wrote {path}\nCheck it with: promtool check config {path}")
     return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    """``spark-exporter config prometheus|rules|grafana``: exit 0 done, 2 on bad input or a refused overwrite."""
+    argv = list(argv)
+    parser = _parser()
+    if not argv or argv[0] not in _COMMANDS:
+        parser.parse_args(argv)  # --help, or a usage error naming the subcommands (exit 2)
+        return 2
+    what = argv[0]
+    try:
+        _, cfg = _COMMANDS[what][0]().parse_args(parser, argv, os.environ)
+        if what == "prometheus":
+            return _config_prometheus(cfg, parser)
+        return kit.run(what, cfg)
+    except ConfigError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except kit.KitError as e:
+        print(f"{PROG} config {what}: error: {e}", file=sys.stderr)
+        return 2

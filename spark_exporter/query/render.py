@@ -1,7 +1,9 @@
 """Plain-text renderings of the API's JSON documents, for the query CLI and the demo.
 
 Each ``render_*`` takes the JSON object the API serves for that endpoint and returns a table.
-A value that is missing shows as ``n/a``, never as 0.
+A value that is missing shows as ``n/a``, never as 0. Memory is shown in GiB everywhere (the API's
+``memoryUsedGB`` as is, its ``*MB`` fields, which are MiB, divided by 1024), so the overview and the
+node tables can be compared at a glance.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ def fmt(value: Any, unit: str = "", digits: int = 1) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}{unit}"
     return f"{value}{unit}"
+
+
+def gib(mib: float | None) -> str:
+    """A memory figure given in MiB (the API's ``*MB`` fields), shown in GiB like the overview's ``*GB`` fields."""
+    return fmt(None if mib is None else mib / 1024, " GiB")
 
 
 def table(rows: list[list[str]]) -> str:
@@ -62,7 +69,7 @@ def render_nodes(d: dict[str, Any]) -> str:
                 fmt(n["utilization"], " %"),
                 fmt(n["temperature"], " C"),
                 fmt(n["powerDraw"], " W"),
-                fmt(n["memoryUsedMB"], " MiB", 0),
+                gib(n["memoryUsedMB"]),
                 fmt(None if n["cpuUtilization"] is None else n["cpuUtilization"] * 100, " %"),
             ]
         )
@@ -73,7 +80,7 @@ def render_node(d: dict[str, Any]) -> str:
     head = (
         f"node {d['node']}: up={fmt(d['up'])} stale={fmt(d['stale'])} util={fmt(d['utilization'], ' %')} "
         f"temp={fmt(d['temperature'], ' C')} power={fmt(d['powerDraw'], ' W')} "
-        f"mem used={fmt(d['memoryUsedMB'], ' MiB', 0)} free={fmt(d['memoryFreeMB'], ' MiB', 0)} "
+        f"mem used={gib(d['memoryUsedMB'])} free={gib(d['memoryFreeMB'])} "
         f"({fmt(d['memorySource'])})"
     )
     rows = [["GPU", "MODEL", "UTIL", "TEMP", "POWER", "MEM USED", "SM CLOCK"]]
@@ -85,7 +92,7 @@ def render_node(d: dict[str, Any]) -> str:
                 fmt(g["utilization"], " %"),
                 fmt(g["temperature"], " C"),
                 fmt(g["powerDraw"], " W"),
-                fmt(g["memoryUsedMB"], " MiB", 0),
+                gib(g["memoryUsedMB"]),
                 fmt(g["smClockMHz"], " MHz", 0),
             ]
         )

@@ -187,17 +187,44 @@ def query_schema() -> Schema:
 
 DEFAULT_RULE_FILES = "/etc/prometheus/spark-exporter/rules/*.yml"
 
+FORCE = bool_option("force", False, "Replace files that exist; without it an existing file is an error "
+                    "and nothing is written.")
+
 CONFIG_PROMETHEUS_OPTIONS: tuple[Option, ...] = (
     replace(INVENTORY, help="Cluster inventory (YAML): the nodes and endpoints to scrape; required."),
     list_option("rule-files", "Rule file globs for rule_files.", metavar="GLOB", default=(DEFAULT_RULE_FILES,)),
     duration_option("scrape-interval", 15.0, "Global scrape_interval.", positive=True),
     duration_option("evaluation-interval", None, "Global evaluation_interval; none means the scrape interval.",
                     positive=True),
+    str_option("output", None, "Write the prometheus.yml to FILE instead of stdout.", metavar="FILE"),
+    FORCE,
 )
 
 
 def config_prometheus_schema() -> Schema:
     return Schema(CONFIG_PROMETHEUS_OPTIONS)
+
+
+# -- spark-exporter config rules|grafana -----------------------------------------------------
+
+OUTPUT_DIR = str_option("output", None, "Directory to write into (created if missing); required.", metavar="DIR")
+
+CONFIG_RULES_OPTIONS: tuple[Option, ...] = (OUTPUT_DIR, FORCE)
+
+CONFIG_GRAFANA_OPTIONS: tuple[Option, ...] = (
+    OUTPUT_DIR,
+    replace(PROMETHEUS_OPTIONS[0], help="Prometheus URL the Grafana data source points at (as Grafana's "
+            "server reaches it)."),
+    FORCE,
+)
+
+
+def config_rules_schema() -> Schema:
+    return Schema(CONFIG_RULES_OPTIONS)
+
+
+def config_grafana_schema() -> Schema:
+    return Schema(CONFIG_GRAFANA_OPTIONS)
 
 
 # -- spark-exporter demo ---------------------------------------------------------------------
