@@ -333,6 +333,20 @@ class TestDemoSettings:
         assert got["scrape-interval"] == ("2s", "default")
 
 
+    @pytest.mark.parametrize(("profile", "says"), [("nope", "use gb10, h100"), ("h100x99", "between 1 and 64")])
+    def test_unknown_profile_fails_the_configuration(self, profile: str, says: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+        """A --profile the simulator does not know is a one-line error with exit 2 before any process starts."""
+        code, _, err = main_in_process(["demo", f"--profile={profile}", "--check-config"], capsys)
+        assert code == 2 and len(err) == 1
+        assert err[0].startswith("spark-exporter demo: error: --profile:") and says in err[0]
+
+    def test_profile_is_normalised(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A profile in any case is accepted and shown as the simulator spells it."""
+        code, out, _ = main_in_process(["demo", "--profile=H100X8", "--check-config"], capsys)
+        assert code == 0 and check_config(out)["profile"] == ("h100x8", "flag")
+
+
 class TestCheckConfigEverywhere:
     @pytest.mark.parametrize("command", list(COMMANDS))
     def test_every_command_prints_values_with_sources(self, command: str,
