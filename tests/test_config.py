@@ -231,6 +231,17 @@ class TestApiSettings:
         assert code == 2 and len(err) == 1 and "--api.token-file" in err[0]
 
 
+    def test_open_bind_with_basic_auth_users_is_allowed(self, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+        """basic_auth_users in the web config protect a network bind as a token file does."""
+        web = tmp_path / "web.yml"
+        web.write_text("basic_auth_users:\n  admin: $2b$04$C7BW4C5zPMnbvLzmBmsp2ehqAYXAKOUSnHJJp0W8Ri8yZ0XEDgILG\n")
+        code, out, err = main_in_process(["api", "--web.listen-address=0.0.0.0:19401", f"--web.config.file={web}",
+                                          "--check-config"], capsys)
+        assert (code, err) == (0, [])
+        assert check_config(out)["web.listen-address"] == ("0.0.0.0:19401", "flag")
+
+
 class TestQuerySettings:
     @pytest.mark.parametrize("argv", [
         ["query", "--prometheus.url=http://flag:1", "--check-config", "nodes"],
