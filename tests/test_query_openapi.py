@@ -74,6 +74,7 @@ CASES = [
     ("/api/v1/network?node=spark-02", "/api/v1/network", 200),
     ("/api/v1/nodes/spark-99/gpu", "/api/v1/nodes/{node}/gpu", 404),
     ("/api/v1/nodes/spark-01/gpu/utilization?duration=2h", "/api/v1/nodes/{node}/gpu/utilization", 400),
+    ("/api/v1/nodes/spark-01/gpu/utilization?duration=1h&envelope=maybe", "/api/v1/nodes/{node}/gpu/utilization", 400),
     ("/api/v1/network?node=..%2Fetc", "/api/v1/network", 400),
 ]
 
