@@ -242,6 +242,20 @@ class TestApiSettings:
         assert check_config(out)["web.listen-address"] == ("0.0.0.0:19401", "flag")
 
 
+    def test_token_and_basic_auth_users_together_are_refused(self, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+        """A token file with basic_auth_users is one error, since both need the one Authorization header."""
+        web = tmp_path / "web.yml"
+        web.write_text("basic_auth_users:\n  admin: $2b$04$C7BW4C5zPMnbvLzmBmsp2ehqAYXAKOUSnHJJp0W8Ri8yZ0XEDgILG\n")
+        token = tmp_path / "token"
+        token.write_text("t" * 32)
+        token.chmod(0o600)
+        code, _, err = main_in_process(["api", f"--web.config.file={web}", f"--api.token-file={token}",
+                                        "--check-config"], capsys)
+        assert code == 2 and len(err) == 1
+        assert "--api.token-file" in err[0] and "basic_auth_users" in err[0]
+
+
 class TestQuerySettings:
     @pytest.mark.parametrize("argv", [
         ["query", "--prometheus.url=http://flag:1", "--check-config", "nodes"],

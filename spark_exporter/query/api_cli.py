@@ -57,6 +57,10 @@ def settings_from_config(cfg: Settings) -> tuple[ApiSettings, str, int]:
     host, port = parse_listen_address(listen)  # validated when resolved
     token = read_token(cfg["api.token-file"]) if cfg["api.token-file"] else None
     web_config = load_web_config(cfg["web.config.file"])
+    if token is not None and web_config.users:
+        # Both travel in the one Authorization header, so no request could carry both.
+        raise ConfigError("--api.token-file and basic_auth_users in --web.config.file cannot be combined: "
+                          "both use the Authorization header, so every request would be refused; keep one")
     if token is None and not web_config.users and not cfg["api.insecure"] and not is_loopback(host):
         raise ConfigError(
             f"refusing to listen on {listen!r} without --api.token-file or basic_auth_users in "
