@@ -101,7 +101,7 @@ def _starts_processes(item: pytest.Item) -> bool:
         return True
     if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
         return True
-    node = item.nodeid.split("/")[-1].split("[")[0]  # test_x.py::TestY::test_z, without parameters
+    node = item.nodeid.split("[")[0].split("/")[-1]  # test_x.py::TestY::test_z; parameters may hold "/"
     return any(node == prefix or node.startswith(prefix + "::") for prefix in PROCESS_TESTS)
 
 

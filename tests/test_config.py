@@ -231,6 +231,31 @@ class TestApiSettings:
         assert code == 2 and len(err) == 1 and "--api.token-file" in err[0]
 
 
+    def test_open_bind_with_basic_auth_users_is_allowed(self, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+        """basic_auth_users in the web config protect a network bind as a token file does."""
+        web = tmp_path / "web.yml"
+        web.write_text("basic_auth_users:\n  admin: $2b$04$C7BW4C5zPMnbvLzmBmsp2ehqAYXAKOUSnHJJp0W8Ri8yZ0XEDgILG\n")
+        code, out, err = main_in_process(["api", "--web.listen-address=0.0.0.0:19401", f"--web.config.file={web}",
+                                          "--check-config"], capsys)
+        assert (code, err) == (0, [])
+        assert check_config(out)["web.listen-address"] == ("0.0.0.0:19401", "flag")
+
+
+    def test_token_and_basic_auth_users_together_are_refused(self, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+        """A token file with basic_auth_users is one error, since both need the one Authorization header."""
+        web = tmp_path / "web.yml"
+        web.write_text("basic_auth_users:\n  admin: $2b$04$C7BW4C5zPMnbvLzmBmsp2ehqAYXAKOUSnHJJp0W8Ri8yZ0XEDgILG\n")
+        token = tmp_path / "token"
+        token.write_text("t" * 32)
+        token.chmod(0o600)
+        code, _, err = main_in_process(["api", f"--web.config.file={web}", f"--api.token-file={token}",
+                                        "--check-config"], capsys)
+        assert code == 2 and len(err) == 1
+        assert "--api.token-file" in err[0] and "basic_auth_users" in err[0]
+
+
 class TestQuerySettings:
     @pytest.mark.parametrize("argv", [
         ["query", "--prometheus.url=http://flag:1", "--check-config", "nodes"],
@@ -331,6 +356,20 @@ class TestDemoSettings:
         assert got["refresh"] == ("5s", f"config file {cfg_file}")
         assert got["duration"] == ("10m", "flag")
         assert got["scrape-interval"] == ("2s", "default")
+
+
+    @pytest.mark.parametrize(("profile", "says"), [("nope", "use gb10, h100"), ("h100x99", "between 1 and 64")])
+    def test_unknown_profile_fails_the_configuration(self, profile: str, says: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+        """A --profile the simulator does not know is a one-line error with exit 2 before any process starts."""
+        code, _, err = main_in_process(["demo", f"--profile={profile}", "--check-config"], capsys)
+        assert code == 2 and len(err) == 1
+        assert err[0].startswith("spark-exporter demo: error: --profile:") and says in err[0]
+
+    def test_profile_is_normalised(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A profile in any case is accepted and shown as the simulator spells it."""
+        code, out, _ = main_in_process(["demo", "--profile=H100X8", "--check-config"], capsys)
+        assert code == 0 and check_config(out)["profile"] == ("h100x8", "flag")
 
 
 class TestCheckConfigEverywhere:

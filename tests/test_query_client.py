@@ -13,6 +13,7 @@ from aiohttp import web
 
 from procs import Proc, free_port
 from spark_exporter.query.client import (
+    MAX_NOTES,
     BadResponse,
     InvalidParameter,
     PrometheusClient,
@@ -178,6 +179,27 @@ class TestFailureModes:
             with pytest.raises(QueryError, match="many-to-many") as exc:
                 await c.query("a * b")
         assert exc.value.error_type == "execution"
+
+    async def test_upstream_text_has_control_characters_escaped(self, fake: tuple[str, list[Responder]]) -> None:
+        """An engine's error text with ESC and CR/LF reaches the caller as one printable line."""
+        url, script = fake
+        evil = "oops \x1b]0;pwned\x07\x1b[31mred\r\nFORGED LINE"
+        script.append(lambda _: web.json_response({"status": "error", "errorType": "bad_data", "error": evil},
+                                                  status=400))
+        async with PrometheusClient(url) as c:
+            with pytest.raises(QueryError) as exc:
+                await c.query("up")
+        assert str(exc.value).isprintable()
+        assert str(exc.value).endswith("oops \\x1b]0;pwned\\x07\\x1b[31mred\\r\\nFORGED LINE")
+
+    async def test_warnings_are_bounded_in_number_and_length(self, fake: tuple[str, list[Responder]]) -> None:
+        """A flood of long warnings is cut to MAX_NOTES warnings of at most 500 printable characters."""
+        url, script = fake
+        script.append(ok_vector({"warnings": ["w\x1b" * 1000] * 100}))
+        async with PrometheusClient(url) as c:
+            res = await c.query("up")
+        assert len(res.warnings) == MAX_NOTES
+        assert all(len(w) <= 500 and w.isprintable() for w in res.warnings)
 
     async def test_hung_server_times_out(self, fake: tuple[str, list[Responder]]) -> None:
         """A server that does not answer within the timeout gives PrometheusUnavailable."""

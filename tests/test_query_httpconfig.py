@@ -245,6 +245,21 @@ class TestLoading:
             with pytest.raises(ConfigError, match="not a regular file"):
                 load_http_config(path)
 
+    @pytest.mark.parametrize(
+        "tls",
+        [{"ca_file": "pipe"}, {"cert_file": "pipe", "key_file": "pipe"}, {"ca_file": "/dev/zero"}],
+        ids=["ca-fifo", "cert-fifo", "ca-dev-zero"],
+    )
+    def test_tls_file_that_is_not_a_regular_file_is_refused(self, tls: dict[str, str]) -> None:
+        """A tls_config file that is a FIFO or a device is refused at once instead of blocking the start-up."""
+        with tempdir("httpcfg") as d:
+            os.mkfifo(d / "pipe")
+            path = write_config(d, {"tls_config": tls})
+            with pytest.raises(ConfigError) as exc:
+                load_http_config(path)
+        key = next(iter(tls))
+        assert f"tls_config.{key}" in str(exc.value) and "not a regular file" in str(exc.value)
+
     def test_secrets_stay_out_of_repr_and_describe(self) -> None:
         """Neither repr nor describe() of a loaded configuration contains the password or token."""
         with tempdir("httpcfg") as d:

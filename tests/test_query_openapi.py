@@ -17,7 +17,7 @@ from openapi_schema_validator import OAS31Validator
 from test_api import api
 
 from cluster import SimulatedCluster, simulated_cluster
-from procs import Proc, free_port, http_get, wait_for
+from procs import Proc, free_port, http_get, tempdir, wait_for
 from spark_exporter.query.openapi import openapi_document
 
 
@@ -74,6 +74,7 @@ CASES = [
     ("/api/v1/network?node=spark-02", "/api/v1/network", 200),
     ("/api/v1/nodes/spark-99/gpu", "/api/v1/nodes/{node}/gpu", 404),
     ("/api/v1/nodes/spark-01/gpu/utilization?duration=2h", "/api/v1/nodes/{node}/gpu/utilization", 400),
+    ("/api/v1/nodes/spark-01/gpu/utilization?duration=1h&envelope=maybe", "/api/v1/nodes/{node}/gpu/utilization", 400),
     ("/api/v1/network?node=..%2Fetc", "/api/v1/network", 400),
 ]
 
@@ -106,6 +107,26 @@ class TestLiveResponsesMatchTheDocument:
         _, doc = live
         assert doc["components"] == openapi_document("x")["components"]
         assert doc["openapi"] == "3.1.0"
+
+
+class TestGuardedAnswersMatchTheDocument:
+    @pytest.mark.parametrize("path", ["/api/v1/cluster/overview", "/api/v1/openapi.json"])
+    def test_unauthorized_and_rate_limited_answers_validate(self, path: str) -> None:
+        """A 401 without the token and a 429 past the burst validate against the document, on every path."""
+        token = "t" * 32
+        with tempdir("openapi-token") as d:
+            (d / "token").write_text(token)
+            (d / "token").chmod(0o600)
+            # nothing listens at the Prometheus URL: both answers come before any query
+            with api(f"--api.token-file={d / 'token'}", "--api.rate-limit=0.01", "--api.rate-burst=2",
+                     prometheus_url=f"http://127.0.0.1:{free_port()}") as p:
+                doc = json.loads(http_get(p.url + "/api/v1/openapi.json", timeout=15,
+                                          headers={"Authorization": f"Bearer {token}"})[1])
+                unauthorized = fetch(p, path)
+                limited = fetch(p, path)
+        assert (unauthorized[0], limited[0]) == (401, 429)
+        validate(doc, path, 401, unauthorized[1])
+        validate(doc, path, 429, limited[1])
 
 
 class TestTheValidationCanFail:

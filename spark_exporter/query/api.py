@@ -108,17 +108,26 @@ async def node_gpu(request: web.Request) -> web.Response:
     return _respond(request, await _cached(request, ("gpu", node), lambda: r.node_gpu_metrics(node)))
 
 
+def _flag_param(request: web.Request, name: str) -> bool:
+    """A boolean query parameter (true/1 or false/0, absent is false); anything else is a 400, not a silent false."""
+    value = request.query.get(name, "false").lower()
+    if value not in ("true", "1", "false", "0"):
+        raise InvalidParameter(f"invalid {name} {value[:20]!r}: use true or false")
+    return value in ("true", "1")
+
+
 async def node_history(request: web.Request) -> web.Response:
     r = request.app[ROLLUPS_KEY]
     duration = request.query.get("duration", "1h")
     if duration not in HISTORY_STEPS:
         raise InvalidParameter(f"invalid duration {duration[:20]!r}: use one of {', '.join(HISTORY_STEPS)}")
+    envelope = _flag_param(request, "envelope")  # checked before any query is spent
     node = await _node_param(request)
     result = await _cached(
         request, ("history", node, duration), lambda: r.gpu_utilization_history(node, duration)
     )
     doc = result.to_json()
-    if request.query.get("envelope") in ("1", "true"):
+    if envelope:
         return _respond(request, result, doc)
     # The Command Center front end reads a bare list; the rest travels in headers.
     resp = _respond(request, result, doc["series"])

@@ -55,10 +55,16 @@ def settings_from_config(cfg: Settings) -> tuple[ApiSettings, str, int]:
     listen = cfg["web.listen-address"]
     host, port = parse_listen_address(listen)  # validated when resolved
     token = read_token(cfg["api.token-file"]) if cfg["api.token-file"] else None
-    if token is None and not cfg["api.insecure"] and not is_loopback(host):
+    web_config = load_web_config(cfg["web.config.file"])
+    if token is not None and web_config.users:
+        # Both travel in the one Authorization header, so no request could carry both.
+        raise ConfigError("--api.token-file and basic_auth_users in --web.config.file cannot be combined: "
+                          "both use the Authorization header, so every request would be refused; keep one")
+    if token is None and not web_config.users and not cfg["api.insecure"] and not is_loopback(host):
         raise ConfigError(
-            f"refusing to listen on {listen!r} without --api.token-file: the API would be open "
-            "to the network (bind to 127.0.0.1, give a token file, or pass --api.insecure)"
+            f"refusing to listen on {listen!r} without --api.token-file or basic_auth_users in "
+            "--web.config.file: the API would be open to the network (bind to 127.0.0.1, give a token "
+            "file or users, or pass --api.insecure)"
         )
     settings = ApiSettings(
         token=token,
@@ -66,7 +72,7 @@ def settings_from_config(cfg: Settings) -> tuple[ApiSettings, str, int]:
         rate_limit=cfg["api.rate-limit"],
         rate_burst=cfg["api.rate-burst"],
         cache_ttl=cfg["api.cache-ttl"],
-        web_config=load_web_config(cfg["web.config.file"]),
+        web_config=web_config,
         limits=Limits.from_values(cfg.values),
     )
     return settings, host, port
@@ -85,7 +91,8 @@ async def serve_api(
         log.info(
             "api_listening",
             url=f"{scheme}://{host or '0.0.0.0'}:{port}/api/v1/",
-            auth="token" if settings.token else "none",
+            auth="+".join(name for name, on in (("token", settings.token), ("basic", settings.web_config.users))
+                          if on) or "none",
             cors=",".join(sorted(settings.cors_origins)) or "none",
         )
 

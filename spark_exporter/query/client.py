@@ -33,6 +33,7 @@ log = structlog.get_logger(component="query.client")
 
 _TRANSIENT_STATUS = {502, 503, 504}
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # compressed and inflated, each
+MAX_NOTES = 20  # warnings and infos kept per answer, each cut to 500 characters
 _CHUNK = 64 * 1024  # bytes read from the socket at a time
 
 
@@ -332,11 +333,18 @@ def _decode(status: int, body: bytes, base_url: str, query: str) -> tuple[dict[s
         notes = _NOTES.validate_python([doc.get("warnings") or [], doc.get("infos") or []])
     except ValidationError:
         raise BadResponse("response warnings/infos are not lists of strings") from None
-    return data, Meta(warnings=notes[0] + notes[1], partial=doc.get("isPartial") is True)
+    shown = [_short(n) for n in (notes[0] + notes[1])[:MAX_NOTES]]
+    return data, Meta(warnings=shown, partial=doc.get("isPartial") is True)
 
 
 def _short(value: Any) -> str:
-    return str(value)[:500] if isinstance(value, str) else repr(value)[:100]
+    """Upstream text made safe to show: cut to 500 characters, control characters escaped.
+
+    It reaches terminals (the CLI), logs and JSON, so an ESC or CR/LF from a hostile engine
+    must not rewrite a screen or forge a log line.
+    """
+    text = value[:500] if isinstance(value, str) else repr(value)[:100]
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)[:500]
 
 
 # Upstream shapes, checked by pydantic: a label value that is not a string, a timestamp that is not a

@@ -25,18 +25,14 @@ secret. Secrets never appear in ``repr``, logs or :meth:`HttpClientConfig.descri
 from __future__ import annotations
 
 import base64
-import os
 import ssl
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..settings import ConfigError, load_yaml_file
-
-MAX_SECRET_FILE = 64 * 1024  # bytes; a password or token file is a few bytes
+from ..settings import ConfigError, load_yaml_file, read_text_file
 
 
 class _Strict(BaseModel):
@@ -191,24 +187,19 @@ def _path(base: Path, name: str) -> Path:
 
 
 def _secret(base: Path, name: str, source: str, key: str) -> str:
-    """A secret file's content, whitespace trimmed: a regular file of at most MAX_SECRET_FILE bytes."""
-    path = _path(base, name)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO must not hang
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ConfigError(f"http config file {source}: {key} {path}: not a regular file")
-            raw = os.read(fd, MAX_SECRET_FILE + 1)
-        finally:
-            os.close(fd)
-    except OSError as e:
-        raise ConfigError(f"http config file {source}: {key} {path}: cannot read: {e.strerror or e}") from None
-    if len(raw) > MAX_SECRET_FILE:
-        raise ConfigError(f"http config file {source}: {key} {path}: larger than {MAX_SECRET_FILE} bytes")
-    try:
-        return raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise ConfigError(f"http config file {source}: {key} {path}: not UTF-8 text") from None
+    """A secret file's content, whitespace trimmed, read the guarded way every file is (settings.files)."""
+    return read_text_file(str(_path(base, name)), f"http config file {source}: {key}").strip()
+
+
+def _tls_file(base: Path, name: str, source: str, key: str) -> str:
+    """The path of a PEM file, checked first to be a small regular UTF-8 file.
+
+    ssl reads these files itself and would block for ever on a FIFO or read /dev/zero without end,
+    so each is read once the guarded way before ssl opens it.
+    """
+    path = str(_path(base, name))
+    read_text_file(path, f"http config file {source}: tls_config.{key}")
+    return path
 
 
 def _ssl_context(tls: TlsConfig, base: Path, source: str) -> ssl.SSLContext:
@@ -217,12 +208,14 @@ def _ssl_context(tls: TlsConfig, base: Path, source: str) -> ssl.SSLContext:
         return ConfigError(f"http config file {source}: tls_config.{key}: {reason}")
 
     try:
-        ctx = ssl.create_default_context(cafile=str(_path(base, tls.ca_file)) if tls.ca_file else None)
+        cafile = _tls_file(base, tls.ca_file, source, "ca_file") if tls.ca_file else None
+        ctx = ssl.create_default_context(cafile=cafile)
     except (OSError, ssl.SSLError) as e:
         raise fail("ca_file", e) from None
     if tls.cert_file and tls.key_file:
         try:
-            ctx.load_cert_chain(str(_path(base, tls.cert_file)), str(_path(base, tls.key_file)))
+            ctx.load_cert_chain(_tls_file(base, tls.cert_file, source, "cert_file"),
+                                _tls_file(base, tls.key_file, source, "key_file"))
         except (OSError, ssl.SSLError) as e:
             raise fail("cert_file", e) from None
     if tls.insecure_skip_verify:

@@ -132,7 +132,8 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/api/v1/openapi.json": {
                 "get": {
                     "summary": "This document",
-                    "responses": {"200": {"description": "OpenAPI 3.1 document"}},
+                    # behind the same token and rate limit as the data paths
+                    "responses": {"200": {"description": "OpenAPI 3.1 document"}, **_errors(401, 429)},
                 }
             },
         },

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..nvml.profiles import parse_profile
 from .schema import (
     Option,
     Schema,
@@ -229,9 +230,17 @@ def config_grafana_schema() -> Schema:
 
 # -- spark-exporter demo ---------------------------------------------------------------------
 
+def _simulator_profile(value: Any) -> str:
+    """A --gpu.simulate profile, checked here so a typo fails before any process starts."""
+    text = str(value).strip().lower()
+    parse_profile(text)  # raises ValueError naming the accepted forms
+    return text
+
+
 DEMO_OPTIONS: tuple[Option, ...] = (
     int_option("nodes", 2, "Simulated nodes.", minimum=1, maximum=16),
-    str_option("profile", "gb10", "GPU simulator profile.", metavar="NAME"),
+    Option("profile", _simulator_profile, "gb10",
+           "GPU simulator profile: gb10, h100, or with a GPU count, h100x8.", metavar="NAME"),
     duration_option("scrape-interval", 2.0, "Prometheus scrape and rule evaluation interval.", positive=True),
     duration_option("refresh", 2.0, "Overview redraw interval.", positive=True),
     duration_option("duration", 0.0, "Stop by itself after this long; 0s runs until Ctrl-C."),
