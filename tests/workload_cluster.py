@@ -191,6 +191,7 @@ class WorkloadCluster:
     inventory: Inventory
     config: dict[str, Any]
     timings: dict[str, float]
+    inventory_path: Path
 
     @property
     def prometheus_url(self) -> str:
@@ -235,4 +236,4 @@ def workload_cluster(interval: str = "1s") -> Iterator[WorkloadCluster]:
         timings.update(spark.timings)
         timings["spark_jobs_s"] = time.monotonic() - jobs_started
         timings["setup_s"] = time.monotonic() - started
-        yield WorkloadCluster(prom, spark, vllm, inventory, config, timings)
+        yield WorkloadCluster(prom, spark, vllm, inventory, config, timings, workdir / "inventory.yml")
