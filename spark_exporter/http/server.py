@@ -165,10 +165,15 @@ def make_app(web_config: WebConfig, limits: Limits | None = None, *, errors: Err
 async def _on_startup(app: web.Application) -> None:
     loop = asyncio.get_running_loop()
     cfg = app[CONFIG_KEY]
-    try:
-        loop.add_signal_handler(signal.SIGHUP, lambda: log.info("sighup_ignored", reason="nothing to reload"))
-    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
-        pass
+    # Only where nobody handles SIGHUP yet: a program embedding this server (the demo stops on SIGHUP)
+    # keeps its own handler.
+    ours = False
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+        try:
+            loop.add_signal_handler(signal.SIGHUP, lambda: log.info("sighup_ignored", reason="nothing to reload"))
+            ours = True
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
     accept_failed = RateLimitedLog("accept_failed", cfg.limits.log_interval)
     previous = loop.get_exception_handler()
 
@@ -187,8 +192,9 @@ async def _on_startup(app: web.Application) -> None:
 
     async def restore(_: web.Application) -> None:
         loop.set_exception_handler(previous)
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.remove_signal_handler(signal.SIGHUP)
+        if ours:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
 
     app.on_cleanup.append(restore)
 
