@@ -30,6 +30,16 @@ def alive(pid: int) -> bool:
         return False
 
 
+def group_alive(pgid: int) -> bool:
+    """True while a process of group ``pgid`` exists and is not a zombie."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
 class Demo:
     """The demo as a child process, its stdout collected line by line."""
 
@@ -148,6 +158,8 @@ class TestDemo:
             demo.popen.send_signal(signal.SIGTERM)
             assert demo.popen.wait(60) == 0
             assert not Path(state["tempdir"]).exists()
+            # Spark's JVM runs in the application's process group: nothing of that group is left.
+            wait_for(lambda: not group_alive(state["pids"]["spark-app"]), timeout=10, what="Spark's JVM gone")
         finally:
             if demo.popen.poll() is None or (state and any(alive(p) for p in state["pids"].values())):
                 demo.kill_leftovers(state)
