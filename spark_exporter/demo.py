@@ -1,9 +1,12 @@
 """``spark-exporter demo``: a two-node simulated DGX Spark cluster, end to end, in one terminal.
 
-It starts two exporters with simulated GB10 GPUs (host metrics are this machine's), a real
-Prometheus from PATH with the generated ``prometheus.yml`` and ``rules/``, and the JSON API, then
-redraws a cluster overview read through the query module until SIGINT or SIGTERM. On the way out
-every child process is stopped and the temporary directory removed.
+It starts two exporters with simulated GB10 GPUs (host metrics are this machine's), a simulated vLLM
+0.12 server on the first node (:mod:`.workloads.vllm_sim`), a small real local Spark application with
+a slow job in a loop on the first node when PySpark and a Java 17+ runtime are present
+(:mod:`.workloads.spark_app`; otherwise one line says how to enable it), a real Prometheus from PATH
+with the generated ``prometheus.yml`` and ``rules/``, and the JSON API, then redraws a cluster overview
+read through the query module until SIGINT, SIGTERM or SIGHUP. On the way out every child process is
+stopped and the temporary directory removed.
 
 ``demo-state.json`` in the temporary directory (its path is printed first) lists the children's pids.
 """
@@ -41,6 +44,11 @@ from .query.client import PrometheusClient, PrometheusError
 from .query.render import render_nodes, render_overview
 from .query.rollups import Rollups
 from .settings import ConfigError, demo_schema, format_duration
+from .workloads import spark_app
+
+VLLM_MODEL = "meta-llama/Llama-3.1-8B-Instruct"  # the simulated vLLM's model_name
+VLLM_VERSION = "0.12"
+SPARK_APP_NAME = "spark-exporter-demo"
 
 PROG = "spark-exporter demo"
 CLEAR = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
@@ -84,7 +92,7 @@ class Demo:
     workdir: Path
     children: list[Child] = field(default_factory=list)
 
-    def spawn(self, name: str, argv: list[str], port: int) -> Child:
+    def spawn(self, name: str, argv: list[str], port: int, env: dict[str, str] | None = None) -> Child:
         log: IO[bytes]
         with open(self.workdir / f"{name}.log", "wb") as log:
             # Own session: the terminal's Ctrl-C reaches only the demo, which stops children in order.
@@ -93,6 +101,7 @@ class Demo:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
+                env=env,
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )  # noqa: PLW1509
@@ -143,7 +152,23 @@ async def wait_ready(demo: Demo, child: Child, path: str, timeout: float = 60.0)
     )
 
 
+def start_spark(demo: Demo) -> Child:
+    """The local Spark application (not waited for: Prometheus scrapes it once its JVM is up).
+
+    Spark's scratch space and the JVM's temp files go under the demo's directory, removed at the end.
+    """
+    port = free_port()
+    scratch = demo.workdir / "spark-tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "SPARK_LOCAL_DIRS": str(scratch),
+           "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    argv = [sys.executable, "-m", "spark_exporter.workloads.spark_app", f"--ui-port={port}",
+            f"--app-name={SPARK_APP_NAME}"]
+    return demo.spawn("spark-app", argv, port, env)
+
+
 async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, Child]:
+    spark = start_spark(demo) if ns.spark_unavailable is None else None  # first: its JVM takes longest
     exporters = []
     for i in range(ns.nodes):
         port = free_port()
@@ -156,11 +181,21 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
             f"--gpu.seed={i + 1}",
         ]
         exporters.append(demo.spawn(f"exporter-spark-{i + 1:02d}", argv, port))
-    await asyncio.gather(*(wait_ready(demo, c, "/-/ready") for c in exporters))
+    vport = free_port()
+    vllm = demo.spawn(
+        "vllm-spark-01",
+        [sys.executable, "-m", "spark_exporter.workloads.vllm_sim", f"--vllm-version={VLLM_VERSION}",
+         f"--listen=127.0.0.1:{vport}", f"--model={VLLM_MODEL}", "--seed=1"],
+        vport,
+    )
+    await asyncio.gather(*(wait_ready(demo, c, "/-/ready") for c in exporters), wait_ready(demo, vllm, "/metrics"))
     inv_path = demo.workdir / "inventory.yml"
-    nodes = [
+    nodes: list[dict[str, str]] = [
         {"name": f"spark-{i + 1:02d}", "exporter": f"127.0.0.1:{c.port}"} for i, c in enumerate(exporters)
     ]
+    nodes[0]["vllm"] = f"127.0.0.1:{vllm.port}"
+    if spark is not None:
+        nodes[0]["spark"] = f"127.0.0.1:{spark.port}"
     inv_path.write_text(yaml.safe_dump({"cluster": "demo", "nodes": nodes}, sort_keys=False))
     inventory = load_inventory(str(inv_path))
     rules = demo.workdir / "rules"
@@ -210,6 +245,11 @@ async def run(ns: argparse.Namespace, demo: Demo) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
         loop.add_signal_handler(sig, stop.set)
     print(f"demo: temp dir {demo.workdir}", flush=True)
+    if ns.spark_unavailable is None:
+        print(f"demo: Spark: a local application ({SPARK_APP_NAME}) with a slow job in a loop on spark-01", flush=True)
+    else:
+        print(f"demo: Spark: not started ({ns.spark_unavailable}); to add a real local Spark application, "
+              f"{spark_app.ENABLE_HINT}", flush=True)
     # A signal during start-up stops the demo there, without waiting for the cluster to be ready.
     starting = asyncio.ensure_future(start_cluster(demo, ns))
     stopping = asyncio.ensure_future(stop.wait())
@@ -234,8 +274,11 @@ async def run(ns: argparse.Namespace, demo: Demo) -> None:
     header = (
         f"Prometheus {prom.url}   API {api_url}\n"
         f"nodes: {', '.join(f'{n.name} ({n.exporter})' for n in inventory.nodes)}\n"
+        f"workloads on spark-01: vLLM {VLLM_VERSION} simulator ({VLLM_MODEL})"
+        f"{', Spark ' + SPARK_APP_NAME if ns.spark_unavailable is None else ''}\n"
         f"inventory {inv}; try in another terminal:\n"
         f"  spark-exporter query --prometheus.url {prom.url} --inventory {inv} overview\n"
+        f"  (or 'spark' or 'inference' in place of 'overview')\n"
         f"  curl -s {api_url}"
     )
     tty = sys.stdout.isatty()
@@ -284,6 +327,7 @@ def main(argv: Sequence[str]) -> int:
     except kit.KitError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
+    ns.spark_unavailable = spark_app.unavailable_reason()
     demo = Demo(Path(tempfile.mkdtemp(prefix="spark-exporter-demo-")))
     code = 0
     try:

@@ -36,7 +36,8 @@ PROCESS_FIXTURES = frozenset({
     "prom",  # test_promql_escaping, test_query_client
     "vm_cluster",  # test_vmalert
     "dist", "fresh_venv",  # test_packaging
-    "workloads",  # here: test_spark, test_vllm_sim, test_dashboards
+    "workloads",  # here: test_spark, test_vllm_sim, test_dashboards, test_query_workloads
+    "workload_api",  # test_query_workloads
 })
 # Tests that start processes themselves (the exporter, promtool, Prometheus, systemd-analyze, openssl,
 # the CLI as a subprocess), by node id under tests/: a module, a class or one test.

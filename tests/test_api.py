@@ -204,11 +204,23 @@ class TestSpecShapes:
             "/api/v1/nodes/{node}/gpu",
             "/api/v1/nodes/{node}/gpu/utilization",
             "/api/v1/network",
+            "/api/v1/spark",
+            "/api/v1/inference",
             "/api/v1/openapi.json",
         }
         for ref in json.dumps(body).split('"$ref": "')[1:]:
             name = ref.split('"')[0].rsplit("/", 1)[-1]
             assert name in body["components"]["schemas"]
+
+    def test_workload_pages_without_workloads(self, open_api: Proc) -> None:
+        """With no Spark or vLLM target, /api/v1/spark and /api/v1/inference list nothing, with null totals
+        and a reason for each (tests/test_query_workloads.py has them with a real Spark and vLLM)."""
+        _, spark, _ = get(open_api, "/api/v1/spark")
+        assert spark["applications"] == [] and "no Spark application scraped" in spark["missing"]["applications"]
+        assert spark["totals"]["activeJobs"] is None and "totals.activeJobs" in spark["missing"]
+        _, llm, _ = get(open_api, "/api/v1/inference")
+        assert llm["models"] == [] and "no vLLM target scraped" in llm["missing"]["models"]
+        assert llm["totals"]["generationTokensPerSec"] is None and "totals.generationTokensPerSec" in llm["missing"]
 
 
 class TestErrors:

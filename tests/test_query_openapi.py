@@ -72,6 +72,9 @@ CASES = [
     ("/api/v1/nodes/spark-02/gpu/utilization?duration=6h&envelope=true", "/api/v1/nodes/{node}/gpu/utilization", 200),
     ("/api/v1/network", "/api/v1/network", 200),
     ("/api/v1/network?node=spark-02", "/api/v1/network", 200),
+    # No Spark or vLLM here: empty lists, null totals with reasons (tests/test_query_workloads.py has data).
+    ("/api/v1/spark", "/api/v1/spark", 200),
+    ("/api/v1/inference", "/api/v1/inference", 200),
     ("/api/v1/nodes/spark-99/gpu", "/api/v1/nodes/{node}/gpu", 404),
     ("/api/v1/nodes/spark-01/gpu/utilization?duration=2h", "/api/v1/nodes/{node}/gpu/utilization", 400),
     ("/api/v1/nodes/spark-01/gpu/utilization?duration=1h&envelope=maybe", "/api/v1/nodes/{node}/gpu/utilization", 400),

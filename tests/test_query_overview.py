@@ -1,8 +1,10 @@
 """The overview's own aggregation of Spark, vLLM and alert series, against a real Prometheus.
 
-The overview reads these series as they are and sums or counts them itself, so this checks the sums
-against known values: a Prometheus scrapes a small target serving fixed Spark and vLLM samples
-(vLLM and Spark cannot run here) and evaluates two always-firing alert rules.
+The overview reads the cluster rules and, where a rule has no series, the raw series as they are, and
+sums or counts them itself, so this checks the sums against known values: a Prometheus scrapes a small
+target serving fixed Spark and vLLM samples under the names the generated config gives them, evaluates
+two always-firing alert rules and one cluster rule with a value of its own (tests/test_spark.py and
+tests/test_query_workloads.py run a real Spark).
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from spark_exporter.prometheus.inventory import load_inventory
 from spark_exporter.query import ClusterOverview, PrometheusClient, Rollups
 
 EXPOSITION = b"""\
-metrics_app_0001_driver_DAGScheduler_job_activeJobs_Value 2
-metrics_app_0002_driver_DAGScheduler_job_activeJobs_Value 1
-metrics_executor_activeTasks{executor="1"} 3
-metrics_executor_activeTasks{executor="2"} 4
+spark_driver_DAGScheduler_job_activeJobs{application_id="app-0001"} 2
+spark_driver_DAGScheduler_job_activeJobs{application_id="app-0002"} 1
+spark_executor_activeTasks{application_id="app-0001",executor_id="1"} 3
+spark_executor_activeTasks{application_id="app-0001",executor_id="2"} 4
 vllm:num_requests_running{model_name="m"} 5
 vllm:num_requests_waiting{model_name="m"} 1
 vllm:generation_tokens_total{model_name="m"} 1000
@@ -40,6 +42,9 @@ ALERT_RULES = {
                 {"alert": "TargetUp", "expr": 'up{job="workloads"} == 1'},
                 # no cluster label: still counted as the cluster's
                 {"alert": "Unscoped", "expr": "vector(1)"},
+                # the cluster rule answers in place of the raw vllm:num_requests_waiting (1)
+                {"record": "cluster:vllm_requests_waiting:sum",
+                 "expr": 'label_replace(vector(9), "cluster", "t", "", "")'},
             ],
         }
     ]
@@ -97,17 +102,19 @@ def overview(url: str, inventory: Path) -> tuple[ClusterOverview, int]:
 
 class TestOverviewAggregation:
     def test_spark_vllm_and_alerts_are_summed_and_counted(self, workload_prometheus: tuple[str, Path]) -> None:
-        """Spark jobs and tasks, vLLM requests and firing alerts are the sums and counts of their series."""
+        """Without their rules, Spark jobs and tasks and vLLM requests are the sums of the raw series; a rule
+        with a series answers instead; firing alerts are counted."""
         url, inv = workload_prometheus
         ov = wait_for(
             lambda: (
-                (o := overview(url, inv)[0]).firing_alerts == 2 and o.vllm_generation_tokens_per_sec is not None and o
+                (o := overview(url, inv)[0]).firing_alerts == 2 and o.vllm_generation_tokens_per_sec is not None
+                and o.vllm_requests_waiting == 9.0 and o
             ),
             timeout=60,
-            what="both alerts firing and a token rate",
+            what="both alerts firing, the waiting rule evaluated and a token rate",
         )
         assert (ov.active_jobs, ov.active_tasks) == (3, 7)
-        assert (ov.vllm_requests_running, ov.vllm_requests_waiting) == (5.0, 1.0)
+        assert (ov.vllm_requests_running, ov.vllm_requests_waiting) == (5.0, 9.0)
         assert ov.firing_alerts == 2
 
     def test_a_zero_rate_is_a_reading_not_missing(self, workload_prometheus: tuple[str, Path]) -> None:

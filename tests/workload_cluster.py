@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ import yaml
 from procs import PYTHON, Proc, free_port, http_get, prom_query, prometheus, start_process, tempdir, wait_for
 from spark_exporter.prometheus.inventory import Inventory, load_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
+from spark_exporter.workloads.spark_app import spark_conf, start_session
 
 CLUSTER = "test"
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
@@ -35,6 +35,7 @@ SLOW_JOB_MAX_S = 1800  # the slow task gives up by itself after this, should the
 VLLM_NODES = {"spark-01": "0.9", "spark-02": "0.12"}
 VLLM_MODELS = {"spark-01": "meta-llama/Llama-3.1-8B-Instruct", "spark-02": "Qwen/Qwen2.5-7B-Instruct"}
 SPARK_NODE = "spark-01"
+APP_NAME = "spark-exporter-test"
 
 
 FAILURE_TEXT = "a task that fails on purpose"
@@ -46,7 +47,6 @@ def _slow_task(path: str, max_s: float):  # type: ignore[no-untyped-def]
     Built in a closure so cloudpickle ships it by value: the worker cannot import this test module.
     """
     def run(_: int) -> int:
-        import os
         import time
         deadline = time.monotonic() + max_s
         while not os.path.exists(path) and time.monotonic() < deadline:
@@ -128,39 +128,12 @@ class SparkApp:
         self.session.stop()
 
 
-def spark_conf(ui_port: int) -> dict[str, str]:
-    """The spark-defaults.conf lines of docs/spark.md, for a local application on a loopback port."""
-    return {
-        "spark.master": "local[2]",
-        "spark.app.name": "spark-exporter-test",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.ui.port": str(ui_port),
-        "spark.port.maxRetries": "0",  # the UI port is the one the inventory names, or start-up fails
-        "spark.driver.memory": "512m",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.ui.prometheus.enabled": "true",
-        "spark.metrics.conf.*.sink.prometheusServlet.class": "org.apache.spark.metrics.sink.PrometheusServlet",
-        "spark.metrics.conf.*.sink.prometheusServlet.path": "/metrics/prometheus",
-        "spark.metrics.appStatusSource.enabled": "true",
-        "spark.sql.shuffle.partitions": "2",
-    }
-
-
 @contextlib.contextmanager
 def spark_application(workdir: Path) -> Iterator[SparkApp]:
     """Start a local Spark application (its own JVM) with the PrometheusServlet and executor metrics."""
-    from pyspark.sql import SparkSession  # imported here: only tests with a Spark need the JVM
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run this interpreter
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     port = free_port()
     started = time.monotonic()
-    builder = SparkSession.builder
-    for key, value in spark_conf(port).items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
+    session = start_session(spark_conf(port, APP_NAME))
     app = SparkApp(session, session.sparkContext.applicationId, port, workdir)
     app.timings["spark_start_s"] = time.monotonic() - started
     try:
@@ -191,6 +164,7 @@ class WorkloadCluster:
     inventory: Inventory
     config: dict[str, Any]
     timings: dict[str, float]
+    inventory_path: Path
 
     @property
     def prometheus_url(self) -> str:
@@ -235,4 +209,4 @@ def workload_cluster(interval: str = "1s") -> Iterator[WorkloadCluster]:
         timings.update(spark.timings)
         timings["spark_jobs_s"] = time.monotonic() - jobs_started
         timings["setup_s"] = time.monotonic() - started
-        yield WorkloadCluster(prom, spark, vllm, inventory, config, timings)
+        yield WorkloadCluster(prom, spark, vllm, inventory, config, timings, workdir / "inventory.yml")

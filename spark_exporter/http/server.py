@@ -19,7 +19,9 @@ option and default in docs/security.md:
   one ``bad_request`` logfmt line per ``log_interval``, never a traceback; failed ``accept()`` calls
   (EMFILE) log one ``accept_failed`` line per interval, the default asyncio handler a traceback each.
 * **SIGHUP** is logged (``sighup_ignored``) and ignored: there is nothing to reload, and its default
-  action would end the process with a status systemd counts as clean.
+  action would end the process with a status systemd counts as clean. Only :func:`serve` with
+  ``handle_signals`` (the exporter, the API) does this; a program that handles signals itself (the
+  demo stops on SIGHUP) keeps its own handler.
 
 Why a protocol subclass rather than aiohttp's ``TCPSite``: aiohttp offers no header deadline, no
 connection cap and no hook on its own 400 answers, and these are what issue 11 asks for.

@@ -21,7 +21,17 @@ from .client import (
     Series,
     UnknownNodeError,
 )
-from .models import ClusterOverview, NetworkStats, NodeGpuMetrics, NodeList, Result, Stale, UtilizationHistory
+from .models import (
+    ClusterOverview,
+    Inference,
+    NetworkStats,
+    NodeGpuMetrics,
+    NodeList,
+    Result,
+    SparkApplications,
+    Stale,
+    UtilizationHistory,
+)
 from .promql import quote
 from .queries import VIRTUAL_INTERFACES
 from .rollups import HISTORY_STEPS, Rollups
@@ -30,6 +40,7 @@ __all__ = [
     "BadResponse",
     "ClusterOverview",
     "HISTORY_STEPS",
+    "Inference",
     "InstantResult",
     "InvalidParameter",
     "NetworkStats",
@@ -44,6 +55,7 @@ __all__ = [
     "Rollups",
     "Sample",
     "Series",
+    "SparkApplications",
     "Stale",
     "UnknownNodeError",
     "UtilizationHistory",

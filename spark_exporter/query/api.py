@@ -1,7 +1,8 @@
 """``spark-exporter api``: the telemetry JSON API for the Command Center backend.
 
 Endpoints (all GET): ``/api/v1/cluster/overview``, ``/api/v1/nodes``, ``/api/v1/nodes/{node}/gpu``,
-``/api/v1/nodes/{node}/gpu/utilization?duration=1h``, ``/api/v1/network[?node=]`` and the OpenAPI
+``/api/v1/nodes/{node}/gpu/utilization?duration=1h``, ``/api/v1/network[?node=]``, ``/api/v1/spark``,
+``/api/v1/inference`` and the OpenAPI
 document ``/api/v1/openapi.json``. Errors are JSON: 400 bad parameter, 401 no or wrong token,
 404 unknown node or path, 429 rate limited, 502 query rejected, 503 Prometheus unreachable.
 """
@@ -148,6 +149,16 @@ async def network(request: web.Request) -> web.Response:
     return _respond(request, await _cached(request, key, lambda: r.network_stats(node)))
 
 
+async def spark(request: web.Request) -> web.Response:
+    r = request.app[ROLLUPS_KEY]
+    return _respond(request, await _cached(request, ("spark",), r.spark_applications))
+
+
+async def inference(request: web.Request) -> web.Response:
+    r = request.app[ROLLUPS_KEY]
+    return _respond(request, await _cached(request, ("inference",), r.inference))
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(__version__))
 
@@ -172,6 +183,8 @@ def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
     app.router.add_get("/api/v1/nodes/{node}/gpu", node_gpu)
     app.router.add_get("/api/v1/nodes/{node}/gpu/utilization", node_history)
     app.router.add_get("/api/v1/network", network)
+    app.router.add_get("/api/v1/spark", spark)
+    app.router.add_get("/api/v1/inference", inference)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/-/healthy", healthy)
     webui.add_routes(app)

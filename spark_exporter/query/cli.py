@@ -1,4 +1,4 @@
-"""``spark-exporter query overview|nodes|node NODE|history NODE --duration 1h|network``.
+"""``spark-exporter query overview|nodes|node NODE|history NODE --duration 1h|network|spark|inference``.
 
 Prints a readable table, or with ``--format json`` the same JSON the API serves. Exit status: 0 on
 success, 1 when Prometheus is unreachable or rejects a query, 2 on bad input (including an unknown node).
@@ -24,7 +24,7 @@ __all__ = ["RENDER", "fmt", "main", "render_history", "render_network", "render_
            "render_overview", "table"]
 
 PROG = "spark-exporter query"
-WHAT = ("overview", "nodes", "node", "history", "network")
+WHAT = ("overview", "nodes", "node", "history", "network", "spark", "inference")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="how far back (default %(default)s)")
     add("network", "network throughput per node and physical interface").add_argument(
         "--node", default=None, help="only this node (default: every node)")
+    add("spark", "Spark applications running, with the cluster's Spark totals")
+    add("inference", "vLLM inference per node and model, with the cluster's totals")
     return p
 
 
@@ -61,6 +63,10 @@ async def run(rollups: Rollups, ns: argparse.Namespace) -> Result:
             return await rollups.node_gpu_metrics(ns.node)
         if ns.what == "history":
             return await rollups.gpu_utilization_history(ns.node, ns.duration)
+        if ns.what == "spark":
+            return await rollups.spark_applications()
+        if ns.what == "inference":
+            return await rollups.inference()
         return await rollups.network_stats(ns.node)
     finally:
         await rollups.client.close()

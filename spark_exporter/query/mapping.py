@@ -6,7 +6,6 @@ model from :mod:`.models`. A figure without samples stays ``None`` and gets a re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from pydantic import BaseModel
@@ -16,19 +15,27 @@ from .client import InstantResult, Sample
 from .models import (
     ClusterOverview,
     GpuMetrics,
+    Inference,
     InterfaceStats,
+    ModelInference,
     NetworkStats,
     NodeGpuMetrics,
     NodeNetwork,
+    SparkApplication,
+    SparkApplications,
     TargetState,
 )
 from .queries import (
     GPU_JOBS,
     GPU_MEMORY_INFO,
     GPU_VALUE_FIELDS,
+    OVERVIEW_COUNTS,
     OVERVIEW_GPU_FIGURES,
     OVERVIEW_RULES,
-    SPARK_ACTIVE_TASKS,
+    SPARK_APPLICATION_RULES,
+    SPARK_CLUSTER_RULES,
+    VLLM_CLUSTER_RULES,
+    VLLM_MODEL_RULES,
     VLLM_RUNNING,
     VLLM_TOKENS_FIGURE,
     VLLM_WAITING,
@@ -151,21 +158,21 @@ def overview_raw(ov: ClusterOverview, figures: list[OverviewFigure], res: Instan
         set_overview_figure(ov, fig.field, one(parts.get(fig.field)))
 
 
-def overview_counts(ov: ClusterOverview, parts: dict[str, list[Sample]], jobs_metric: str) -> None:
-    """Spark, vLLM and alert figures, summed here from the raw samples the overview query read."""
-    spark_jobs = [s.value for name, ss in parts.items() if _is_spark_jobs(name, jobs_metric) for s in ss]
-    jobs = total(spark_jobs)
-    tasks = total(s.value for s in parts.get(SPARK_ACTIVE_TASKS, []))
-    ov.active_jobs = None if jobs is None else int(jobs)
-    ov.active_tasks = None if tasks is None else int(tasks)
-    ov.vllm_requests_running = total(s.value for s in parts.get(VLLM_RUNNING, []))
-    ov.vllm_requests_waiting = total(s.value for s in parts.get(VLLM_WAITING, []))
+def overview_counts(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None:
+    """Spark, vLLM and alert figures from the samples the overview query read.
+
+    Each count comes from its cluster rule (OVERVIEW_COUNTS) where that has a series, else from the
+    raw gauges summed here; with neither it stays None.
+    """
+    for c in OVERVIEW_COUNTS:
+        value = highest(s.value for s in parts.get(c.rule, []))
+        if value is None:
+            value = total(s.value for s in parts.get(c.source, []))
+        if value is not None and c.field in ("active_jobs", "active_tasks"):
+            value = int(value)
+        setattr(ov, c.field, value)
     # The query ran; no firing ALERTS series means that nothing is firing.
     ov.firing_alerts = sum(1 for s in parts.get("ALERTS", []) if s.labels.get("alertstate") == "firing")
-
-
-def _is_spark_jobs(name: str, pattern: str) -> bool:
-    return re.fullmatch(pattern, name) is not None
 
 
 def overview_missing(ov: ClusterOverview) -> None:
@@ -173,17 +180,15 @@ def overview_missing(ov: ClusterOverview) -> None:
     for fig in OVERVIEW_GPU_FIGURES:
         if getattr(ov, fig.field) is None:
             ov.missing[json_name(ov, fig.field)] = f"no {fig.source} series for {scope}"
-    if ov.active_jobs is None:
-        ov.missing["activeJobs"] = f"no Spark driver DAGScheduler activeJobs series for {scope}"
-    if ov.active_tasks is None:
-        ov.missing["activeTasks"] = f"no Spark metrics_executor_activeTasks series for {scope}"
-    for field, metric in (
-        ("vllm_requests_running", VLLM_RUNNING),
-        ("vllm_requests_waiting", VLLM_WAITING),
-        (VLLM_TOKENS_FIGURE.field, VLLM_TOKENS_FIGURE.source),
-    ):
-        if getattr(ov, field) is None:
-            ov.missing[json_name(ov, field)] = f"no {metric} series for {scope} (no vLLM target)"
+    why = {"active_jobs": "no Spark driver scraped", "active_tasks": "no Spark executors endpoint scraped"}
+    for c in OVERVIEW_COUNTS:
+        if getattr(ov, c.field) is None:
+            ov.missing[json_name(ov, c.field)] = (
+                f"no {c.rule} or {c.source} series for {scope} ({why.get(c.field, 'no vLLM target')})"
+            )
+    fig = VLLM_TOKENS_FIGURE
+    if getattr(ov, fig.field) is None:
+        ov.missing[json_name(ov, fig.field)] = f"no {fig.rule} or {fig.source} series for {scope} (no vLLM target)"
 
 
 def json_name(model: BaseModel, field: str) -> str:
@@ -282,3 +287,105 @@ def fill_network(out: NetworkStats, parts: dict[str, list[Sample]]) -> None:
         )
     out.rx_bytes_per_sec = total(n.rx_bytes_per_sec for n in out.nodes)
     out.tx_bytes_per_sec = total(n.tx_bytes_per_sec for n in out.nodes)
+
+
+# -- workloads: Spark and vLLM ----------------------------------------------------------------
+
+_INTEGER_COUNTS = ("applications", "active_jobs", "executors", "cores", "active_tasks")
+
+
+def _set(model: BaseModel, field: str, value: float | None) -> None:
+    if value is not None and field in _INTEGER_COUNTS:
+        value = int(value)
+    setattr(model, field, value)
+
+
+def _cluster_totals(
+    model: BaseModel, rules: dict[str, str], parts: dict[str, list[Sample]], missing: dict[str, str], scope: str
+) -> None:
+    """Fill ``model`` from cluster rules: one series per cluster (several only without an inventory)."""
+    for field, rule in rules.items():
+        samples = parts.get(rule, [])
+        if field.endswith("_ratio"):
+            value = samples[0].value if len(samples) == 1 else None  # a ratio does not add up over clusters
+        else:
+            value = total(s.value for s in samples)
+        _set(model, field, value)
+        if value is None:
+            reason = f"no {rule} series for {scope}"
+            if field.endswith("_ratio") and samples:
+                reason = f"{len(samples)} clusters: a ratio is per cluster"
+            missing["totals." + json_name(model, field)] = reason
+
+
+def _scope(cluster: str | None) -> str:
+    return f"cluster {cluster}" if cluster else "any cluster"
+
+
+def fill_spark(out: SparkApplications, parts: dict[str, list[Sample]]) -> None:
+    """Applications joined on application_id from SPARK_APPLICATION_RULES; totals from SPARK_CLUSTER_RULES."""
+    apps: dict[str, SparkApplication] = {}
+    for field, rule in SPARK_APPLICATION_RULES.items():
+        for s in parts.get(rule, []):
+            app_id = s.labels.get("application_id")
+            if not app_id:
+                continue
+            app = apps.setdefault(
+                app_id, SparkApplication(application_id=app_id, application_name=None, node=None)
+            )
+            app.application_name = app.application_name or s.labels.get("application_name")
+            app.node = app.node or s.labels.get("node")
+            _set(app, field, s.value)
+    for app in apps.values():
+        for field, rule in SPARK_APPLICATION_RULES.items():
+            if getattr(app, field) is None:
+                reason = f"no {rule} series for application {app.application_id}"
+                if field == "gc_time_ratio":
+                    reason += " (no task ran in the last minute)"
+                elif field == "active_jobs":
+                    reason += " (its driver's /metrics/prometheus is not scraped)"
+                else:
+                    reason += " (its /metrics/executors/prometheus is not scraped)"
+                app.missing[json_name(app, field)] = reason
+    out.applications = sorted(apps.values(), key=lambda a: (a.node or "", a.application_id))
+    scope = _scope(out.cluster)
+    _cluster_totals(out.totals, SPARK_CLUSTER_RULES, parts, out.missing, scope)
+    if not apps:
+        out.missing["applications"] = (
+            f"no application:spark_* series for {scope}: no Spark application scraped "
+            "(inventory 'spark' targets), or rules/spark-workloads-recording.yml not loaded"
+        )
+
+
+_QUANTILE_WHY = {
+    "time_to_first_token": "no request got its first token in the last minute",
+    "inter_token_latency": "no token was generated in the last minute",
+    "e2e_request_latency": "no request finished in the last minute",
+}
+
+
+def fill_inference(out: Inference, parts: dict[str, list[Sample]]) -> None:
+    """One ModelInference per (node, model_name) from VLLM_MODEL_RULES; totals from VLLM_CLUSTER_RULES."""
+    models: dict[tuple[str, str], ModelInference] = {}
+    for field, rule in VLLM_MODEL_RULES.items():
+        for s in parts.get(rule, []):
+            key = (s.labels.get("node", ""), s.labels.get("model_name", ""))
+            m = models.setdefault(key, ModelInference(node=key[0], model_name=key[1]))
+            setattr(m, field, s.value)
+    for m in models.values():
+        for field, rule in VLLM_MODEL_RULES.items():
+            if getattr(m, field) is None:
+                reason = f"no {rule} series for model {m.model_name} on node {m.node}"
+                why = next((w for prefix, w in _QUANTILE_WHY.items() if field.startswith(prefix)), None)
+                m.missing[json_name(m, field)] = f"{reason} ({why})" if why else reason
+    out.models = sorted(models.values(), key=lambda m: (m.node, m.model_name))
+    scope = _scope(out.cluster)
+    _cluster_totals(out.totals, VLLM_CLUSTER_RULES, parts, out.missing, scope)
+    out.totals.preemptions_per_sec = total(m.preemptions_per_sec for m in out.models)
+    if out.totals.preemptions_per_sec is None:
+        out.missing["totals.preemptionsPerSec"] = f"no node_model:vllm_preemptions:rate1m series for {scope}"
+    if not models:
+        out.missing["models"] = (
+            f"no node_model:vllm_* series for {scope}: no vLLM target scraped (inventory 'vllm' targets), "
+            "or rules/spark-workloads-recording.yml not loaded"
+        )

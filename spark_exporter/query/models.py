@@ -79,14 +79,25 @@ class ClusterOverview(Result):
     memory_used_gb: float | None = _num("GPU memory used, GiB (unified-aware; DCGM_FI_DEV_FB_USED).", "memoryUsedGB")
     memory_total_gb: float | None = _num("GPU memory total, GiB (DCGM_FI_DEV_FB_TOTAL).", "memoryTotalGB")
     power_draw_w: float | None = _num("Power of all GPUs, W (DCGM_FI_DEV_POWER_USAGE).", "powerDrawW")
-    active_jobs: int | None = _num("Spark jobs running (driver DAGScheduler activeJobs).")
-    active_tasks: int | None = _num("Spark tasks running (metrics_executor_activeTasks).")
+    active_jobs: int | None = _num(
+        "Spark jobs running: cluster:spark_active_jobs:sum, else the sum of spark_driver_DAGScheduler_job_activeJobs."
+    )
+    active_tasks: int | None = _num(
+        "Spark tasks running: cluster:spark_active_tasks:sum, else the sum of spark_executor_activeTasks."
+    )
     max_gpu_temperature_c: float | None = _num("Hottest GPU, degrees C (DCGM_FI_DEV_GPU_TEMP).", "maxGpuTemperatureC")
     nodes_up: int | None = _num("Nodes whose GPU telemetry target is up and not stale.")
     nodes_total: int | None = _num("Nodes in the inventory (or with a node label on up).")
-    vllm_requests_running: float | None = _num("vLLM requests running (vllm:num_requests_running).")
-    vllm_requests_waiting: float | None = _num("vLLM requests waiting (vllm:num_requests_waiting).")
-    vllm_generation_tokens_per_sec: float | None = _num("vLLM generated tokens/s over 1m.")
+    vllm_requests_running: float | None = _num(
+        "vLLM requests running: cluster:vllm_requests_running:sum, else the sum of vllm:num_requests_running."
+    )
+    vllm_requests_waiting: float | None = _num(
+        "vLLM requests waiting: cluster:vllm_requests_waiting:sum, else the sum of vllm:num_requests_waiting."
+    )
+    vllm_generation_tokens_per_sec: float | None = _num(
+        "vLLM generated tokens/s over 1m: cluster:vllm_generation_tokens:rate1m, else from "
+        "vllm:generation_tokens_total."
+    )
     firing_alerts: int | None = _num('Alerts firing (ALERTS{alertstate="firing"}); 0 when none.')
     down_targets: list[TargetState] = Field(default_factory=list, description="Targets with up == 0.")
     stale_targets: list[TargetState] = Field(default_factory=list, description="Targets not scraped lately.")
@@ -202,6 +213,109 @@ class NetworkStats(Result):
     tx_bytes_per_sec: float | None = _num("B/s, all physical interfaces in scope.")
     nodes: list[NodeNetwork] = Field(default_factory=list)
     interfaces: list[InterfaceStats] = Field(default_factory=list)
+
+
+class SparkApplication(ApiModel):
+    """One Spark application whose driver or executors endpoint is scraped (``application:spark_*`` rules).
+
+    Rules from the driver's metrics carry ``application_id``; those from the executors endpoint also
+    ``application_name``: they are joined on ``application_id``.
+    """
+
+    application_id: str = Field(description="Spark's application id (application_id label).")
+    application_name: str | None = Field(description="spark.app.name (application_name label of executor series).")
+    node: str | None = Field(description="The inventory node whose Spark UI is scraped.")
+    active_jobs: int | None = _num("Jobs running, application:spark_active_jobs:sum (DAGScheduler activeJobs).")
+    executors: int | None = _num("Executors with cores (the driver in local mode), application:spark_executors:count.")
+    cores: int | None = _num("Cores of those executors, application:spark_cores:sum.")
+    active_tasks: int | None = _num("Tasks running, application:spark_active_tasks:sum.")
+    failed_tasks_5m: float | None = _num(
+        "Tasks failed in the last 5 min, application:spark_failed_tasks:increase5m.", "failedTasks5m"
+    )
+    memory_used_bytes: float | None = _num("Storage memory used, B, application:spark_memory_used_bytes:sum.")
+    memory_max_bytes: float | None = _num("Storage memory available, B, application:spark_memory_max_bytes:sum.")
+    shuffle_read_bytes_per_sec: float | None = _num("B/s over 1m, application:spark_shuffle_read_bytes:rate1m.")
+    shuffle_write_bytes_per_sec: float | None = _num("B/s over 1m, application:spark_shuffle_write_bytes:rate1m.")
+    gc_time_ratio: float | None = _num(
+        "JVM GC time over task time, 0..1 over 1m, application:spark_gc_time:ratio_rate1m; null while no task ran."
+    )
+    missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
+
+
+class SparkTotals(ApiModel):
+    """The cluster's Spark figures, from the ``cluster:spark_*`` rules."""
+
+    applications: int | None = _num("Applications whose driver is scraped, cluster:spark_applications:count.")
+    active_jobs: int | None = _num("cluster:spark_active_jobs:sum.")
+    executors: int | None = _num("cluster:spark_executors:count.")
+    cores: int | None = _num("cluster:spark_cores:sum.")
+    active_tasks: int | None = _num("cluster:spark_active_tasks:sum.")
+    failed_tasks_5m: float | None = _num("cluster:spark_failed_tasks:increase5m.", "failedTasks5m")
+    memory_used_bytes: float | None = _num("B, cluster:spark_memory_used_bytes:sum.")
+    memory_max_bytes: float | None = _num("B, cluster:spark_memory_max_bytes:sum.")
+    shuffle_read_bytes_per_sec: float | None = _num("B/s, cluster:spark_shuffle_read_bytes:rate1m.")
+    shuffle_write_bytes_per_sec: float | None = _num("B/s, cluster:spark_shuffle_write_bytes:rate1m.")
+    gc_time_ratio: float | None = _num("0..1, cluster:spark_gc_time:ratio_rate1m.")
+
+
+class SparkApplications(Result):
+    """``/api/v1/spark``: the Spark Engine page, running applications and the cluster's totals."""
+
+    cluster: str | None = None
+    totals: SparkTotals = Field(default_factory=SparkTotals)
+    applications: list[SparkApplication] = Field(default_factory=list)
+
+
+class ModelInference(ApiModel):
+    """One model served by vLLM on one node (``node_model:vllm_*`` rules; vLLM 0.9 and 0.12 names)."""
+
+    node: str = Field(description="The inventory node of the vLLM target.")
+    model_name: str = Field(description="vLLM's model_name label.")
+    requests_running: float | None = _num("node_model:vllm_requests_running:sum (vllm:num_requests_running).")
+    requests_waiting: float | None = _num("node_model:vllm_requests_waiting:sum (vllm:num_requests_waiting).")
+    generation_tokens_per_sec: float | None = _num("Tokens/s over 1m, node_model:vllm_generation_tokens:rate1m.")
+    prompt_tokens_per_sec: float | None = _num("Tokens/s over 1m, node_model:vllm_prompt_tokens:rate1m.")
+    time_to_first_token_p50_seconds: float | None = _num(
+        "s over 1m, node_model:vllm_time_to_first_token_seconds:p50_rate1m; null while no request started."
+    )
+    time_to_first_token_p95_seconds: float | None = _num(
+        "s over 1m, node_model:vllm_time_to_first_token_seconds:p95_rate1m."
+    )
+    inter_token_latency_p50_seconds: float | None = _num(
+        "s over 1m, node_model:vllm_inter_token_latency_seconds:p50_rate1m (also from "
+        "vllm:time_per_output_token_seconds)."
+    )
+    inter_token_latency_p95_seconds: float | None = _num(
+        "s over 1m, node_model:vllm_inter_token_latency_seconds:p95_rate1m."
+    )
+    e2e_request_latency_p95_seconds: float | None = _num(
+        "s over 1m, node_model:vllm_e2e_request_latency_seconds:p95_rate1m; null while no request finished.",
+        "e2eRequestLatencyP95Seconds",
+    )
+    kv_cache_usage: float | None = _num(
+        "0..1, fullest engine, node_model:vllm_kv_cache_usage:ratio_max (vllm:kv_cache_usage_perc or "
+        "vllm:gpu_cache_usage_perc)."
+    )
+    preemptions_per_sec: float | None = _num("Over 1m, node_model:vllm_preemptions:rate1m.")
+    missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
+
+
+class InferenceTotals(ApiModel):
+    """The cluster's vLLM figures: ``cluster:vllm_*`` rules, preemptions summed over the models."""
+
+    requests_running: float | None = _num("cluster:vllm_requests_running:sum.")
+    requests_waiting: float | None = _num("cluster:vllm_requests_waiting:sum.")
+    generation_tokens_per_sec: float | None = _num("Tokens/s, cluster:vllm_generation_tokens:rate1m.")
+    prompt_tokens_per_sec: float | None = _num("Tokens/s, cluster:vllm_prompt_tokens:rate1m.")
+    preemptions_per_sec: float | None = _num("Sum of the models' preemptions/s.")
+
+
+class Inference(Result):
+    """``/api/v1/inference``: vLLM per node and model, and the cluster's totals."""
+
+    cluster: str | None = None
+    totals: InferenceTotals = Field(default_factory=InferenceTotals)
+    models: list[ModelInference] = Field(default_factory=list)
 
 
 class Error(ApiModel):

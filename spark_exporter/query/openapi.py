@@ -12,10 +12,30 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from .models import ClusterOverview, Error, HistorySeries, NetworkStats, NodeGpuMetrics, NodeList, UtilizationHistory
+from .models import (
+    ClusterOverview,
+    Error,
+    HistorySeries,
+    Inference,
+    NetworkStats,
+    NodeGpuMetrics,
+    NodeList,
+    SparkApplications,
+    UtilizationHistory,
+)
 from .rollups import HISTORY_STEPS
 
-_MODELS = (Error, ClusterOverview, NodeList, NodeGpuMetrics, HistorySeries, UtilizationHistory, NetworkStats)
+_MODELS = (
+    Error,
+    ClusterOverview,
+    NodeList,
+    NodeGpuMetrics,
+    HistorySeries,
+    UtilizationHistory,
+    NetworkStats,
+    SparkApplications,
+    Inference,
+)
 _REF = "#/components/schemas/{model}"
 # Written only on an answer served stale (see Result.to_json), so never required.
 _OPTIONAL = ("stale", "staleAnswer")
@@ -128,6 +148,14 @@ def openapi_document(version: str) -> dict[str, Any]:
                 [{"name": "node", "in": "query", "required": False, "schema": _NODE["schema"]}],
                 400,
                 404,
+            ),
+            "/api/v1/spark": _get(
+                "Spark applications running (the Spark Engine page) and the cluster's Spark totals",
+                _ref("SparkApplications"),
+                [],
+            ),
+            "/api/v1/inference": _get(
+                "vLLM inference per node and model, and the cluster's totals", _ref("Inference"), []
             ),
             "/api/v1/openapi.json": {
                 "get": {

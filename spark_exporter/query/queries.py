@@ -41,8 +41,9 @@ GPU_VALUE_FIELDS: dict[str, str] = {
 GPU_MEMORY_INFO = "spark_exporter_gpu_memory_info"  # info series; its memory_source label is the value
 GPU_FIELDS = (*GPU_VALUE_FIELDS, GPU_MEMORY_INFO)
 
-SPARK_ACTIVE_JOBS = "metrics_.*_driver_DAGScheduler_job_activeJobs_Value"  # a regex: the app id is in the name
-SPARK_ACTIVE_TASKS = "metrics_executor_activeTasks"
+# Spark and vLLM series as the generated prometheus.yml names them (docs/spark.md, docs/vllm.md).
+SPARK_ACTIVE_JOBS = "spark_driver_DAGScheduler_job_activeJobs"
+SPARK_ACTIVE_TASKS = "spark_executor_activeTasks"
 VLLM_RUNNING = "vllm:num_requests_running"
 VLLM_WAITING = "vllm:num_requests_waiting"
 VLLM_TOKENS = "vllm:generation_tokens_total"
@@ -69,8 +70,73 @@ VLLM_TOKENS_FIGURE = OverviewFigure(
     "vllm_generation_tokens_per_sec", "cluster:vllm_generation_tokens:rate1m", VLLM_TOKENS
 )
 OVERVIEW_RULES = (*OVERVIEW_GPU_FIGURES, VLLM_TOKENS_FIGURE)
+
+
+@dataclass(frozen=True)
+class OverviewCount:
+    """A cluster figure read from its rule where loaded, else summed from the raw series (same query)."""
+
+    field: str  # ClusterOverview attribute
+    rule: str  # recording rule in rules/, one series per cluster
+    source: str  # the raw gauge, a few series per node: read as it is and summed in mapping
+
+
+OVERVIEW_COUNTS = (
+    OverviewCount("active_jobs", "cluster:spark_active_jobs:sum", SPARK_ACTIVE_JOBS),
+    OverviewCount("active_tasks", "cluster:spark_active_tasks:sum", SPARK_ACTIVE_TASKS),
+    OverviewCount("vllm_requests_running", "cluster:vllm_requests_running:sum", VLLM_RUNNING),
+    OverviewCount("vllm_requests_waiting", "cluster:vllm_requests_waiting:sum", VLLM_WAITING),
+)
 # Raw series the overview reads as they are and aggregates itself (a handful per node).
-OVERVIEW_RAW = ("up", "ALERTS", SPARK_ACTIVE_TASKS, VLLM_RUNNING, VLLM_WAITING)
+OVERVIEW_RAW = ("up", "ALERTS", *(c.source for c in OVERVIEW_COUNTS))
+
+
+# Spark Engine page: model attribute -> recording rule (rules/spark-workloads-recording.yml).
+SPARK_APPLICATION_RULES: dict[str, str] = {
+    "active_jobs": "application:spark_active_jobs:sum",
+    "executors": "application:spark_executors:count",
+    "cores": "application:spark_cores:sum",
+    "active_tasks": "application:spark_active_tasks:sum",
+    "failed_tasks_5m": "application:spark_failed_tasks:increase5m",
+    "memory_used_bytes": "application:spark_memory_used_bytes:sum",
+    "memory_max_bytes": "application:spark_memory_max_bytes:sum",
+    "shuffle_read_bytes_per_sec": "application:spark_shuffle_read_bytes:rate1m",
+    "shuffle_write_bytes_per_sec": "application:spark_shuffle_write_bytes:rate1m",
+    "gc_time_ratio": "application:spark_gc_time:ratio_rate1m",
+}
+SPARK_CLUSTER_RULES: dict[str, str] = {
+    "applications": "cluster:spark_applications:count",
+    "active_jobs": "cluster:spark_active_jobs:sum",
+    "executors": "cluster:spark_executors:count",
+    "cores": "cluster:spark_cores:sum",
+    "active_tasks": "cluster:spark_active_tasks:sum",
+    "failed_tasks_5m": "cluster:spark_failed_tasks:increase5m",
+    "memory_used_bytes": "cluster:spark_memory_used_bytes:sum",
+    "memory_max_bytes": "cluster:spark_memory_max_bytes:sum",
+    "shuffle_read_bytes_per_sec": "cluster:spark_shuffle_read_bytes:rate1m",
+    "shuffle_write_bytes_per_sec": "cluster:spark_shuffle_write_bytes:rate1m",
+    "gc_time_ratio": "cluster:spark_gc_time:ratio_rate1m",
+}
+# Inference page: model attribute -> recording rule (rules/spark-workloads-recording.yml, spark-recording.yml).
+VLLM_MODEL_RULES: dict[str, str] = {
+    "requests_running": "node_model:vllm_requests_running:sum",
+    "requests_waiting": "node_model:vllm_requests_waiting:sum",
+    "generation_tokens_per_sec": "node_model:vllm_generation_tokens:rate1m",
+    "prompt_tokens_per_sec": "node_model:vllm_prompt_tokens:rate1m",
+    "time_to_first_token_p50_seconds": "node_model:vllm_time_to_first_token_seconds:p50_rate1m",
+    "time_to_first_token_p95_seconds": "node_model:vllm_time_to_first_token_seconds:p95_rate1m",
+    "inter_token_latency_p50_seconds": "node_model:vllm_inter_token_latency_seconds:p50_rate1m",
+    "inter_token_latency_p95_seconds": "node_model:vllm_inter_token_latency_seconds:p95_rate1m",
+    "e2e_request_latency_p95_seconds": "node_model:vllm_e2e_request_latency_seconds:p95_rate1m",
+    "kv_cache_usage": "node_model:vllm_kv_cache_usage:ratio_max",
+    "preemptions_per_sec": "node_model:vllm_preemptions:rate1m",
+}
+VLLM_CLUSTER_RULES: dict[str, str] = {
+    "requests_running": "cluster:vllm_requests_running:sum",
+    "requests_waiting": "cluster:vllm_requests_waiting:sum",
+    "generation_tokens_per_sec": "cluster:vllm_generation_tokens:rate1m",
+    "prompt_tokens_per_sec": "cluster:vllm_prompt_tokens:rate1m",
+}
 
 
 class Queries:
@@ -115,8 +181,8 @@ class Queries:
         return self._overview
 
     def _build_overview(self) -> str:
-        names = [f.rule for f in OVERVIEW_RULES] if self.cluster else []
-        names += [*OVERVIEW_RAW, SPARK_ACTIVE_JOBS]
+        names = [*(f.rule for f in OVERVIEW_RULES), *(c.rule for c in OVERVIEW_COUNTS)] if self.cluster else []
+        names += OVERVIEW_RAW
         # Constant names and one constant regex: nothing here comes from a caller.
         everything = selector(None, (Matcher("__name__", "|".join(names), "=~"), *self.scope()))
         stamps = promql.tag(UP_TIMESTAMP, f"timestamp({self.sel('up')})")
@@ -136,6 +202,18 @@ class Queries:
             "vllm_generation_tokens_per_sec": f"sum(rate({self.sel(VLLM_TOKENS)}[1m]))",
         }
         return promql.bundle({f.field: raw[f.field] for f in figures})
+
+    # -- workloads ----------------------------------------------------------------------------
+
+    def rules(self, *names: str) -> str:
+        """The recorded series of ``names`` (constants above) in scope, read as they are: one selector."""
+        return selector(None, (Matcher("__name__", "|".join(names), "=~"), *self.scope()))
+
+    def spark(self) -> str:
+        return self.rules(*SPARK_APPLICATION_RULES.values(), *SPARK_CLUSTER_RULES.values())
+
+    def inference(self) -> str:
+        return self.rules(*VLLM_MODEL_RULES.values(), *VLLM_CLUSTER_RULES.values())
 
     # -- nodes --------------------------------------------------------------------------------
 

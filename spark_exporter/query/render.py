@@ -130,6 +130,58 @@ def render_network(d: dict[str, Any]) -> str:
     return table(rows) + _footer(d)
 
 
+def _bytes(value: Any) -> str:
+    """Bytes as MiB or GiB for a table; None as 'n/a'."""
+    if value is None:
+        return "n/a"
+    return f"{value / 2**30:.1f} GiB" if value >= 2**30 else f"{value / 2**20:.1f} MiB"
+
+
+def _pct(ratio: Any) -> str:
+    return fmt(None if ratio is None else ratio * 100, " %")
+
+
+def _ms(seconds: Any) -> str:
+    return fmt(None if seconds is None else seconds * 1000, " ms", 0)
+
+
+def render_spark(d: dict[str, Any]) -> str:
+    """The Spark Engine page: one row per application, then the cluster's totals."""
+    rows = [["APPLICATION", "NAME", "NODE", "JOBS", "EXECUTORS", "CORES", "TASKS", "FAILED 5M", "MEMORY USED",
+             "MEMORY MAX", "SHUFFLE R B/s", "SHUFFLE W B/s", "GC"]]
+
+    def row(first: list[str], a: dict[str, Any]) -> list[str]:
+        return [*first, fmt(a["activeJobs"]), fmt(a["executors"]), fmt(a["cores"]), fmt(a["activeTasks"]),
+                fmt(a["failedTasks5m"], "", 0), _bytes(a["memoryUsedBytes"]), _bytes(a["memoryMaxBytes"]),
+                fmt(a["shuffleReadBytesPerSec"], "", 0), fmt(a["shuffleWriteBytesPerSec"], "", 0),
+                _pct(a["gcTimeRatio"])]
+
+    for a in d["applications"]:
+        rows.append(row([a["applicationId"], fmt(a["applicationName"]), fmt(a["node"])], a))
+    t = d["totals"]
+    rows.append(row([f"total ({fmt(t['applications'])} apps)", "", ""], t))
+    return table(rows) + _footer(d)
+
+
+def render_inference(d: dict[str, Any]) -> str:
+    """vLLM per node and model, then the cluster's totals."""
+    rows = [["NODE", "MODEL", "RUNNING", "WAITING", "GEN TOK/s", "PROMPT TOK/s", "TTFT P50", "TTFT P95",
+             "ITL P50", "ITL P95", "E2E P95", "KV CACHE", "PREEMPT/s"]]
+    for m in d["models"]:
+        rows.append([
+            m["node"], m["modelName"], fmt(m["requestsRunning"], "", 0), fmt(m["requestsWaiting"], "", 0),
+            fmt(m["generationTokensPerSec"]), fmt(m["promptTokensPerSec"]),
+            _ms(m["timeToFirstTokenP50Seconds"]), _ms(m["timeToFirstTokenP95Seconds"]),
+            _ms(m["interTokenLatencyP50Seconds"]), _ms(m["interTokenLatencyP95Seconds"]),
+            _ms(m["e2eRequestLatencyP95Seconds"]), _pct(m["kvCacheUsage"]), fmt(m["preemptionsPerSec"], "", 2),
+        ])
+    t = d["totals"]
+    rows.append(["total", "", fmt(t["requestsRunning"], "", 0), fmt(t["requestsWaiting"], "", 0),
+                 fmt(t["generationTokensPerSec"]), fmt(t["promptTokensPerSec"]), "", "", "", "", "", "",
+                 fmt(t["preemptionsPerSec"], "", 2)])
+    return table(rows) + _footer(d)
+
+
 def _footer(d: dict[str, Any]) -> str:
     out = "".join(f"\nmissing {k}: {v}" for k, v in d.get("missing", {}).items())
     out += "".join(f"\nwarning: {w}" for w in d.get("warnings", []))
@@ -142,4 +194,6 @@ RENDER = {
     "node": render_node,
     "history": render_history,
     "network": render_network,
+    "spark": render_spark,
+    "inference": render_inference,
 }

@@ -1,4 +1,5 @@
-"""Cluster rollups for the Command Center: overview, node list, per-node GPU, utilisation history, network.
+"""Cluster rollups for the Command Center: overview, node list, per-node GPU, utilisation history, network,
+Spark applications and vLLM inference.
 
 :class:`Rollups` runs the queries of :mod:`.queries` through a :class:`PrometheusClient` and fills the
 models of :mod:`.models` with :mod:`.mapping`. Every figure is either a reading or ``None`` with a
@@ -30,18 +31,22 @@ from .models import (
     GpuMetrics,
     HistoryPoint,
     HistorySeries,
+    Inference,
     InterfaceStats,
+    ModelInference,
     NetworkStats,
     NodeGpuMetrics,
     NodeList,
     NodeNetwork,
     NodeSummary,
     Result,
+    SparkApplication,
+    SparkApplications,
     Stale,
     TargetState,
     UtilizationHistory,
 )
-from .queries import GPU_FIELDS, GPU_JOBS, SPARK_ACTIVE_JOBS, UP_TIMESTAMP, VIRTUAL_INTERFACES, Queries
+from .queries import GPU_FIELDS, GPU_JOBS, UP_TIMESTAMP, VIRTUAL_INTERFACES, Queries
 
 __all__ = [
     "GPU_FIELDS",
@@ -52,7 +57,9 @@ __all__ = [
     "GpuMetrics",
     "HistoryPoint",
     "HistorySeries",
+    "Inference",
     "InterfaceStats",
+    "ModelInference",
     "NetworkStats",
     "NodeGpuMetrics",
     "NodeList",
@@ -60,6 +67,8 @@ __all__ = [
     "NodeSummary",
     "Result",
     "Rollups",
+    "SparkApplication",
+    "SparkApplications",
     "Stale",
     "TargetState",
     "UtilizationHistory",
@@ -78,7 +87,8 @@ T = TypeVar("T")
 
 
 class Rollups:
-    """The four Command Center procedures and a node list, over one :class:`PrometheusClient`.
+    """The four Command Center procedures, a node list and the Spark and inference pages, over one
+    :class:`PrometheusClient`.
 
     Raises PrometheusUnavailable (unreachable, or past ``deadline``), QueryError, BadResponse,
     InvalidParameter (malformed node or duration) and UnknownNodeError.
@@ -177,12 +187,32 @@ class Rollups:
         if figures:
             mapping.overview_raw(ov, figures, responses[1])
         self._stamp(ov, *responses)
-        mapping.overview_counts(ov, parts, SPARK_ACTIVE_JOBS)
+        mapping.overview_counts(ov, parts)
         mapping.overview_missing(ov)
         ages = mapping.stamp_ages(parts.get(UP_TIMESTAMP, []))
         targets = mapping.targets(parts.get("up", []), ages, self.scrape_interval)
         mapping.overview_nodes(ov, targets, self.inventory.names if self.inventory else None)
         return ov
+
+    # -- workloads ----------------------------------------------------------------------------
+
+    async def spark_applications(self) -> SparkApplications:
+        """The Spark Engine page: running applications and cluster totals, from the ``application:spark_*``
+        and ``cluster:spark_*`` rules in one query. Without those series: empty, with the reason."""
+        res = await self._within(self.client.query(self.q.spark()))
+        out = SparkApplications(cluster=self.cluster)
+        self._stamp(out, res)
+        mapping.fill_spark(out, mapping.by_name(res))
+        return out
+
+    async def inference(self) -> Inference:
+        """vLLM per node and model and cluster totals, from the ``node_model:vllm_*`` and ``cluster:vllm_*``
+        rules in one query (vLLM 0.9 and 0.12 names roll up alike). Without those series: empty, with the reason."""
+        res = await self._within(self.client.query(self.q.inference()))
+        out = Inference(cluster=self.cluster)
+        self._stamp(out, res)
+        mapping.fill_inference(out, mapping.by_name(res))
+        return out
 
     # -- nodes --------------------------------------------------------------------------------
 
