@@ -38,8 +38,7 @@ from .logs import setup_logging
 from .prometheus import kit
 from .prometheus.inventory import Inventory, load_inventory
 from .prometheus.promconfig import build_prometheus_config
-from .query.api import ApiSettings, build_app
-from .query.api_cli import serve_api
+from .query.api import ApiSettings, build_app, serve_api
 from .query.client import PrometheusClient, PrometheusError
 from .query.render import render_nodes, render_overview
 from .query.rollups import Rollups
@@ -267,11 +266,14 @@ async def run(ns: argparse.Namespace, demo: Demo) -> None:
     api_task = asyncio.create_task(
         serve_api(build_app(api_rollups, settings), "127.0.0.1", api_port, settings, stop)
     )
+    page_url = f"http://127.0.0.1:{api_port}/"
     api_url = f"http://127.0.0.1:{api_port}/api/v1/cluster/overview"
-    state = demo.write_state({"prometheus": prom.url, "api": api_url})
+    print(f"demo: Command Center page {page_url} (open it in a browser)", flush=True)
+    state = demo.write_state({"prometheus": prom.url, "api": api_url, "page": page_url})
     print(f"demo: state {state}", flush=True)
     inv = demo.workdir / "inventory.yml"
     header = (
+        f"Command Center page {page_url}\n"
         f"Prometheus {prom.url}   API {api_url}\n"
         f"nodes: {', '.join(f'{n.name} ({n.exporter})' for n in inventory.nodes)}\n"
         f"workloads on spark-01: vLLM {VLLM_VERSION} simulator ({VLLM_MODEL})"

@@ -16,6 +16,7 @@ import os
 import shutil
 import struct
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from cluster import node_name, write_inventory
 from procs import PYTHON, Proc, exporter, free_port, require_binary, start_process, tempdir, wait_for
 from spark_exporter.prometheus.inventory import load_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
+from workload_cluster import WorkloadCluster
 
 pytestmark = pytest.mark.integration
 
@@ -140,17 +142,23 @@ class PageSession:
         self.context.close()
 
 
+def to_fixed(value: float, decimals: int) -> str:
+    """JavaScript's Number.prototype.toFixed: ties on the exact binary value round up (26.25 -> "26.3"),
+    where Python's format rounds them to even ("26.2")."""
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
 def fmt(value: float | None, unit: str, decimals: int) -> str:
     """web/src/format.ts's fmt, for comparing the page with the API."""
     if value is None or not math.isfinite(value):
         return DASH
-    return f"{value:.{decimals}f}{unit}"
+    return f"{to_fixed(value, decimals)}{unit}"
 
 
 def fmt_percent(value: float | None) -> str:
     if value is None:
         return DASH
-    return f"{value:.{0 if abs(value) >= 10 else 1}f} %"
+    return f"{to_fixed(value, 0 if abs(value) >= 10 else 1)} %"
 
 
 def expected_cards(ov: dict[str, Any]) -> dict[str, str]:
@@ -297,3 +305,32 @@ class TestBearerToken:
         finally:
             s.close()
             api.stop()
+
+
+class TestWorkloadsOnThePage:
+    def test_spark_and_inference_tables_show_the_api_figures(self, workloads: WorkloadCluster, browser: Any) -> None:
+        """Against a real Spark application and the vLLM simulators, the page lists the application with the
+        API's active jobs and executors, and one inference row per model."""
+        port = free_port()
+        argv = [PYTHON, "-m", "spark_exporter", "api", f"--web.listen-address=127.0.0.1:{port}",
+                f"--prometheus.url={workloads.prometheus_url}", f"--inventory={workloads.inventory_path}",
+                "--api.rate-limit=0", "--api.cache-ttl=1s"]
+        with tempdir("web-workloads") as work:
+            api = start_process("api-workloads", argv, port, work, f"http://127.0.0.1:{port}/-/healthy")
+            s = PageSession(browser, api.url)
+            try:
+                s.open()
+                app_id = workloads.spark.app_id
+                row = s.page.get_by_test_id(f"spark-app-{app_id}")
+                row.wait_for(timeout=30_000)
+                spark = api_json(api, "/api/v1/spark")
+                app = next(a for a in spark["applications"] if a["applicationId"] == app_id)
+                cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+                assert cells[0] == app["applicationName"]
+                assert cells[4] == fmt(app["executors"], "", 0)  # executors do not change while the app runs
+                models = api_json(api, "/api/v1/inference")["models"]
+                rows = s.page.get_by_test_id("inference").locator("tbody tr")
+                wait_for(lambda: rows.count() == len(models) > 0, 20, what="one inference row per model")
+            finally:
+                s.close()
+                api.stop()

@@ -9,6 +9,7 @@ document ``/api/v1/openapi.json``. Errors are JSON: 400 bad parameter, 401 no or
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from .. import __version__
 from ..http.errors import ErrorMap
-from ..http.server import Limits, make_app
+from ..http.server import Limits, make_app, serve
 from ..http.webconfig import WebConfig
 from ..prometheus.inventory import valid_node_name
 from . import webui
@@ -194,3 +195,24 @@ def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
 
     app.on_cleanup.append(close_client)
     return app
+
+
+async def serve_api(
+    app: web.Application, host: str, port: int, settings: ApiSettings, stop: asyncio.Event,
+    handle_signals: bool = False,
+) -> None:
+    """Serve ``app`` on the one HTTP layer's serve loop (limits, TLS, quiet logs) until ``stop`` (or, with
+    ``handle_signals``, SIGINT/SIGTERM; SIGHUP is then logged and ignored)."""
+    scheme = "https" if settings.web_config.tls else "http"
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def started() -> None:
+        log.info(
+            "api_listening",
+            url=f"{scheme}://{host or '0.0.0.0'}:{port}/api/v1/",
+            auth="+".join(name for name, on in (("token", settings.token), ("basic", settings.web_config.users))
+                          if on) or "none",
+            cors=",".join(sorted(settings.cors_origins)) or "none",
+        )
+
+    await serve(app, bind, stop=stop, on_started=started, handle_signals=handle_signals)

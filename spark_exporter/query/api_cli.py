@@ -16,13 +16,12 @@ import sys
 from collections.abc import Sequence
 
 import structlog
-from aiohttp import web
 
-from ..http.server import Limits, serve
+from ..http.server import Limits
 from ..http.webconfig import load_web_config
 from ..logs import setup_logging
 from ..settings import ConfigError, Settings, api_schema, parse_listen_address, read_token_file
-from .api import ApiSettings, build_app
+from .api import ApiSettings, build_app, serve_api
 from .connect import rollups_from_settings
 
 log = structlog.get_logger(component="api")
@@ -76,27 +75,6 @@ def settings_from_config(cfg: Settings) -> tuple[ApiSettings, str, int]:
         limits=Limits.from_values(cfg.values),
     )
     return settings, host, port
-
-
-async def serve_api(
-    app: web.Application, host: str, port: int, settings: ApiSettings, stop: asyncio.Event,
-    handle_signals: bool = False,
-) -> None:
-    """Serve ``app`` on the one HTTP layer's serve loop (limits, TLS, quiet logs) until ``stop`` (or, with
-    ``handle_signals``, SIGINT/SIGTERM; SIGHUP is then logged and ignored)."""
-    scheme = "https" if settings.web_config.tls else "http"
-    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-    def started() -> None:
-        log.info(
-            "api_listening",
-            url=f"{scheme}://{host or '0.0.0.0'}:{port}/api/v1/",
-            auth="+".join(name for name, on in (("token", settings.token), ("basic", settings.web_config.users))
-                          if on) or "none",
-            cors=",".join(sorted(settings.cors_origins)) or "none",
-        )
-
-    await serve(app, bind, stop=stop, on_started=started, handle_signals=handle_signals)
 
 
 def main(argv: Sequence[str]) -> int:

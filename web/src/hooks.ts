@@ -9,6 +9,8 @@ import {
   type ApiError,
   type ClusterOverview,
   type HistoryDuration,
+  type Inference,
+  type SparkApplications,
   type NetworkStats,
   type NodeGpuMetrics,
   type NodeList,
@@ -22,6 +24,8 @@ export const POLLING = {
   nodeGpu: { refetchInterval: 5_000, staleTime: 3_000 },
   network: { refetchInterval: 5_000, staleTime: 3_000 },
   history: { refetchInterval: 60_000, staleTime: 30_000 },
+  spark: { refetchInterval: 5_000, staleTime: 3_000 },
+  inference: { refetchInterval: 5_000, staleTime: 3_000 },
 } as const;
 
 const ApiContext = createContext<ApiClient | null>(null);
@@ -89,4 +93,16 @@ export function useNetworkStats(node?: string): UseQueryResult<NetworkStats, Api
     retry,
     ...POLLING.network,
   });
+}
+
+/** Spark applications running, per application and cluster totals (`GET /api/v1/spark`), polled every 5 s. */
+export function useSparkApplications(): UseQueryResult<SparkApplications, ApiError> {
+  const api = useApi();
+  return useQuery({ queryKey: ["spark"], queryFn: () => api.spark(), retry, ...POLLING.spark });
+}
+
+/** vLLM inference per node and model, with cluster totals (`GET /api/v1/inference`), polled every 5 s. */
+export function useInference(): UseQueryResult<Inference, ApiError> {
+  const api = useApi();
+  return useQuery({ queryKey: ["inference"], queryFn: () => api.inference(), retry, ...POLLING.inference });
 }

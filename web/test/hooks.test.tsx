@@ -8,8 +8,10 @@ import {
   POLLING,
   useClusterOverview,
   useGpuUtilizationHistory,
+  useInference,
   useNetworkStats,
   useNodeGpuMetrics,
+  useSparkApplications,
 } from "../src/hooks";
 
 type Answer = { status: number; body: unknown; headers?: Record<string, string> };
@@ -154,5 +156,17 @@ describe("error states", () => {
     await client.overview();
     const init = fn.mock.calls[0]![1]!;
     expect((init.headers as Record<string, string>).Authorization).toBe("Bearer s3cret");
+  });
+});
+
+describe("workload hooks", () => {
+  it("useSparkApplications and useInference read their endpoints", async () => {
+    const { fn, calls } = fakeFetch([{ status: 200, body: { applications: [], models: [], missing: {} } }]);
+    const w = wrapper(fn);
+    const spark = renderHook(() => useSparkApplications(), { wrapper: w });
+    const inference = renderHook(() => useInference(), { wrapper: w });
+    await waitFor(() => expect(spark.result.current.isSuccess && inference.result.current.isSuccess).toBe(true));
+    expect(calls.sort()).toEqual(["/api/v1/inference", "/api/v1/spark"]);
+    expect(POLLING.spark).toEqual({ refetchInterval: 5_000, staleTime: 3_000 });
   });
 });

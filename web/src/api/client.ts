@@ -8,6 +8,8 @@ export type ClusterOverview = Schemas["ClusterOverview"];
 export type NodeList = Schemas["NodeList"];
 export type NodeGpuMetrics = Schemas["NodeGpuMetrics"];
 export type NetworkStats = Schemas["NetworkStats"];
+export type SparkApplications = Schemas["SparkApplications"];
+export type Inference = Schemas["Inference"];
 export type ApiErrorBody = Schemas["Error"];
 export type HistoryDuration = "1h" | "6h" | "24h" | "7d";
 export const HISTORY_DURATIONS: readonly HistoryDuration[] = ["1h", "6h", "24h", "7d"];
@@ -53,6 +55,8 @@ export interface ApiClient {
   nodeGpu(node: string): Promise<NodeGpuMetrics>;
   gpuUtilizationHistory(node: string, duration: HistoryDuration): Promise<UtilizationHistory>;
   network(node?: string): Promise<NetworkStats>;
+  spark(): Promise<SparkApplications>;
+  inference(): Promise<Inference>;
 }
 
 const MAX_ERROR_TEXT = 300; // characters of a non-JSON error body kept in a message
@@ -102,6 +106,8 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     gpuUtilizationHistory: (node, duration) =>
       get<UtilizationHistory>(`/api/v1/nodes/${enc(node)}/gpu/utilization`, { duration, envelope: "1" }),
     network: (node) => get<NetworkStats>("/api/v1/network", node ? { node } : undefined),
+    spark: () => get<SparkApplications>("/api/v1/spark"),
+    inference: () => get<Inference>("/api/v1/inference"),
   };
 }
 

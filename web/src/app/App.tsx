@@ -4,6 +4,7 @@ import { createApiClient, staleness } from "../api/client";
 import { ApiProvider, useClusterOverview, useNetworkStats, useNodes } from "../hooks";
 import { Cards } from "./Cards";
 import { NodePanel } from "./NodePanel";
+import { Workloads } from "./Workloads";
 
 const TOKEN_KEY = "spark-exporter.token";
 
@@ -101,6 +102,7 @@ function Page({ onUnauthorized }: { onUnauthorized: (msg: string) => void }) {
       </header>
       <Banner />
       <Cards />
+      {!only && <Workloads />}
       <Nodes only={only} />
     </>
   );
