@@ -162,3 +162,26 @@ class TestFailures:
         """A Prometheus URL without a scheme is a usage error."""
         out = query("--prometheus.url=localhost:9090", "overview")
         assert out.returncode == 2 and "http://" in out.stderr
+
+
+class TestHostileLabelValues:
+    OVERVIEW = {
+        "cluster": "c", "nodesUp": 1, "nodesTotal": 2, "gpuUtilization": None, "memoryUsedGB": None,
+        "memoryTotalGB": None, "powerDrawW": None, "maxGpuTemperatureC": None, "activeJobs": None,
+        "activeTasks": None, "vllmRequestsRunning": None, "vllmRequestsWaiting": None,
+        "vllmGenerationTokensPerSec": None, "firingAlerts": 0, "staleTargets": [],
+        "downTargets": [{"node": None, "job": "j\x1b]0;pwned\x07\x1b[31mRED\r\nFAKE LINE", "instance": "i"}],
+        "missing": {"gpuUtilization": "no series\x1b[2J"}, "warnings": [], "partial": False,
+    }
+
+    def test_control_characters_from_prometheus_are_escaped_in_tables(self) -> None:
+        """A label value carrying terminal escape codes and CR/LF prints escaped, on its own single line."""
+        text = render.render_overview(self.OVERVIEW)
+        assert "\x1b" not in text and "\r" not in text and "\x07" not in text
+        down = [line for line in text.splitlines() if line.startswith("DOWN")]
+        assert down == ["DOWN   ? j\\x1b]0;pwned\\x07\\x1b[31mRED\\r\\nFAKE LINE i"]
+        assert not any(line.startswith("FAKE LINE") for line in text.splitlines())
+
+    def test_printable_text_is_unchanged(self) -> None:
+        """Ordinary names, including non-ASCII letters, pass through as they are."""
+        assert render.clean("spark-01 Größe 名前") == "spark-01 Größe 名前"

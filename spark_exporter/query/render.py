@@ -11,6 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 
+def clean(text: str) -> str:
+    """``text`` with every non-printable character escaped (``\\x1b``, ``\\n``): label values come from
+    Prometheus, and a terminal must not run their escape codes or show a forged line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def fmt(value: Any, unit: str = "", digits: int = 1) -> str:
     """A figure for the table; None shows as 'n/a', never as 0."""
     if value is None:
@@ -19,7 +27,7 @@ def fmt(value: Any, unit: str = "", digits: int = 1) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.{digits}f}{unit}"
-    return f"{value}{unit}"
+    return clean(f"{value}{unit}")
 
 
 def gib(mib: float | None) -> str:
@@ -28,6 +36,7 @@ def gib(mib: float | None) -> str:
 
 
 def table(rows: list[list[str]]) -> str:
+    rows = [[clean(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
@@ -50,10 +59,10 @@ def render_overview(d: dict[str, Any]) -> str:
     ]
     out = table(rows)
     for t in d["downTargets"]:
-        out += f"\nDOWN   {t['node'] or '?'} {t['job']} {t['instance']}"
+        out += "\n" + clean(f"DOWN   {t['node'] or '?'} {t['job']} {t['instance']}")
     for t in d["staleTargets"]:
         age = t["lastScrapeAgeSeconds"]
-        out += f"\nSTALE  {t['node'] or '?'} {t['job']} {t['instance']} (last scrape {age}s ago)"
+        out += "\n" + clean(f"STALE  {t['node'] or '?'} {t['job']} {t['instance']} (last scrape {age}s ago)")
     return out + _footer(d)
 
 
@@ -77,7 +86,7 @@ def render_nodes(d: dict[str, Any]) -> str:
 
 
 def render_node(d: dict[str, Any]) -> str:
-    head = (
+    head = clean(
         f"node {d['node']}: up={fmt(d['up'])} stale={fmt(d['stale'])} util={fmt(d['utilization'], ' %')} "
         f"temp={fmt(d['temperature'], ' C')} power={fmt(d['powerDraw'], ' W')} "
         f"mem used={gib(d['memoryUsedMB'])} free={gib(d['memoryFreeMB'])} "
@@ -100,10 +109,10 @@ def render_node(d: dict[str, Any]) -> str:
 
 
 def render_history(d: dict[str, Any]) -> str:
-    lines = [f"node {d['node']}: GPU utilisation over {d['duration']}, step {d['step']}s"]
+    lines = [clean(f"node {d['node']}: GPU utilisation over {d['duration']}, step {d['step']}s")]
     for s in d["series"]:
         vals = [p["value"] for p in s["values"] if p["value"] is not None]
-        label = ",".join(f"{k}={v}" for k, v in sorted(s["metric"].items()))
+        label = clean(",".join(f"{k}={v}" for k, v in sorted(s["metric"].items())))
         if vals:
             lines.append(
                 f"{label}: {len(s['values'])} points, min {min(vals):.1f} %, "
@@ -183,8 +192,8 @@ def render_inference(d: dict[str, Any]) -> str:
 
 
 def _footer(d: dict[str, Any]) -> str:
-    out = "".join(f"\nmissing {k}: {v}" for k, v in d.get("missing", {}).items())
-    out += "".join(f"\nwarning: {w}" for w in d.get("warnings", []))
+    out = "".join("\n" + clean(f"missing {k}: {v}") for k, v in d.get("missing", {}).items())
+    out += "".join("\n" + clean(f"warning: {w}") for w in d.get("warnings", []))
     return out + ("\nwarning: partial response" if d.get("partial") else "")
 
 
