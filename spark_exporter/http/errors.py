@@ -13,6 +13,7 @@ ever carries a stack trace.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -36,12 +37,25 @@ def json_error(status: int, kind: str, message: str, headers: dict[str, str] | N
     return web.json_response(error_body(kind, message), status=status, headers=headers)
 
 
-def error_middleware(errors: ErrorMap = ()) -> Any:
+def error_middleware(errors: ErrorMap = (), log_interval: float = 60.0) -> Any:
     """Middleware turning every failure into a JSON error; ``errors`` maps application exceptions.
 
     HTTP errors keep their status (405 keeps ``Allow``); a mapped exception gets its status and kind
-    (5xx ones are logged as ``upstream_error``); anything else is a logged 500 ``internal``.
+    (5xx ones are logged as ``upstream_error``, at most once per ``log_interval`` seconds per kind, with
+    the number of lines held back: during an outage every request would otherwise log one);
+    anything else is a logged 500 ``internal``.
     """
+    last_logged: dict[str, float] = {}  # errorType -> monotonic time of its last upstream_error line
+    held_back: dict[str, int] = {}
+
+    def log_upstream(request: web.Request, e: Exception, kind: str) -> None:
+        now = time.monotonic()
+        if now - last_logged.get(kind, float("-inf")) < log_interval:
+            held_back[kind] = held_back.get(kind, 0) + 1
+            return
+        last_logged[kind] = now
+        log.warning("upstream_error", path=request.path, error=str(e), kind=kind,
+                    suppressed=held_back.pop(kind, 0))
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -60,7 +74,7 @@ def error_middleware(errors: ErrorMap = ()) -> Any:
             for cls, status, kind in errors:
                 if isinstance(e, cls):
                     if status >= 500:
-                        log.warning("upstream_error", path=request.path, error=str(e), kind=kind)
+                        log_upstream(request, e, kind)
                     return json_error(status, kind, str(e))
             log.exception("request_failed", path=request.path)
             return json_error(500, "internal", "internal error")
