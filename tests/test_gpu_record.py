@@ -135,3 +135,25 @@ class TestSimulatorMemoryConsistency:
             clock.advance(47)
         c.close()
         assert checked >= 12
+
+
+class TestRecordCommandSettings:
+    def test_check_config_prints_the_settings_and_records_nothing(self, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+        """`gpu record --check-config` prints the exporter settings with their sources and writes no file."""
+        from spark_exporter.nvml.record import main
+
+        out = tmp_path / "rec.json"
+        assert main(["record", f"--output={out}", "--gpu.simulate=gb10", "--check-config"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert "gpu.simulate=gb10  # flag" in lines and f"output={out}  # flag" in lines
+        assert not out.exists()
+
+    def test_bad_exporter_setting_is_one_line_and_exit_2(self, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+        """An unknown simulator profile is refused with one line naming the flag."""
+        from spark_exporter.nvml.record import main
+
+        assert main(["record", f"--output={tmp_path / 'r.json'}", "--gpu.simulate=bogus", "--check-config"]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and "--gpu.simulate" in err[0]

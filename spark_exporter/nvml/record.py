@@ -115,12 +115,28 @@ def main(argv: Sequence[str]) -> int:
         prog=PROG, description="GPU tools. 'record' writes every NVML answer the gpu collector uses as JSON; "
         "exporter flags (e.g. --gpu.simulate=gb10) may follow.")
     sub = parser.add_subparsers(dest="command", required=True)
-    rec = sub.add_parser("record", help="Record every NVML call the gpu collector makes, once, as JSON.")
+    rec = sub.add_parser("record", help="Record every NVML call the gpu collector makes, once, as JSON.",
+                         description="Call every NVML function the gpu collector uses, on every GPU, once, and "
+                         "write each answer (value or error name) as JSON with the driver version and models; "
+                         "'--gpu.replay=FILE' serves such a recording. Exporter flags (e.g. --gpu.simulate=gb10) "
+                         "may follow.")
     rec.add_argument("--output", required=True, metavar="FILE", help="Where to write the recording ('-': stdout).")
+    rec.epilog = ("Every exporter setting (flags, SPARK_EXPORTER_* environment, --config.file) applies, as for "
+                  "'spark-exporter --help'; --check-config prints them and records nothing.")
     args, rest = parser.parse_known_args(list(argv))
+    from ..exporter.main import load_config
     from ..logs import setup_logging
     from ..settings import ConfigError
 
+    if "--check-config" in rest:
+        try:
+            cfg = load_config(rest)
+        except ConfigError as e:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            return 2
+        print(f"output={args.output}  # flag")
+        print("\n".join(cfg.describe()))
+        return 0
     setup_logging("warn")  # on stderr: stdout may carry the recording ("--output -")
 
     try:
