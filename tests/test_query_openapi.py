@@ -15,6 +15,7 @@ import pytest
 from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS31Validator
 from test_api import api
+from test_dashboards import sysfs_with_hwmon
 
 from cluster import SimulatedCluster, simulated_cluster
 from procs import Proc, free_port, http_get, tempdir, wait_for
@@ -37,9 +38,14 @@ def validate(doc: dict[str, Any], template: str, status: int, body: Any) -> None
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[SimulatedCluster]:
-    with simulated_cluster(2, interval="1s") as c:
-        yield c
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCluster]:
+    """Two simulated GB10 nodes whose sysfs has the fixture's ConnectX-7 RDMA ports, so the network answer
+    carries RDMA ports too."""
+    sysfs = sysfs_with_hwmon(tmp_path_factory.mktemp("sysfs"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPARK_EXPORTER_PATH_SYSFS", str(sysfs))  # read by the exporters simulated_cluster starts
+        with simulated_cluster(2, interval="1s") as c:
+            yield c
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +61,8 @@ def live(cluster: SimulatedCluster) -> Iterator[tuple[Proc, dict[str, Any]]]:
             lambda: (
                 all(n["utilization"] is not None for n in fetch(p, "/api/v1/nodes")[1]["nodes"])
                 and len(fetch(p, "/api/v1/network")[1]["nodes"]) == 2
+                and {r["node"] for r in fetch(p, "/api/v1/network")[1]["rdmaPorts"] if r["rxBytesPerSec"] is not None}
+                == {"spark-01", "spark-02"}
             ),
             timeout=60,
             interval=1.0,
@@ -149,6 +157,15 @@ class TestTheValidationCanFail:
         extra["gpus"][0]["fanSpeed"] = 50
         with pytest.raises(ValidationError):
             validate(doc, "/api/v1/nodes/{node}/gpu", 200, extra)
+
+    def test_undocumented_rdma_port_field_is_rejected(self, live: tuple[Proc, dict[str, Any]]) -> None:
+        """An RDMA port with a field the models do not declare fails validation: the port rows are checked."""
+        proc, doc = live
+        body = fetch(proc, "/api/v1/network")[1]
+        assert body["rdmaPorts"]
+        body["rdmaPorts"][0]["lanes"] = 4
+        with pytest.raises(ValidationError):
+            validate(doc, "/api/v1/network", 200, body)
 
     def test_missing_required_field_is_rejected(self, live: tuple[Proc, dict[str, Any]]) -> None:
         """An error body without errorType fails validation against the Error schema."""

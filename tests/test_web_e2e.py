@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from test_dashboards import sysfs_with_hwmon
 
 from cluster import node_name, write_inventory
 from procs import PYTHON, Proc, exporter, free_port, require_binary, start_process, tempdir, wait_for
@@ -71,11 +72,15 @@ class RestartablePrometheus:
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[dict[str, Any]]:
-    """Two simulated GB10 nodes, a restartable Prometheus, and the API serving the page."""
+    """Two simulated GB10 nodes (spark-01 with the fixture's ConnectX-7 RDMA ports, spark-02 without any),
+    a restartable Prometheus, and the API serving the page."""
     if not WEBUI.is_file():
         raise RuntimeError(f"the live page is not built ({WEBUI} missing): run `./dev.sh web` first")
     with contextlib.ExitStack() as stack:
-        exporters = {node_name(i): stack.enter_context(exporter("--gpu.simulate=gb10", f"--gpu.seed={i + 1}"))
+        sysfs = sysfs_with_hwmon(stack.enter_context(tempdir("web-e2e-sysfs")))
+        rdma = {0: [f"--path.sysfs={sysfs}"]}
+        exporters = {node_name(i): stack.enter_context(exporter("--gpu.simulate=gb10", f"--gpu.seed={i + 1}",
+                                                                *rdma.get(i, [])))
                      for i in range(2)}
         work = stack.enter_context(tempdir("web-e2e"))
         write_inventory(work / "inventory.yml", exporters)
@@ -161,6 +166,18 @@ def fmt_percent(value: float | None) -> str:
     return f"{to_fixed(value, 0 if abs(value) >= 10 else 1)} %"
 
 
+def fmt_rate(value: float | None) -> str:
+    """web/src/format.ts's fmtRate: decimal units, 0 decimals from 100 up and for B/s."""
+    if value is None or not math.isfinite(value):
+        return DASH
+    units = ["B/s", "kB/s", "MB/s", "GB/s", "TB/s"]
+    i = 0
+    while abs(value) >= 1000 and i < len(units) - 1:
+        value /= 1000
+        i += 1
+    return f"{to_fixed(value, 0 if value >= 100 or i == 0 else 1)} {units[i]}"
+
+
 def expected_cards(ov: dict[str, Any]) -> dict[str, str]:
     return {
         "nodes-up": f"{ov['nodesUp']} / {ov['nodesTotal']}" if ov.get("nodesUp") is not None else DASH,
@@ -211,6 +228,30 @@ class TestLivePage:
                 wait_for(lambda p=panel: p.get_attribute("data-state") == "up", 20, what=f"{node} up")
                 assert s.text(f"util-{node}").endswith("%")
                 s.page.get_by_test_id(f"history-{node}").locator("canvas").first.wait_for(timeout=20_000)
+        finally:
+            s.close()
+
+    def test_rdma_ports_show_under_the_network_rows(self, live: dict[str, Any], browser: Any) -> None:
+        """spark-01's panel has a row per RDMA port with the API's rates and state; spark-02, without RDMA, none."""
+        def rated() -> list[dict[str, Any]]:
+            ports = api_json(live["api"], "/api/v1/network")["rdmaPorts"]
+            return ports if ports and all(p["rxBytesPerSec"] is not None for p in ports) else []
+
+        ports = wait_for(rated, 30, what="RDMA port rates in the API")
+        assert {p["node"] for p in ports} == {"spark-01"}
+        s = PageSession(browser, live["api"].url)
+        try:
+            s.open()
+            for p in ports:
+                row = s.page.get_by_test_id(f"rdma-spark-01-{p['device']}-{p['port']}")
+                row.wait_for(timeout=20_000)
+                assert row.get_by_test_id("rdma-state").text_content() == p["state"]
+                want = (fmt_rate(p["rxBytesPerSec"]), fmt_rate(p["txBytesPerSec"]))
+                wait_for(lambda r=row, w=want: (r.get_by_test_id("rdma-rx").text_content(),
+                                                r.get_by_test_id("rdma-tx").text_content()) == w,
+                         3 * POLL, what=f"{p['device']} rates as the API's")
+            s.page.get_by_test_id("util-spark-02").wait_for(timeout=20_000)
+            assert s.page.locator('[data-testid^="rdma-spark-02-"]').count() == 0
         finally:
             s.close()
 

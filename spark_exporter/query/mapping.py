@@ -21,6 +21,7 @@ from .models import (
     NetworkStats,
     NodeGpuMetrics,
     NodeNetwork,
+    RdmaPortStats,
     SparkApplication,
     SparkApplications,
     TargetState,
@@ -32,6 +33,8 @@ from .queries import (
     OVERVIEW_COUNTS,
     OVERVIEW_GPU_FIGURES,
     OVERVIEW_RULES,
+    RDMA_GAUGES,
+    RDMA_RATES,
     SPARK_APPLICATION_RULES,
     SPARK_CLUSTER_RULES,
     VLLM_CLUSTER_RULES,
@@ -260,6 +263,9 @@ def why_missing(node: str, up: bool | None, what: str) -> str:
 # -- network ----------------------------------------------------------------------------------
 
 
+_RDMA_TOTALS = ("rdma_rx_bytes_per_sec", "rdma_tx_bytes_per_sec")  # in RDMA_RATES' order
+
+
 def fill_network(out: NetworkStats, parts: dict[str, list[Sample]]) -> None:
     def keyed(name: str) -> dict[tuple[str, str], float | None]:
         return {(s.labels.get("node", ""), s.labels.get("device", "")): s.value for s in parts.get(name, [])}
@@ -276,17 +282,114 @@ def fill_network(out: NetworkStats, parts: dict[str, list[Sample]]) -> None:
                 up=None if up is None else up == 1,
             )
         )
-    for name in sorted({i.node for i in out.interfaces}):
+    out.rdma_ports = rdma_ports(parts)
+    for name in sorted({i.node for i in out.interfaces} | {p.node for p in out.rdma_ports}):
         mine = [i for i in out.interfaces if i.node == name]
-        out.nodes.append(
-            NodeNetwork(
-                node=name,
-                rx_bytes_per_sec=total(i.rx_bytes_per_sec for i in mine),
-                tx_bytes_per_sec=total(i.tx_bytes_per_sec for i in mine),
-            )
+        ports = [p for p in out.rdma_ports if p.node == name]
+        nn = NodeNetwork(
+            node=name,
+            rx_bytes_per_sec=total(i.rx_bytes_per_sec for i in mine),
+            tx_bytes_per_sec=total(i.tx_bytes_per_sec for i in mine),
+            rdma_rx_bytes_per_sec=total(p.rx_bytes_per_sec for p in ports),
+            rdma_tx_bytes_per_sec=total(p.tx_bytes_per_sec for p in ports),
         )
+        for field in ("rx_bytes_per_sec", "tx_bytes_per_sec"):
+            if getattr(nn, field) is None:
+                nn.missing[json_name(nn, field)] = (
+                    f"no node_network_*_bytes_total series on physical interfaces of node {name}"
+                )
+        for field, (rule, counter) in zip(_RDMA_TOTALS, RDMA_RATES.values(), strict=True):
+            if getattr(nn, field) is None:
+                nn.missing[json_name(nn, field)] = (
+                    f"no {rule} or {counter} series for node {name}"
+                    + ("" if ports else " (no RDMA port: no node_infiniband_* series)")
+                )
+        out.nodes.append(nn)
     out.rx_bytes_per_sec = total(n.rx_bytes_per_sec for n in out.nodes)
     out.tx_bytes_per_sec = total(n.tx_bytes_per_sec for n in out.nodes)
+    out.rdma_rx_bytes_per_sec = total(p.rx_bytes_per_sec for p in out.rdma_ports)
+    out.rdma_tx_bytes_per_sec = total(p.tx_bytes_per_sec for p in out.rdma_ports)
+
+
+def network_rdma_missing(out: NetworkStats, where: str) -> None:
+    """Reasons for null RDMA totals: no RDMA port in scope, or none with a rate yet."""
+    for field, (rule, counter) in zip(_RDMA_TOTALS, RDMA_RATES.values(), strict=True):
+        if getattr(out, field) is None:
+            out.missing[json_name(out, field)] = f"no {rule} or {counter} series for {where}" + (
+                "" if out.rdma_ports else " (no RDMA port: no node_infiniband_* series)"
+            )
+
+
+# IBA port states (sysfs ``state`` / ``phys_state``, node_infiniband_state_id / _physical_state_id) by number.
+RDMA_STATES = {1: "down", 2: "init", 3: "armed", 4: "active", 5: "active_defer"}
+RDMA_PHYSICAL_STATES = {
+    1: "sleep",
+    2: "polling",
+    3: "disabled",
+    4: "training",
+    5: "link_up",
+    6: "link_error_recovery",
+    7: "phy_test",
+}
+
+
+# RdmaPortStats attribute -> the node_infiniband_* gauge it comes from (for reasons).
+_RDMA_GAUGE_FIELDS = {
+    "state_id": RDMA_GAUGES["rdma_state"],
+    "physical_state_id": RDMA_GAUGES["rdma_physical_state"],
+    "link_rate_bytes_per_sec": RDMA_GAUGES["rdma_link_rate"],
+}
+
+
+def rdma_ports(parts: dict[str, list[Sample]]) -> list[RdmaPortStats]:
+    """One RdmaPortStats per (node, device, port) seen in any RDMA part of the network bundle (Queries.rdma)."""
+
+    def keyed(name: str) -> dict[tuple[str, str, str], float | None]:
+        return {
+            (s.labels.get("node", ""), s.labels.get("device", ""), s.labels.get("port", "")): s.value
+            for s in parts.get(name, [])
+        }
+
+    cols = {name: keyed(name) for name in (*RDMA_RATES, *RDMA_GAUGES)}
+    out = []
+    for key in sorted(set().union(*cols.values())):
+        node, device, port = key
+        state = _as_int(cols["rdma_state"].get(key))
+        phys = _as_int(cols["rdma_physical_state"].get(key))
+        p = RdmaPortStats(
+            node=node,
+            device=device,
+            port=port,
+            rx_bytes_per_sec=cols["rdma_rx"].get(key),
+            tx_bytes_per_sec=cols["rdma_tx"].get(key),
+            state_id=state,
+            state=None if state is None else RDMA_STATES.get(state),
+            physical_state_id=phys,
+            physical_state=None if phys is None else RDMA_PHYSICAL_STATES.get(phys),
+            link_rate_bytes_per_sec=cols["rdma_link_rate"].get(key),
+        )
+        where = f"port {port} of {device} on node {node}"
+        for field, (rule, counter) in zip(("rx_bytes_per_sec", "tx_bytes_per_sec"), RDMA_RATES.values(), strict=True):
+            if getattr(p, field) is None:
+                p.missing[json_name(p, field)] = (
+                    f"no {rule} or {counter} series for {where} (counter not exposed, or fewer than two scrapes)"
+                )
+        for field, family in _RDMA_GAUGE_FIELDS.items():
+            if getattr(p, field) is None:
+                p.missing[json_name(p, field)] = f"no {family} series for {where}"
+        for field, number in (("state", state), ("physical_state", phys)):
+            if getattr(p, field) is None:
+                p.missing[json_name(p, field)] = (
+                    f"no {_RDMA_GAUGE_FIELDS[field + '_id']} series for {where}"
+                    if number is None
+                    else f"state number {number} has no IBA name"
+                )
+        out.append(p)
+    return out
+
+
+def _as_int(value: float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 # -- workloads: Spark and vLLM ----------------------------------------------------------------

@@ -199,20 +199,68 @@ class InterfaceStats(ApiModel):
     up: bool | None = Field(description="node_network_up; null when not reported.")
 
 
+class RdmaPortStats(ApiModel):
+    """One RDMA (InfiniBand or RoCE) port of a node, from the infiniband collector's ``node_infiniband_*`` series.
+
+    On a DGX Spark these are the ConnectX-7 ports: NCCL traffic between two Sparks moves here, not
+    through the Ethernet counters of ``interfaces``.
+    """
+
+    node: str
+    device: str = Field(description="The RDMA device (device label), e.g. rocep1s0f0.")
+    port: str = Field(description="The port number on the device (port label).")
+    rx_bytes_per_sec: float | None = Field(
+        description="B/s received over 1m: node_port:rdma_receive_bytes:rate1m, else "
+        "rate(node_infiniband_port_data_received_bytes_total[1m])."
+    )
+    tx_bytes_per_sec: float | None = Field(
+        description="B/s transmitted over 1m: node_port:rdma_transmit_bytes:rate1m, else "
+        "rate(node_infiniband_port_data_transmitted_bytes_total[1m])."
+    )
+    state_id: int | None = Field(
+        description="Logical port state, node_infiniband_state_id: 1 down, 2 init, 3 armed, 4 active, 5 active defer."
+    )
+    state: str | None = Field(description='The name of state_id ("down", "init", "armed", "active", "active_defer").')
+    physical_state_id: int | None = Field(
+        description="Physical link state, node_infiniband_physical_state_id (5 = link up, 3 = disabled)."
+    )
+    physical_state: str | None = Field(
+        description='The name of physical_state_id ("sleep", "polling", "disabled", "training", "link_up", '
+        '"link_error_recovery", "phy_test").'
+    )
+    link_rate_bytes_per_sec: float | None = Field(
+        description="Signalling rate of the link, B/s (node_infiniband_rate_bytes_per_second)."
+    )
+    missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
+
+
 class NodeNetwork(ApiModel):
     node: str
     rx_bytes_per_sec: float | None = Field(description="B/s, sum of the node's physical interfaces.")
     tx_bytes_per_sec: float | None = Field(description="B/s, sum of the node's physical interfaces.")
+    rdma_rx_bytes_per_sec: float | None = Field(
+        default=None, description="B/s, sum of the node's RDMA ports; null when it has none."
+    )
+    rdma_tx_bytes_per_sec: float | None = Field(
+        default=None, description="B/s, sum of the node's RDMA ports; null when it has none."
+    )
+    missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
 
 
 class NetworkStats(Result):
-    """``/api/v1/network[?node=]``: throughput of physical interfaces, per interface, node and in total."""
+    """``/api/v1/network[?node=]``: throughput of physical interfaces and RDMA ports, per interface or port,
+    per node and in total."""
 
     node: str | None = None
     rx_bytes_per_sec: float | None = _num("B/s, all physical interfaces in scope.")
     tx_bytes_per_sec: float | None = _num("B/s, all physical interfaces in scope.")
+    rdma_rx_bytes_per_sec: float | None = _num("B/s, all RDMA ports in scope; null when there is none.")
+    rdma_tx_bytes_per_sec: float | None = _num("B/s, all RDMA ports in scope; null when there is none.")
     nodes: list[NodeNetwork] = Field(default_factory=list)
     interfaces: list[InterfaceStats] = Field(default_factory=list)
+    rdma_ports: list[RdmaPortStats] = Field(
+        default_factory=list, description="RDMA ports in scope, by node, device and port; empty when none."
+    )
 
 
 class SparkApplication(ApiModel):

@@ -21,6 +21,18 @@ VIRTUAL_INTERFACES = (  # the same list as rules/spark-recording.yml, so rule an
     r"|tap.*|wg.*|tailscale.*|kube-ipvs.*|nodelocaldns|dummy.*|ifb.*"
 )
 
+# RDMA (InfiniBand/RoCE) ports: direction -> (recording rule in rules/spark-recording.yml, raw byte counter).
+RDMA_RATES: dict[str, tuple[str, str]] = {
+    "rdma_rx": ("node_port:rdma_receive_bytes:rate1m", "node_infiniband_port_data_received_bytes_total"),
+    "rdma_tx": ("node_port:rdma_transmit_bytes:rate1m", "node_infiniband_port_data_transmitted_bytes_total"),
+}
+# Port gauges read as they are: field tag -> node_infiniband_* family.
+RDMA_GAUGES: dict[str, str] = {
+    "rdma_state": "node_infiniband_state_id",
+    "rdma_physical_state": "node_infiniband_physical_state_id",
+    "rdma_link_rate": "node_infiniband_rate_bytes_per_second",
+}
+
 GPU_JOBS = ("spark-exporter", "dcgm-exporter")  # jobs whose target carries a node's GPU telemetry
 
 # DCGM field -> GpuMetrics attribute, for the per-GPU answer; the one list of GPU fields read.
@@ -259,4 +271,22 @@ class Queries:
                 expr = f"max by (node, device) ({rule}) or {expr}"
             parts[key] = expr
         parts["link"] = f"max by (node, device) ({self.sel('node_network_up', node, phys)})"
+        parts.update(self.rdma(node))
         return promql.bundle(parts)
+
+    def rdma(self, node: str | None) -> dict[str, str]:
+        """RDMA port parts of the network bundle, one value per (node, device, port): the rate rules where
+        they have a series, else ``rate()`` of the byte counters; the state and link-rate gauges.
+
+        ``max`` folds a port exported by both spark-exporter and node_exporter into one, as the rules do.
+        """
+        per_port = promql.by("node", "device", "port")
+        parts: dict[str, str] = {}
+        for key, (rule, counter) in RDMA_RATES.items():
+            expr = f"max {per_port} (rate({self.sel(counter, node)}[1m]))"
+            if self.cluster:  # the rules keep the cluster label: they apply only in a cluster scope
+                expr = f"max {per_port} ({self.sel(rule, node)}) or {expr}"
+            parts[key] = expr
+        for key, family in RDMA_GAUGES.items():
+            parts[key] = f"max {per_port} ({self.sel(family, node)})"
+        return parts

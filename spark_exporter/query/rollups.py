@@ -39,6 +39,7 @@ from .models import (
     NodeList,
     NodeNetwork,
     NodeSummary,
+    RdmaPortStats,
     Result,
     SparkApplication,
     SparkApplications,
@@ -65,6 +66,7 @@ __all__ = [
     "NodeList",
     "NodeNetwork",
     "NodeSummary",
+    "RdmaPortStats",
     "Result",
     "Rollups",
     "SparkApplication",
@@ -298,7 +300,8 @@ class Rollups:
     # -- network ------------------------------------------------------------------------------
 
     async def network_stats(self, node: str | None = None) -> NetworkStats:
-        """Throughput of physical interfaces (not VIRTUAL_INTERFACES), B/s over 1m, in scope."""
+        """Throughput of physical interfaces (not VIRTUAL_INTERFACES) and of RDMA ports, B/s over 1m, in scope;
+        the RDMA ports' states and link rates. One query (Queries.network)."""
         return await self._within(self._network(node))
 
     async def _network(self, node: str | None) -> NetworkStats:
@@ -309,8 +312,12 @@ class Rollups:
         self._stamp(out, res)
         mapping.fill_network(out, mapping.split(res))
         if not out.interfaces:
-            where = f"node {node}" if node else (f"cluster {self.cluster}" if self.cluster else "any node")
+            where = self._where(node)
             out.missing["rxBytesPerSec"] = out.missing["txBytesPerSec"] = (
                 f"no node_network_*_bytes_total series on physical interfaces for {where}"
             )
+        mapping.network_rdma_missing(out, self._where(node))
         return out
+
+    def _where(self, node: str | None) -> str:
+        return f"node {node}" if node else (f"cluster {self.cluster}" if self.cluster else "any node")

@@ -28,6 +28,19 @@ export function fmtRate(bytesPerSec: number | null | undefined): string {
   return `${v.toFixed(v >= 100 || i === 0 ? 0 : 1)} ${RATE_UNITS[i]}`;
 }
 
+/** An RDMA port's link rate (bytes/s from the API) in Gb/s, the unit the port itself reports. */
+export function fmtLinkRate(bytesPerSec: number | null | undefined): string {
+  if (bytesPerSec === null || bytesPerSec === undefined || !Number.isFinite(bytesPerSec)) return DASH;
+  const gbits = (bytesPerSec * 8) / 1e9;
+  return `${gbits.toFixed(Number.isInteger(gbits) ? 0 : 1)} Gb/s`;
+}
+
+/** The badge for an RDMA port's logical state: its name, and whether it is a problem (anything but active). */
+export function rdmaStateBadge(state: string | null | undefined): { text: string; down: boolean } | null {
+  if (state === null || state === undefined) return null;
+  return { text: state.replace("_", " "), down: state !== "active" };
+}
+
 /** MiB as GiB with one decimal (the page shows memory in GiB everywhere). */
 export function fmtMiBAsGiB(mib: number | null | undefined): string {
   return fmt(mib === null || mib === undefined ? null : mib / 1024, " GiB");

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { DASH, fmt, fmtMiBAsGiB, fmtPercent, fmtRate, lowClockUnderLoad, throttleNames } from "../src/format";
+import {
+  DASH,
+  fmt,
+  fmtLinkRate,
+  fmtMiBAsGiB,
+  fmtPercent,
+  fmtRate,
+  lowClockUnderLoad,
+  rdmaStateBadge,
+  throttleNames,
+} from "../src/format";
 
 describe("missing values", () => {
   it("null, undefined and NaN are a dash, never 0", () => {
@@ -43,5 +53,19 @@ describe("low clocks under load", () => {
     expect(lowClockUnderLoad(5, 300, 0x4)).toBeNull();
     expect(lowClockUnderLoad(90, 2400, 0)).toBeNull();
     expect(lowClockUnderLoad(null, 300, 0x80)).toBeNull();
+  });
+});
+
+describe("RDMA ports", () => {
+  it("link rates are shown in Gb/s, a missing one as a dash", () => {
+    expect(fmtLinkRate(25_000_000_000)).toBe("200 Gb/s");
+    expect(fmtLinkRate(3_906_250_000)).toBe("31.3 Gb/s"); // 31.25 Gb/s
+    expect(fmtLinkRate(null)).toBe(DASH);
+  });
+  it("only an active port has a badge that is not marked down; an unknown state has none", () => {
+    expect(rdmaStateBadge("active")).toEqual({ text: "active", down: false });
+    expect(rdmaStateBadge("down")).toEqual({ text: "down", down: true });
+    expect(rdmaStateBadge("active_defer")).toEqual({ text: "active defer", down: true });
+    expect(rdmaStateBadge(null)).toBeNull();
   });
 });

@@ -1,10 +1,11 @@
 import type { NetworkStats, NodeList } from "../api/client";
-import { fmt, fmtMiBAsGiB, fmtPercent, fmtRate, lowClockUnderLoad } from "../format";
+import { fmt, fmtLinkRate, fmtMiBAsGiB, fmtPercent, fmtRate, lowClockUnderLoad, rdmaStateBadge } from "../format";
 import { useNodeGpuMetrics } from "../hooks";
 import { HistoryChart } from "./HistoryChart";
 import { Skeleton, Value } from "./Value";
 
 type NodeSummary = NonNullable<NodeList["nodes"]>[number];
+type RdmaPort = NonNullable<NetworkStats["rdmaPorts"]>[number];
 
 function Row({ label, children }: { label: string; children: React.ReactNode }) {
   return (
@@ -40,7 +41,36 @@ function MemoryBreakdown({ used, free, total, unified }: { used?: number | null;
   );
 }
 
-/** One node: GPU utilisation, temperature, power, clocks, memory, CPU, network, history. */
+/** One RDMA (RoCE/InfiniBand) port: receive and transmit rates, and its state with the physical state and link
+ * rate on hover. */
+function RdmaPortRow({ node, port }: { node: string; port: RdmaPort }) {
+  const m = port.missing ?? {};
+  const badge = rdmaStateBadge(port.state);
+  const detail = [port.physicalState?.replace(/_/g, " "), port.linkRateBytesPerSec == null ? null : fmtLinkRate(port.linkRateBytesPerSec)]
+    .filter(Boolean)
+    .join(" · ");
+  return (
+    <Row label={`RDMA ${port.device}/${port.port}`}>
+      <span data-testid={`rdma-${node}-${port.device}-${port.port}`}>
+        ↓ <Value testId="rdma-rx" text={fmtRate(port.rxBytesPerSec)} reason={m["rxBytesPerSec"]} /> ↑{" "}
+        <Value testId="rdma-tx" text={fmtRate(port.txBytesPerSec)} reason={m["txBytesPerSec"]} />
+        {badge ? (
+          <span className={`badge ${badge.down ? "down" : "ok"}`} title={detail || undefined} data-testid="rdma-state">
+            {badge.text}
+          </span>
+        ) : (
+          <>
+            {" "}
+            <Value testId="rdma-state" text={fmt(null)} reason={m["state"]} />
+          </>
+        )}
+      </span>
+    </Row>
+  );
+}
+
+/** One node: GPU utilisation, temperature, power, clocks, memory, CPU, network (Ethernet interfaces, then RDMA
+ * ports when the node has any), history. */
 export function NodePanel({ node, summary, network }: { node: string; summary?: NodeSummary; network?: NetworkStats }) {
   const { data, error, isPending } = useNodeGpuMetrics(node);
   const state = data ? (data.up === false ? "down" : data.stale ? "stale" : "up") : summary?.up === false ? "down" : "unknown";
@@ -56,6 +86,7 @@ export function NodePanel({ node, summary, network }: { node: string; summary?: 
   }
   const m = data?.missing ?? {};
   const ifaces = (network?.interfaces ?? []).filter((i) => i.node === node);
+  const rdma = (network?.rdmaPorts ?? []).filter((p) => p.node === node);
   return (
     <section className={`node ${state}`} data-testid={`node-${node}`} data-state={state}>
       <h2>
@@ -108,6 +139,9 @@ export function NodePanel({ node, summary, network }: { node: string; summary?: 
               ↓ <Value text={fmtRate(i.rxBytesPerSec)} /> ↑ <Value text={fmtRate(i.txBytesPerSec)} />
               {i.up === false && <span className="badge down">down</span>}
             </Row>
+          ))}
+          {rdma.map((p) => (
+            <RdmaPortRow key={`${p.device}/${p.port}`} node={node} port={p} />
           ))}
           <HistoryChart node={node} />
         </>
