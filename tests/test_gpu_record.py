@@ -101,6 +101,15 @@ class TestRecordReplay:
         assert done.returncode == 2
         assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
+    def test_a_recording_that_is_not_a_regular_file_is_refused_unread(self, tmp_path: Path) -> None:
+        """--gpu.replay=/dev/zero or a FIFO is one line naming it 'not a regular file' and exit 2, never read."""
+        fifo = tmp_path / "fifo.json"
+        os.mkfifo(fifo)
+        for path in ("/dev/zero", str(fifo)):
+            done = run_cli(f"--gpu.replay={path}", "--check-config")
+            assert done.returncode == 2
+            assert f"not a regular file: {path}" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
     def test_check_config_refuses_a_malformed_recording(self, tmp_path: Path) -> None:
         """--check-config reads the recording --gpu.replay names: a malformed one is one line and exit 2."""
         path = tmp_path / "rec.json"

@@ -69,8 +69,10 @@ def _parse_replay(value: Any) -> str | None:
     if value is None or value == "":
         return None
     path = str(value)
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise ValueError(f"no such recording file: {path}")
+    if not Path(path).is_file():  # a FIFO or /dev/zero would block or never end
+        raise ValueError(f"not a regular file: {path}")
     from ...nvml.replay import ReplayedNvml
 
     ReplayedNvml.from_file(path)  # so that --check-config and start-up refuse a malformed recording
