@@ -212,7 +212,9 @@ class TestErrorAnswers:
             fake.write()
             fams = wait_for(lambda: (f := scrape(p.url)) and gpu_success(f) == 0.0 and f, 30, 0.3, "gpu scored 0")
             assert "node_load1" in fams and "DCGM_FI_DEV_GPU_TEMP" not in fams
-            wait_for(lambda: "NVMLError_DriverNotLoaded" in p.log(), 30, 0.3, "a failed re-initialisation")
+            # Collection is scrape-driven: the re-initialisation is tried by a scrape after its backoff.
+            wait_for(lambda: scrape(p.url) and "NVMLError_DriverNotLoaded" in p.log(), 30, 0.3,
+                     "a failed re-initialisation")
             del fake.profile["init_error"]
             fake.write()
             fams = wait_for(lambda: (f := scrape(p.url)) and "DCGM_FI_DEV_GPU_TEMP" in f and f, 30, 0.3, "recovery")
