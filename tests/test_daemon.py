@@ -74,5 +74,4 @@ class TestScrapeDriven:
                              text=True, timeout=60)
         assert out.returncode == 2
         assert out.stderr.splitlines() == [
-            "spark-exporter: error: flag --collect.interval: removed; use --collect.min-age "
-            "(collection now runs when scraped)"]
+            "spark-exporter: error: --collect.interval was removed: use --collect.min-age instead"]
