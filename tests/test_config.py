@@ -162,7 +162,7 @@ class TestErrors:
 class TestRemovedInterval:
     def test_flag_names_its_replacement(self) -> None:
         """--collect.interval fails with one line that names --collect.min-age."""
-        r = run_cli("--collect.min-age=5s")
+        r = run_cli("--collect.interval=5s")
         assert r.returncode == 2
         assert r.stderr.splitlines() == [
             "spark-exporter: error: --collect.interval was removed: use --collect.min-age instead"]
@@ -189,7 +189,7 @@ class TestDaemonCheckConfig:
         got = check_config(r.stdout)
         assert got["config.file"] == (str(cfg_file), "flag")
         assert got["collect.min-age"] == ("1m30s", "flag")
-        assert got["collect.timeout"] == ("10s", "default")
+        assert got["collect.timeout"] == ("5s", "default")
         assert got["log.format"] == ("json", "environment")
         assert got["log.level"] == ("warn", f"config file {cfg_file}")
         assert got["web.config.file"] == ("none", "default")
