@@ -165,10 +165,14 @@ def make_app(web_config: WebConfig, limits: Limits | None = None, *, errors: Err
 async def _on_startup(app: web.Application) -> None:
     loop = asyncio.get_running_loop()
     cfg = app[CONFIG_KEY]
-    try:
-        loop.add_signal_handler(signal.SIGHUP, lambda: log.info("sighup_ignored", reason="nothing to reload"))
-    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
-        pass
+    # Only where SIGHUP still has its default action (which would end the process): a host program
+    # that already handles it (the demo stops on SIGHUP, a closed terminal) keeps its own handler.
+    ignore_sighup = signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+    if ignore_sighup:
+        try:
+            loop.add_signal_handler(signal.SIGHUP, lambda: log.info("sighup_ignored", reason="nothing to reload"))
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            ignore_sighup = False
     accept_failed = RateLimitedLog("accept_failed", cfg.limits.log_interval)
     previous = loop.get_exception_handler()
 
@@ -187,8 +191,9 @@ async def _on_startup(app: web.Application) -> None:
 
     async def restore(_: web.Application) -> None:
         loop.set_exception_handler(previous)
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.remove_signal_handler(signal.SIGHUP)
+        if ignore_sighup:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
 
     app.on_cleanup.append(restore)
 
