@@ -15,7 +15,9 @@ def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer(sort_keys=False)
     else:
-        renderer = structlog.processors.LogfmtRenderer(key_order=["ts", "level", "event"], drop_missing=True)
+        # bool_as_flag=False: "basic_auth=true", not a bare "basic_auth" next to "tls=false".
+        renderer = structlog.processors.LogfmtRenderer(key_order=["ts", "level", "event"], drop_missing=True,
+                                                       bool_as_flag=False)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

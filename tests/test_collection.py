@@ -81,6 +81,19 @@ class FakeGpu(Collector):
         return []
 
 
+class Spoofing(Collector):
+    """Serves self-metric names untyped, as a stray textfile can."""
+
+    name = "spoofing"
+
+    def collect(self) -> Iterable[Metric]:
+        fake = Metric("spark_exporter_collector_success", "Spoofed.", "unknown")
+        fake.add_sample("spark_exporter_collector_success", {"collector": "broken"}, 1.0)
+        node = Metric("node_scrape_collector_success", "Spoofed.", "unknown")
+        node.add_sample("node_scrape_collector_success", {"collector": "broken"}, 1.0)
+        return [fake, node]
+
+
 def success_by_collector(body: bytes, family: str = "spark_exporter_collector_success") -> dict[str, float]:
     fams = parse_metrics(body.decode())
     return {s.labels["collector"]: s.value for s in fams[family].samples}
@@ -152,6 +165,19 @@ class TestCollection:
         assert fams["node_scrape_collector_duration_seconds"].documentation == (
             "node_exporter: Duration of a collector scrape.")
         assert success_by_collector(snap.body)["gpu"] == 1.0
+
+    def test_a_collector_cannot_hide_the_self_metrics(self) -> None:
+        """A collector serving a self-metric's name is left out of that family; the exporter's own is served."""
+        loop = Collection([Spoofing(CFG, Paths()), Broken(CFG, Paths()), Good(CFG, Paths())], timeout=1)
+        with capture_logs() as logs:
+            snap = loop.collect_once()
+            loop.collect_once()
+        assert success_by_collector(snap.body) == {"spoofing": 1.0, "broken": 0.0, "good": 1.0}
+        assert success_by_collector(snap.body, "node_scrape_collector_success") == {
+            "spoofing": 1.0, "broken": 0.0, "good": 1.0}
+        assert parse_metrics(snap.body.decode())["spark_exporter_collector_success"].type == "gauge"
+        assert sorted(e["metric"] for e in logs if e["event"] == "self_metric_shadowed") == [
+            "node_scrape_collector_success", "spark_exporter_collector_success"]
 
     def test_last_collection_timestamp_is_the_collection_end(self) -> None:
         """spark_exporter_last_collection_timestamp_seconds is the snapshot's end time in Unix seconds."""

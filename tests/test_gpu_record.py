@@ -8,13 +8,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pynvml
 import pytest
+from structlog.testing import capture_logs
 from test_gpu_helpers import Clock, write_meminfo
 
 from procs import PYTHON, REPO, exporter, http_get, parse_metrics, wait_for
 from spark_exporter.cli import load_config
 from spark_exporter.collectors.base import Paths
 from spark_exporter.collectors.gpu import GpuCollector
+from spark_exporter.collectors.gpu.collector import MAX_GPUS
 from spark_exporter.exporter.exposition import render
 from spark_exporter.nvml.background import WatchedDevice
 from spark_exporter.nvml.record import record_library
@@ -86,15 +89,35 @@ class TestRecordReplay:
         (None, "no such recording file"),
         ("{not json", "invalid JSON at line 1"),
         ('{"format": "something-else", "calls": []}', "not a spark-exporter NVML recording"),
+        ('{"calls": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ("\udcff", "not UTF-8 text"),
     ])
     def test_bad_recording_is_one_line_and_exit_2(self, content: str | None, message: str, tmp_path: Path) -> None:
         """A missing, malformed or foreign recording file is rejected at start-up with one line and exit 2."""
         path = tmp_path / "rec.json"
         if content is not None:
-            path.write_text(content)
+            path.write_text(content, errors="surrogateescape")
         done = run_cli(f"--gpu.replay={path}", "--web.listen-address=127.0.0.1:0")
         assert done.returncode == 2
         assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+    def test_a_recording_that_is_not_a_regular_file_is_refused_unread(self, tmp_path: Path) -> None:
+        """--gpu.replay=/dev/zero or a FIFO is one line naming it 'not a regular file' and exit 2, never read."""
+        fifo = tmp_path / "fifo.json"
+        os.mkfifo(fifo)
+        for path in ("/dev/zero", str(fifo)):
+            done = run_cli(f"--gpu.replay={path}", "--check-config")
+            assert done.returncode == 2
+            assert f"not a regular file: {path}" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+    def test_check_config_refuses_a_malformed_recording(self, tmp_path: Path) -> None:
+        """--check-config reads the recording --gpu.replay names: a malformed one is one line and exit 2."""
+        path = tmp_path / "rec.json"
+        path.write_text("{not json")
+        done = run_cli(f"--gpu.replay={path}", "--check-config")
+        assert done.returncode == 2
+        assert "invalid JSON at line 1" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert done.stdout == ""
 
     def test_record_without_a_driver_says_so_and_exits_1(self, tmp_path: Path) -> None:
         """'gpu record' on a machine without libnvidia-ml names the NVML error and writes no file."""
@@ -107,6 +130,48 @@ class TestRecordReplay:
     def test_record_needs_an_output(self) -> None:
         """'gpu record' without --output is a usage error (exit 2)."""
         assert run_cli("gpu", "record").returncode == 2
+
+
+class TestImplausibleAnswers:
+    def _recording(self, profile: str, procfs: Path) -> dict[str, Any]:
+        clock = Clock()
+        cfg = load_config([f"--gpu.seed={SEED}", "--gpu.pcie-interval=0"], environ={})
+        rec = record_library(cfg, Paths(procfs=str(procfs)), SimulatedNvml(profile, seed=SEED, clock=clock), "test",
+                             clock=clock)
+        return json.loads(json.dumps(rec))
+
+    def test_a_device_count_beyond_any_system_is_read_as_the_cap(self, tmp_path: Path) -> None:
+        """A device count of a billion makes discovery look at MAX_GPUS indices, not a billion, and says so."""
+        procfs = write_meminfo(tmp_path / "proc")
+        rec = self._recording("gb10", procfs)
+        for call in rec["calls"]:
+            if call["fn"] == "nvmlDeviceGetCount":
+                call["value"] = 10**9
+        cfg = load_config(["--gpu.pcie-interval=0"], environ={})
+        collector = GpuCollector(cfg, Paths(procfs=str(procfs)), nvml_lib=ReplayedNvml(rec))
+        with capture_logs() as logs:
+            fams = {f.name: f for f in collector.collect()}
+        collector.close()
+        up = {s.labels["gpu"]: s.value for s in fams["spark_exporter_gpu_up"].samples}
+        assert len(up) == MAX_GPUS and up["0"] == 1.0
+        assert [e["count"] for e in logs if e["event"] == "gpu_count_implausible"] == [10**9]
+
+    def test_an_nvlink_count_beyond_nvml_maximum_reads_at_most_that_many_links(self, tmp_path: Path) -> None:
+        """A link count of a billion is read as NVML's maximum number of links: the collection completes."""
+        procfs = write_meminfo(tmp_path / "proc")
+        rec = self._recording("h100x8", procfs)
+        for call in rec["calls"]:
+            if call["fn"] == "nvmlDeviceGetFieldValues":
+                for v in call["value"]:
+                    if v["fieldId"] == pynvml.NVML_FI_DEV_NVLINK_LINK_COUNT:
+                        v["value"] = 10**9
+        cfg = load_config(["--gpu.pcie-interval=0"], environ={})
+        collector = GpuCollector(cfg, Paths(procfs=str(procfs)), nvml_lib=ReplayedNvml(rec))
+        fams = {f.name: f for f in collector.collect()}
+        collector.close()
+        # The recorded 18 links' reads were keyed on 18 links, so a 36-link read is unrecorded: left out.
+        assert "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL" not in fams
+        assert len(fams["DCGM_FI_DEV_GPU_TEMP"].samples) == 8
 
 
 class TestSimulatorMemoryConsistency:

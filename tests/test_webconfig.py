@@ -50,6 +50,8 @@ class TestLoading:
         ("http_server_config:\n  headers:\n    X-Frame-Options: [deny]\n", "single-line"),
         ("http_server_config:\n  headers:\n    X-Content-Type-Options: sniff\n", "nosniff"),
         ("basic_auth_users:\n  alice: $2y$10$short\n", "malformed bcrypt hash"),
+        ("basic_auth_users:\n  alice: $2b$31$vpgJrMjK45zrCxbakxyRvubA0iW3nkAEan2Nm7opf44r4lgxwXm0u\n",
+         "bcrypt cost 31 is above 16"),
         ("tls_server_config:\n  cert_file: [a]\n  key_file: b\n", "must be a string"),
     ])
     def test_invalid_files_are_rejected_with_the_key(self, tmp_path: Path, content: str, needle: str) -> None:

@@ -145,6 +145,7 @@ class Collection:
         self._stuck: dict[str, tuple[_Batch, int]] = {}
         self._runner: _Runner | None = None
         self._last_error: dict[str, str | None] = {}  # collector -> reason of its last failure
+        self._shadowed: set[str] = set()  # self-metric names a collector also served (logged once each)
         self._renderer = Renderer()  # keeps the warned-once set and label text across collections
         self._snapshot: Snapshot | None = None
         self._pending: asyncio.Future[Snapshot] | None = None  # the collection scrapes are waiting for
@@ -261,7 +262,16 @@ class Collection:
                 log.info("collector_recovered", collector=r.name)
             self._last_error[r.name] = None if r.success else r.error
         now = time.time()
-        families.extend(self._self_metrics(results, now))
+        own = self._self_metrics(results, now)
+        # The exporter's own families win a name clash (e.g. a textfile that writes
+        # spark_exporter_collector_success): a collector must not hide the health of the others.
+        reserved = {m.name for m in own}
+        for m in families:
+            if m.name in reserved and m.name not in self._shadowed:
+                self._shadowed.add(m.name)
+                log.warning("self_metric_shadowed", metric=m.name, served="exporter")
+        families = [m for m in families if m.name not in reserved]
+        families.extend(own)
         snap = Snapshot(body=self._renderer.render(families), timestamp=now, results=tuple(results),
                         finished=time.monotonic())
         self._snapshot = snap

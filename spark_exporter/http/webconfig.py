@@ -53,6 +53,10 @@ from ..settings import ConfigError, load_yaml_file
 from .anycert import accept_any_client_cert
 from .auth import BasicAuth, bcrypt_cost
 
+# bcrypt work doubles with each cost step: cost 10 is about 60 ms here, 16 about 4 s, 31 about two days.
+# A hash above this cost is refused at load, where checking it (and hashing the unknown-user dummy at the
+# same cost) would otherwise hang start-up and --check-config, and every request would outlast a scrape.
+MAX_BCRYPT_COST = 16
 _TOP_KEYS = {"tls_server_config", "http_server_config", "basic_auth_users"}
 _TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version"}
 _HTTP_KEYS = {"headers"}
@@ -137,7 +141,13 @@ def _users(path: str, users: Any) -> dict[str, bytes]:
             raise _err(path, key, "must be a bcrypt hash ($2y$...)")
         norm = hashed.replace("$2y$", "$2b$", 1).encode("ascii", "replace")
         try:
-            bcrypt_cost(norm)
+            cost = bcrypt_cost(norm)
+        except ValueError:
+            raise _err(path, key, "malformed bcrypt hash") from None
+        if cost > MAX_BCRYPT_COST:
+            raise _err(path, key, f"bcrypt cost {cost} is above {MAX_BCRYPT_COST}: each check would take "
+                       f"{2 ** (cost - 10) * 60 / 1000:g} s or more")
+        try:
             bcrypt.checkpw(b"", norm)  # a malformed salt or digest fails here, not at the first request
         except ValueError:
             raise _err(path, key, "malformed bcrypt hash") from None

@@ -56,6 +56,7 @@ class ReplayedNvml:
 
     @classmethod
     def from_file(cls, path: str) -> ReplayedNvml:
+        """The recording in ``path`` (at most MAX_BYTES of UTF-8 JSON); ValueError naming what is wrong."""
         p = Path(path)
         try:
             if p.stat().st_size > MAX_BYTES:
@@ -63,8 +64,12 @@ class ReplayedNvml:
             data = json.loads(p.read_text(encoding="utf-8"))
         except OSError as e:
             raise ValueError(f"{path}: {e.strerror or e}") from None
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
+        except RecursionError:  # json recurses once per nesting level
+            raise ValueError(f"{path}: invalid JSON: nested too deeply") from None
         return cls(data, path)
 
     # -- the calls that are not answered from the recording ----------------------------------------

@@ -52,6 +52,9 @@ from .readings import READERS, Device, DeviceReading, Process, ReadingContext, r
 XID_FALLEN_OFF_THE_BUS = 79
 REDISCOVER_INITIAL = 1.0  # seconds before a lost GPU is looked for again
 REDISCOVER_MAX = 60.0  # seconds; the cap of the doubling backoff
+# A device count above this cannot be true (the largest NVIDIA systems hold 16 GPUs; DCGM handles at most 32):
+# a broken driver or recording must not make discovery walk (and log) a billion indices.
+MAX_GPUS = 64
 
 
 def _parse_simulate(value: Any) -> str | None:
@@ -66,8 +69,13 @@ def _parse_replay(value: Any) -> str | None:
     if value is None or value == "":
         return None
     path = str(value)
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise ValueError(f"no such recording file: {path}")
+    if not Path(path).is_file():  # a FIFO or /dev/zero would block or never end
+        raise ValueError(f"not a regular file: {path}")
+    from ...nvml.replay import ReplayedNvml
+
+    ReplayedNvml.from_file(path)  # so that --check-config and start-up refuse a malformed recording
     return path
 
 
@@ -204,7 +212,11 @@ class GpuCollector(Collector):
             self._driver = to_str(self.nvml.query("nvmlSystemGetDriverVersion") or "")
             self._lost.clear()
             devices = []
-            for i in range(int(self.nvml.call("nvmlDeviceGetCount"))):
+            count = int(self.nvml.call("nvmlDeviceGetCount"))
+            if count > MAX_GPUS:
+                self.log.warning("gpu_count_implausible", count=count, served=MAX_GPUS)
+                count = MAX_GPUS
+            for i in range(count):
                 d = self._identify(i)
                 if d is not None:
                     devices.append(d)

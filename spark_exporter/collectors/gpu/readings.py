@@ -117,7 +117,8 @@ class DeviceReading:
         links = self.fields()[pynvml.NVML_FI_DEV_NVLINK_LINK_COUNT]
         if not links:
             return None
-        ids = [(f, link) for link in range(int(links)) for f in NVLINK_FIELDS]
+        # A link count above NVML's maximum cannot be true: read at most that many links.
+        ids = [(f, link) for link in range(min(int(links), pynvml.NVML_NVLINK_MAX_LINKS)) for f in NVLINK_FIELDS]
         values = self.nvml.field_values(self.h, ids)
         known = [v for v in values if v is not None]
         return sum(known) if known else None
