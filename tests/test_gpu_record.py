@@ -173,6 +173,25 @@ class TestImplausibleAnswers:
         assert "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL" not in fams
         assert len(fams["DCGM_FI_DEV_GPU_TEMP"].samples) == 8
 
+    @pytest.mark.parametrize("bad", ["hot", {"a": 1}, 10**400, [1, 2]])
+    def test_a_wrongly_typed_answer_leaves_out_that_field_only(self, tmp_path: Path, bad: Any) -> None:
+        """A temperature answered as text, an object, a list or an out-of-range number is left out (logged once);
+        every other field of the GPU is still served and the collector succeeds."""
+        procfs = write_meminfo(tmp_path / "proc")
+        rec = self._recording("gb10", procfs)
+        for call in rec["calls"]:
+            if call["fn"] in ("nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperature") and "value" in call:
+                call["value"] = bad
+        cfg = load_config(["--gpu.pcie-interval=0"], environ={})
+        collector = GpuCollector(cfg, Paths(procfs=str(procfs)), nvml_lib=ReplayedNvml(rec))
+        with capture_logs() as logs:
+            first = {f.name for f in collector.collect()}
+            second = {f.name for f in collector.collect()}
+        collector.close()
+        assert "DCGM_FI_DEV_GPU_TEMP" not in first and first == second
+        assert {"DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_UTIL", "spark_exporter_gpu_up"} <= first
+        assert [e["field"] for e in logs if e["event"] == "gpu_field_malformed"] == ["DCGM_FI_DEV_GPU_TEMP"]
+
 
 class TestSimulatorMemoryConsistency:
     @pytest.mark.parametrize("profile", ["gb10", "h100", "h100x8"])

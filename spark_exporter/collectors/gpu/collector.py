@@ -179,6 +179,7 @@ class GpuCollector(Collector):
         self._xid79_inferred: set[str] = set()  # ... counted from GpuIsLost, before the driver's event
         self._logged_unsupported: set[tuple[str, str]] = set()
         self._logged_truncated: set[str] = set()
+        self._malformed_logged: set[tuple[str, str]] = set()
         if self.simulate:
             self.log.warning("gpu_simulation_enabled", profile=self.simulate, seed=self.seed)
         if self.replay:
@@ -360,7 +361,12 @@ class GpuCollector(Collector):
         out = DeviceResult(d)
         try:
             for f in self.catalogue:
-                raw = READERS[f.source](r)
+                try:
+                    raw = READERS[f.source](r)
+                except (TypeError, ValueError, OverflowError, AttributeError) as e:
+                    # An answer of the wrong shape (a bad recording, a broken driver): that field only.
+                    self._log_malformed(d, f.name, e)
+                    continue
                 if raw is None:
                     self._log_unsupported(d, f.name)
                     continue
@@ -373,6 +379,12 @@ class GpuCollector(Collector):
             self._mark_lost(d.index, str(e), count_xid=True)
             return None
         return out
+
+    def _log_malformed(self, d: Device, field: str, e: Exception) -> None:
+        key = (d.uuid, field)
+        if key not in self._malformed_logged:
+            self._malformed_logged.add(key)
+            self.log.warning("gpu_field_malformed", gpu=d.index, field=field, error=f"{type(e).__name__}: {e}"[:200])
 
     def _process_name(self, pid: int) -> str:
         name = self.nvml.query("nvmlSystemGetProcessName", pid)
