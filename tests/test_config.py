@@ -157,6 +157,15 @@ class TestErrors:
         with pytest.raises(ConfigError, match="collect.timeout"):
             load_config(["--collect.timeout=0s"], {})
 
+    @pytest.mark.parametrize(("value", "ok"), [("1ms", False), ("999ms", False), ("0s", True), ("1s", True)])
+    def test_pcie_interval_is_off_or_at_least_a_second(self, value: str, ok: bool) -> None:
+        """A PCIe sampling interval is 0s (off) or at least 1s: a sampler running almost continuously is refused."""
+        if ok:
+            assert load_config([f"--gpu.pcie-interval={value}"], {})["gpu.pcie-interval"] >= 0
+        else:
+            with pytest.raises(ConfigError, match="gpu.pcie-interval.*0s \\(off\\) or at least 1s"):
+                load_config([f"--gpu.pcie-interval={value}"], {})
+
 
 @pytest.mark.integration  # runs the real spark-exporter process
 class TestRemovedInterval:

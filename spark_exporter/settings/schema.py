@@ -100,14 +100,18 @@ def number_option(key: str, default: float, help: str, minimum: float = 0.0) -> 
     return Option(key, parse, default, help, metavar="NUMBER", render=lambda v: f"{v:g}")
 
 
-def duration_option(key: str, default: float | None, help: str, positive: bool = False) -> Option:
-    """A duration setting (seconds); ``positive`` refuses ``0s``. A ``None`` default means "not set"."""
+def duration_option(key: str, default: float | None, help: str, positive: bool = False,
+                    minimum: float | None = None) -> Option:
+    """A duration setting (seconds); ``positive`` refuses ``0s``; ``minimum`` refuses anything between 0
+    (still allowed, meaning "off") and it. A ``None`` default means "not set"."""
     def parse(value: Any) -> float | None:
         if default is None and value in (None, ""):
             return None
         seconds = parse_duration(value)
         if positive and seconds <= 0:
             raise ValueError(f"duration {value!r} must be greater than zero")
+        if minimum is not None and 0 < seconds < minimum:
+            raise ValueError(f"duration {value!r} must be 0s (off) or at least {format_duration(minimum)}")
         return seconds
 
     return Option(key, parse, default, help, metavar="DURATION",

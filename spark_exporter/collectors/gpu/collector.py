@@ -96,7 +96,7 @@ OPTIONS: tuple[Option, ...] = (
     bool_option("gpu.process-metrics", True, "Expose per-process GPU memory (pid and process name labels)."),
     duration_option("gpu.pcie-interval", 15.0,
                     "How often PCIe throughput is sampled in a separate thread (about 20 ms per direction "
-                    "and GPU); 0 turns PCIe throughput off."),
+                    "and GPU); 0 turns PCIe throughput off; otherwise at least 1s.", minimum=1.0),
     int_option("gpu.max-processes", 32,
                "Most processes per GPU in the per-process memory series (the largest are kept).", minimum=1),
 )
