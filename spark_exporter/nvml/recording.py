@@ -19,7 +19,7 @@ from .background import handle_key
 from .facade import decode_field_value
 
 FORMAT = "spark-exporter-nvml-recording/1"
-MAX_BYTES = 64 * 1024 * 1024  # a recording larger than this is refused
+MAX_BYTES = 8 * 1024 * 1024  # a recording larger than this is refused (an 8-GPU one is about 75 KB)
 
 
 def call_key(fn: str, args: list[Any]) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pynvml
 
+from ..settings.files import read_text_file
+from ..settings.values import ConfigError
 from .recording import FORMAT, MAX_BYTES, call_key
 
 
@@ -57,15 +58,10 @@ class ReplayedNvml:
     @classmethod
     def from_file(cls, path: str) -> ReplayedNvml:
         """The recording in ``path`` (at most MAX_BYTES of UTF-8 JSON); ValueError naming what is wrong."""
-        p = Path(path)
         try:
-            if p.stat().st_size > MAX_BYTES:
-                raise ValueError(f"{path}: larger than {MAX_BYTES} bytes")
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except OSError as e:
-            raise ValueError(f"{path}: {e.strerror or e}") from None
-        except UnicodeDecodeError as e:
-            raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
+            data = json.loads(read_text_file(path, "GPU recording", MAX_BYTES))
+        except ConfigError as e:
+            raise ValueError(str(e).removeprefix("GPU recording ")) from None
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
         except RecursionError:  # json recurses once per nesting level

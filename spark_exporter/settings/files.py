@@ -28,27 +28,28 @@ MAX_YAML_DEPTH = 32  # nesting levels
 MAX_YAML_NODES = 100_000  # nodes after expanding aliases
 
 
-def read_text_file(path: str, what: str) -> str:
-    """The UTF-8 text of a regular file of at most MAX_FILE_BYTES; else ConfigError naming it."""
+def read_text_file(path: str, what: str, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes (default MAX_FILE_BYTES); else
+    ConfigError naming it. A FIFO or device is refused without being read, so nothing blocks."""
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             raise ConfigError(f"{what} {path}: not a regular file")
-        if st.st_size > MAX_FILE_BYTES:
-            raise ConfigError(f"{what} {path}: larger than the limit of {MAX_FILE_BYTES} bytes")
+        if st.st_size > limit:
+            raise ConfigError(f"{what} {path}: larger than the limit of {limit} bytes")
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced between stat and open
                 raise ConfigError(f"{what} {path}: not a regular file")
             data = b""
-            while len(data) <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1 - len(data))):
+            while len(data) <= limit and (chunk := os.read(fd, limit + 1 - len(data))):
                 data += chunk
         finally:
             os.close(fd)
     except OSError as e:
         raise ConfigError(f"{what} {path}: cannot read: {e.strerror or e}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(f"{what} {path}: larger than the limit of {MAX_FILE_BYTES} bytes")
+    if len(data) > limit:
+        raise ConfigError(f"{what} {path}: larger than the limit of {limit} bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
