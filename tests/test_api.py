@@ -349,6 +349,12 @@ class TestCors:
         _, _, headers = get(cors_api, "/api/v1/openapi.json", {"Origin": ORIGIN})
         assert headers["Access-Control-Allow-Origin"] == ORIGIN
 
+    def test_allowed_origin_may_read_x_cache_and_retry_after(self, cors_api: Proc) -> None:
+        """A configured origin is allowed to read X-Cache (stale answers) and Retry-After (429)."""
+        _, _, headers = get(cors_api, "/api/v1/cluster/overview", {"Origin": ORIGIN})
+        exposed = {h.strip().lower() for h in headers["Access-Control-Expose-Headers"].split(",")}
+        assert exposed == {"x-cache", "retry-after"}
+
     def test_other_origin_gets_no_cors_headers(self, cors_api: Proc) -> None:
         """A request from any other origin gets no CORS grant."""
         _, _, headers = get(cors_api, "/api/v1/openapi.json", {"Origin": "https://evil.example"})

@@ -268,6 +268,19 @@ class TestLivePage:
         finally:
             s.close()
 
+    def test_no_console_errors(self, live: dict[str, Any], browser: Any) -> None:
+        """Loading the page logs no error in the browser's console (no 404 for a favicon, no failed script)."""
+        s = PageSession(browser, live["api"].url)
+        errors: list[str] = []
+        s.page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        try:
+            s.open()
+            s.page.get_by_test_id("node-spark-02").locator("canvas").first.wait_for(timeout=20_000)
+            s.page.wait_for_timeout(1000)
+            assert errors == []
+        finally:
+            s.close()
+
     def test_unknown_node_shows_an_error_state(self, live: dict[str, Any], browser: Any) -> None:
         """A link to a node the inventory does not know shows the API's error, not a blank page."""
         s = PageSession(browser, live["api"].url)

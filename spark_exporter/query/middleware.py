@@ -41,6 +41,10 @@ def cors_middleware(origins: frozenset[str]) -> Any:
 
 def _cors_headers(origin: str, preflight: bool) -> dict[str, str]:
     h = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    if not preflight:
+        # Not CORS-safelisted, so a page on another origin could not read them otherwise: X-Cache marks
+        # an answer served stale while Prometheus fails, Retry-After comes with a 429.
+        h["Access-Control-Expose-Headers"] = "X-Cache, Retry-After"
     if preflight:
         h.update(
             {

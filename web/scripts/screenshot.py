@@ -2,7 +2,7 @@
 
 Runs ``spark-exporter demo`` (two simulated GB10 nodes, a real Prometheus, the API with the page),
 waits until both nodes have figures and a history point, opens the page in Debian's headless
-Chromium (Playwright, no browser download) at 1280x800 and writes a PNG. Everything it starts is
+Chromium (Playwright, no browser download) 1280 px wide and writes a PNG of the whole page. Everything it starts is
 stopped before it exits; exit 2 with one line when the page is not built or Chromium is missing.
 """
 
@@ -47,6 +47,18 @@ def wait_ready(url: str, demo: subprocess.Popen[bytes], deadline: float) -> None
     raise SystemExit("screenshot: the demo's nodes did not come up within the deadline")
 
 
+def wait_busy(url: str, deadline: float) -> None:
+    """Until the deadline, wait while the demo's Spark application sits between jobs (activeJobs 0), so
+    the picture shows a running job; without Spark (activeJobs null) there is nothing to wait for."""
+    while time.monotonic() < deadline:
+        try:
+            if overview(url).get("activeJobs") != 0:
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=str(REPO / "docs" / "command-center.png"))
@@ -68,6 +80,7 @@ def main() -> int:
     try:
         wait_ready(url, demo, time.monotonic() + 120)
         time.sleep(args.settle)
+        wait_busy(url, time.monotonic() + 60)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -75,7 +88,7 @@ def main() -> int:
             page.get_by_test_id("gpu-util").wait_for(timeout=30_000)
             page.locator("canvas").first.wait_for(timeout=30_000)
             page.wait_for_timeout(2000)
-            page.screenshot(path=args.output)
+            page.screenshot(path=args.output, full_page=True)  # the node panels' charts sit below 800 px
             browser.close()
     finally:
         demo.send_signal(signal.SIGINT)

@@ -41,6 +41,20 @@ export function rdmaStateBadge(state: string | null | undefined): { text: string
   return { text: state.replace("_", " "), down: state !== "active" };
 }
 
+const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/** Bytes in binary units (memory convention), so 1.2 MiB never reads as "0.0 GiB". */
+export function fmtBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return DASH;
+  let v = bytes;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < BYTE_UNITS.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${BYTE_UNITS[i]}`;
+}
+
 /** MiB as GiB with one decimal (the page shows memory in GiB everywhere). */
 export function fmtMiBAsGiB(mib: number | null | undefined): string {
   return fmt(mib === null || mib === undefined ? null : mib / 1024, " GiB");

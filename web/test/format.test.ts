@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   DASH,
   fmt,
+  fmtBytes,
   fmtLinkRate,
   fmtMiBAsGiB,
   fmtPercent,
@@ -18,6 +19,7 @@ describe("missing values", () => {
     expect(fmtPercent(Number.NaN)).toBe(DASH);
     expect(fmtRate(null)).toBe(DASH);
     expect(fmtMiBAsGiB(null)).toBe(DASH);
+    expect(fmtBytes(null)).toBe(DASH);
   });
   it("a real 0 is shown as 0", () => {
     expect(fmtPercent(0)).toBe("0.0 %");
@@ -34,6 +36,12 @@ describe("numbers", () => {
     expect(fmtRate(999)).toBe("999 B/s");
     expect(fmtRate(1_250_000)).toBe("1.3 MB/s");
     expect(fmtRate(12_500_000_000)).toBe("12.5 GB/s");
+  });
+  it("bytes use binary units, so a small non-zero figure never reads as 0.0 GiB", () => {
+    expect(fmtBytes(1_258_291)).toBe("1.2 MiB");
+    expect(fmtBytes(133_365_760)).toBe("127.2 MiB");
+    expect(fmtBytes(3 * 1024 ** 3)).toBe("3.0 GiB");
+    expect(fmtBytes(512)).toBe("512 B");
   });
   it("MiB are shown as GiB", () => {
     expect(fmtMiBAsGiB(2048)).toBe("2.0 GiB");

@@ -115,7 +115,8 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
 export function staleness(body: unknown): Staleness {
   if (!body || typeof body !== "object") return { stale: false, reason: null };
   const b = body as Record<string, unknown>;
-  const field = b["stale"];
+  // Rollups put the marker in `stale`; the node GPU answer, whose `stale` is its targets' flag, in `staleAnswer`.
+  const field = b["stale"] && typeof b["stale"] === "object" ? b["stale"] : b["staleAnswer"];
   if (field && typeof field === "object") {
     const reason = (field as Record<string, unknown>)["reason"];
     return { stale: true, reason: typeof reason === "string" ? reason : null };

@@ -48,8 +48,17 @@ function TokenForm({ onToken, message }: { onToken: (t: string) => void; message
         if (value.trim()) onToken(value.trim());
       }}
     >
+      <h1>DGX Spark Command Center</h1>
       <p>{message}</p>
-      <input type="password" placeholder="API bearer token" value={value} onChange={(e) => setValue(e.target.value)} />
+      <input
+        type="password"
+        aria-label="API bearer token"
+        placeholder="API bearer token"
+        autoFocus
+        autoComplete="off"
+        value={value}
+        onChange={(e) => setValue(e.target.value)}
+      />
       <button type="submit">Use token</button>
     </form>
   );

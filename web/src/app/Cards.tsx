@@ -77,7 +77,8 @@ export function Cards() {
           {data.vllmRequestsRunning != null && (
             <span className="of">
               {" "}
-              · {data.vllmRequestsRunning.toFixed(0)} running, {(data.vllmRequestsWaiting ?? 0).toFixed(0)} waiting
+              · {data.vllmRequestsRunning.toFixed(0)} running,{" "}
+              <Value testId="tokens-waiting" text={fmt(data.vllmRequestsWaiting, "", 0)} reason={m["vllmRequestsWaiting"]} /> waiting
             </span>
           )}
         </Card>

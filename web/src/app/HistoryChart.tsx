@@ -3,6 +3,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { HISTORY_DURATIONS, type HistoryDuration } from "../api/client";
 import { useGpuUtilizationHistory } from "../hooks";
+import { alignHistory, historyWindow } from "./chartData";
 import { Skeleton } from "./Value";
 
 /** GPU utilisation history of one node, one line per series, with the spec's 1h/6h/24h/7d choices. */
@@ -14,19 +15,18 @@ export function HistoryChart({ node }: { node: string }) {
   useEffect(() => {
     const el = box.current;
     if (!el || !data || data.series.length === 0) return;
-    const first = data.series[0]!;
-    const xs = first.values.map((p) => p.timestamp / 1000);
-    const ys = data.series.map((s) => s.values.map((p) => p.value));
+    const columns = alignHistory(data.series);
+    const span = historyWindow(data, columns[0]);
     const plot = new uPlot(
       {
         width: Math.max(240, el.clientWidth),
         height: 140,
-        scales: { y: { range: [0, 100] } },
+        scales: { x: { time: true, ...(span ? { range: span } : {}) }, y: { range: [0, 100] } },
         series: [{}, ...data.series.map((s, i) => ({ label: s.metric["gpu"] ?? `series ${i}`, stroke: COLORS[i % COLORS.length] }))],
         axes: [{}, { size: 56, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${t} %`) }],
         legend: { show: false },
       },
-      [xs, ...ys] as uPlot.AlignedData,
+      columns as uPlot.AlignedData,
       el,
     );
     return () => plot.destroy();

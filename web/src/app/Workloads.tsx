@@ -1,8 +1,6 @@
-import { fmt, fmtPercent, fmtRate } from "../format";
+import { fmt, fmtBytes, fmtPercent, fmtRate } from "../format";
 import { useInference, useSparkApplications } from "../hooks";
 import { Value } from "./Value";
-
-const GIB = 1024 ** 3;
 
 /** Spark applications and vLLM models, shown only when the cluster runs them. */
 export function Workloads() {
@@ -35,9 +33,9 @@ export function Workloads() {
                     <td><Value text={fmt(a.executors, "", 0)} reason={m["executors"]} /></td>
                     <td><Value text={fmt(a.cores, "", 0)} reason={m["cores"]} /></td>
                     <td>
-                      <Value text={fmt(a.memoryUsedBytes == null ? null : a.memoryUsedBytes / GIB, " GiB")} reason={m["memoryUsedBytes"]} />
+                      <Value text={fmtBytes(a.memoryUsedBytes)} reason={m["memoryUsedBytes"]} />
                       {" / "}
-                      <Value text={fmt(a.memoryMaxBytes == null ? null : a.memoryMaxBytes / GIB, " GiB")} reason={m["memoryMaxBytes"]} />
+                      <Value text={fmtBytes(a.memoryMaxBytes)} reason={m["memoryMaxBytes"]} />
                     </td>
                     <td>
                       <Value text={fmtRate(a.shuffleReadBytesPerSec)} reason={m["shuffleReadBytesPerSec"]} />
