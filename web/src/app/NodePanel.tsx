@@ -73,7 +73,9 @@ function RdmaPortRow({ node, port }: { node: string; port: RdmaPort }) {
  * ports when the node has any), history. */
 export function NodePanel({ node, summary, network }: { node: string; summary?: NodeSummary; network?: NetworkStats }) {
   const { data, error, isPending } = useNodeGpuMetrics(node);
-  const state = data ? (data.up === false ? "down" : data.stale ? "stale" : "up") : summary?.up === false ? "down" : "unknown";
+  // Until this node's own answer arrives, the node list's view of it (up, stale, down) is shown.
+  const known = data ?? summary;
+  const state = !known || known.up == null ? "unknown" : known.up === false ? "down" : known.stale ? "stale" : "up";
   if (error && !data) {
     return (
       <section className="node error" data-testid={`node-${node}`} data-state="error">
