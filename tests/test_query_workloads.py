@@ -149,6 +149,13 @@ class TestInferenceRollup:
         assert t.prompt_tokens_per_sec is not None and t.prompt_tokens_per_sec > 0
         assert t.preemptions_per_sec is not None and "totals.preemptionsPerSec" not in out.missing
 
+    def test_totals_are_the_sums_of_the_rows(self, workloads: WorkloadCluster) -> None:
+        """Within one answer, each total equals the sum of its model rows (one evaluation, no drift)."""
+        out = every_model(workloads)
+        for field in ("requests_running", "requests_waiting", "generation_tokens_per_sec", "prompt_tokens_per_sec"):
+            rows = [getattr(m, field) for m in out.models if getattr(m, field) is not None]
+            assert rows and getattr(out.totals, field) == pytest.approx(sum(rows)), field
+
     def test_overview_vllm_fields_are_numbers(self, workloads: WorkloadCluster) -> None:
         """The overview's vLLM fields are readings, with no reason under missing."""
         ov = wait_for(lambda: (o := overview(workloads)).vllm_generation_tokens_per_sec is not None and o,

@@ -484,6 +484,13 @@ def fill_inference(out: Inference, parts: dict[str, list[Sample]]) -> None:
     out.models = sorted(models.values(), key=lambda m: (m.node, m.model_name))
     scope = _scope(out.cluster)
     _cluster_totals(out.totals, VLLM_CLUSTER_RULES, parts, out.missing, scope)
+    # With rows present, totals are their sums: the cluster rules live in another rule group, evaluated
+    # at another moment, and one answer whose total differs from the sum of its rows reads as an error.
+    for field in VLLM_CLUSTER_RULES:
+        summed = total(getattr(m, field) for m in out.models)
+        if summed is not None:
+            setattr(out.totals, field, summed)
+            out.missing.pop("totals." + json_name(out.totals, field), None)
     out.totals.preemptions_per_sec = total(m.preemptions_per_sec for m in out.models)
     if out.totals.preemptions_per_sec is None:
         out.missing["totals.preemptionsPerSec"] = f"no node_model:vllm_preemptions:rate1m series for {scope}"
