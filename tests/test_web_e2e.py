@@ -127,15 +127,21 @@ class PageSession:
         self.context = browser.new_context(viewport={"width": width, "height": height})
         self.page = self.context.new_page()
         self.requests: list[str] = []
-        self.overviews: list[dict[str, Any]] = []
+        self.overview_responses: list[Any] = []  # Playwright responses; bodies are read outside the handler
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("response", self._on_response)
         self.base = base
 
     def _on_response(self, resp: Any) -> None:
         if resp.url.endswith("/api/v1/cluster/overview") and resp.status == 200:
-            with contextlib.suppress(Exception):
-                self.overviews.append(resp.json())
+            self.overview_responses.append(resp)
+
+    def last_overview(self) -> dict[str, Any] | None:
+        """The body of the newest overview answer the page received (read here, not in the event handler)."""
+        for resp in reversed(self.overview_responses):
+            with contextlib.suppress(Exception):  # a response still arriving has no body yet
+                return dict(resp.json())
+        return None
 
     def open(self, path: str = "/") -> None:
         self.page.goto(self.base + path)
@@ -204,12 +210,13 @@ class TestLivePage:
             s.page.get_by_test_id("gpu-util").wait_for(timeout=20_000)
 
             def matches() -> bool:
-                if not s.overviews:
+                last = s.last_overview()
+                if last is None:
                     return False
-                want = expected_cards(s.overviews[-1])
+                want = expected_cards(last)
                 return all(s.text(k) == v for k, v in want.items())
 
-            wait_for(matches, 3 * POLL, what="cards equal to the last overview answer")
+            wait_for(matches, 6 * POLL, what="cards equal to the last overview answer")
             direct = api_json(live["api"], "/api/v1/cluster/overview")
             assert s.text("nodes-up") == "2 / 2" == f"{direct['nodesUp']} / {direct['nodesTotal']}"
             assert s.text("mem-total") == fmt(direct["memoryTotalGB"], " GiB", 1)
