@@ -73,7 +73,10 @@ def _api(fn: F) -> F:
 
 
 class SimulatedNvml:
-    """The subset of ``pynvml`` the GPU collector calls, backed by a time-driven model."""
+    """The subset of ``pynvml`` the GPU collector calls, backed by a time-driven model.
+
+    Every call but nvmlInit raises NVMLError(UNINITIALIZED) before nvmlInit or after nvmlShutdown.
+    """
 
     def __init__(self, profile: str, seed: int = 0, clock: Callable[[], float] | None = None) -> None:
         self.profile = profile.strip().lower()
