@@ -25,6 +25,9 @@ __all__ = ["SUBCOMMANDS", "build_parser", "exporter_schema", "load_config", "mai
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``spark-exporter`` entry point: dispatch a subcommand (gpu, config, query, api, demo) or run the
+    exporter; return the exit status (141 when stdout is a closed pipe).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         if args and args[0] in SUBCOMMANDS:

@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free when asked (the OS picks it; it may be taken again)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -77,21 +78,30 @@ def _die_with_parent() -> None:
 
 @dataclass
 class Child:
+    """A process the demo started: its name, Popen and loopback port."""
+
     name: str
     popen: subprocess.Popen[bytes]
     port: int
 
     @property
     def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
         return f"http://127.0.0.1:{self.port}"
 
 
 @dataclass
 class Demo:
+    """The demo's temporary directory and the child processes it started, in start order."""
+
     workdir: Path
     children: list[Child] = field(default_factory=list)
 
     def spawn(self, name: str, argv: list[str], port: int, env: dict[str, str] | None = None) -> Child:
+        """Start ``argv`` in its own session, output to ``<workdir>/<name>.log``; return the Child.
+
+        Raises OSError when the program cannot be started.
+        """
         log: IO[bytes]
         with open(self.workdir / f"{name}.log", "wb") as log:
             # Own session: the terminal's Ctrl-C reaches only the demo, which stops children in order.
@@ -109,11 +119,13 @@ class Demo:
         return child
 
     def log_tail(self, child: Child) -> str:
+        """The last 2000 characters of the child's log, or ``""`` if it cannot be read."""
         with contextlib.suppress(OSError):
             return (self.workdir / f"{child.name}.log").read_text(errors="replace")[-2000:]
         return ""
 
     def stop_all(self) -> None:
+        """SIGTERM each child's process group, then SIGKILL any that has not exited within 10 s."""
         for c in self.children:
             if c.popen.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -127,6 +139,7 @@ class Demo:
                 c.popen.wait(5)
 
     def write_state(self, extra: dict[str, object]) -> Path:
+        """Write ``<workdir>/demo-state.json`` (temp dir, pids by name, ``extra``) and return its path."""
         path = self.workdir / "demo-state.json"
         state = {"tempdir": str(self.workdir), "pids": {c.name: c.popen.pid for c in self.children}, **extra}
         path.write_text(json.dumps(state, indent=2))
@@ -134,6 +147,10 @@ class Demo:
 
 
 async def wait_ready(demo: Demo, child: Child, path: str, timeout: float = 60.0) -> None:
+    """Poll ``child.url + path`` until it answers 200.
+
+    Raises RuntimeError (with the log tail) when the child exits or ``timeout`` seconds pass.
+    """
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while time.monotonic() < deadline:
@@ -167,6 +184,10 @@ def start_spark(demo: Demo) -> Child:
 
 
 async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, Child]:
+    """Start the simulated exporters, the vLLM simulator, Spark (when available) and Prometheus.
+
+    Returns the inventory and the Prometheus child once Prometheus is ready; RuntimeError if one fails.
+    """
     spark = start_spark(demo) if ns.spark_unavailable is None else None  # first: its JVM takes longest
     exporters = []
     for i in range(ns.nodes):
@@ -239,6 +260,9 @@ async def show(rollups: Rollups, header: str, tty: bool, seen: set[str]) -> None
 
 
 async def run(ns: argparse.Namespace, demo: Demo) -> None:
+    """Run the demo until a signal (SIGINT, SIGTERM, SIGHUP) or the duration: start the cluster and API,
+    then redraw the cluster overview every refresh interval.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
@@ -299,6 +323,7 @@ async def run(ns: argparse.Namespace, demo: Demo) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
+    """``spark-exporter demo``: exit status 0, 1 (start-up failed, no prometheus binary) or 2 (bad settings)."""
     try:
         _, cfg = demo_schema().parse_args(_parser(), argv, os.environ)
     except ConfigError as e:

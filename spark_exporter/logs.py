@@ -11,6 +11,7 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING
 
 
 def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
+    """Configure structlog to stderr: logfmt or JSON (``fmt``), ISO UTC ``ts``, events below ``level`` dropped."""
     renderer: structlog.types.Processor
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer(sort_keys=False)

@@ -18,6 +18,10 @@ _NOT_COLLECTORS = frozenset({"base"})
 
 
 def register(cls: type[Collector]) -> type[Collector]:
+    """Class decorator: add ``cls`` to REGISTRY under ``cls.name`` and return it.
+
+    Raises ValueError if that name is already registered.
+    """
     if cls.name in REGISTRY:
         raise ValueError(f"collector {cls.name!r} registered twice")
     REGISTRY[cls.name] = cls

@@ -31,6 +31,8 @@ def parse_arp(text: str) -> dict[str, int]:
 
 @register
 class ArpCollector(Collector):
+    """Serves node_arp_entries{device} from <procfs>/net/arp (see module docstring)."""
+
     name = "arp"
     options = (
         regex_option(
@@ -47,6 +49,7 @@ class ArpCollector(Collector):
         self._exclude = compile_option(config, "arp.device-exclude")
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         fam = GaugeMetricFamily("node_arp_entries", "ARP entries by device", labels=["device"])
         for device, n in sorted(parse_arp(read_text(self.paths.proc("net", "arp"))).items()):
             if self._include is not None and not self._include.search(device):

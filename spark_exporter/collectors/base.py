@@ -21,13 +21,16 @@ class Paths:
     rootfs: str = "/"
 
     def proc(self, *parts: str) -> str:
+        """The path ``<procfs>/<parts...>`` joined with ``/`` (no check that it exists)."""
         return "/".join([self.procfs.rstrip("/"), *parts])
 
     def sys(self, *parts: str) -> str:
+        """The path ``<sysfs>/<parts...>`` joined with ``/`` (no check that it exists)."""
         return "/".join([self.sysfs.rstrip("/"), *parts])
 
     @classmethod
     def from_config(cls, cfg: ExporterConfig) -> Paths:
+        """Roots from the ``path.procfs``, ``path.sysfs`` and ``path.rootfs`` settings."""
         return cls(cfg["path.procfs"], cfg["path.sysfs"], cfg["path.rootfs"])
 
 
@@ -50,6 +53,10 @@ class Collector:
         self.log = structlog.get_logger(collector=self.name)
 
     def collect(self) -> Iterable[Metric]:
+        """Freshly built metric families for one scrape; may block, and may raise (the loop scores it).
+
+        The base class raises NotImplementedError.
+        """
         raise NotImplementedError
 
     def info(self) -> dict[str, Any]:

@@ -51,6 +51,11 @@ def parse_conntrack_stat(text: str) -> dict[str, int]:
 
 @register
 class ConntrackCollector(Collector):
+    """Serves node_nf_conntrack_* from <procfs>/sys/net/netfilter and <procfs>/net/stat/nf_conntrack.
+
+    See the module docstring.
+    """
+
     name = "conntrack"
 
     def _int(self, *parts: str) -> int | None:
@@ -60,6 +65,7 @@ class ConntrackCollector(Collector):
             return None
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         out: list[Metric] = []
         count = self._int("sys", "net", "netfilter", "nf_conntrack_count")
         if count is not None:

@@ -120,6 +120,8 @@ def parse_cpu_list(text: str) -> list[int]:
 
 @register
 class CpuCollector(Collector):
+    """Serves node_cpu_* from <procfs>/stat, <procfs>/cpuinfo and <sysfs>/devices/system/cpu (see module docstring)."""
+
     name = "cpu"
     options = (
         bool_option("cpu.info", False, "Enables metric node_cpu_info."),
@@ -154,6 +156,7 @@ class CpuCollector(Collector):
         return value
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         cpus = parse_cpu_lines(read_text(self.paths.proc("stat")))
         seconds = CounterMetricFamily(
             "node_cpu_seconds", "Seconds the CPUs spent in each mode.", labels=["cpu", "mode"]

@@ -33,9 +33,15 @@ FILES = (
 
 @register
 class CpufreqCollector(Collector):
+    """Serves node_cpu_frequency_* and node_cpu_scaling_* (Hz) from <sysfs>/devices/system/cpu/cpuN/cpufreq.
+
+    See the module docstring.
+    """
+
     name = "cpufreq"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         base = self.paths.sys("devices", "system", "cpu")
         fams = {fname: GaugeMetricFamily(name, doc, labels=["cpu"]) for fname, name, doc in FILES}
         governor = GaugeMetricFamily(

@@ -120,6 +120,8 @@ class _Families:
 
 @register
 class DiskstatsCollector(Collector):
+    """Serves node_disk_* from <procfs>/diskstats and <rootfs>/run/udev/data (see module docstring)."""
+
     name = "diskstats"
     options = (
         regex_option(
@@ -148,6 +150,7 @@ class DiskstatsCollector(Collector):
             return {}
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         disks = parse_diskstats(read_text(self.paths.proc("diskstats")))
         fams = _Families()
         for major, minor, dev, cols in disks:

@@ -44,9 +44,12 @@ FIELDS = {
 
 @register
 class DmiCollector(Collector):
+    """Serves node_dmi_info from <sysfs>/class/dmi/id (see module docstring)."""
+
     name = "dmi"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         base = self.paths.sys("class", "dmi", "id")
         if not os.path.isdir(base):
             return []  # no DMI tables (many ARM boards): nothing to report, not a failure

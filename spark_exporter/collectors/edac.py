@@ -19,9 +19,12 @@ from .base import Collector
 
 @register
 class EdacCollector(Collector):
+    """Serves node_edac_* error counters from <sysfs>/devices/system/edac/mc (see module docstring)."""
+
     name = "edac"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         base = self.paths.sys("devices", "system", "edac", "mc")
         ce = CounterMetricFamily(
             "node_edac_correctable_errors", "Total correctable memory errors.", labels=["controller"]

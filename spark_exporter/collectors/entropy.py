@@ -16,9 +16,12 @@ from .base import Collector
 
 @register
 class EntropyCollector(Collector):
+    """Serves node_entropy_* (bits) from <procfs>/sys/kernel/random (see module docstring)."""
+
     name = "entropy"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         avail = int(read_text(self.paths.proc("sys", "kernel", "random", "entropy_avail")))
         pool = int(read_text(self.paths.proc("sys", "kernel", "random", "poolsize")))
         return [

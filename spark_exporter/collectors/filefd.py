@@ -25,9 +25,12 @@ def parse_file_nr(text: str) -> tuple[float, float]:
 
 @register
 class FilefdCollector(Collector):
+    """Serves node_filefd_allocated and node_filefd_maximum from <procfs>/sys/fs/file-nr (see module docstring)."""
+
     name = "filefd"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         allocated, maximum = parse_file_nr(read_text(self.paths.proc("sys", "fs", "file-nr")))
         return [
             GaugeMetricFamily("node_filefd_allocated", "File descriptor statistics: allocated.", value=allocated),

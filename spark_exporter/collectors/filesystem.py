@@ -37,6 +37,8 @@ LABELS = ["device", "fstype", "mountpoint"]
 
 @dataclass(frozen=True)
 class Mount:
+    """One mount table entry: device, mount point (rootfs prefix stripped), fstype and options."""
+
     device: str
     mountpoint: str
     fstype: str
@@ -44,10 +46,12 @@ class Mount:
 
     @property
     def labels(self) -> list[str]:
+        """Label values in LABELS order: [device, fstype, mountpoint]."""
         return [self.device, self.fstype, self.mountpoint]
 
     @property
     def readonly(self) -> bool:
+        """True when ``ro`` is among the mount options."""
         return "ro" in self.options.split(",")
 
 
@@ -89,6 +93,11 @@ def parse_mountinfo(text: str, rootfs: str = "/") -> list[Mount]:
 
 @register
 class FilesystemCollector(Collector):
+    """Serves node_filesystem_* (bytes, inodes) from the mount table and statvfs at <rootfs>/<mountpoint>.
+
+    See the module docstring.
+    """
+
     name = "filesystem"
     options = (
         regex_option(
@@ -168,6 +177,7 @@ class FilesystemCollector(Collector):
         return dict(results)
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         self._stuck = {mp: t for mp, t in self._stuck.items() if t.is_alive()}
         mounts = self.mounts()
         results = self._statvfs_all([m for m in mounts if m.mountpoint not in self._stuck])

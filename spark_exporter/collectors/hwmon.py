@@ -181,6 +181,8 @@ class _Out:
 
 @register
 class HwmonCollector(Collector):
+    """Serves node_hwmon_* from <sysfs>/class/hwmon (see module docstring)."""
+
     name = "hwmon"
     options = (
         regex_option(
@@ -202,6 +204,7 @@ class HwmonCollector(Collector):
         return self._include is None or self._include.search(chip) is not None
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         base = self.paths.sys("class", "hwmon")
         try:
             entries = sorted(os.listdir(base))

@@ -233,9 +233,12 @@ class _Families:
 
 @register
 class InfinibandCollector(Collector):
+    """Serves node_infiniband_* from <sysfs>/class/infiniband (see module docstring)."""
+
     name = "infiniband"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         base = self.paths.sys("class", "infiniband")
         info = GaugeMetricFamily(
             "node_infiniband_info",

@@ -41,9 +41,12 @@ def parse_meminfo(text: str) -> dict[str, float]:
 
 @register
 class MeminfoCollector(Collector):
+    """Serves node_memory_<Field>[_bytes] from <procfs>/meminfo (see module docstring)."""
+
     name = "meminfo"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         fields = parse_meminfo(read_text(self.paths.proc("meminfo")))
         for key, value in fields.items():
             yield GaugeMetricFamily(f"node_memory_{key}", f"Memory information field {key}.", value=value)

@@ -77,6 +77,8 @@ def read_attr(path: str) -> str | None:
 
 @register
 class NetclassCollector(Collector):
+    """Serves node_network_* attributes from <sysfs>/class/net/DEV (see module docstring)."""
+
     name = "netclass"
     options = (
         regex_option(
@@ -98,6 +100,10 @@ class NetclassCollector(Collector):
         self._fixed: dict[tuple[str, str | None], tuple[frozenset[str], dict[str, str | None]]] = {}
 
     def devices(self) -> list[str]:
+        """Sorted interface names under <sysfs>/class/net, less plain files and ignored devices.
+
+        Raises OSError (FileNotFoundError included) when the directory cannot be listed.
+        """
         base = self.paths.sys("class", "net")
         out = []
         for dirent in sorted(os.scandir(base), key=lambda e: e.name):  # d_type: no stat per entry
@@ -110,6 +116,7 @@ class NetclassCollector(Collector):
         return out
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         up = GaugeMetricFamily(
             "node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.", labels=["device"]
         )

@@ -62,6 +62,8 @@ def parse_net_dev(text: str) -> dict[str, list[int]]:
 
 @register
 class NetdevCollector(Collector):
+    """Serves node_network_{receive,transmit}_*_total{device} from <procfs>/net/dev (see module docstring)."""
+
     name = "netdev"
     options = (
         regex_option(
@@ -99,6 +101,7 @@ class NetdevCollector(Collector):
         return out
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         try:
             devices = parse_net_dev(read_text(self.paths.proc("net", "dev")))
         except FileNotFoundError:

@@ -55,6 +55,8 @@ def parse_snmp6(text: str) -> dict[str, dict[str, str]]:
 
 @register
 class NetstatCollector(Collector):
+    """Serves node_netstat_<Proto>_<Field> (untyped) from <procfs>/net/{netstat,snmp,snmp6} (see module docstring)."""
+
     name = "netstat"
     options = (regex_option("netstat.fields", DEFAULT_FIELDS, "Regexp of fields to return for netstat collector."),)
 
@@ -69,6 +71,7 @@ class NetstatCollector(Collector):
             return None
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         stats: dict[str, dict[str, str]] = {}
         for fname in ("netstat", "snmp"):
             text = self._read(fname)

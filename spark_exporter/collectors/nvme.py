@@ -27,9 +27,12 @@ ATTRS = {
 
 @register
 class NvmeCollector(Collector):
+    """Serves node_nvme_info from <sysfs>/class/nvme (see module docstring)."""
+
     name = "nvme"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         base = self.paths.sys("class", "nvme")
         info = GaugeMetricFamily(
             "node_nvme_info",

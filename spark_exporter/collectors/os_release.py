@@ -59,6 +59,8 @@ def parse_os_release(text: str) -> dict[str, str]:
 
 @register
 class OsCollector(Collector):
+    """Serves node_os_info and node_os_version from <rootfs>/etc/os-release (see module docstring)."""
+
     name = "os"
 
     def _release(self) -> dict[str, str]:
@@ -70,6 +72,7 @@ class OsCollector(Collector):
         raise FileNotFoundError(f"no os-release under {self.paths.rootfs}")
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         rel = self._release()
         info = GaugeMetricFamily(
             "node_os_info",

@@ -90,6 +90,8 @@ INFO = (
 
 @register
 class PowerSupplyClassCollector(Collector):
+    """Serves node_power_supply_* from <sysfs>/class/power_supply (see module docstring)."""
+
     name = "powersupplyclass"
     options = (
         regex_option(
@@ -104,6 +106,7 @@ class PowerSupplyClassCollector(Collector):
         self._ignored = compile_option(config, "powersupplyclass.ignored-supplies")
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         base = self.paths.sys("class", "power_supply")
         fams: dict[str, GaugeMetricFamily] = {}
         # One family whose series carry different label sets (only the attributes each supply has), as

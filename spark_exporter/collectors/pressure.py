@@ -43,6 +43,8 @@ def parse_psi(text: str) -> dict[str, float]:
 
 @register
 class PressureCollector(Collector):
+    """Serves node_pressure_* (seconds) from <procfs>/pressure (see module docstring)."""
+
     name = "pressure"
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
@@ -50,6 +52,7 @@ class PressureCollector(Collector):
         self._warned = False
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         for resource in ("cpu", "io", "memory", "irq"):
             try:
                 psi = parse_psi(read_text(self.paths.proc("pressure", resource)))

@@ -19,9 +19,12 @@ _NS_PER_S = 1e9  # divided, not multiplied by 1e-9: the same float as node_expor
 
 @register
 class SchedstatCollector(Collector):
+    """Serves node_schedstat_* (seconds, timeslices) from <procfs>/schedstat (see module docstring)."""
+
     name = "schedstat"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         try:
             text = read_text(self.paths.proc("schedstat"))
         except FileNotFoundError:

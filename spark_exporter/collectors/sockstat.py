@@ -41,9 +41,12 @@ def parse_sockstat(text: str) -> tuple[int | None, list[tuple[str, dict[str, int
 
 @register
 class SockstatCollector(Collector):
+    """Serves node_sockstat_* from <procfs>/net/sockstat and sockstat6 (see module docstring)."""
+
     name = "sockstat"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         out: list[Metric] = []
         for fname in ("sockstat", "sockstat6"):
             try:

@@ -35,9 +35,12 @@ _INDEX = 12
 
 @register
 class SoftnetCollector(Collector):
+    """Serves node_softnet_*{cpu} from <procfs>/net/softnet_stat (see module docstring)."""
+
     name = "softnet"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         fams: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
         for line_no, line in enumerate(read_text(self.paths.proc("net", "softnet_stat")).splitlines()):
             cols = [int(c, 16) for c in line.split()]

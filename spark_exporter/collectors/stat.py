@@ -56,6 +56,11 @@ def parse_stat(text: str) -> dict[str, float]:
 
 @register
 class StatCollector(Collector):
+    """Serves node_boot_time_seconds, node_context_switches_total, node_procs_* ... from <procfs>/stat.
+
+    See the module docstring.
+    """
+
     name = "stat"
     options = (bool_option("stat.softirq", False, "Export softirq calls per vector."),)
 
@@ -64,6 +69,7 @@ class StatCollector(Collector):
         self._softirq = bool(config["stat.softirq"])
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         text = read_text(self.paths.proc("stat"))
         if self._softirq:
             fam = CounterMetricFamily("node_softirqs", "Number of softirq calls.", labels=["vector"])

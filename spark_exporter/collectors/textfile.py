@@ -38,6 +38,11 @@ def parse_file(text: str) -> list[Metric]:
 
 @register
 class TextfileCollector(Collector):
+    """Serves the families of ``*.prom`` files and node_textfile_* from ``--textfile.directory``.
+
+    See the module docstring.
+    """
+
     name = "textfile"
     options = (
         str_option(
@@ -53,6 +58,7 @@ class TextfileCollector(Collector):
         self._dir = config["textfile.directory"] or ""
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         merged: dict[str, Metric] = {}
         mtime = GaugeMetricFamily(
             "node_textfile_mtime_seconds", "Unixtime mtime of textfiles successfully read.", labels=["file"]

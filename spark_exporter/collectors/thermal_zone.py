@@ -22,9 +22,15 @@ _MILLI = 1000  # millidegree C per degree C
 
 @register
 class ThermalZoneCollector(Collector):
+    """Serves node_thermal_zone_temp (°C) and node_cooling_device_* from <sysfs>/class/thermal.
+
+    See the module docstring.
+    """
+
     name = "thermal_zone"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         base = self.paths.sys("class", "thermal")
         temp = GaugeMetricFamily("node_thermal_zone_temp", "Zone temperature in Celsius", labels=["zone", "type"])
         cur = GaugeMetricFamily(

@@ -20,9 +20,15 @@ from .base import Collector
 
 @register
 class TimeCollector(Collector):
+    """Serves node_time_* and the clocksource info from the system clock and <sysfs>/devices/system/clocksource.
+
+    See the module docstring.
+    """
+
     name = "time"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         now = time.time()  # unix seconds
         yield GaugeMetricFamily("node_time_seconds", "System time in seconds since epoch (1970).", value=now)
         local = time.localtime(now)

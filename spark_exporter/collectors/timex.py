@@ -80,9 +80,12 @@ def _c(name: str, doc: str, value: float) -> CounterMetricFamily:
 
 @register
 class TimexCollector(Collector):
+    """Serves node_timex_* from the adjtimex(2) syscall (see module docstring)."""
+
     name = "timex"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         state, tx = adjtimex()
         divisor = _NS if tx.status & _STA_NANO else _US
         return [

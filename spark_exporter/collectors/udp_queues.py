@@ -33,9 +33,12 @@ def parse_udp(text: str) -> tuple[int, int]:
 
 @register
 class UdpQueuesCollector(Collector):
+    """Serves node_udp_queues{ip,queue} (bytes) from <procfs>/net/udp and udp6 (see module docstring)."""
+
     name = "udp_queues"
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         fam = GaugeMetricFamily(
             "node_udp_queues",
             "Number of allocated memory in the kernel for UDP datagrams in bytes.",

@@ -22,16 +22,23 @@ _DOMAIN_MAX = 65  # bytes: the kernel's __NEW_UTS_LEN + 1
 
 @register
 class UnameCollector(Collector):
+    """Serves node_uname_info from uname(2) and getdomainname(2) (see module docstring)."""
+
     name = "uname"
 
     @staticmethod
     def domainname() -> str:
+        """The NIS domain name from libc's getdomainname(2) (``(none)`` when unset).
+
+        Raises OSError when the call fails.
+        """
         buf = ctypes.create_string_buffer(_DOMAIN_MAX)
         if _LIBC.getdomainname(buf, _DOMAIN_MAX) != 0:
             raise OSError(ctypes.get_errno(), "getdomainname failed")
         return buf.value.decode("utf-8", errors="replace")
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         u = os.uname()
         labels = {
             "domainname": self.domainname(),

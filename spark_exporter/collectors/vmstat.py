@@ -22,6 +22,8 @@ DEFAULT_FIELDS = r"^(oom_kill|pgpg|pswp|pg.*fault).*"
 
 @register
 class VmstatCollector(Collector):
+    """Serves node_vmstat_<field> (untyped) from <procfs>/vmstat (see module docstring)."""
+
     name = "vmstat"
     options = (regex_option("vmstat.fields", DEFAULT_FIELDS, "Regexp of fields to return for the vmstat collector."),)
 
@@ -30,6 +32,7 @@ class VmstatCollector(Collector):
         self._fields = compile_option(config, "vmstat.fields")
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's families, built afresh (see the module docstring)."""
         out = []
         for line in read_text(self.paths.proc("vmstat")).splitlines():
             parts = line.split()

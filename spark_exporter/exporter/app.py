@@ -47,6 +47,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 
 async def healthy(request: web.Request) -> web.Response:
+    """GET /-/healthy: 200 ``Healthy.`` while the process serves."""
     return web.Response(text="Healthy.\n")
 
 
@@ -57,6 +58,9 @@ async def ready(request: web.Request) -> web.Response:
 
 
 def landing_page(loop: Collection, telemetry_path: str) -> str:
+    """The landing page HTML: a link to ``telemetry_path`` and each collector's last state, duration (ms)
+    and info(); names and values HTML-escaped.
+    """
     snap = loop.snapshot
     states = {r.name: r for r in snap.results} if snap else {}
     rows = []

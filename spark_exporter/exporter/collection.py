@@ -44,6 +44,8 @@ _NOT_NODE_COLLECTORS = frozenset({"gpu"})
 
 @dataclass(frozen=True)
 class CollectorResult:
+    """One collector's outcome in a snapshot: success, duration in seconds, and the error text on failure."""
+
     name: str
     success: bool
     duration: float  # seconds
@@ -62,6 +64,7 @@ class Snapshot:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def gzipped(self) -> bytes:
+        """The exposition body gzip-compressed (level 1, mtime 0), computed once on first use."""
         if self._gz is None:
             with self._lock:
                 if self._gz is None:

@@ -29,6 +29,7 @@ PROG = "spark-exporter"
 
 
 def fail(message: str, code: int = 2) -> int:
+    """Print ``<prog>: error: <message>`` to stderr and return ``code`` (2 by default) as the exit status."""
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return code
 

@@ -30,6 +30,8 @@ import bcrypt
 
 
 class Outcome(enum.Enum):
+    """The result of an authentication check: OK, DENIED (401) or THROTTLED (429)."""
+
     OK = "ok"
     DENIED = "denied"  # 401
     THROTTLED = "throttled"  # 429
@@ -84,6 +86,9 @@ class FailureThrottle:
         return None if tokens >= 1 else (1 - tokens) / self.rate
 
     def failed(self, client: str) -> None:
+        """Spend one token of ``client``'s failure bucket; the least recently failing clients beyond
+        ``max_clients`` are forgotten.
+        """
         tokens = self._tokens(client)
         self._buckets.pop(client, None)
         self._buckets[client] = (max(0.0, tokens - 1), self.clock())
@@ -150,4 +155,5 @@ class BasicAuth:
 
 
 def retry_after(seconds: float) -> str:
+    """A Retry-After header value: whole seconds, rounded up, at least 1."""
     return str(max(1, math.ceil(seconds)))

@@ -78,6 +78,7 @@ class Limits:
 
     @property
     def connection_cap(self) -> int:
+        """``max_connections``, or default_max_connections() when it is 0."""
         return self.max_connections or default_max_connections()
 
     @classmethod
@@ -225,9 +226,13 @@ class HardenedRequestHandler(RequestHandler):
 
     @property
     def evictable(self) -> bool:
+        """True when no request is in progress on this connection (it may be closed to make room)."""
         return not self._request_in_progress
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Admit the connection under the connection cap (else close it) and start the header deadline
+        (``limits.header_timeout`` s; 0 means none).
+        """
         if not self._guard.admit(self):
             transport.close()
             return
@@ -242,6 +247,7 @@ class HardenedRequestHandler(RequestHandler):
             self.force_close()
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        """Release the admitted connection's slot and cancel its header deadline."""
         if not self._admitted:
             return
         self._admitted = False

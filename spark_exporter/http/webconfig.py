@@ -98,6 +98,7 @@ class WebConfig:
 
     @property
     def tls(self) -> bool:
+        """True when the web config has TLS (an SSL context)."""
         return self.ssl_context is not None
 
 

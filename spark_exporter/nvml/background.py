@@ -54,11 +54,14 @@ XID_MESSAGES = {
 
 
 def xid_message(code: int) -> str:
+    """NVIDIA's description of XID ``code``, or ``"Unknown Error"``."""
     return XID_MESSAGES.get(code, "Unknown Error")
 
 
 @dataclass(frozen=True)
 class WatchedDevice:
+    """A GPU the background threads watch: its NVML handle and UUID."""
+
     handle: Any
     uuid: str
 
@@ -139,9 +142,11 @@ class XidWatcher:
 
     @property
     def alive(self) -> bool:
+        """True while the watcher thread runs."""
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
+        """Ask the thread to stop, join it for up to JOIN_TIMEOUT s, and free the event set once it has exited."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(JOIN_TIMEOUT)
@@ -159,6 +164,10 @@ class XidWatcher:
 
 @dataclass(frozen=True)
 class PcieSample:
+    """One PCIe throughput reading: tx and rx in KB/s (``None`` when unavailable), taken at ``at``
+    (monotonic seconds).
+    """
+
     tx: float | None  # KB/s
     rx: float | None  # KB/s
     at: float  # monotonic seconds
@@ -184,6 +193,7 @@ class PcieSampler:
         self._thread: threading.Thread | None = None
 
     def start(self, devices: Sequence[WatchedDevice]) -> None:
+        """Start the daemon sampling thread over ``devices``."""
         self._thread = threading.Thread(target=self._run, args=(list(devices),), name="gpu-pcie-sampler",
                                         daemon=True)
         self._thread.start()
@@ -198,6 +208,10 @@ class PcieSampler:
             self._stop.wait(self.interval)
 
     def sample_once(self, devices: Sequence[WatchedDevice]) -> None:
+        """Read nvmlDeviceGetPcieThroughput TX and RX (KB/s) for each device once and store the samples.
+
+        A GPU that is lost or answers neither direction is skipped from then on.
+        """
         for d in devices:
             if self._stop.is_set():
                 return
@@ -216,6 +230,7 @@ class PcieSampler:
                 self._samples[d.uuid] = PcieSample(tx, rx, self._clock())
 
     def latest(self, uuid: str) -> PcieSample | None:
+        """The latest sample for ``uuid``, or None when there is none or it is older than 3 intervals."""
         with self._lock:
             s = self._samples.get(uuid)
         if s is None or self._clock() - s.at > 3 * self.interval:
@@ -224,9 +239,11 @@ class PcieSampler:
 
     @property
     def alive(self) -> bool:
+        """True while the sampling thread runs."""
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
+        """Ask the thread to stop and join it for up to JOIN_TIMEOUT s."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(JOIN_TIMEOUT)

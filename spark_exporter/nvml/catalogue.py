@@ -19,6 +19,10 @@ class CatalogueError(ValueError):
 
 @dataclass(frozen=True)
 class Field:
+    """One row of dcgm_fields.csv: DCGM name, Prometheus type, HELP, NVML source (a READERS key), scale and
+    line number.
+    """
+
     name: str  # the DCGM field, which is also the metric name
     type: str  # gauge | counter
     help: str
@@ -28,6 +32,9 @@ class Field:
     line: int
 
     def scale(self, value: float) -> float:
+        """The NVML value in the field's unit: times ``multiplier``, or integer-divided by ``divisor``
+        (whole units) when that is not 1.
+        """
         if self.divisor != 1:
             return float(int(value) // self.divisor)
         return value * self.multiplier

@@ -91,6 +91,7 @@ def error_name(error: BaseException) -> str:
 
 
 def error_code(error: BaseException) -> int | None:
+    """The NVML return code of an NVMLError, or None for any other exception."""
     return getattr(error, "value", None) if isinstance(error, pynvml.NVMLError) else None
 
 
@@ -183,6 +184,7 @@ class Nvml:
             self._backoff = min(self._backoff * 2, BACKOFF_MAX)
 
     def shutdown(self) -> None:
+        """Call nvmlShutdown once if initialised (its NVMLError ignored) and mark NVML uninitialised."""
         with self._lock:
             if self.initialized:
                 try:

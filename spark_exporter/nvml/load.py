@@ -28,6 +28,7 @@ class LoadModel:
 
     @classmethod
     def for_gpu(cls, seed: int, index: int) -> LoadModel:
+        """The load model of GPU ``index``: a period of 240-600 s and a phase derived from ``seed``."""
         return cls(seed, index, 240.0 + 360.0 * unit(seed, index, "period"),
                    2 * math.pi * unit(seed, index, "phase"))
 

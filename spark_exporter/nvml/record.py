@@ -111,6 +111,10 @@ def record_library(cfg: Any, paths: Any, lib: Any, source: str, clock: Any = Non
 
 
 def main(argv: Sequence[str]) -> int:
+    """``spark-exporter gpu record --output FILE``: record every NVML answer the gpu collector uses as JSON.
+
+    Exit status 0, 1 (NVML unavailable, cannot write FILE) or 2 (bad settings).
+    """
     parser = argparse.ArgumentParser(
         prog=PROG, description="GPU tools. 'record' writes every NVML answer the gpu collector uses as JSON; "
         "exporter flags (e.g. --gpu.simulate=gb10) may follow.")

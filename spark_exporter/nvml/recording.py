@@ -23,6 +23,7 @@ MAX_BYTES = 8 * 1024 * 1024  # a recording larger than this is refused (an 8-GPU
 
 
 def call_key(fn: str, args: list[Any]) -> str:
+    """The recording key of a call: ``fn`` followed by its encoded args as compact, key-sorted JSON."""
     return fn + json.dumps(args, sort_keys=True, separators=(",", ":"))
 
 
@@ -33,6 +34,9 @@ class Encoder:
         self.gpus: dict[Any, int] = {}
 
     def arg(self, a: Any) -> Any:
+        """A JSON-able form of a call argument: plain values as they are, a known GPU handle as ``{"gpu": N}``,
+        other objects as ``{"object": type name}``.
+        """
         if isinstance(a, list | tuple):
             return [self.arg(x) for x in a]
         if isinstance(a, bool | int | float | str) or a is None:
@@ -46,6 +50,9 @@ class Encoder:
         return {"object": type(a).__name__}
 
     def value(self, v: Any) -> Any:
+        """A JSON-able form of an NVML answer: bytes as text, field values, arrays and ctypes structures
+        recursively (``_struct`` names the type).
+        """
         if v is None or isinstance(v, bool | int | float | str):
             return v
         if isinstance(v, bytes):

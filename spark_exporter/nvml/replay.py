@@ -71,22 +71,28 @@ class ReplayedNvml:
     # -- the calls that are not answered from the recording ----------------------------------------
 
     def nvmlInit(self) -> None:  # noqa: N802 - pynvml's names
+        """No-op: a recording needs no initialisation."""
         pass
 
     def nvmlShutdown(self) -> None:  # noqa: N802
+        """No-op."""
         pass
 
     def nvmlEventSetCreate(self) -> _EventSet:  # noqa: N802
+        """A new event set; recordings carry no XID events."""
         return _EventSet()
 
     def nvmlDeviceRegisterEvents(self, h: Any, event_types: int, es: _EventSet) -> None:  # noqa: N802
+        """No-op: recordings carry no events."""
         pass
 
     def nvmlEventSetWait_v2(self, es: _EventSet, timeout_ms: int) -> Any:  # noqa: N802
+        """Wait up to ``timeout_ms`` ms (less if the set is freed), then raise NVMLError(TIMEOUT): no events."""
         es.closed.wait(timeout_ms / 1000)
         raise pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
 
     def nvmlEventSetFree(self, es: _EventSet) -> None:  # noqa: N802
+        """Free the set, waking any waiter."""
         es.closed.set()
 
     # -- everything else ---------------------------------------------------------------------------

@@ -42,6 +42,8 @@ class SimHandle:
 
 
 class SimEventSet:
+    """Stands in for ``c_nvmlEventSet_t``: a queue of XID event data and the GPU indices registered on it."""
+
     def __init__(self) -> None:
         self.queue: queue.Queue[Any] = queue.Queue()
         self.devices: set[int] = set()
@@ -50,6 +52,8 @@ class SimEventSet:
 
 @dataclass
 class SimGpu:
+    """One simulated GPU: index, UUID, PCI bus id, load model and the pids of its processes."""
+
     index: int
     uuid: str
     bus_id: str
@@ -69,7 +73,10 @@ def _api(fn: F) -> F:
 
 
 class SimulatedNvml:
-    """The subset of ``pynvml`` the GPU collector calls, backed by a time-driven model."""
+    """The subset of ``pynvml`` the GPU collector calls, backed by a time-driven model.
+
+    Every call but nvmlInit raises NVMLError(UNINITIALIZED) before nvmlInit or after nvmlShutdown.
+    """
 
     def __init__(self, profile: str, seed: int = 0, clock: Callable[[], float] | None = None) -> None:
         self.profile = profile.strip().lower()
@@ -143,43 +150,55 @@ class SimulatedNvml:
 
     @_api
     def nvmlInit(self) -> None:  # noqa: N802 - pynvml's names
+        """Mark the library initialised (never fails)."""
         self._initialized = True
 
     @_api
     def nvmlShutdown(self) -> None:  # noqa: N802
+        """Mark the library shut down."""
         self._initialized = False
 
     @_api
     def nvmlSystemGetDriverVersion(self) -> str:  # noqa: N802
+        """The profile's driver version string."""
         return self._driver
 
     @_api
     def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+        """The number of simulated GPUs."""
         return len(self.gpus)
 
     @_api
     def nvmlDeviceGetHandleByIndex(self, index: int) -> SimHandle:  # noqa: N802
+        """A SimHandle for GPU ``index``; NVMLError(INVALID_ARGUMENT) when out of range."""
         if not 0 <= index < len(self.gpus):
             raise _err(pynvml.NVML_ERROR_INVALID_ARGUMENT)
         return SimHandle(index)
 
     @_api
     def nvmlDeviceGetUUID(self, h: SimHandle) -> str:  # noqa: N802
+        """The GPU's UUID string; NVMLError(INVALID_ARGUMENT) for a foreign handle."""
         return self._gpu(h).uuid
 
     @_api
     def nvmlDeviceGetName(self, h: SimHandle) -> str:  # noqa: N802
+        """The profile's model name; NVMLError(INVALID_ARGUMENT) for a foreign handle."""
         self._gpu(h)
         return self.model.name
 
     @_api
     def nvmlDeviceGetPciInfo(self, h: SimHandle) -> Any:  # noqa: N802
+        """An ``nvmlPciInfo_t`` with only ``busId`` set (bytes); NVMLError(INVALID_ARGUMENT) for a foreign handle."""
         info = pynvml.nvmlPciInfo_t()
         info.busId = self._gpu(h).bus_id.encode()
         return info
 
     @_api
     def nvmlDeviceGetUtilizationRates(self, h: SimHandle) -> Any:  # noqa: N802
+        """A ``c_nvmlUtilization_t``: gpu and memory busy, percent, from the load model.
+
+        NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         g, t = self._gpu(h), self._now()
         u = pynvml.c_nvmlUtilization_t()
         u.gpu = round(100 * self._load(g, t))
@@ -188,6 +207,11 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetMemoryInfo(self, h: SimHandle, version: int | None = None) -> Any:  # noqa: N802
+        """``c_nvmlMemory_v2_t`` when ``version`` is given, else ``c_nvmlMemory_t``; bytes.
+
+        Used is the sum of the processes' memory. NVMLError(NOT_SUPPORTED) on a unified-memory model
+        without a host total; NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         g, t = self._gpu(h), self._now()
         m = self.model
         if m.unified and self._host_total is None:
@@ -206,6 +230,9 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetTemperature(self, h: SimHandle, sensor: int) -> int:  # noqa: N802
+        """GPU temperature in °C; NVMLError(INVALID_ARGUMENT) for a sensor other than
+        NVML_TEMPERATURE_GPU or a foreign handle.
+        """
         g = self._gpu(h)
         if sensor != pynvml.NVML_TEMPERATURE_GPU:
             raise _err(pynvml.NVML_ERROR_INVALID_ARGUMENT)
@@ -220,6 +247,10 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetFieldValues(self, h: SimHandle, field_ids: list[Any]) -> Any:  # noqa: N802
+        """A ``c_nvmlFieldValue_t`` array, one per id (``id`` or ``(id, scope)``), unsigned long long values.
+
+        A field the model lacks gets nvmlReturn NOT_SUPPORTED; NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         g, t = self._gpu(h), self._now()
         out = (pynvml.c_nvmlFieldValue_t * len(field_ids))()
         for i, fid in enumerate(field_ids):
@@ -252,10 +283,15 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetPowerUsage(self, h: SimHandle) -> int:  # noqa: N802
+        """Power draw in mW from the load model; NVMLError(INVALID_ARGUMENT) for a foreign handle."""
         return round(self._power(self._gpu(h), self._now()) * 1000)  # mW
 
     @_api
     def nvmlDeviceGetPowerManagementLimit(self, h: SimHandle) -> int:  # noqa: N802
+        """The profile's power limit in mW.
+
+        NVMLError(NOT_SUPPORTED) for a model without one, or NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         self._gpu(h)
         if self.model.power_limit is None:
             raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
@@ -263,6 +299,7 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetTotalEnergyConsumption(self, h: SimHandle) -> int:  # noqa: N802
+        """Energy since an arbitrary origin in mJ (monotonic); NVMLError(INVALID_ARGUMENT) for a foreign handle."""
         g, t = self._gpu(h), self._now()
         m = self.model
         joules_before = 1e6 * (1 + unit(self.seed, g.index, "energy"))  # J consumed before the start
@@ -271,6 +308,9 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetClockInfo(self, h: SimHandle, clock_type: int) -> int:  # noqa: N802
+        """SM clock (scaled by load) or memory clock in MHz; NVMLError(NOT_SUPPORTED) for other
+        clocks or a model without a memory clock; NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         g, t = self._gpu(h), self._now()
         if clock_type == pynvml.NVML_CLOCK_SM:
             lo, hi = self.model.sm_clock
@@ -281,6 +321,11 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetPcieThroughput(self, h: SimHandle, counter: int) -> int:  # noqa: N802
+        """PCIe TX or RX throughput in KB/s, scaled by load.
+
+        NVMLError(NOT_SUPPORTED) for a model without PCIe, or NVMLError(INVALID_ARGUMENT) for a foreign
+        handle.
+        """
         g, t = self._gpu(h), self._now()
         if not self.model.pcie:
             raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
@@ -289,6 +334,11 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetPcieReplayCounter(self, h: SimHandle) -> int:  # noqa: N802
+        """A small fixed replay count per GPU.
+
+        NVMLError(NOT_SUPPORTED) for a model without PCIe, or NVMLError(INVALID_ARGUMENT) for a foreign
+        handle.
+        """
         g = self._gpu(h)
         if not self.model.pcie:
             raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
@@ -296,11 +346,19 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetEncoderUtilization(self, h: SimHandle) -> list[int]:  # noqa: N802
+        """``[percent, sampling period in us]``: always ``[0, 167000]``.
+
+        NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         self._gpu(h)
         return [0, 167000]  # %, sampling period in us
 
     @_api
     def nvmlDeviceGetDecoderUtilization(self, h: SimHandle) -> list[int]:  # noqa: N802
+        """``[percent, sampling period in us]``.
+
+        Busy on even-indexed GPUs only; NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         g, t = self._gpu(h), self._now()
         return [round(12 * self._smooth(g, t)) if g.index % 2 == 0 else 0, 167000]
 
@@ -310,6 +368,10 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetCurrentClocksEventReasons(self, h: SimHandle) -> int:  # noqa: N802
+        """A clocks-event-reason bitmask: GpuIdle at low load, SwPowerCap near the limit, else 0.
+
+        NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         g, t = self._gpu(h), self._now()
         load = self._load(g, t)
         if load < 0.12:
@@ -320,6 +382,10 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetEccMode(self, h: SimHandle) -> list[int]:  # noqa: N802
+        """``[current, pending]``, both NVML_FEATURE_ENABLED.
+
+        NVMLError(NOT_SUPPORTED) for a model without ECC, or NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         self._gpu(h)
         if not self.model.ecc:
             raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
@@ -327,6 +393,10 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetTotalEccErrors(self, h: SimHandle, error_type: int, counter_type: int) -> int:  # noqa: N802
+        """ECC error count: 0 uncorrected, a small fixed count corrected.
+
+        NVMLError(NOT_SUPPORTED) for a model without ECC, or NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         g = self._gpu(h)
         if not self.model.ecc:
             raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
@@ -336,6 +406,10 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetRemappedRows(self, h: SimHandle) -> tuple[int, int, int, int]:  # noqa: N802
+        """``(correctable, uncorrectable, pending, failure)`` row remaps.
+
+        NVMLError(NOT_SUPPORTED) for a model without ECC, or NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         g = self._gpu(h)
         if not self.model.ecc:
             raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
@@ -343,6 +417,10 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetComputeRunningProcesses(self, h: SimHandle) -> list[Any]:  # noqa: N802
+        """One object per process (pid, usedGpuMemory in bytes, instance ids 0xFFFFFFFF).
+
+        NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         g, t = self._gpu(h), self._now()
         return [pynvml.nvmlFriendlyObject({"pid": pid, "usedGpuMemory": self._process_bytes(g, k, t),
                                            "gpuInstanceId": 0xFFFFFFFF, "computeInstanceId": 0xFFFFFFFF})
@@ -350,24 +428,30 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceGetGraphicsRunningProcesses(self, h: SimHandle) -> list[Any]:  # noqa: N802
+        """Always an empty list; NVMLError(INVALID_ARGUMENT) for a foreign handle."""
         self._gpu(h)
         return []
 
     # The versioned names the collector calls (newest first); the simulator answers all alike.
     def nvmlDeviceGetComputeRunningProcesses_v3(self, h: SimHandle) -> list[Any]:  # noqa: N802
+        """Same as nvmlDeviceGetComputeRunningProcesses."""
         return self.nvmlDeviceGetComputeRunningProcesses(h)
 
     def nvmlDeviceGetComputeRunningProcesses_v2(self, h: SimHandle) -> list[Any]:  # noqa: N802
+        """Same as nvmlDeviceGetComputeRunningProcesses."""
         return self.nvmlDeviceGetComputeRunningProcesses(h)
 
     def nvmlDeviceGetGraphicsRunningProcesses_v3(self, h: SimHandle) -> list[Any]:  # noqa: N802
+        """Same as nvmlDeviceGetGraphicsRunningProcesses."""
         return self.nvmlDeviceGetGraphicsRunningProcesses(h)
 
     def nvmlDeviceGetGraphicsRunningProcesses_v2(self, h: SimHandle) -> list[Any]:  # noqa: N802
+        """Same as nvmlDeviceGetGraphicsRunningProcesses."""
         return self.nvmlDeviceGetGraphicsRunningProcesses(h)
 
     @_api
     def nvmlSystemGetProcessName(self, pid: int) -> str:  # noqa: N802
+        """A ``/usr/bin/<name>`` path chosen per pid; NVMLError(NOT_FOUND) for a pid on no GPU."""
         for g in self.gpus:
             if pid in g.pids:
                 k = g.pids.index(pid)
@@ -377,6 +461,7 @@ class SimulatedNvml:
 
     @_api
     def nvmlEventSetCreate(self) -> SimEventSet:  # noqa: N802
+        """A new SimEventSet, which simulated XID events are delivered to."""
         es = SimEventSet()
         with self._lock:
             self._event_sets.append(es)
@@ -384,6 +469,10 @@ class SimulatedNvml:
 
     @_api
     def nvmlDeviceRegisterEvents(self, h: SimHandle, event_types: int, es: SimEventSet) -> None:  # noqa: N802
+        """Register the GPU for XID critical errors (other event types are ignored).
+
+        NVMLError(NOT_SUPPORTED) when simulated events are off; NVMLError(INVALID_ARGUMENT) for a foreign handle.
+        """
         g = self._gpu(h)
         if not self._events_supported:
             raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
@@ -392,6 +481,9 @@ class SimulatedNvml:
 
     @_api
     def nvmlEventSetWait_v2(self, es: SimEventSet, timeout_ms: int) -> Any:  # noqa: N802
+        """The next event data, waiting up to ``timeout_ms`` ms; NVMLError(TIMEOUT) when none
+        comes, NVMLError(UNINITIALIZED) on a freed set.
+        """
         if es.freed:
             raise _err(pynvml.NVML_ERROR_UNINITIALIZED)
         try:
@@ -401,6 +493,7 @@ class SimulatedNvml:
 
     @_api
     def nvmlEventSetFree(self, es: SimEventSet) -> None:  # noqa: N802
+        """Mark the set freed and stop delivering events to it."""
         with self._lock:
             es.freed = True
             if es in self._event_sets:

@@ -34,6 +34,8 @@ class InventoryError(ConfigError):
 
 @dataclass(frozen=True)
 class Node:
+    """One inventory node: its name and ``host:port`` endpoints (exporter required, the others optional)."""
+
     name: str
     exporter: str
     dcgm_exporter: str | None = None
@@ -42,19 +44,24 @@ class Node:
     spark: str | None = None
 
     def endpoint(self, kind: str) -> str | None:
+        """The ``host:port`` of endpoint ``kind`` (one of ENDPOINT_KINDS), or None when not set."""
         return getattr(self, kind)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
 class Inventory:
+    """The cluster name and its nodes, in file order."""
+
     cluster: str
     nodes: tuple[Node, ...]
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The node names, in file order."""
         return tuple(n.name for n in self.nodes)
 
     def get(self, name: str) -> Node | None:
+        """The node called ``name``, or None."""
         for n in self.nodes:
             if n.name == name:
                 return n
@@ -62,6 +69,7 @@ class Inventory:
 
 
 def valid_node_name(name: object) -> bool:
+    """True for a str of letters, digits, ``.``, ``_``, ``-``, 1-63 long, starting with a letter or digit."""
     return isinstance(name, str) and bool(_NAME_RE.fullmatch(name))
 
 
@@ -92,6 +100,11 @@ def check_address(addr: object) -> str:
 
 
 def parse_inventory(data: Any, source: str) -> Inventory:
+    """An Inventory from parsed YAML ``data`` (``source`` names it in errors).
+
+    Raises InventoryError for a non-mapping, unknown keys, a bad cluster name, no nodes, or a node with a
+    missing, invalid or duplicate name, no exporter, or an invalid ``host:port``.
+    """
     def err(msg: str) -> InventoryError:
         return InventoryError(f"inventory {source}: {msg}")
 
@@ -141,6 +154,10 @@ def parse_inventory(data: Any, source: str) -> Inventory:
 
 
 def load_inventory(path: str) -> Inventory:
+    """The Inventory in the YAML file at ``path``.
+
+    Raises InventoryError when the file cannot be read (guarded read), is not YAML, or is invalid.
+    """
     try:
         data = load_yaml_file(path, "inventory")
     except ConfigError as e:

@@ -36,6 +36,8 @@ class KitError(Exception):
 
 @dataclass(frozen=True)
 class Asset:
+    """One packaged file (rules or dashboard): its file name and bytes, unchanged."""
+
     name: str  # file name, e.g. spark-alerts.yml
     data: bytes  # the file's bytes, unchanged
 

@@ -95,16 +95,22 @@ async def _node_param(request: web.Request) -> str:
 
 
 async def overview(request: web.Request) -> web.Response:
+    """GET /api/v1/cluster/overview: the cluster overview JSON (cached). The X-Cache header says hit, miss or stale."""
     r = request.app[ROLLUPS_KEY]
     return _respond(request, await _cached(request, ("overview",), r.cluster_overview))
 
 
 async def nodes(request: web.Request) -> web.Response:
+    """GET /api/v1/nodes: per-node summaries JSON (cached). The X-Cache header says hit, miss or stale."""
     r = request.app[ROLLUPS_KEY]
     return _respond(request, await _cached(request, ("nodes",), r.nodes))
 
 
 async def node_gpu(request: web.Request) -> web.Response:
+    """GET /api/v1/nodes/{node}/gpu: the node's per-GPU metrics JSON (cached).
+
+    InvalidParameter (400) for a malformed node name, UnknownNodeError (404) for an unknown one.
+    """
     r = request.app[ROLLUPS_KEY]
     node = await _node_param(request)
     return _respond(request, await _cached(request, ("gpu", node), lambda: r.node_gpu_metrics(node)))
@@ -119,6 +125,11 @@ def _flag_param(request: web.Request, name: str) -> bool:
 
 
 async def node_history(request: web.Request) -> web.Response:
+    """GET /api/v1/nodes/{node}/gpu/utilization?duration=&envelope=: utilization history (cached).
+
+    A bare list of points unless ``envelope`` (the rest in headers). InvalidParameter (400) for a bad duration
+    or flag; InvalidParameter (400) for a malformed node name, UnknownNodeError (404) for an unknown one.
+    """
     r = request.app[ROLLUPS_KEY]
     duration = request.query.get("duration", "1h")
     if duration not in HISTORY_STEPS:
@@ -140,6 +151,10 @@ async def node_history(request: web.Request) -> web.Response:
 
 
 async def network(request: web.Request) -> web.Response:
+    """GET /api/v1/network[?node=]: interface and RDMA throughput JSON (cached).
+
+    InvalidParameter (400) for a malformed node name, UnknownNodeError (404) for an unknown one.
+    """
     r = request.app[ROLLUPS_KEY]
     node = request.query.get("node")
     if node is not None:
@@ -151,20 +166,24 @@ async def network(request: web.Request) -> web.Response:
 
 
 async def spark(request: web.Request) -> web.Response:
+    """GET /api/v1/spark: Spark applications JSON (cached). The X-Cache header says hit, miss or stale."""
     r = request.app[ROLLUPS_KEY]
     return _respond(request, await _cached(request, ("spark",), r.spark_applications))
 
 
 async def inference(request: web.Request) -> web.Response:
+    """GET /api/v1/inference: vLLM model figures JSON (cached). The X-Cache header says hit, miss or stale."""
     r = request.app[ROLLUPS_KEY]
     return _respond(request, await _cached(request, ("inference",), r.inference))
 
 
 async def openapi(request: web.Request) -> web.Response:
+    """GET /api/v1/openapi.json: the API's OpenAPI document."""
     return web.json_response(openapi_document(__version__))
 
 
 async def healthy(request: web.Request) -> web.Response:
+    """GET /-/healthy: ``{"status": "ok"}`` while the server runs."""
     return web.json_response({"status": "ok"})
 
 

@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses; False for other names and addresses."""
     if host == "localhost":
         return True
     try:
@@ -78,6 +79,10 @@ def settings_from_config(cfg: Settings) -> tuple[ApiSettings, str, int]:
 
 
 def main(argv: Sequence[str]) -> int:
+    """``spark-exporter api``: serve the JSON API until a signal.
+
+    Exit status 0, 1 (cannot listen) or 2 (bad settings).
+    """
     try:
         _, cfg = api_schema().parse_args(_parser(), argv, os.environ)
         settings, host, port = settings_from_config(cfg)

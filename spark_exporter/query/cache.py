@@ -139,4 +139,5 @@ class RateLimiter:
 
 
 def retry_after_header(seconds: float) -> str:
+    """A Retry-After header value: whole seconds, rounded up, at least 1."""
     return str(max(1, math.ceil(seconds)))

@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def run(rollups: Rollups, ns: argparse.Namespace) -> Result:
+    """The rollup result for ``ns.what`` (overview, nodes, node, history, spark, inference, network);
+    the client is closed afterwards. PrometheusError subclasses propagate.
+    """
     try:
         if ns.what == "overview":
             return await rollups.cluster_overview()
@@ -73,6 +76,10 @@ async def run(rollups: Rollups, ns: argparse.Namespace) -> Result:
 
 
 def main(argv: Sequence[str]) -> int:
+    """``spark-exporter query``: print a rollup as text or JSON.
+
+    Exit status 0, 1 (Prometheus failed) or 2 (bad settings, invalid or unknown node).
+    """
     parser = _parser()
     try:
         ns, cfg = query_schema().parse_args(parser, argv, os.environ)

@@ -93,6 +93,8 @@ def parse_value(raw: Any) -> float | None:
 
 @dataclass(frozen=True)
 class Sample:
+    """One instant-vector sample: labels, timestamp (s since epoch) and value (None for NaN or an infinity)."""
+
     labels: dict[str, str]
     timestamp: float  # s since epoch
     value: float | None
@@ -100,6 +102,8 @@ class Sample:
 
 @dataclass(frozen=True)
 class Series:
+    """One range series: labels and (s since epoch, value) points."""
+
     labels: dict[str, str]
     points: list[tuple[float, float | None]]  # (s since epoch, value)
 
@@ -114,6 +118,10 @@ class Meta:
 
 @dataclass
 class InstantResult(Meta):
+    """An instant query's answer: result type with samples, series (matrix), scalar or string, plus
+    warnings and partial.
+    """
+
     result_type: str = "vector"
     samples: list[Sample] = field(default_factory=list)
     series: list[Series] = field(default_factory=list)  # when the query was a range selector (matrix)
@@ -123,6 +131,8 @@ class InstantResult(Meta):
 
 @dataclass
 class RangeResult(Meta):
+    """A range query's series, plus warnings and partial."""
+
     series: list[Series] = field(default_factory=list)
 
 
@@ -169,6 +179,7 @@ class PrometheusClient:
         await self.close()
 
     async def close(self) -> None:
+        """Close the HTTP session, if open (idempotent)."""
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -185,6 +196,10 @@ class PrometheusClient:
         return self._session
 
     async def query(self, expr: str, time: float | None = None) -> InstantResult:
+        """GET /api/v1/query for ``expr`` (at ``time``, s since epoch, if given).
+
+        Raises PrometheusUnavailable, QueryError or BadResponse (all PrometheusError).
+        """
         params = {"query": expr}
         if time is not None:
             params["time"] = f"{time:.3f}"
@@ -192,6 +207,10 @@ class PrometheusClient:
         return _instant(data, meta, expr)
 
     async def query_range(self, expr: str, start: float, end: float, step: float) -> RangeResult:
+        """GET /api/v1/query_range for ``expr`` over [start, end] (s since epoch), ``step`` s.
+
+        Raises InvalidParameter for a bad range, BadResponse for a non-matrix answer, and as query().
+        """
         if step <= 0 or end < start:
             raise InvalidParameter(f"bad range: start={start} end={end} step={step}")
         params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}

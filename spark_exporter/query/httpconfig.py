@@ -40,6 +40,8 @@ class _Strict(BaseModel):
 
 
 class BasicAuth(_Strict):
+    """Prometheus-style ``basic_auth``: username or username_file, password or password_file (at most one each)."""
+
     username: str = ""
     username_file: str | None = None
     password: str | None = Field(default=None, repr=False)
@@ -55,6 +57,8 @@ class BasicAuth(_Strict):
 
 
 class Authorization(_Strict):
+    """Prometheus-style ``authorization``: a one-word type (not Basic) and credentials or credentials_file."""
+
     type: str = "Bearer"
     credentials: str | None = Field(default=None, repr=False)
     credentials_file: str | None = None
@@ -71,6 +75,8 @@ class Authorization(_Strict):
 
 
 class TlsConfig(_Strict):
+    """Prometheus-style ``tls_config``: CA, client cert and key (both or neither), server name, versions."""
+
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
@@ -115,6 +121,7 @@ class HttpClientConfig:
     auth_kind: str | None = None  # "basic_auth" or "authorization <type>", for describe()
 
     def headers(self) -> dict[str, str]:
+        """The ``Authorization`` header to send, or ``{}`` when none is configured."""
         return {"Authorization": self.authorization} if self.authorization else {}
 
     def describe(self) -> dict[str, Any]:

@@ -70,10 +70,12 @@ def by_name(res: InstantResult) -> dict[str, list[Sample]]:
 
 
 def one(samples: list[Sample] | None) -> float | None:
+    """The first sample's value, or None for no samples."""
     return samples[0].value if samples else None
 
 
 def by_node(samples: list[Sample] | None) -> dict[str, float | None]:
+    """Sample values keyed by their ``node`` label (``""`` when missing)."""
     return {s.labels.get("node", ""): s.value for s in samples or []}
 
 
@@ -84,6 +86,7 @@ def total(values: Iterable[float | None]) -> float | None:
 
 
 def highest(values: Iterable[float | None]) -> float | None:
+    """The largest value that is not None, or None when there is none."""
     return max((v for v in values if v is not None), default=None)
 
 
@@ -150,12 +153,14 @@ def overview_rules(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> list[
 
 
 def set_overview_figure(ov: ClusterOverview, field: str, value: float | None) -> None:
+    """Set ``ov.<field>``; memory figures are converted from bytes to GiB, None stays None."""
     if value is not None and field in ("memory_used_gb", "memory_total_gb"):
         value = value / GIB  # the rule and the raw form are in bytes
     setattr(ov, field, value)
 
 
 def overview_raw(ov: ClusterOverview, figures: list[OverviewFigure], res: InstantResult) -> None:
+    """Fill the overview's GPU figures from the raw-series bundle ``res``, one part per figure."""
     parts = split(res)
     for fig in figures:
         set_overview_figure(ov, fig.field, one(parts.get(fig.field)))
@@ -179,6 +184,7 @@ def overview_counts(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None
 
 
 def overview_missing(ov: ClusterOverview) -> None:
+    """Record in ``ov.missing`` (by JSON name) why each figure still None has no value."""
     scope = f"cluster {ov.cluster}" if ov.cluster else "any cluster"
     for fig in OVERVIEW_GPU_FIGURES:
         if getattr(ov, fig.field) is None:
@@ -200,6 +206,10 @@ def json_name(model: BaseModel, field: str) -> str:
 
 
 def overview_nodes(ov: ClusterOverview, targets: list[TargetState], inventory_names: tuple[str, ...] | None) -> None:
+    """Set down/stale targets and nodes up/total; the node set is the inventory's, else the targets'.
+
+    With no node at all, nodesUp and nodesTotal are recorded as missing.
+    """
     ov.down_targets = [t for t in targets if not t.up]
     ov.stale_targets = [t for t in targets if t.stale]
     names = set(inventory_names) if inventory_names is not None else {t.node for t in targets if t.node}
@@ -235,6 +245,9 @@ def gpus(samples: list[Sample]) -> list[GpuMetrics]:
 
 
 def aggregate_node(out: NodeGpuMetrics) -> None:
+    """Node figures from its GPUs: mean utilization, highest temperature, summed power and memory (MiB);
+    a unified-memory pool shared by every GPU is counted once.
+    """
     gs = out.gpus
     utils = [g.utilization for g in gs if g.utilization is not None]
     out.utilization = sum(utils) / len(utils) if utils else None
@@ -253,6 +266,7 @@ def aggregate_node(out: NodeGpuMetrics) -> None:
 
 
 def why_missing(node: str, up: bool | None, what: str) -> str:
+    """The reason for a missing ``what`` on ``node``: no scrape target (``up`` None), target down, or no series."""
     if up is None:
         return f"Prometheus has no scrape target for node {node}"
     if not up:
@@ -267,6 +281,7 @@ _RDMA_TOTALS = ("rdma_rx_bytes_per_sec", "rdma_tx_bytes_per_sec")  # in RDMA_RAT
 
 
 def fill_network(out: NetworkStats, parts: dict[str, list[Sample]]) -> None:
+    """Append one InterfaceStats per (node, device) from the rx, tx (bytes/s) and link parts, sorted."""
     def keyed(name: str) -> dict[tuple[str, str], float | None]:
         return {(s.labels.get("node", ""), s.labels.get("device", "")): s.value for s in parts.get(name, [])}
 

@@ -171,11 +171,15 @@ class NodeList(Result):
 
 
 class HistoryPoint(ApiModel):
+    """One utilisation point: timestamp in ms since epoch and value in % (null where unknown)."""
+
     timestamp: int = Field(description="ms since epoch.")
     value: float | None = Field(description="GPU utilisation, %; null where the engine had no value.")
 
 
 class HistorySeries(ApiModel):
+    """One utilisation series: its labels and points."""
+
     metric: dict[str, str] = Field(description="The series' labels.")
     values: list[HistoryPoint]
 
@@ -192,6 +196,8 @@ class UtilizationHistory(Result):
 
 
 class InterfaceStats(ApiModel):
+    """One interface's rx/tx rates (B/s over 1m) and link state."""
+
     node: str
     device: str
     rx_bytes_per_sec: float | None = Field(description="B/s received over 1m.")
@@ -235,6 +241,8 @@ class RdmaPortStats(ApiModel):
 
 
 class NodeNetwork(ApiModel):
+    """A node's traffic (B/s) summed over physical interfaces and RDMA ports, with reasons for nulls."""
+
     node: str
     rx_bytes_per_sec: float | None = Field(description="B/s, sum of the node's physical interfaces.")
     tx_bytes_per_sec: float | None = Field(description="B/s, sum of the node's physical interfaces.")

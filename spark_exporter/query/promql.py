@@ -56,12 +56,14 @@ def quote(value: str) -> str:
 
 
 def metric_name(name: str) -> str:
+    """``name`` unchanged if it is a valid metric name; ValueError otherwise."""
     if not _METRIC_NAME_RE.match(name):
         raise ValueError(f"invalid metric name {name!r}")
     return name
 
 
 def label_name(name: str) -> str:
+    """``name`` unchanged if it is a valid label name; ValueError otherwise."""
     if not _LABEL_NAME_RE.match(name):
         raise ValueError(f"invalid label name {name!r}")
     return name
@@ -76,6 +78,7 @@ class Matcher:
     op: str = "="
 
     def render(self) -> str:
+        """``label<op>"value"`` with the value escaped; ValueError for a bad operator or label name."""
         if self.op not in _MATCH_OPS:
             raise ValueError(f"invalid matcher operator {self.op!r}")
         return f"{label_name(self.label)}{self.op}{quote(self.value)}"
@@ -102,6 +105,7 @@ _DURATION_RE = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 
 
 def duration(text: str) -> str:
+    """``text`` unchanged if it is a valid PromQL duration (``5m``, ``1h30m``); ValueError otherwise."""
     if not _DURATION_RE.match(text):
         raise ValueError(f"invalid PromQL duration {text!r}")
     return text

@@ -159,6 +159,7 @@ class Queries:
         self._overview: str | None = None  # built once: quoting costs more than the rest of a request
 
     def scope(self, node: str | None = None, **extra: str) -> tuple[Matcher, ...]:
+        """Matchers for cluster (when set), then ``node`` (when given), then ``extra`` label=value pairs."""
         ms = [Matcher("cluster", self.cluster)] if self.cluster else []
         if node is not None:
             ms.append(Matcher("node", node))
@@ -166,6 +167,7 @@ class Queries:
         return tuple(ms)
 
     def sel(self, metric: str, node: str | None = None, *more: Matcher) -> str:
+        """A PromQL selector for ``metric`` in scope (cluster, ``node``) plus ``more`` matchers, values escaped."""
         return selector(metric, self.scope(node) + more)
 
     def dedup(self, metric: str, node: str | None = None, *by: str) -> str:
@@ -173,9 +175,11 @@ class Queries:
         return f"max {promql.by(*by, 'node', 'UUID')} ({self.sel(metric, node)})"
 
     def known_nodes(self) -> str:
+        """PromQL: one series per ``node`` label value of the ``up`` series in scope."""
         return f"group {promql.by('node')} ({self.sel('up')})"
 
     def targets(self, node: str | None = None) -> dict[str, str]:
+        """Bundle parts ``up`` (the up series) and ``up_age`` (seconds since their last sample)."""
         up = self.sel("up", node)
         return {"up": up, "up_age": f"time() - timestamp({up})"}
 
@@ -222,14 +226,19 @@ class Queries:
         return selector(None, (Matcher("__name__", "|".join(names), "=~"), *self.scope()))
 
     def spark(self) -> str:
+        """One selector for the Spark application and cluster recording rules in scope."""
         return self.rules(*SPARK_APPLICATION_RULES.values(), *SPARK_CLUSTER_RULES.values())
 
     def inference(self) -> str:
+        """One selector for the vLLM model and cluster recording rules in scope."""
         return self.rules(*VLLM_MODEL_RULES.values(), *VLLM_CLUSTER_RULES.values())
 
     # -- nodes --------------------------------------------------------------------------------
 
     def node_parts(self, node: str | None = None) -> dict[str, str]:
+        """Bundle parts of per-node GPU and CPU figures (utilization, temperature, power in W, memory in MiB,
+        GPU count ...), each the recording rule where it has a series, else the raw DCGM/node form.
+        """
         n = node
         util_rule = f"max by (node) ({self.sel('node:gpu_utilization:avg', n)})"
         power_rule = f"max by (node) ({self.sel('node:gpu_power_watts:sum', n)})"
@@ -249,18 +258,25 @@ class Queries:
         }
 
     def node_gpus(self, node: str) -> str:
+        """One bundled query: every GPU_FIELDS series of ``node`` plus its targets' up and up_age."""
         gpu_sel = selector(None, (Matcher("__name__", "|".join(GPU_FIELDS), "=~"), *self.scope(node)))
         return promql.bundle({"gpu": gpu_sel, **self.targets(node)})
 
     # -- history and network ------------------------------------------------------------------
 
     def utilization_history(self, node: str, step: int) -> str:
+        """PromQL for the node's GPU utilization (%) averaged over max(step, 60) seconds; the recording
+        rule where it has a series (with a cluster set), else the raw DCGM_FI_DEV_GPU_UTIL average.
+        """
         window = promql.seconds_to_duration(max(step, 60))  # smooth over at least 1m of scrapes
         rule = f"avg_over_time({self.sel('node:gpu_utilization:avg', node)}[{window}])"
         raw = f"avg by (node) (avg_over_time({self.sel('DCGM_FI_DEV_GPU_UTIL', node)}[{window}]))"
         return f"max by (node) ({rule}) or {raw}" if self.cluster else raw
 
     def network(self, node: str | None) -> str:
+        """One bundled query: rx/tx bytes per second and link state per (node, device), virtual interfaces
+        excluded, plus the RDMA parts; ``node`` None means every node.
+        """
         phys = Matcher("device", VIRTUAL_INTERFACES, "!~")
         parts: dict[str, str] = {}
         for key, direction in (("rx", "receive"), ("tx", "transmit")):

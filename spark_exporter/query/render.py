@@ -36,12 +36,14 @@ def gib(mib: float | None) -> str:
 
 
 def table(rows: list[list[str]]) -> str:
+    """Rows as left-aligned columns separated by two spaces, cells cleaned of control characters."""
     rows = [[clean(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
 def render_overview(d: dict[str, Any]) -> str:
+    """The cluster overview JSON (``to_json()``) as a two-column text table, with units."""
     rows = [
         ["cluster", fmt(d["cluster"])],
         ["nodes up", f"{fmt(d['nodesUp'])} / {fmt(d['nodesTotal'])}"],
@@ -67,6 +69,7 @@ def render_overview(d: dict[str, Any]) -> str:
 
 
 def render_nodes(d: dict[str, Any]) -> str:
+    """The nodes JSON as a text table, one row per node (GPU memory in GiB, CPU in %)."""
     rows = [["NODE", "UP", "GPUS", "UTIL", "TEMP", "POWER", "GPU MEM", "CPU"]]
     for n in d["nodes"]:
         state = "stale" if n["stale"] else fmt(n["up"])
@@ -86,6 +89,7 @@ def render_nodes(d: dict[str, Any]) -> str:
 
 
 def render_node(d: dict[str, Any]) -> str:
+    """One node's GPU metrics JSON as a header line and a per-GPU text table."""
     head = clean(
         f"node {d['node']}: up={fmt(d['up'])} stale={fmt(d['stale'])} util={fmt(d['utilization'], ' %')} "
         f"temp={fmt(d['temperature'], ' C')} power={fmt(d['powerDraw'], ' W')} "
@@ -109,6 +113,7 @@ def render_node(d: dict[str, Any]) -> str:
 
 
 def render_history(d: dict[str, Any]) -> str:
+    """The utilisation history JSON as one line per series: points, min/avg/max/last in %."""
     lines = [clean(f"node {d['node']}: GPU utilisation over {d['duration']}, step {d['step']}s")]
     for s in d["series"]:
         vals = [p["value"] for p in s["values"] if p["value"] is not None]
@@ -124,6 +129,7 @@ def render_history(d: dict[str, Any]) -> str:
 
 
 def render_network(d: dict[str, Any]) -> str:
+    """The network JSON as a per-interface text table (rates in B/s) with a total row."""
     rows = [["NODE", "DEVICE", "LINK", "RX B/s", "TX B/s"]]
     for i in d["interfaces"]:
         rows.append(

@@ -114,6 +114,7 @@ class Rollups:
 
     @property
     def cluster(self) -> str | None:
+        """The inventory's cluster name, or None without an inventory."""
         return self.inventory.cluster if self.inventory else None
 
     async def _within(self, work: Awaitable[T]) -> T:

@@ -44,6 +44,10 @@ def is_public(path: str) -> bool:
 
 
 async def index(request: web.Request) -> web.Response:
+    """GET / and /index.html: the built Command Center page (no-cache).
+
+    Without a built front end (web/ not built into the package), the NOT_BUILT placeholder page.
+    """
     page = _root().joinpath("index.html")
     if not page.is_file():
         return web.Response(text=NOT_BUILT, content_type="text/html", headers={"Content-Security-Policy": CSP})
@@ -52,6 +56,7 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def asset(request: web.Request) -> web.Response:
+    """GET /assets/{name}: a built, content-hashed asset, cached as immutable; 404 for other names."""
     name = request.match_info["name"]
     if not _ASSET_RE.match(name) or name.startswith("."):
         raise web.HTTPNotFound()

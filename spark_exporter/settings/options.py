@@ -99,17 +99,21 @@ class ExporterConfig(Settings):
 
     @property
     def listen_address(self) -> str:
+        """The ``web.listen-address`` setting, ``HOST:PORT``."""
         return str(self.values["web.listen-address"])
 
     @property
     def telemetry_path(self) -> str:
+        """The ``web.telemetry-path`` setting (``/metrics`` by default)."""
         return str(self.values["web.telemetry-path"])
 
     @property
     def enabled_collectors(self) -> list[str]:
+        """Names of the enabled collectors, in the order of ``collectors``."""
         return [n for n, on in self.collectors.items() if on]
 
     def describe(self) -> list[str]:
+        """Settings.describe()'s lines plus ``collectors=<enabled names, comma-separated>``."""
         return [*super().describe(), "collectors=" + ",".join(self.enabled_collectors)]
 
 
@@ -131,6 +135,7 @@ class ExporterSchema(Schema):
                          [_check_telemetry_path])
 
     def make(self, values: dict[str, Any], sources: dict[str, str], config_file: str | None) -> ExporterConfig:
+        """An ExporterConfig: ``collector.NAME`` values become the ``collectors`` on/off map, the rest ``values``."""
         return ExporterConfig(
             values={k: v for k, v in values.items() if not k.startswith("collector.")},
             collectors={n: bool(values[f"collector.{n}"]) for n in self.collector_defaults},
@@ -167,6 +172,7 @@ API_OPTIONS: tuple[Option, ...] = (
 
 
 def api_schema() -> Schema:
+    """A fresh Schema of the ``api`` subcommand's options."""
     return Schema(API_OPTIONS)
 
 
@@ -181,6 +187,7 @@ QUERY_OPTIONS: tuple[Option, ...] = (
 
 
 def query_schema() -> Schema:
+    """A fresh Schema of the ``query`` subcommand's options."""
     return Schema(QUERY_OPTIONS)
 
 
@@ -203,6 +210,7 @@ CONFIG_PROMETHEUS_OPTIONS: tuple[Option, ...] = (
 
 
 def config_prometheus_schema() -> Schema:
+    """A fresh Schema of the ``config prometheus`` subcommand's options."""
     return Schema(CONFIG_PROMETHEUS_OPTIONS)
 
 
@@ -221,10 +229,12 @@ CONFIG_GRAFANA_OPTIONS: tuple[Option, ...] = (
 
 
 def config_rules_schema() -> Schema:
+    """A fresh Schema of the ``config rules`` subcommand's options."""
     return Schema(CONFIG_RULES_OPTIONS)
 
 
 def config_grafana_schema() -> Schema:
+    """A fresh Schema of the ``config grafana`` subcommand's options."""
     return Schema(CONFIG_GRAFANA_OPTIONS)
 
 
@@ -249,4 +259,5 @@ DEMO_OPTIONS: tuple[Option, ...] = (
 
 
 def demo_schema() -> Schema:
+    """A fresh Schema of the ``demo`` subcommand's options."""
     return Schema(DEMO_OPTIONS)

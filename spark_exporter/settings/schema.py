@@ -52,33 +52,43 @@ class Option:
 
     @property
     def env(self) -> str:
+        """The environment variable: ENV_PREFIX plus the key upper-cased, ``.`` and ``-`` as ``_``."""
         return ENV_PREFIX + re.sub(r"[.\-]", "_", self.key).upper()
 
     @property
     def flag(self) -> str:
+        """The command-line flag: ``--`` plus the key."""
         return "--" + self.key
 
     def convert(self, value: Any) -> Any:
+        """The parsed value; raises ValueError when it does not parse or is not one of ``choices``."""
         out = self.parse(value)
         if self.choices and out not in self.choices:
             raise ValueError(f"must be one of {', '.join(self.choices)}, got {out!r}")
         return out
 
     def with_default(self, default: Any) -> Option:
+        """A copy of this option with another default."""
         return replace(self, default=default)
 
 
 def bool_option(key: str, default: bool, help: str) -> Option:
+    """A boolean option (``--key``/``--no-key``); values parse with as_bool."""
     return Option(key, as_bool, default, help, is_bool=True)
 
 
 def str_option(key: str, default: str | None, help: str, choices: tuple[str, ...] = (),
                metavar: str | None = None) -> Option:
+    """A string option (as_str; as_optional_str when the default is None, so ``""`` means None).
+
+    With ``choices``, any other value is a ValueError.
+    """
     return Option(key, as_optional_str if default is None else as_str, default, help, choices, metavar=metavar)
 
 
 def int_option(key: str, default: int, help: str, minimum: int | None = None,
                maximum: int | None = None) -> Option:
+    """An integer option (as_int); ValueError below ``minimum`` or above ``maximum``."""
     def parse(value: Any) -> int:
         n = as_int(value)
         if minimum is not None and n < minimum:
@@ -91,6 +101,7 @@ def int_option(key: str, default: int, help: str, minimum: int | None = None,
 
 
 def number_option(key: str, default: float, help: str, minimum: float = 0.0) -> Option:
+    """A float option (as_number: finite decimals only); ValueError below ``minimum``."""
     def parse(value: Any) -> float:
         n = as_number(value)
         if n < minimum:
@@ -134,6 +145,7 @@ def list_option(key: str, help: str, metavar: str = "VALUE", check: Callable[[st
 
 
 def listen_option(default: str, help: str) -> Option:
+    """The ``web.listen-address`` option, ``HOST:PORT`` checked by as_listen_address."""
     return Option("web.listen-address", as_listen_address, default, help, metavar="HOST:PORT")
 
 
@@ -151,6 +163,7 @@ class Settings:
         return self.values[key]
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default`` where it has none."""
         return self.values.get(key, default)
 
     def describe(self) -> list[str]:
@@ -186,6 +199,11 @@ def _flatten(data: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def read_config_file(path: str, known: Iterable[str], removed: Mapping[str, str] = {}) -> dict[str, Any]:
+    """The YAML config file at ``path`` flattened to dotted keys; ``{}`` for an empty file.
+
+    Raises ConfigError for an unreadable or invalid file, a top level that is not a mapping, an
+    unknown key, or a key in ``removed`` (naming its replacement).
+    """
     data = load_yaml_file(path)
     if data is None:
         return {}
@@ -292,6 +310,7 @@ class Schema:
         return settings
 
     def make(self, values: dict[str, Any], sources: dict[str, str], config_file: str | None) -> Settings:
+        """The Settings built from resolved ``values`` and their ``sources`` (flag, env, file, default)."""
         return Settings(values=values, sources=sources, config_file=config_file,
                         render={k: o.render for k, o in self.options.items()})
 

@@ -68,6 +68,7 @@ def format_duration(seconds: float) -> str:
 
 
 def as_bool(value: Any) -> bool:
+    """A bool from a bool or 1/0, true/false, yes/no, on/off (any case); ValueError otherwise."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}:
@@ -78,6 +79,7 @@ def as_bool(value: Any) -> bool:
 
 
 def as_str(value: Any) -> str:
+    """A str from a str, int or float; ValueError for other types (bool included) and control characters."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected a string, got {type(value).__name__}")
     text = str(value)
@@ -87,12 +89,14 @@ def as_str(value: Any) -> str:
 
 
 def as_optional_str(value: Any) -> str | None:
+    """None for None or ``""``, else as_str(value)."""
     if value is None or value == "":
         return None
     return as_str(value)
 
 
 def as_int(value: Any) -> int:
+    """An int from an int, a whole float or a decimal string of up to 18 digits; ValueError otherwise."""
     if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
         raise ValueError(f"expected an integer, got {value!r}")
     text = str(int(value)) if isinstance(value, float) else str(value).strip()
@@ -154,6 +158,7 @@ def parse_listen_address(addr: str) -> tuple[str, int]:
 
 
 def as_listen_address(value: Any) -> str:
+    """The address string unchanged once parse_listen_address accepts it; ValueError otherwise."""
     s = as_str(value)
     parse_listen_address(s)
     return s

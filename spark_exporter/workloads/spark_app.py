@@ -121,6 +121,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo's local Spark application until a signal.
+
+    Exit status 1 when Spark is unavailable, 2 for bad arguments.
+    """
     args = _parser().parse_args(argv)
     if not 0 < args.ui_port < 65536 or args.task_seconds <= 0:
         print(f"{PROG}: error: --ui-port must be 1..65535 and --task-seconds > 0", file=sys.stderr)

@@ -444,6 +444,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the simulated vLLM /metrics until SIGINT or SIGTERM.
+
+    Exit status 2 for bad arguments or when it cannot listen.
+    """
     args = _parser().parse_args(argv)
     try:
         sim = VLLMSimulator(args.vllm_version, args.seed,

@@ -109,6 +109,9 @@ def gpu_label_names(hostname_label: str) -> list[str]:
 
 def gpu_label_values(index: int, uuid: str, bus_id: str, model: str, hostname: str,
                      driver: str) -> tuple[str, ...]:
+    """dcgm-exporter's GPU label values as strings, in the order of gpu_label_names():
+    (gpu, UUID, pci_bus_id, device, modelName, Hostname, DCGM_FI_DRIVER_VERSION).
+    """
     return (str(index), uuid, bus_id, f"nvidia{index}", model, hostname, driver)
 
 
@@ -136,6 +139,11 @@ class DeviceResult:
 
 @register
 class GpuCollector(Collector):
+    """Serves the DCGM_FI_* families and spark_exporter_gpu_* from NVML (real, simulated or replayed).
+
+    See the module docstring. Raises ConfigError at construction when the DCGM field catalogue is invalid.
+    """
+
     name = "gpu"
     options = OPTIONS
 
@@ -188,6 +196,10 @@ class GpuCollector(Collector):
     # -- life cycle ---------------------------------------------------------------------------------
 
     def collect(self) -> Iterable[Metric]:
+        """This scrape's GPU families from NVML; a GPU that is lost is left out, the others served.
+
+        Raises NvmlFatal (after tearing down and scheduling an NVML re-initialisation) when the library is gone.
+        """
         self.nvml.ensure_initialized()
         try:
             devices = self._discover()
@@ -305,10 +317,12 @@ class GpuCollector(Collector):
                 worker.stop()
 
     def close(self) -> None:
+        """Stop the background threads and shut NVML down."""
         self._teardown()
         self.nvml.shutdown()
 
     def info(self) -> dict[str, Any]:
+        """Landing-page facts: the NVML source (real, simulated, replay), GPU count, lost GPUs, last NVML error."""
         if self.replay:
             nvml = f"replay of {self.replay}"
         else:

@@ -33,6 +33,8 @@ TEMPERATURE = ("nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperature")  # the l
 
 @dataclass(frozen=True)
 class Device:
+    """A discovered GPU: NVML index, handle, UUID and its label values (order of gpu_label_names())."""
+
     index: int
     handle: Any
     uuid: str
@@ -41,6 +43,8 @@ class Device:
 
 @dataclass(frozen=True)
 class Process:
+    """A process on a GPU: pid, name, and used GPU memory in bytes (``None`` when NVML does not know)."""
+
     pid: int
     name: str
     used: int | None  # bytes; None: NVML does not know
@@ -68,6 +72,7 @@ def num(v: Any) -> float | None:
 
 
 def read_pid_max(proc_root: str) -> int:
+    """The kernel's pid_max from <proc_root>/sys/kernel/pid_max; PID_MAX_DEFAULT when unreadable or invalid."""
     try:
         with open(os.path.join(proc_root, "sys", "kernel", "pid_max"), encoding="ascii") as fh:
             return int(fh.read(32).strip())
@@ -90,25 +95,45 @@ class DeviceReading:
         self._cache: dict[Any, Any] = {}
 
     def once(self, key: Any, fn: Callable[[], Any]) -> Any:
+        """``fn()`` the first time ``key`` is asked for in this collection, the cached answer afterwards."""
         if key not in self._cache:
             self._cache[key] = fn()
         return self._cache[key]
 
     def q(self, fn: str, *args: Any) -> Any:
+        """``Nvml.query(fn, handle, *args)``, at most once per collection; ``None`` when unavailable.
+
+        GpuLost or NvmlFatal propagate.
+        """
         return self.once((fn, *args), lambda: self.nvml.query(fn, self.h, *args))
 
     def chain(self, fns: tuple[str, ...], *args: Any) -> Any:
+        """``Nvml.query_chain(fns, handle, *args)`` (newest variant first), at most once per collection.
+
+        GpuLost or NvmlFatal propagate.
+        """
         return self.once((fns, *args), lambda: self.nvml.query_chain(fns, self.h, *args))
 
     def q_index(self, fn: str, i: int) -> float | None:
+        """Element ``i`` of ``fn``'s answer as a number (via num()).
+
+        ``None`` when unavailable. GpuLost or NvmlFatal propagate.
+        """
         v = self.q(fn)
         return None if v is None else num(v[i])
 
     def q_attr(self, fn: str, attr: str) -> float | None:
+        """Attribute ``attr`` of ``fn``'s answer as a number (via num()).
+
+        ``None`` when unavailable. GpuLost or NvmlFatal propagate.
+        """
         v = self.q(fn)
         return None if v is None else num(getattr(v, attr))
 
     def fields(self) -> dict[int, float | None]:
+        """nvmlDeviceGetFieldValues for memory temperature (°C) and NVLink link count, by field id; ``None`` where
+        unavailable.
+        """
         ids = [pynvml.NVML_FI_DEV_MEMORY_TEMP, pynvml.NVML_FI_DEV_NVLINK_LINK_COUNT]
         return dict(zip(ids, self.once("fields", lambda: self.nvml.field_values(self.h, ids)), strict=True))
 
@@ -124,6 +149,7 @@ class DeviceReading:
         return sum(known) if known else None
 
     def ecc(self, error_type: int) -> float | None:
+        """Volatile ECC error count of ``error_type`` (nvmlDeviceGetTotalEccErrors); ``None`` unless ECC is enabled."""
         mode = self.q("nvmlDeviceGetEccMode")
         if mode is None or mode[0] != pynvml.NVML_FEATURE_ENABLED:
             return None
@@ -160,6 +186,10 @@ class DeviceReading:
         return [Process(pid, self.ctx.process_name(pid), mem) for pid, mem in sorted(used.items())]
 
     def memory(self) -> Memory | None:
+        """Framebuffer figures (bytes): NVML's memory info, or host memory on a unified-memory GPU.
+
+        ``None`` if unknown.
+        """
         return self.once("memory", self._read_memory)  # type: ignore[no-any-return]
 
     def _read_memory(self) -> Memory | None:
@@ -172,10 +202,12 @@ class DeviceReading:
         return None if info is None else nvml_memory(info)
 
     def memory_value(self, attr: str) -> float | None:
+        """One Memory attribute (``total``, ``free``, ``used``, ``reserved``), bytes; ``None`` when unknown."""
         m = self.memory()
         return None if m is None else getattr(m, attr)
 
     def pcie(self, attr: str) -> float | None:
+        """One attribute of the PCIe sampler's latest reading for this GPU; ``None`` when there is none."""
         s = self.ctx.pcie(self.device.uuid)
         return None if s is None else getattr(s, attr)
 
