@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import struct
 from collections.abc import Iterator
@@ -235,6 +236,24 @@ class TestLivePage:
                 wait_for(lambda p=panel: p.get_attribute("data-state") == "up", 20, what=f"{node} up")
                 assert s.text(f"util-{node}").endswith("%")
                 s.page.get_by_test_id(f"history-{node}").locator("canvas").first.wait_for(timeout=20_000)
+        finally:
+            s.close()
+
+    def test_memory_card_breaks_unified_memory_down(self, live: dict[str, Any], browser: Any) -> None:
+        """On GB10 nodes the memory card splits the shared memory into what the GPUs hold, the rest and what
+        is free; its total is the sum of the nodes' totals the API reports."""
+        s = PageSession(browser, live["api"].url)
+        try:
+            s.open()
+            card = s.page.get_by_test_id("memory-card-breakdown")
+            card.wait_for(timeout=30_000)
+            text = card.inner_text()
+            assert re.search(r"GPU \d+\.\d GiB.*other \d+\.\d GiB · free \d+\.\d GiB", text.replace("\n", " ")), text
+            gpus = [api_json(live["api"], f"/api/v1/nodes/{n}/gpu") for n in ("spark-01", "spark-02")]
+            assert all(g["memorySource"] == "unified" for g in gpus)
+            parts = [float(x) for x in re.findall(r"(\d+\.\d) GiB", text)]
+            total_gib = sum(g["memoryTotalMB"] for g in gpus) / 1024  # host memory: the same on every answer
+            assert sum(parts) == pytest.approx(total_gib, abs=0.2)
         finally:
             s.close()
 

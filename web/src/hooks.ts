@@ -1,7 +1,7 @@
 // React Query hooks over the JSON API, with the Command Center spec's polling: overview and node GPU
 // every 5 s with a 3 s stale time, history every 60 s. A Command Center app wraps its tree in
 // <ApiProvider> and calls these; the built-in page uses nothing else.
-import { useQuery, type UseQueryResult } from "@tanstack/react-query";
+import { useQueries, useQuery, type UseQueryResult } from "@tanstack/react-query";
 import { createContext, createElement, useContext, type ReactNode } from "react";
 import {
   createApiClient,
@@ -105,4 +105,43 @@ export function useSparkApplications(): UseQueryResult<SparkApplications, ApiErr
 export function useInference(): UseQueryResult<Inference, ApiError> {
   const api = useApi();
   return useQuery({ queryKey: ["inference"], queryFn: () => api.inference(), retry, ...POLLING.inference });
+}
+
+/** Several nodes' GPUs at once (the same queries as {@link useNodeGpuMetrics}, so shared, not repeated). */
+export function useNodesGpuMetrics(nodes: readonly string[]): UseQueryResult<NodeGpuMetrics, ApiError>[] {
+  const api = useApi();
+  return useQueries({
+    queries: nodes.map((node) => ({
+      queryKey: ["nodeGpu", node],
+      queryFn: () => api.nodeGpu(node),
+      retry,
+      ...POLLING.nodeGpu,
+    })),
+  });
+}
+
+/** How the cluster's unified memory splits, summed over the nodes whose GPUs share host memory (GB10):
+ * what the GPUs hold, what is free, and the rest (CPU side, OS, caches). MiB; null until every such node
+ * has answered with all three figures. */
+export interface MemoryBreakdown {
+  gpuMiB: number;
+  freeMiB: number;
+  otherMiB: number;
+  totalMiB: number;
+  nodes: number;
+}
+
+export function unifiedMemoryBreakdown(answers: readonly (NodeGpuMetrics | undefined)[]): MemoryBreakdown | null {
+  const unified = answers.filter((a): a is NodeGpuMetrics => a !== undefined && a.memorySource === "unified");
+  if (unified.length === 0 || unified.length !== answers.length) return null;
+  let gpu = 0;
+  let free = 0;
+  let total = 0;
+  for (const a of unified) {
+    if (a.memoryUsedMB == null || a.memoryFreeMB == null || a.memoryTotalMB == null) return null;
+    gpu += a.memoryUsedMB;
+    free += a.memoryFreeMB;
+    total += a.memoryTotalMB;
+  }
+  return { gpuMiB: gpu, freeMiB: free, otherMiB: Math.max(0, total - gpu - free), totalMiB: total, nodes: unified.length };
 }

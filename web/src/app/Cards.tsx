@@ -1,5 +1,5 @@
-import { useClusterOverview } from "../hooks";
-import { fmt, fmtPercent } from "../format";
+import { unifiedMemoryBreakdown, useClusterOverview, useNodes, useNodesGpuMetrics } from "../hooks";
+import { fmt, fmtMiBAsGiB, fmtPercent } from "../format";
 import { Skeleton, Value } from "./Value";
 
 function Card({ title, children, testId }: { title: string; children: React.ReactNode; testId: string }) {
@@ -14,6 +14,8 @@ function Card({ title, children, testId }: { title: string; children: React.Reac
 /** The overview cards: nodes up, GPU utilisation, memory, power, hottest GPU, alerts, workloads. */
 export function Cards() {
   const { data, isPending } = useClusterOverview();
+  const names = (useNodes().data?.nodes ?? []).map((n) => n.node);
+  const breakdown = unifiedMemoryBreakdown(useNodesGpuMetrics(names).map((q) => q.data));
   if (isPending || !data) {
     return (
       <div className="cards">
@@ -46,10 +48,23 @@ export function Cards() {
           {" of "}
           <Value testId="mem-total" text={fmt(data.memoryTotalGB, " GiB")} reason={m["memoryTotalGB"]} />
         </span>
-        {usedPct != null && (
-          <div className="bar" title={`${usedPct.toFixed(0)} % used`}>
-            <div className="bar-fill" style={{ width: `${Math.min(100, usedPct)}%` }} />
+        {breakdown ? (
+          <div data-testid="memory-card-breakdown" title="unified memory: what the GPUs hold, the rest, what is free">
+            <div className="bar stacked">
+              <div className="seg gpu" style={{ width: `${(100 * breakdown.gpuMiB) / breakdown.totalMiB}%` }} />
+              <div className="seg other" style={{ width: `${(100 * breakdown.otherMiB) / breakdown.totalMiB}%` }} />
+            </div>
+            <div className="legend">
+              <span className="key gpu" /> GPU {fmtMiBAsGiB(breakdown.gpuMiB)} <span className="key other" /> other{" "}
+              {fmtMiBAsGiB(breakdown.otherMiB)} · free {fmtMiBAsGiB(breakdown.freeMiB)}
+            </div>
           </div>
+        ) : (
+          usedPct != null && (
+            <div className="bar" title={`${usedPct.toFixed(0)} % used`}>
+              <div className="bar-fill" style={{ width: `${Math.min(100, usedPct)}%` }} />
+            </div>
+          )
         )}
       </Card>
       <Card title="Power" testId="card-power">
