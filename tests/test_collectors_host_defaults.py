@@ -303,6 +303,18 @@ class TestTextfile:
         fams = collect("textfile")
         assert list(fams) == ["node_textfile_scrape_error"] and fams["node_textfile_scrape_error"].samples[0].value == 0
 
+    def test_samples_of_all_files_are_bounded(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A file that would take all files' samples past the limit is left out whole (scrape_error 1); files
+        that fit are served."""
+        from spark_exporter.collectors import textfile
+
+        monkeypatch.setattr(textfile, "MAX_SAMPLES", 5)
+        (tmp_path / "a.prom").write_text("# TYPE small gauge\n" + "".join(f'small{{i="{i}"}} 1\n' for i in range(3)))
+        (tmp_path / "b.prom").write_text("".join(f'big{{i="{i}"}} 1\n' for i in range(3)))
+        fams = collect("textfile", f"--textfile.directory={tmp_path}")
+        assert len(fams["small"].samples) == 3 and "big" not in fams
+        assert fams["node_textfile_scrape_error"].samples[0].value == 1
+
     def test_missing_directory_is_an_error(self, tmp_path: Path) -> None:
         """A directory that does not exist sets node_textfile_scrape_error to 1."""
         fams = collect("textfile", f"--textfile.directory={tmp_path / 'nope'}")

@@ -5,7 +5,8 @@ into ``--textfile.directory``; each is parsed with prometheus-client's text pars
 served as they are. ``node_textfile_mtime_seconds{file}`` gives each file's modification time (its full
 path, as current node_exporter labels it) and ``node_textfile_scrape_error`` is 1 when any file could
 not be read or parsed. A bad file is left out whole, never half-served: one that does not parse, uses
-client-side timestamps (which node_exporter refuses too), is larger than the read cap, or redefines a
+client-side timestamps (which node_exporter refuses too), is larger than the read cap, would take the
+samples of all files past MAX_SAMPLES (100,000), or redefines a
 family another file defined with a different type. Without a directory only ``node_textfile_scrape_error``
 (0) is served, as node_exporter does; a directory that cannot be listed sets it to 1.
 """
@@ -25,6 +26,10 @@ from ._files import read_text
 from .base import Collector, Paths
 
 _MAX_FILE = 16 << 20  # bytes per file
+# Samples from all files of one collection: parsed series cost about 1 kB each in Python, so this bounds
+# the collector to roughly 100 MB however the files are written. Counted from the sample lines before
+# parsing, so an oversized file is refused without building its series.
+MAX_SAMPLES = 100_000
 
 
 def parse_file(text: str) -> list[Metric]:
@@ -68,9 +73,15 @@ class TextfileCollector(Collector):
             self.log.warning("textfile_directory_unreadable", directory=self._dir)
             error = 1.0
         files = sorted(glob.glob(os.path.join(glob.escape(self._dir), "*.prom"))) if self._dir else []
+        budget = MAX_SAMPLES
         for path in files:
             try:
-                fams = parse_file(read_text(path, _MAX_FILE))
+                text = read_text(path, _MAX_FILE)
+                lines = sum(1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+                if lines > budget:
+                    raise ValueError(f"{lines} samples would pass the limit of {MAX_SAMPLES} samples for all "
+                                     "text files together")
+                fams = parse_file(text)
                 stamp = os.stat(path).st_mtime
                 clash = [f.name for f in fams if f.name in merged and merged[f.name].type != f.type]
                 if clash:
@@ -79,6 +90,7 @@ class TextfileCollector(Collector):
                 self.log.warning("textfile_unreadable", file=path, error=str(e))
                 error = 1.0
                 continue
+            budget -= lines
             for fam in fams:
                 if fam.name in merged:
                     merged[fam.name].samples.extend(fam.samples)
