@@ -13,43 +13,24 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
 from test_dashboard_coverage_node_exporter import (  # noqa: E402
-    RATE_INTERVAL,
-    SCRAPE_INTERVAL,
     measure,
     panel_queries,
     reference_dashboard,
+    side_by_side,
 )
-
-from procs import exporter, node_exporter, prom_query, prometheus, wait_for  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
     dashboard = Path(argv[0]) if argv else reference_dashboard()
     queries = panel_queries(json.loads(dashboard.read_text()))
-    with node_exporter() as ne, exporter("--no-collector.gpu", f"--collect.min-age={SCRAPE_INTERVAL}") as ours:
-        config = {
-            "global": {"scrape_interval": SCRAPE_INTERVAL},
-            "scrape_configs": [
-                {"job_name": "node", "static_configs": [{"targets": [ne.address]}]},
-                {"job_name": "spark", "static_configs": [{"targets": [ours.address]}]},
-            ],
-        }
-        with prometheus(config) as prom:
-            for job in ("node", "spark"):
-                wait_for(
-                    lambda job=job: prom_query(prom.url, f'count_over_time(up{{job="{job}"}}[{RATE_INTERVAL}]) >= 4'),
-                    timeout=60,
-                    what=f"scrapes of {job}",
-                )
-            time.sleep(1.0)
-            cov = measure(prom.url, queries, ("node", ne.address), ("spark", ours.address))
+    with side_by_side() as (url, ne, ours):
+        cov = measure(url, queries, ne, ours)
     print(f"dashboard: {dashboard.name}")
     print(f"queries: {len(queries)}  with data under node_exporter: {len(cov.with_data)}")
     print(f"with data from ours too: {len(cov.covered)}  share: {cov.share:.1%}")

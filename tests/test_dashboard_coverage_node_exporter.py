@@ -10,6 +10,7 @@ dashboard sees.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -110,9 +111,11 @@ class Setup:
     queries: list[str]
 
 
-@pytest.fixture(scope="module")
-def setup() -> Iterator[Setup]:
-    queries = panel_queries(json.loads(reference_dashboard().read_text()))
+@contextlib.contextmanager
+def side_by_side() -> Iterator[tuple[str, tuple[str, str], tuple[str, str]]]:
+    """Debian's node_exporter and ours (GPU off) scraped every second by one real Prometheus, with enough
+    samples for rate() over RATE_INTERVAL on both jobs: (Prometheus URL, ("node", its address),
+    ("spark", ours)). Also used by bench/dashboard_coverage.py."""
     with node_exporter() as ne, exporter("--no-collector.gpu", f"--collect.min-age={SCRAPE_INTERVAL}") as ours:
         config = {
             "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
@@ -122,7 +125,6 @@ def setup() -> Iterator[Setup]:
             ],
         }
         with prometheus(config) as prom:
-            # enough samples for rate() over the rate interval on both jobs
             for job in ("node", "spark"):
                 wait_for(
                     lambda job=job: prom_query(prom.url, f'count_over_time(up{{job="{job}"}}[{RATE_INTERVAL}]) >= 4'),
@@ -131,7 +133,14 @@ def setup() -> Iterator[Setup]:
                     what=f"4 scrapes of {job}",
                 )
             time.sleep(1.0)
-            yield Setup(prom.url, ("node", ne.address), ("spark", ours.address), queries)
+            yield prom.url, ("node", ne.address), ("spark", ours.address)
+
+
+@pytest.fixture(scope="module")
+def setup() -> Iterator[Setup]:
+    queries = panel_queries(json.loads(reference_dashboard().read_text()))
+    with side_by_side() as (url, ne, ours):
+        yield Setup(url, ne, ours, queries)
 
 
 class TestNodeExporterFullCoverage:
