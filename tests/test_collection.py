@@ -358,7 +358,7 @@ class TestExposition:
         from prometheus_client.exposition import generate_latest
         from prometheus_client.metrics_core import InfoMetricFamily, SummaryMetricFamily
 
-        from spark_exporter.cli import load_config, make_collectors
+        from spark_exporter.exporter.daemon import load_config, make_collectors
 
         cfg = load_config(["--gpu.simulate=h100x2", "--no-gpu.process-metrics"], {})
         families: list[Metric] = []

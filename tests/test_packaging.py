@@ -12,7 +12,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import sysconfig
 import tarfile
 import threading
@@ -23,8 +22,8 @@ import pytest
 import yaml
 
 from procs import PYTHON, REPO, require_binary, wait_for
+from spark_exporter.commands.config import main as config_main
 from spark_exporter.prometheus import kit
-from spark_exporter.prometheus.promconfig import main as config_main
 
 # What a build reads from a clone (pyproject.toml's readme and package find, setup.py, MANIFEST.in).
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "spark_exporter", "rules", "dashboards")
@@ -252,7 +251,7 @@ class TestConfigCommandSettings:
         (["grafana", "--output", "g", "--prometheus.url", "ftp://x"],
          "spark-exporter config grafana: error: invalid Prometheus URL 'ftp://x'"),
         (["grafana", "--output", "g", "--force=maybe"], "spark-exporter config grafana: error: argument --force"),
-        (["rules", "--output", "r", "--config.file", "missing.yml"], "spark-exporter: error: "),
+        (["rules", "--output", "r", "--config.file", "missing.yml"], "spark-exporter config rules: error: "),
     ])
     def test_bad_settings_are_one_line_and_exit_2(self, argv: list[str], message: str, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch,
@@ -362,13 +361,3 @@ class TestInstalledWheel:
             if demo.poll() is None:
                 os.killpg(demo.pid, signal.SIGKILL)  # its children get SIGTERM from PR_SET_PDEATHSIG
                 demo.wait(10)
-
-
-@pytest.mark.integration
-def test_module_runs_as_a_script(tmp_path: Path) -> None:
-    """``python -m spark_exporter.prometheus.kit rules --output DIR`` works as the config subcommand does."""
-    out = subprocess.run([sys.executable, "-m", "spark_exporter.prometheus.kit", "rules", "--output", str(tmp_path)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (REPO / "rules").glob("*.yml"))
-

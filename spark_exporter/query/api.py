@@ -37,7 +37,6 @@ from .rollups import HISTORY_STEPS, Result, Rollups
 
 log = structlog.get_logger(component="api")
 
-PROG = "spark-exporter api"
 DEFAULT_LISTEN = "127.0.0.1:19401"
 DEFAULT_PROMETHEUS = "http://localhost:9090"
 
