@@ -6,10 +6,10 @@ Also, as node_exporter's cpu collector: ``node_cpu_isolated{cpu}`` from <sysfs>/
 CPU's ``thermal_throttle/`` directory, read once per core and per package (sibling threads share them).
 Either is left out where the kernel does not provide it (GB10 has no thermal_throttle directory).
 
-With ``--cpu.info`` (off by default, as in node_exporter): ``node_cpu_info{package,core,cpu,vendor,family,
+With ``--collector.cpu.info`` (off by default, as in node_exporter): ``node_cpu_info{package,core,cpu,vendor,family,
 model,model_name,microcode,stepping,cachesize}`` = 1 per CPU from <procfs>/cpuinfo, and, for the first
 CPU, ``node_cpu_flag_info{flag}`` and ``node_cpu_bug_info{bug}`` for the flags and bugs that
-``--cpu.info.flags-include`` / ``--cpu.info.bugs-include`` select (none unless set). On arm64 (GB10)
+``--collector.cpu.info.flags-include`` / ``--collector.cpu.info.bugs-include`` select (none unless set). On arm64 (GB10)
 the file has other keys: ``CPU implementer`` fills vendor, ``CPU architecture`` family, ``CPU part``
 model, ``CPU revision`` stepping and ``Features`` the flags; package, core, microcode and cache size
 are empty there.
@@ -124,14 +124,14 @@ class CpuCollector(Collector):
 
     name = "cpu"
     options = (
-        bool_option("cpu.info", False, "Enables metric node_cpu_info."),
+        bool_option("collector.cpu.info", False, "Enables metric node_cpu_info."),
         regex_option(
-            "cpu.info.flags-include",
+            "collector.cpu.info.flags-include",
             "",
             "Filter the `flags` field in cpuInfo with a value that must be a regular expression",
         ),
         regex_option(
-            "cpu.info.bugs-include",
+            "collector.cpu.info.bugs-include",
             "",
             "Filter the `bugs` field in cpuInfo with a value that must be a regular expression",
         ),
@@ -140,9 +140,9 @@ class CpuCollector(Collector):
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
         self._hz = user_hz()
-        self._info = bool(config["cpu.info"])
-        self._flags = compile_option(config, "cpu.info.flags-include")
-        self._bugs = compile_option(config, "cpu.info.bugs-include")
+        self._info = bool(config["collector.cpu.info"])
+        self._flags = compile_option(config, "collector.cpu.info.flags-include")
+        self._bugs = compile_option(config, "collector.cpu.info.bugs-include")
         # Last value seen per (cpu, column): some kernels let idle/iowait step backwards by a tick;
         # node_exporter holds the previous value then, so a counter never decreases. Same here.
         self._last: dict[tuple[str, int], int] = {}

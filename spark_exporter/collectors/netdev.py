@@ -67,7 +67,7 @@ class NetdevCollector(Collector):
     name = "netdev"
     options = (
         regex_option(
-            "netdev.device-exclude",
+            "collector.netdev.device-exclude",
             "",
             "Regexp of net devices to exclude from the netdev collector (empty: none, as upstream "
             "node_exporter; Debian's package defaults to ^lo$).",
@@ -76,7 +76,7 @@ class NetdevCollector(Collector):
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._exclude = compile_option(config, "netdev.device-exclude")
+        self._exclude = compile_option(config, "collector.netdev.device-exclude")
 
     def _nohandler(self, device: str) -> int | None:
         return read_int(self.paths.sys("class", "net", device, "statistics", "rx_nohandler"))

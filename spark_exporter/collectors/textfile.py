@@ -1,7 +1,7 @@
 """Metrics from ``*.prom`` files in a directory (node_exporter's textfile collector).
 
 Cron jobs and scripts (a nightly NCCL bandwidth test, a firmware check) write Prometheus text files
-into ``--textfile.directory``; each is parsed with prometheus-client's text parser and its families are
+into ``--collector.textfile.directory``; each is parsed with prometheus-client's text parser and its families are
 served as they are. ``node_textfile_mtime_seconds{file}`` gives each file's modification time (its full
 path, as current node_exporter labels it) and ``node_textfile_scrape_error`` is 1 when any file could
 not be read or parsed. A bad file is left out whole, never half-served: one that does not parse, uses
@@ -43,7 +43,7 @@ def parse_file(text: str) -> list[Metric]:
 
 @register
 class TextfileCollector(Collector):
-    """Serves the families of ``*.prom`` files and node_textfile_* from ``--textfile.directory``.
+    """Serves the families of ``*.prom`` files and node_textfile_* from ``--collector.textfile.directory``.
 
     See the module docstring.
     """
@@ -51,7 +51,7 @@ class TextfileCollector(Collector):
     name = "textfile"
     options = (
         str_option(
-            "textfile.directory",
+            "collector.textfile.directory",
             "",
             "Directory to read text files with metrics from (empty: none is read).",
             metavar="DIR",
@@ -60,7 +60,7 @@ class TextfileCollector(Collector):
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._dir = config["textfile.directory"] or ""
+        self._dir = config["collector.textfile.directory"] or ""
 
     def collect(self) -> Iterable[Metric]:
         """This scrape's families, built afresh (see the module docstring)."""

@@ -10,11 +10,14 @@ import argparse
 import textwrap
 from collections.abc import Sequence
 
+import structlog
+
 from .. import __version__
 from ..exporter.daemon import exporter_schema, serve_daemon
 from ..http.webconfig import WebConfig, load_web_config
 from ..logs import setup_logging
 from ..settings import ExporterConfig, Schema, Settings
+from ..settings.node_exporter import flag_kind
 from ..settings.parser import Parser
 from .runner import PROG, SUBCOMMANDS, Command, fail, run
 
@@ -37,6 +40,7 @@ def build_parser() -> Parser:
         f"under node_exporter names, served on /metrics.\n\nsubcommands:\n{subcommands}",
         epilog=f"collectors (--collector.NAME / --no-collector.NAME, options in --help-all):\n{collectors}",
         common=COMMON,
+        ignorable=flag_kind,  # a node_exporter flag this build lacks: dropped with a warning, not refused
     )
     parser.add_argument("--version", action="version", version=f"{PROG}, version {__version__}",
                         help="Print the version and exit.")
@@ -56,6 +60,8 @@ def _prepare(ns: argparse.Namespace, cfg: Settings) -> tuple[ExporterConfig, Web
 def _execute(state: tuple[ExporterConfig, WebConfig]) -> int:
     cfg, web_config = state
     setup_logging(cfg["log.level"], cfg["log.format"])
+    for line in cfg.warnings:
+        structlog.get_logger(component="main").warning("setting_warning", detail=line)
     try:
         serve_daemon(cfg, web_config)
     except OSError as e:

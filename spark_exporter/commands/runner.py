@@ -76,6 +76,8 @@ def run(command: Command, argv: Sequence[str], environ: Mapping[str, str] | None
         settings.check_only = bool(getattr(ns, "check_config", False))
         state = command.prepare(ns, settings)
         if settings.check_only:
+            for line in settings.warnings:
+                print(f"{prog}: warning: {line}", file=sys.stderr)
             lines = command.describe(ns, settings) if command.describe else settings.describe()
             print("\n".join(lines))
             return 0

@@ -14,9 +14,10 @@ import argparse
 import difflib
 import re
 import sys
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, NoReturn
 
+from .schema import IGNORED_DEST
 from .values import ConfigError
 
 #: The program's name, everywhere it is shown (usage, errors, help).
@@ -55,12 +56,19 @@ class Parser(argparse.ArgumentParser):
 
     ``common`` names the settings keys (argparse ``dest``) that the short ``--help`` shows; ``None``
     shows every flag. ``--help-all`` always shows every flag.
+
+    ``ignorable(name)`` (``name`` without ``--``) says whether an unknown flag is dropped instead of
+    refused: ``"bool"`` (no argument; ``--no-NAME`` too), ``"value"`` or ``"list"`` (one argument, after
+    ``=`` or as the next word), or None (refused). The dropped flags are left in the namespace under
+    ``IGNORED_DEST`` for the settings to warn about. The daemon uses it for node_exporter's flags.
     """
 
-    def __init__(self, *args: Any, common: Collection[str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, common: Collection[str] | None = None,
+                 ignorable: Callable[[str], str | None] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
         self.common = None if common is None else frozenset(common)
+        self.ignorable = ignorable
         self.add_argument("--help-all", action=_HelpAll, help="Show every flag, and exit.")
 
     # -- help ------------------------------------------------------------------------------------
@@ -103,6 +111,40 @@ class Parser(argparse.ArgumentParser):
             flags |= {s for a in sub._actions for s in a.option_strings if s.startswith("--")}
         return flags
 
+    def _ignorable(self, name: str) -> str | None:
+        """The kind of flag ``name`` (with ``--``) if :attr:`ignorable` drops it, else None."""
+        if self.ignorable is None:
+            return None
+        bare = name[2:]
+        kind = self.ignorable(bare)
+        if kind is None and bare.startswith("no-") and self.ignorable(bare[3:]) == "bool":
+            kind = "bool"
+        return kind
+
+    def drop_ignorable(self, args: Sequence[str]) -> tuple[list[str], list[str]]:
+        """``args`` without the unknown flags :attr:`ignorable` accepts (and their values), and those flags.
+
+        A flag this parser knows is never dropped; ``--`` ends the flags.
+        """
+        known = self.known_flags()
+        kept: list[str] = []
+        dropped: list[str] = []
+        it = iter(args)
+        for arg in it:
+            name = arg.split("=", 1)[0]
+            if arg == "--":
+                kept.append(arg)
+                kept.extend(it)
+                break
+            kind = self._ignorable(name) if arg.startswith("--") and name not in known else None
+            if kind is None:
+                kept.append(arg)
+                continue
+            dropped.append(name)
+            if kind != "bool" and "=" not in arg:
+                next(it, None)  # its value, given as the next word
+        return kept, dropped
+
     def check_flags(self, args: Sequence[str]) -> None:
         """Raise UsageError for the first ``--flag`` no parser here knows, naming the closest known one.
 
@@ -122,9 +164,12 @@ class Parser(argparse.ArgumentParser):
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:
         """argparse's parse_args after :meth:`check_flags`; errors are UsageError, never SystemExit(2)."""
-        argv = list(sys.argv[1:] if args is None else args)
+        argv, dropped = self.drop_ignorable(list(sys.argv[1:] if args is None else args))
         self.check_flags(argv)
-        return super().parse_args(argv, namespace)
+        ns = super().parse_args(argv, namespace)
+        if dropped:
+            setattr(ns, IGNORED_DEST, tuple(dropped))
+        return ns
 
     def error(self, message: str) -> NoReturn:
         """Raise UsageError with argparse's ``message``, an invalid choice rephrased with a suggestion."""
