@@ -252,7 +252,7 @@ def scrapes() -> Iterator[Scrapes]:
         *UPSTREAM_FLAGS,
         *OPT_IN_FLAGS,
     ]
-    our_args = ["--no-collector.gpu", "--collect.min-age=0s", *(our_flag(f) for f in OPT_IN_FLAGS)]
+    our_args = ["--no-collector.gpu", "--collect.min-age=0s", *OPT_IN_FLAGS]  # node_exporter's flags, verbatim
     with node_exporter(*ne_args) as ne, exporter(*our_args) as ours:
         text_ne1 = _scrape(ne)
         ne1_done = time.time()
@@ -431,11 +431,6 @@ FIXTURE_FLAGS = (
 )
 
 
-def our_flag(flag: str) -> str:
-    """node_exporter's ``--collector.NAME.OPTION`` is our ``--NAME.OPTION`` (the key in our config file)."""
-    return "--" + flag.removeprefix("--collector.")
-
-
 # Families whose 1.5.0 output comes from the live machine, not the tree, so values cannot be compared.
 LIVE_FAMILIES = frozenset({"node_time_seconds", "node_time_zone_offset_seconds"})
 
@@ -531,18 +526,14 @@ def _path_flags(root: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def fixture_scrapes(fixture_tree: Path) -> Iterator[FixtureScrapes]:
-    ne_args = [
+    # One command line for both: node_exporter's flags, verbatim.
+    args = [
         *_path_flags(fixture_tree),
         "--collector.disable-defaults",
         *(f"--collector.{c}" for c in FIXTURE_COLLECTORS),
         *FIXTURE_FLAGS,
     ]
-    our_args = [
-        *_path_flags(fixture_tree),
-        *(f"--no-collector.{c}" for c in sorted(set(load_all()) - set(FIXTURE_COLLECTORS))),
-        *(our_flag(f) for f in FIXTURE_FLAGS),
-    ]
-    with node_exporter(*ne_args) as ne, exporter(*our_args) as ours:
+    with node_exporter(*args) as ne, exporter(*args) as ours:
         text_ne = _scrape(ne)
         text_ours = _scrape(ours)
     ne_raw, ours_raw = families(text_ne), families(text_ours)
