@@ -386,6 +386,7 @@ FIXTURE_COLLECTORS = tuple(
     sorted(
         {
             "arp",
+            "bonding",
             "conntrack",
             "cpu",
             "cpufreq",
@@ -397,6 +398,7 @@ FIXTURE_COLLECTORS = tuple(
             "hwmon",
             "infiniband",
             "loadavg",
+            "mdadm",
             "meminfo",
             "netclass",
             "netstat",
