@@ -12,7 +12,9 @@ CPU, ``node_cpu_flag_info{flag}`` and ``node_cpu_bug_info{bug}`` for the flags a
 ``--collector.cpu.info.flags-include`` / ``--collector.cpu.info.bugs-include`` select (none unless set). On arm64 (GB10)
 the file has other keys: ``CPU implementer`` fills vendor, ``CPU architecture`` family, ``CPU part``
 model, ``CPU revision`` stepping and ``Features`` the flags; package, core, microcode and cache size
-are empty there.
+are empty there. While the cpufreq collector is enabled, ``--collector.cpu.info`` also serves
+``node_cpu_frequency_hertz{package,core,cpu}`` from cpuinfo's ``cpu MHz`` (x86; left out where the line is
+missing, as on arm64, where node_exporter writes 0).
 
 /proc/stat is read directly rather than through ``psutil.cpu_times(percpu=True)``: psutil ignores
 ``--path.procfs`` unless its process-global ``PROCFS_PATH`` is flipped, and it folds guest time into
@@ -84,7 +86,8 @@ INFO_LABELS = [
 
 
 def parse_cpuinfo(text: str) -> list[dict[str, str | list[str]]]:
-    """One dict per processor block: the node_cpu_info labels, plus "flags" and "bugs" as lists."""
+    """One dict per processor block: the node_cpu_info labels, "flags" and "bugs" as lists, and "mhz"
+    (the ``cpu MHz`` line, x86 only) where present."""
     out: list[dict[str, str | list[str]]] = []
     cur: dict[str, str | list[str]] | None = None
     for line in text.splitlines():
@@ -101,6 +104,8 @@ def parse_cpuinfo(text: str) -> list[dict[str, str | list[str]]]:
             cur["flags"] = value.split()
         elif key == "bugs":
             cur["bugs"] = value.split()
+        elif key == "cpu MHz":
+            cur["mhz"] = value
         elif key in CPUINFO_KEYS:
             cur[CPUINFO_KEYS[key]] = value
     return out
@@ -189,6 +194,8 @@ class CpuCollector(Collector):
         if not cpus:
             return
         yield info
+        if self.config.collectors.get("cpufreq"):
+            yield from self._cpuinfo_frequency(cpus)
         for field, pattern, name in (("flags", self._flags, "flag"), ("bugs", self._bugs, "bug")):
             if pattern is None:
                 continue
@@ -202,6 +209,22 @@ class CpuCollector(Collector):
                     fam.add_metric([str(value)], 1.0)
             if fam.samples:
                 yield fam
+
+    @staticmethod
+    def _cpuinfo_frequency(cpus: list[dict[str, str | list[str]]]) -> Iterable[Metric]:
+        """node_cpu_frequency_hertz{package,core,cpu} from cpuinfo's ``cpu MHz``, as current node_exporter's cpu
+        collector serves it with --collector.cpu.info while cpufreq is enabled. A CPU without the line (arm64)
+        is left out, where node_exporter writes 0."""
+        fam = GaugeMetricFamily("node_cpu_frequency_hertz", "CPU frequency in hertz from /proc/cpuinfo.",
+                                labels=["package", "core", "cpu"])
+        for cpu in cpus:
+            try:
+                mhz = float(str(cpu.get("mhz", "")))
+            except ValueError:
+                continue
+            fam.add_metric([str(cpu.get("package", "")), str(cpu.get("core", "")), str(cpu["cpu"])], mhz * 1e6)
+        if fam.samples:
+            yield fam
 
     def _isolated(self) -> Iterable[Metric]:
         try:

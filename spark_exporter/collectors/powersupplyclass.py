@@ -132,7 +132,8 @@ class PowerSupplyClassCollector(Collector):
                         f"{suffix} value of /sys/class/power_supply/<power_supply>.",
                         labels=["power_supply"],
                     )
-                fam.add_metric([supply], value * scale if scale != 1 else value)
+                # µ-units / 1e6, as node_exporter divides (x * 1e-6 differs in the last bit: 47.519999... for 47.52)
+                fam.add_metric([supply], value / round(1 / scale) if scale != 1 else value)
             text = {k: read_attr(os.path.join(d, k)) if k in present else None for k in INFO}
             labels = {"power_supply": supply, **{k: v for k, v in text.items() if v}}
             info.add_sample("node_power_supply_info", labels, 1.0)

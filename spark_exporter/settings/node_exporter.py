@@ -14,7 +14,7 @@ from typing import Literal
 
 #: node_exporter's Linux collectors -> enabled by default.
 COLLECTORS: dict[str, bool] = {
-    'arp': True, 'bcache': True, 'bonding': True, 'btrfs': True, 'buddyinfo': False, 'cgroups': False,
+    'arp': True, 'bcache': True, 'bcachefs': True, 'bonding': True, 'btrfs': True, 'buddyinfo': False, 'cgroups': False,
     'conntrack': True, 'cpu': True, 'cpu_vulnerabilities': False, 'cpufreq': True, 'diskstats': True,
     'dmi': True, 'dmmultipath': True, 'drbd': False, 'drm': False, 'edac': True, 'entropy': True,
     'ethtool': False, 'fibrechannel': True, 'filefd': True, 'filesystem': True, 'hwmon': True,

@@ -348,7 +348,7 @@ class Schema:
         given = {k: v for k, v in flags.items() if v is not None and k in self.options}
         layers.append(("flag", {**old_flags, **given}))
         warnings.extend(f"flag {name} ignored: a node_exporter flag this exporter does not implement"
-                        for name in flags.get(IGNORED_DEST) or ())
+                        for name in dict.fromkeys(flags.get(IGNORED_DEST) or ()))  # once per flag
 
         values = {k: o.default for k, o in self.options.items()}
         sources = {k: "default" for k in self.options}
