@@ -56,14 +56,18 @@ SKIP_RE = re.compile(r"^(go_|node_exporter_build_info|node_scrape_collector_dura
                      r"node_network_(receive|transmit)_(bytes|packets)_total)")
 
 
-def e2e_argv(root: Path) -> list[str]:
-    """The script's node_exporter command line on fixture trees extracted under ``root`` (without the listen
-    address and log level)."""
+#: Where the script's command line expects the fixture trees, relative to its working directory.
+FIXTURES = Path("collector", "fixtures")
+
+
+def e2e_argv() -> list[str]:
+    """The script's node_exporter command line (without the listen address and log level): run it in a
+    directory holding the trees (``proc``, ``sys``, ``udev``) under :data:`FIXTURES`."""
     return [
-        f"--path.rootfs={root}",
-        f"--path.procfs={root}/proc",
-        f"--path.sysfs={root}/sys",
-        f"--path.udev.data={root}/udev/data",
+        "--path.rootfs=collector/fixtures",
+        "--path.procfs=collector/fixtures/proc",
+        "--path.sysfs=collector/fixtures/sys",
+        "--path.udev.data=collector/fixtures/udev/data",
         *(f"--collector.{c}" for c in E2E_ENABLED),
         *(f"--no-collector.{c}" for c in E2E_DISABLED),
         *E2E_COLLECTOR_FLAGS,

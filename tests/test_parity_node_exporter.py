@@ -405,6 +405,7 @@ FIXTURE_COLLECTORS = tuple(
             "nvme",
             "powersupplyclass",
             "pressure",
+            "rapl",
             "schedstat",
             "sockstat",
             "softnet",

@@ -13,6 +13,7 @@ from node_exporter_e2e import (
     E2E_COLLECTOR_FLAGS,
     E2E_DISABLED,
     E2E_ENABLED,
+    FIXTURES,
     Family,
     differences,
     e2e_argv,
@@ -21,7 +22,7 @@ from node_exporter_e2e import (
     families,
 )
 
-from procs import Proc, exporter, http_get
+from procs import PYTHON, Proc, free_port, http_get, start_process
 from spark_exporter.collectors import load_all
 from spark_exporter.exporter.daemon import exporter_schema
 
@@ -41,7 +42,8 @@ KNOWN_MISSING: dict[str, str] = {
 }
 # Families served from files the trees lack where node_exporter's checkout has them.
 KNOWN_DIFFERENT: dict[str, str] = {
-    "node_textfile_scrape_error": "the script's --collector.textfile.directory is relative to node_exporter's checkout",
+    "node_textfile_scrape_error": "the script's --collector.textfile.directory is in node_exporter's checkout, not in "
+                                  "the fixture trees",
 }
 
 
@@ -60,16 +62,23 @@ def _scrape(proc: Proc, query: str = "") -> str:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory, reference_file: Callable[[str], Path]) -> Iterator[Run]:
-    root = tmp_path_factory.mktemp("e2e")
+    work = tmp_path_factory.mktemp("e2e")
     with tarfile.open(reference_file("node-exporter-fixtures/fixtures.tar.gz")) as tar:
-        tar.extractall(root, filter="tar")
-    # node_exporter's command line verbatim; --no-collector.gpu is ours (node_exporter has no gpu collector).
-    with exporter(*e2e_argv(root), "--log.level=debug", "--no-collector.gpu", "--collect.min-age=0s") as proc:
+        tar.extractall(work / FIXTURES, filter="tar")
+    # node_exporter's command line verbatim, run where its relative paths lead to the trees (so path labels such
+    # as rapl's are the expected ones); --no-collector.gpu is ours (node_exporter has no gpu collector).
+    port = free_port()
+    argv = [PYTHON, "-m", "spark_exporter", "--web.listen-address", f"127.0.0.1:{port}", *e2e_argv(),
+            "--log.level=debug", "--no-collector.gpu", "--collect.min-age=0s"]
+    proc = start_process("spark-exporter", argv, port, work, f"http://127.0.0.1:{port}/-/ready")
+    try:
         ours = families(_scrape(proc))
         enabled = [c for c in load_all() if c in E2E_ENABLED]
         by_collector = {c: {n for n in families(_scrape(proc, f"?collect[]={c}")) if n.startswith("node_")
                             and not n.startswith("node_scrape_")} for c in enabled}
         yield Run(proc, ours, by_collector)
+    finally:
+        proc.stop()
 
 
 class TestEndToEnd:
