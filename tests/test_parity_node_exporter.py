@@ -398,6 +398,7 @@ FIXTURE_COLLECTORS = tuple(
             "filefd",
             "hwmon",
             "infiniband",
+            "ipvs",
             "loadavg",
             "mdadm",
             "meminfo",
