@@ -404,6 +404,8 @@ FIXTURE_COLLECTORS = tuple(
             "meminfo",
             "netclass",
             "netstat",
+            "nfs",
+            "nfsd",
             "nvme",
             "powersupplyclass",
             "pressure",
