@@ -419,6 +419,7 @@ FIXTURE_COLLECTORS = tuple(
             "time",
             "udp_queues",
             "vmstat",
+            "xfs",
         }
         & set(load_all())
     )
