@@ -420,6 +420,7 @@ FIXTURE_COLLECTORS = tuple(
             "udp_queues",
             "vmstat",
             "xfs",
+            "zfs",
         }
         & set(load_all())
     )
