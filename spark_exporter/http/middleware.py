@@ -6,8 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .auth import Outcome, retry_after
+from .auth import Outcome
 from .errors import Handler, json_error
+from .ratelimit import retry_after
 from .webconfig import WebConfig
 
 SERVER_HEADER = "spark-exporter"  # no Python or aiohttp version: nothing for a scanner to match

@@ -21,8 +21,10 @@ from typing import Any
 
 import pynvml
 
-from .background import WatchedDevice, handle_key
-from .facade import NvmlFatal, NvmlUnavailable, load_library
+from .background import WatchedDevice
+from .base import handle_key
+from .facade import NvmlFatal, NvmlUnavailable
+from .library import load_library
 from .recording import FORMAT, Encoder
 
 PROG = "spark-exporter gpu"
