@@ -155,7 +155,7 @@ class TestCollection:
         assert gzip.decompress(loop.snapshot.gzipped()) == loop.snapshot.body
 
     def test_self_metrics_include_node_exporter_names_for_host_collectors(self) -> None:
-        """node_scrape_collector_success/duration cover the collectors whose kind is "host", with node_exporter's HELP."""
+        """node_scrape_collector_success/duration cover the collectors of kind "host", with node_exporter's HELP."""
         loop = Collection([Good(CFG, Paths()), Broken(CFG, Paths()), FakeGpu(CFG, Paths())], timeout=1)
         snap = loop.collect_once()
         fams = parse_metrics(snap.body.decode())
@@ -439,5 +439,6 @@ class TestDiscovery:
         import spark_exporter.collectors as pkg
 
         registry = pkg.load_all()
-        modules = {m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")} - {"base", "families"}
+        modules = {m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")}
+        modules -= {"base", "families"}
         assert {cls.__module__.split(".")[2] for cls in registry.values()} == modules
