@@ -210,8 +210,11 @@ def _busy_middleware(guard: _Guard) -> Any:
             resp = await handler(request)
             # Written out here rather than after the middleware returns, so that "busy" lasts until the
             # last byte; aiohttp then finds the answer prepared and its end already sent.
-            await resp.prepare(request)
-            await resp.write_eof()
+            try:
+                await resp.prepare(request)
+                await resp.write_eof()
+            except ConnectionError:  # the client left mid-answer; aiohttp's own finish notices it quietly
+                pass
             return resp
         finally:
             conn.busy -= 1
