@@ -118,6 +118,7 @@ case "$cmd" in
     setup_venv
     "$VENV/bin/ruff" check spark_exporter tests bench
     "$VENV/bin/mypy" spark_exporter
+    "$VENV/bin/lint-imports"  # the layer contract in pyproject.toml [tool.importlinter]
     build_web
     say "web/: type check done by the build; unit tests (Vitest)"
     (cd web && npm test --silent)
