@@ -4,8 +4,9 @@ The package build (setup.py: ``pip install .``, ``pip wheel .``, an sdist's whee
 the wheel as ``spark_exporter/query/webui/``, and fails rather than ship a wheel without it. An editable
 install (``pip install -e .``) builds nothing: ``./dev.sh web`` (which ``./dev.sh demo``, ``setup`` and
 ``test`` run when needed) writes the page into the clone's ``spark_exporter/query/webui/`` (not
-committed). Without it ``/`` is a short page that says how to build it. Only files of that directory are served (no path from the request
-reaches the filesystem), with a Content-Security-Policy that allows no third-party requests.
+committed). Without it ``/`` is a short page that says how to build it. Only files of that directory
+are served (no path from the request reaches the filesystem), with a Content-Security-Policy that
+allows no third-party requests.
 """
 
 from __future__ import annotations
