@@ -24,17 +24,18 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import signal
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.registry import Collector
+
+from .serving import listen_address, run_until_signal, serve_registry
 
 VERSIONS = ("0.9", "0.12")
 FINISHED_REASONS = ("stop", "length", "abort")  # vLLM's FinishReason, as str() writes it
@@ -379,62 +380,21 @@ class _AdvanceOnCollect(Collector):
 # server
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """GET /metrics (the registry in the text format) and /health (200, empty), as vLLM's API server.
-
-    Always the classic text format: prometheus_client 0.26's OpenMetrics writer, which Prometheus asks for
-    first, escapes sample names with the label-name rules and so turns ``vllm:x_total`` into
-    ``vllm_x_total``, a name no vLLM dashboard or rule uses.
+def serve(sim: VLLMSimulator, host: str, port: int) -> WSGIServer:
+    """Serve ``sim`` on ``host:port`` from a daemon thread, as vLLM does: prometheus_client's own
+    negotiating exposition on ``/metrics`` (so the answer to Prometheus 2.x's ``Accept`` header carries
+    escaped names from prometheus_client 0.23.1 on), and ``/health``. Returns the server
+    (``shutdown()`` stops it); raises OSError when it cannot listen.
     """
-
-    server: _Server
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            body, ctype = generate_latest(self.server.registry), CONTENT_TYPE_LATEST
-        elif path == "/health":
-            body, ctype = b"", "text/plain"
-        else:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet: one line per scrape
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], registry: CollectorRegistry) -> None:
-        self.registry = registry
-        super().__init__(address, _Handler)
-
-
-def serve(sim: VLLMSimulator, host: str, port: int) -> ThreadingHTTPServer:
-    """Serve ``sim`` on ``host:port`` from a daemon thread; returns the server (``shutdown()`` stops it)."""
-    server = _Server((host, port), sim.registry)
-    threading.Thread(target=server.serve_forever, name="vllm-sim-http", daemon=True).start()
-    return server
-
-
-def _listen_address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid listen address {text!r} (expected host:port)")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    return serve_registry(sim.registry, host, port, name="vllm-sim-http")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m spark_exporter.workloads.vllm_sim",
                                      description="Serve simulated vLLM metrics on /metrics.")
-    parser.add_argument("--vllm-version", choices=VERSIONS, default="0.12", help="metric names of this release")
-    parser.add_argument("--listen", type=_listen_address, default=("127.0.0.1", 8000), metavar="HOST:PORT",
+    parser.add_argument("--vllm-version", "--version", choices=VERSIONS, default="0.12",
+                        help="metric names of this release")
+    parser.add_argument("--listen", type=listen_address, default=("127.0.0.1", 8000), metavar="HOST:PORT",
                         help="address to serve on (default: 127.0.0.1:8000)")
     parser.add_argument("--model", default=Profile.model_name, help="served model name (label model_name)")
     parser.add_argument("--seed", type=int, default=0, help="traffic seed")
@@ -449,20 +409,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     Exit status 2 for bad arguments or when it cannot listen.
     """
     args = _parser().parse_args(argv)
-    try:
+
+    def start() -> WSGIServer:
         sim = VLLMSimulator(args.vllm_version, args.seed,
                             Profile(model_name=args.model, engines=args.engines, request_rate=args.rate))
-        host, port = args.listen
-        server = serve(sim, host, port)
-    except (ValueError, OSError) as e:
-        print(f"vllm_sim: error: {e}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    server.shutdown()
-    return 0
+        return serve(sim, *args.listen)
+    return run_until_signal("vllm_sim", start)
 
 
 if __name__ == "__main__":
