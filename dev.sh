@@ -67,6 +67,18 @@ setup_venv() {
   say "ready: run the tools as $VENV/bin/spark-exporter, or 'source $VENV/bin/activate' to put them on PATH"
 }
 
+# tests/inference_targets.py runs the vLLM and SGLang stand-ins on prometheus_client 0.22.1 too (the last
+# release before 0.23.1 escaped names for Prometheus 2.x): installed once from PyPI beside the venv's
+# packages, so the tests need no network.
+OLD_PROMETHEUS_CLIENT=0.22.1
+setup_old_prometheus_client() {
+  local target="$VENV/prometheus_client-$OLD_PROMETHEUS_CLIENT"
+  [ -f "$target/prometheus_client/__init__.py" ] && return 0
+  say "installing prometheus_client $OLD_PROMETHEUS_CLIENT into $target (pip --target, for the inference tests)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --target "$target" \
+    "prometheus_client==$OLD_PROMETHEUS_CLIENT" 2>&1 | { grep -v -e '^WARNING: Location' || true; }
+}
+
 web_key() {
   { node --version; cat web/package-lock.json; } | sha256sum | cut -d' ' -f1
 }
@@ -105,7 +117,7 @@ EOF
 cmd=${1:-help}
 [ $# -gt 0 ] && shift
 case "$cmd" in
-  setup) need_apt all; setup_venv; build_web ;;
+  setup) need_apt all; setup_venv; setup_old_prometheus_client; build_web ;;
   web) need_apt web; setup_venv; build_web ;;
   screenshot)
     need_apt all; setup_venv; build_web
@@ -116,6 +128,7 @@ case "$cmd" in
   test)
     need_apt all
     setup_venv
+    setup_old_prometheus_client
     "$VENV/bin/ruff" check spark_exporter tests bench
     "$VENV/bin/mypy" spark_exporter
     build_web

@@ -55,7 +55,7 @@ GAUGES = (
 
 def cpp_double(value: float) -> str:
     """``value`` as ``std::ostream << double`` writes it by default (``%g``: 6 significant digits)."""
-    return "%g" % value
+    return f"{value:g}"
 
 
 class LlamaCppSimulator(Listener):

@@ -1,0 +1,162 @@
+"""Inference servers as real scrapers see them: names that survive the scrape, rules with data, silent targets.
+
+vLLM and SGLang stand-ins serve through prometheus_client's own exposition on the newest release and on
+0.22.1; llama.cpp's writes its own text. Debian's Prometheus 2.42 scrapes them through the generated
+configuration; Prometheus 3.x is represented by its Accept header at the HTTP level.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from inference_targets import (
+    PROMETHEUS_2_ACCEPT,
+    PROMETHEUS_3_ACCEPT,
+    RULES_DIR,
+    InferenceCluster,
+    inference_cluster,
+)
+
+from procs import http_get, prom_query, wait_for
+
+pytestmark = pytest.mark.integration
+
+HEADERS = {"prometheus-2": PROMETHEUS_2_ACCEPT, "prometheus-3": PROMETHEUS_3_ACCEPT, "no-accept": None}
+CLIENT_TARGETS = {"newest": "spark-01", "0.22.1": "spark-02"}  # prometheus_client release -> node
+ENGINES = ("vllm", "sglang")
+INFERENCE_GROUPS = ("spark-inference", "spark-inference-sglang", "spark-inference-llamacpp", "spark-inference-all")
+
+
+@pytest.fixture(scope="module")
+def inference() -> Iterator[InferenceCluster]:
+    with inference_cluster() as cluster:
+        yield cluster
+
+
+_SAMPLE_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+
+def scrape(url: str, accept: str | None) -> tuple[str, list[str]]:
+    """(Content-Type, the name of every sample line) of one GET.
+
+    Sample lines are read as Prometheus reads them, by their leading name: prometheus_client's own
+    OpenMetrics parser refuses what prometheus_client 0.26 writes with escaping (``# TYPE vllm:x`` over
+    samples ``vllm_x_total``), while Prometheus stores those samples (without metadata).
+    """
+    status, body, headers = http_get(url, headers={"Accept": accept} if accept else None)
+    assert status == 200
+    names = []
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            match = _SAMPLE_NAME.match(line)
+            assert match, line
+            names.append(match.group())
+    return headers["Content-Type"], names
+
+
+def relabel(name: str, rules: list[dict[str, Any]]) -> str:
+    """``name`` after metric_relabel_configs of action replace on __name__, as Prometheus applies them
+    (the regex anchored at both ends, ``$1`` for the first group)."""
+    for rule in rules:
+        assert rule.get("action", "replace") == "replace" and rule["source_labels"] == ["__name__"]
+        match = re.fullmatch(rule["regex"], name)
+        if match and rule["target_label"] == "__name__":
+            groups = match.groups()
+            name = re.sub(r"\$\{?(\d+)\}?", lambda m, g=groups: g[int(m.group(1)) - 1], rule["replacement"])
+    return name
+
+
+def job_config(cluster: InferenceCluster, job: str) -> dict[str, Any]:
+    return next(j for j in cluster.config["scrape_configs"] if j["job_name"] == job)
+
+
+class TestNegotiation:
+    @pytest.mark.parametrize("header", HEADERS, ids=str)
+    @pytest.mark.parametrize("client", CLIENT_TARGETS, ids=str)
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_names_escaped_only_for_prometheus_2_on_new_clients(self, inference: InferenceCluster, engine: str,
+                                                                client: str, header: str) -> None:
+        """Names arrive as ``engine_`` exactly when prometheus_client >= 0.23.1 answers Prometheus 2.x's header."""
+        proc = inference.targets[(CLIENT_TARGETS[client], engine)]
+        ctype, names = scrape(f"{proc.url}/metrics", HEADERS[header])
+        ours = [n for n in names if n.startswith((f"{engine}:", f"{engine}_"))]
+        assert ours
+        escaped = client == "newest" and header == "prometheus-2"
+        assert all(n.startswith(f"{engine}_" if escaped else f"{engine}:") for n in ours), (ctype, ours[:3])
+        if escaped:
+            assert "escaping=underscores" in ctype
+
+    @pytest.mark.parametrize("header", HEADERS, ids=str)
+    @pytest.mark.parametrize("client", CLIENT_TARGETS, ids=str)
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_generated_relabelling_gives_one_name_form(self, inference: InferenceCluster, engine: str, client: str,
+                                                       header: str) -> None:
+        """After the generated job's metric_relabel_configs, every Accept header gives the engine's own names."""
+        proc = inference.targets[(CLIENT_TARGETS[client], engine)]
+        rules = job_config(inference, engine)["metric_relabel_configs"]
+        _, names = scrape(f"{proc.url}/metrics", HEADERS[header])
+        restored = {relabel(n, rules) for n in names if n.startswith((f"{engine}:", f"{engine}_"))}
+        assert restored and all(n.startswith(f"{engine}:") for n in restored)
+        _, plain = scrape(f"{proc.url}/metrics", None)  # the classic text format: the names as written
+        written = {n for n in plain if n.startswith(f"{engine}:")}
+        assert {n for n in restored if not n.endswith("_created")} == {n for n in written if not n.endswith("_created")}
+
+    def test_relabelling_leaves_other_names_alone(self, inference: InferenceCluster) -> None:
+        """The rule renames only the engine's escaped prefix: its colon names and other families stay."""
+        rules = job_config(inference, "vllm")["metric_relabel_configs"]
+        assert relabel("vllm:num_requests_running", rules) == "vllm:num_requests_running"
+        assert relabel("python_gc_objects_collected_total", rules) == "python_gc_objects_collected_total"
+        assert relabel("vllm_num_requests_running", rules) == "vllm:num_requests_running"
+        assert "metric_relabel_configs" not in job_config(inference, "llamacpp")
+
+    @pytest.mark.parametrize("header", HEADERS, ids=str)
+    def test_llamacpp_writes_the_same_text_whatever_is_asked(self, inference: InferenceCluster, header: str) -> None:
+        """llama.cpp's server answers text/plain 0.0.4 with llamacpp: names to every Accept header."""
+        proc = inference.targets[("spark-01", "llamacpp")]
+        ctype, names = scrape(f"{proc.url}/metrics", HEADERS[header])
+        assert ctype == "text/plain; version=0.0.4"
+        assert names and all(n.startswith("llamacpp:") for n in names)
+
+
+class TestPrometheus2:
+    def test_only_colon_names_are_stored(self, inference: InferenceCluster) -> None:
+        """Prometheus 2.42 stores vllm: and sglang: names from both client releases, and no escaped ones."""
+        def stored() -> set[tuple[str, str]]:
+            result = inference.query('count by (node, job) ({job=~"vllm|sglang", __name__=~"(vllm|sglang):.+"})')
+            return {(s["metric"]["node"], s["metric"]["job"]) for s in result}
+        wanted = {(node, job) for node in CLIENT_TARGETS.values() for job in ENGINES}
+        wait_for(lambda: stored() >= wanted, timeout=60, what="vllm: and sglang: series from both nodes")
+        assert inference.query('{job=~"vllm|sglang", __name__=~"(vllm|sglang)_.+"}') == []
+
+    def test_every_inference_recording_rule_has_data(self, inference: InferenceCluster) -> None:
+        """Every vLLM, SGLang, llama.cpp and all-engines recording rule has a value; per-model rules for
+        the targets on both prometheus_client releases."""
+        groups = yaml.safe_load((RULES_DIR / "spark-workloads-recording.yml").read_text())["groups"]
+        records = [r["record"] for g in groups if g["name"] in INFERENCE_GROUPS for r in g["rules"]]
+        assert len(records) >= 25
+        for record in records:
+            want = set(CLIENT_TARGETS.values()) if record.startswith("node_model:") else (
+                {"spark-01"} if record.startswith("node:") else set())
+
+            def ready(r: str = record, w: set[str] = want) -> list[dict[str, Any]] | None:
+                result = prom_query(inference.prometheus_url, r)
+                return result if result and w <= {s["metric"].get("node") for s in result} else None
+            wait_for(ready, timeout=120, what=f"{record} for {sorted(want) or 'the cluster'}")
+
+
+class TestSilentTarget:
+    def test_up_target_with_unrelated_metrics_raises_the_alert(self, inference: InferenceCluster) -> None:
+        """SparkTargetSilent is pending (it fires after 5m) for the up vLLM target serving other metrics,
+        naming its job, instance and node, and for no other target."""
+        silent = inference.targets[("spark-03", "vllm")]
+
+        def alerts() -> set[tuple[str, str, str]]:
+            result = inference.query('ALERTS{alertname="SparkTargetSilent", alertstate=~"pending|firing"}')
+            return {(s["metric"]["job"], s["metric"]["instance"], s["metric"]["node"]) for s in result}
+        wait_for(lambda: alerts(), timeout=60, what="SparkTargetSilent")
+        assert inference.query('up{job="vllm", node="spark-03"}')[0]["value"][1] == "1"
+        assert alerts() == {("vllm", silent.address, "spark-03")}
