@@ -7,23 +7,30 @@ configuration; Prometheus 3.x is represented by its Accept header at the HTTP le
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
-from collections.abc import Iterator
-from typing import Any
+import subprocess
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 import yaml
 from inference_targets import (
+    MODELS,
     PROMETHEUS_2_ACCEPT,
     PROMETHEUS_3_ACCEPT,
     RULES_DIR,
     InferenceCluster,
     inference_cluster,
 )
+from test_api import api
 
-from procs import http_get, prom_query, wait_for
+from procs import PYTHON, http_get, prom_query, wait_for
+from spark_exporter.query import ClusterOverview, Inference, PrometheusClient, Rollups
 
 pytestmark = pytest.mark.integration
+T = TypeVar("T")
 
 HEADERS = {"prometheus-2": PROMETHEUS_2_ACCEPT, "prometheus-3": PROMETHEUS_3_ACCEPT, "no-accept": None}
 CLIENT_TARGETS = {"newest": "spark-01", "0.22.1": "spark-02"}  # prometheus_client release -> node
@@ -160,3 +167,74 @@ class TestSilentTarget:
         wait_for(lambda: alerts(), timeout=60, what="SparkTargetSilent")
         assert inference.query('up{job="vllm", node="spark-03"}')[0]["value"][1] == "1"
         assert alerts() == {("vllm", silent.address, "spark-03")}
+
+
+def rollup(cluster: InferenceCluster, call: Callable[[Rollups], Awaitable[T]]) -> T:
+    """One rollup through the Python module, over a fresh client."""
+    async def go() -> T:
+        async with PrometheusClient(cluster.prometheus_url) as client:
+            return await call(Rollups(client, cluster.inventory, scrape_interval=1.0))
+    return asyncio.run(go())
+
+
+def rows_per_engine(cluster: InferenceCluster) -> Inference:
+    """The inference rollup once every engine has a row with a token rate on spark-01."""
+    def ready() -> Inference | None:
+        out = rollup(cluster, lambda r: r.inference())
+        have = {m.engine for m in out.models if m.node == "spark-01" and m.generation_tokens_per_sec is not None}
+        return out if have == {"vllm", "sglang", "llamacpp"} else None
+    result: Inference = wait_for(ready, timeout=90, interval=0.5, what="a row per engine on spark-01")
+    return result
+
+
+class TestInferenceAnswers:
+    def test_python_module_has_a_row_per_engine(self, inference: InferenceCluster) -> None:
+        """The rollup has vLLM and SGLang rows (model named) on both nodes and llama.cpp's (no model) on spark-01;
+        figures an engine does not export are null with the engine's reason."""
+        out = rows_per_engine(inference)
+        got = {(m.node, m.engine, m.model_name) for m in out.models}
+        assert {("spark-01", "vllm", MODELS["vllm"]), ("spark-02", "vllm", MODELS["vllm"]),
+                ("spark-01", "sglang", MODELS["sglang"]), ("spark-02", "sglang", MODELS["sglang"]),
+                ("spark-01", "llamacpp", None)} <= got
+        llama = next(m for m in out.models if m.engine == "llamacpp" and m.node == "spark-01")
+        assert llama.kv_cache_usage is None and "llama.cpp" in llama.missing["kvCacheUsage"]
+        sglang = next(m for m in out.models if m.engine == "sglang" and m.node == "spark-01")
+        assert sglang.preemptions_per_sec is None and "SGLang" in sglang.missing["preemptionsPerSec"]
+        assert out.totals.generation_tokens_per_sec == pytest.approx(
+            sum(m.generation_tokens_per_sec or 0 for m in out.models))
+
+    def test_a_node_without_a_row_is_named_with_the_reason(self, inference: InferenceCluster) -> None:
+        """spark-03's vLLM target is up but serves other metrics: the answer says so under missing."""
+        out = rows_per_engine(inference)
+        assert not [m for m in out.models if m.node == "spark-03" and m.engine == "vllm"]
+        reason = out.missing["models[spark-03/vllm]"]
+        assert "is up" in reason and inference.targets[("spark-03", "vllm")].address in reason
+
+    def test_overview_tokens_per_second_of_all_engines(self, inference: InferenceCluster) -> None:
+        """The overview keeps vllmGenerationTokensPerSec and adds inferenceGenerationTokensPerSec, a number at
+        least as large."""
+        def ready() -> ClusterOverview | None:
+            ov = rollup(inference, lambda r: r.cluster_overview())
+            ok = ov.inference_generation_tokens_per_sec is not None and ov.vllm_generation_tokens_per_sec is not None
+            return ov if ok else None
+        ov: ClusterOverview = wait_for(ready, timeout=60, what="the overview's token rates")
+        assert ov.inference_generation_tokens_per_sec > ov.vllm_generation_tokens_per_sec > 0  # type: ignore[operator]
+
+    def test_api_and_cli_carry_the_engine(self, inference: InferenceCluster) -> None:
+        """/api/v1/inference has a row per engine with an engine field; ``query inference`` prints it."""
+        rows_per_engine(inference)
+        with api("--api.rate-limit=0", "--api.cache-ttl=0s", prometheus_url=inference.prometheus_url,
+                 inventory=inference.inventory_path) as proc:
+            status, body, _ = http_get(proc.url + "/api/v1/inference", timeout=15)
+            assert status == 200
+            doc = json.loads(body)
+            assert {m["engine"] for m in doc["models"]} == {"vllm", "sglang", "llamacpp"}
+            _, body, _ = http_get(proc.url + "/api/v1/cluster/overview", timeout=15)
+            assert isinstance(json.loads(body)["inferenceGenerationTokensPerSec"], float)
+        out = subprocess.run([PYTHON, "-m", "spark_exporter", "query", f"--prometheus.url={inference.prometheus_url}",
+                              f"--inventory={inference.inventory_path}", "inference"], capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0, out.stderr
+        lines = [re.split(r"\s{2,}", line.strip()) for line in out.stdout.splitlines()]
+        assert ["spark-01", "llamacpp", "n/a"] in [cells[:3] for cells in lines]
+        assert any(line.startswith("missing models[spark-03/vllm]: ") for line in out.stdout.splitlines())
