@@ -238,3 +238,24 @@ class TestInferenceAnswers:
         lines = [re.split(r"\s{2,}", line.strip()) for line in out.stdout.splitlines()]
         assert ["spark-01", "llamacpp", "n/a"] in [cells[:3] for cells in lines]
         assert any(line.startswith("missing models[spark-03/vllm]: ") for line in out.stdout.splitlines())
+
+
+class TestInferenceDashboard:
+    def test_engine_panels_show_every_engine(self, inference: InferenceCluster) -> None:
+        """The inference dashboard's engine row has data from vLLM, SGLang and llama.cpp (latency and KV cache:
+        vLLM and SGLang, llama.cpp exports neither), with all nodes and models selected."""
+        dashboard = json.loads((RULES_DIR.parent / "dashboards" / "inference.json").read_text())
+        panels = [p for p in dashboard["panels"] if p["title"].endswith("by engine")]
+        assert len(panels) == 4
+        values = {"$cluster": "test", "$node": ".+", "$model_name": ".+", "$__rate_interval": "1m"}
+        for panel in panels:
+            want = {"vllm", "sglang"} | ({"llamacpp"} if "llama.cpp exports" not in panel["description"] else set())
+            for target in panel["targets"]:
+                expr = target["expr"]
+                for name, value in values.items():
+                    expr = expr.replace(name, value)
+
+                def engines(e: str = expr) -> set[str]:
+                    return {s["metric"]["engine"] for s in prom_query(inference.prometheus_url, e)}
+                wait_for(lambda w=want, f=engines: f() == w, timeout=90,  # type: ignore[misc]
+                         what=f"{panel['title']}/{target['refId']} for {sorted(want)}")
