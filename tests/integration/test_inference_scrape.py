@@ -259,3 +259,20 @@ class TestInferenceDashboard:
                     return {s["metric"]["engine"] for s in prom_query(inference.prometheus_url, e)}
                 wait_for(lambda w=want, f=engines: f() == w, timeout=90,  # type: ignore[misc]
                          what=f"{panel['title']}/{target['refId']} for {sorted(want)}")
+
+
+class TestCommandLines:
+    @pytest.mark.parametrize("module", ["vllm_sim", "sglang_sim", "llamacpp_sim"])
+    def test_bad_input_is_one_line_and_exit_2(self, module: str) -> None:
+        """A malformed listen address, or a port already taken, is one error line and exit status 2."""
+        import socket
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            for arg in ("--listen=nowhere", f"--listen=127.0.0.1:{port}"):
+                out = subprocess.run([PYTHON, "-m", f"spark_exporter.workloads.{module}", arg], capture_output=True,
+                                     text=True, timeout=60)
+                assert out.returncode == 2, (arg, out.stderr)
+                lines = out.stderr.strip().splitlines()
+                assert "error:" in lines[-1] and "Traceback" not in out.stderr, out.stderr
