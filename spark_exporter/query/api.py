@@ -172,7 +172,8 @@ async def spark(request: web.Request) -> web.Response:
 
 
 async def inference(request: web.Request) -> web.Response:
-    """GET /api/v1/inference: vLLM model figures JSON (cached). The X-Cache header says hit, miss or stale."""
+    """GET /api/v1/inference: inference rows (vLLM, SGLang, llama.cpp) JSON (cached). The X-Cache header says hit,
+    miss or stale."""
     r = request.app[ROLLUPS_KEY]
     return _respond(request, await _cached(request, ("inference",), r.inference))
 
