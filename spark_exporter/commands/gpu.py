@@ -22,7 +22,8 @@ from ..collectors.base import Paths
 from ..collectors.gpu.record import record_library
 from ..exporter.daemon import exporter_schema
 from ..logs import setup_logging
-from ..nvml.facade import NvmlFatal, NvmlUnavailable, load_library
+from ..nvml.facade import NvmlFatal, NvmlUnavailable
+from ..nvml.library import load_library
 from ..settings import ExporterConfig, Schema, Settings
 from ..settings.parser import Parser
 from .runner import PROG, Command, fail, run

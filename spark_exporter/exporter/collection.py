@@ -43,9 +43,6 @@ Selection = frozenset[str] | None
 #: Most selections whose last collection is kept for ``--collect.min-age`` reuse.
 MAX_SELECTIONS = 32
 
-# Collectors whose health is also served under node_exporter's self-metric names: every host collector.
-_NOT_NODE_COLLECTORS = frozenset({"gpu"})
-
 
 @dataclass(frozen=True)
 class CollectorResult:
@@ -149,6 +146,9 @@ class Collection:
                  exporter_metrics: bool = True) -> None:
         self.collectors = list(collectors)
         self.exporter_metrics = exporter_metrics  # serve process_* (off: --web.disable-exporter-metrics)
+        # Collectors whose health is also served under node_exporter's self-metric names: the host ones,
+        # as each collector class says (Collector.kind).
+        self._host = frozenset(c.name for c in self.collectors if c.kind == "host")
         self.timeout = timeout
         self.min_age = min_age
         # collector -> (batch, index) of a call that overran its deadline and may still be running
@@ -321,7 +321,7 @@ class Collection:
             ok = 1.0 if r.success else 0.0
             success.add_metric([r.name], ok)
             duration.add_metric([r.name], r.duration)
-            if r.name not in _NOT_NODE_COLLECTORS:
+            if r.name in self._host:
                 node_success.add_metric([r.name], ok)
                 node_duration.add_metric([r.name], r.duration)
         last = GaugeMetricFamily("spark_exporter_last_collection_timestamp_seconds",

@@ -15,7 +15,7 @@ from typing import Any
 
 import pynvml
 
-from .background import handle_key
+from .base import handle_key
 from .recording import Encoder
 
 #: Calls that manage the session or wait for events: passed through, not recorded.

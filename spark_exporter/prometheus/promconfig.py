@@ -76,6 +76,23 @@ SPARK_EXECUTORS_METRIC_RELABEL: tuple[dict[str, Any], ...] = (
 )
 
 
+
+
+def restore_colon_names(prefix: str) -> tuple[dict[str, Any], ...]:
+    """metric_relabel_configs giving back ``<prefix>:`` names that arrived escaped as ``<prefix>_``.
+
+    vLLM and SGLang serve through prometheus_client's negotiating exposition. From prometheus_client
+    0.23.1 on, a scraper asking for OpenMetrics without an ``escaping`` parameter (Prometheus 2.x) gets
+    every name escaped to underscores (``vllm:num_requests_running`` arrives as
+    ``vllm_num_requests_running``); Prometheus 3.x asks with ``escaping=allow-utf-8`` and gets the colons;
+    older prometheus_client releases always send the colons. This rule stores one form, the engine's own,
+    whatever the versions: Prometheus anchors the regex, so ``vllm:x`` (no underscore after the prefix) is
+    left alone, and only the job it is attached to is touched.
+    """
+    return ({"source_labels": ["__name__"], "regex": f"{prefix}_(.+)", "target_label": "__name__",
+             "replacement": f"{prefix}:$1"},)
+
+
 @dataclass(frozen=True)
 class Job:
     """One scrape job of the generated prometheus.yml: inventory key, job_name, metrics path and
@@ -92,7 +109,10 @@ JOBS = (
     Job("exporter", "spark-exporter", "/metrics"),
     Job("dcgm_exporter", "dcgm-exporter", "/metrics"),
     Job("node_exporter", "node-exporter", "/metrics"),
-    Job("vllm", "vllm", "/metrics"),
+    # Inference servers; llama.cpp writes its own text (llamacpp: names) whatever the scraper asks.
+    Job("vllm", "vllm", "/metrics", restore_colon_names("vllm")),
+    Job("sglang", "sglang", "/metrics", restore_colon_names("sglang")),
+    Job("llamacpp", "llamacpp", "/metrics"),
     # Apache Spark's driver, on its UI port (4040): PrometheusServlet, and the executors' summary.
     Job("spark", "spark", "/metrics/prometheus", SPARK_DRIVER_METRIC_RELABEL),
     Job("spark", "spark-executors", "/metrics/executors/prometheus", SPARK_EXECUTORS_METRIC_RELABEL),
