@@ -386,6 +386,7 @@ FIXTURE_COLLECTORS = tuple(
     sorted(
         {
             "arp",
+            "bcache",
             "bonding",
             "conntrack",
             "cpu",
@@ -428,10 +429,11 @@ FIXTURE_COLLECTORS = tuple(
 
 # The end-to-end test's flags that both 1.5.0 and we accept. Left out, with the reason: --no-collector.arp.netlink,
 # --collector.hwmon.chip-include (1.5.0 has neither; 1.5.0 reads /proc/net/arp and every hwmon chip anyway),
-# qdisc/wifi/sysctl/bcache (collectors we do not have). The cpu.info flags are the ones node_exporter's test uses
+# qdisc/wifi/sysctl (collectors we do not have). The cpu.info flags are the ones node_exporter's test uses
 # on x86_64: the captured cpuinfo is an x86 one, and node_exporter parses it by the architecture it runs on.
 FIXTURE_FLAGS = (
     "--collector.arp.device-exclude=nope",
+    "--collector.bcache.priorityStats",
     "--collector.netclass.ignored-devices=(dmz|int)",
     "--collector.netclass.ignore-invalid-speed",
     "--collector.stat.softirq",

@@ -12,10 +12,12 @@ from prometheus_client.metrics_core import Metric
 
 from spark_exporter.collectors import load_all
 from spark_exporter.collectors.base import Paths
+from spark_exporter.collectors.bcache import dehumanize
 from spark_exporter.exporter.daemon import load_config
 from spark_exporter.settings import ConfigError
 
-NEW = ("mdadm", "bonding", "rapl", "tapestats", "fibrechannel", "ipvs", "nfs", "nfsd", "xfs", "zfs", "selinux")
+NEW = ("mdadm", "bonding", "bcache", "rapl", "tapestats", "fibrechannel", "ipvs", "nfs", "nfsd", "xfs", "zfs",
+       "selinux")
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -278,3 +280,27 @@ class TestCpuinfoFrequency:
         without_cpufreq = collect(tmp_path, "cpu", "--collector.cpu.info", "--no-collector.cpufreq")
         assert "node_cpu_frequency_hertz" not in without_cpufreq
         assert "node_cpu_frequency_hertz" not in collect(tmp_path, "cpu")
+
+
+class TestBcache:
+    @pytest.mark.parametrize(("text", "value"), [("512", 512), ("2.0G", 2 << 30), ("1.5k", int((1 + 5 / 10.24) * 1024)),
+                                                 ("0", 0)])
+    def test_sizes_read_as_procfs_reads_them(self, text: str, value: int) -> None:
+        """bcache's human sizes: the digit after the point counts in 1/10.24 steps, as prometheus/procfs reads it."""
+        assert dehumanize(text) == value
+
+    def test_priority_stats_only_with_the_flag(self, tmp_path: Path) -> None:
+        """priority_stats is read only with --collector.bcache.priorityStats; readaheads only when non-zero."""
+        uuid = "sys/fs/bcache/0f0e-11/"
+        write(tmp_path, {uuid + "btree_cache_size": "2.0M\n", uuid + "cache0/written": "1.0k\n",
+                         uuid + "cache0/priority_stats": "Unused:\t\t99%\nMetadata:\t0%\n",
+                         uuid + "bdev0/writeback_rate_debug": "rate:\t\t1.1M/sec\nproportional:\t-2.0k\n",
+                         uuid + "bdev0/stats_total/cache_hits": "546\n"})
+        plain = collect(tmp_path, "bcache")
+        assert "node_bcache_priority_stats_unused_percent" not in plain
+        assert "node_bcache_cache_readaheads" not in plain
+        assert plain["node_bcache_btree_cache_size_bytes"].samples[0].value == 2 << 20
+        assert plain["node_bcache_writeback_rate_proportional_term"].samples[0].value == -2048
+        assert values(plain["node_bcache_cache_hits"], "backing_device") == {("bdev0",): 546.0}
+        full = collect(tmp_path, "bcache", "--collector.bcache.priorityStats")
+        assert full["node_bcache_priority_stats_unused_percent"].samples[0].value == 99
