@@ -388,6 +388,7 @@ FIXTURE_COLLECTORS = tuple(
             "arp",
             "bcache",
             "bonding",
+            "btrfs",
             "conntrack",
             "cpu",
             "cpufreq",

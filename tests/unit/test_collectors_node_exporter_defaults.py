@@ -16,7 +16,7 @@ from spark_exporter.collectors.bcache import dehumanize
 from spark_exporter.exporter.daemon import load_config
 from spark_exporter.settings import ConfigError
 
-NEW = ("mdadm", "bonding", "bcache", "rapl", "tapestats", "fibrechannel", "ipvs", "nfs", "nfsd", "xfs", "zfs",
+NEW = ("mdadm", "bonding", "bcache", "btrfs", "rapl", "tapestats", "fibrechannel", "ipvs", "nfs", "nfsd", "xfs", "zfs",
        "selinux")
 
 
@@ -304,3 +304,26 @@ class TestBcache:
         assert values(plain["node_bcache_cache_hits"], "backing_device") == {("bdev0",): 546.0}
         full = collect(tmp_path, "bcache", "--collector.bcache.priorityStats")
         assert full["node_bcache_priority_stats_unused_percent"].samples[0].value == 99
+
+
+class TestBtrfs:
+    def test_raid_ratio_follows_the_device_count(self, tmp_path: Path) -> None:
+        """raid5 on three devices stores 3/2 of the data; sizes are 512-byte sectors; commit ms become s."""
+        fs = "sys/fs/btrfs/aaaa-bbbb/"
+        write(tmp_path, {fs + "label": "tank\n", fs + "commit_stats": "commits 3\nmax_commit_ms 1500\n",
+                         **{fs + f"devices/sd{d}/size": "2048\n" for d in "abc"},
+                         fs + "allocation/data/raid5/used_bytes": "100\n",
+                         fs + "allocation/metadata/raid1/total_bytes": "64\n",
+                         fs + "allocation/system/single/total_bytes": "8\n"})
+        fams = collect(tmp_path, "btrfs")
+        ratio = values(fams["node_btrfs_allocation_ratio"], "block_group_type", "mode")
+        assert ratio == {("data", "raid5"): 1.5, ("metadata", "raid1"): 2.0, ("system", "single"): 1.0}
+        assert values(fams["node_btrfs_device_size_bytes"], "device")[("sda",)] == 2048 * 512
+        assert fams["node_btrfs_max_commit_seconds"].samples[0].value == 1.5
+        assert values(fams["node_btrfs_info"], "uuid", "label") == {("aaaa-bbbb", "tank"): 1.0}
+
+    def test_malformed_commit_stats_fails(self, tmp_path: Path) -> None:
+        """A commit_stats line that is not NAME VALUE is an error, as in procfs."""
+        write(tmp_path, {"sys/fs/btrfs/aaaa-bbbb/commit_stats": "commits\n"})
+        with pytest.raises(ValueError):
+            collect(tmp_path, "btrfs")
