@@ -31,7 +31,7 @@ def expressions() -> list[tuple[str, str]]:
 
 
 NET_DEV = """Inter-|   Receive                                                |  Transmit
- face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+ face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed
     lo: 1000 10 0 0 0 0 0 0 1000 10 0 0 0 0 0 0
   eth0: 123456 789 1 2 0 0 0 3 654321 987 0 1 0 0 0 0
 """
