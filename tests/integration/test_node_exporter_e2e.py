@@ -24,9 +24,13 @@ from node_exporter_e2e import (
 
 from procs import PYTHON, Proc, free_port, http_get, start_process
 from spark_exporter.collectors import load_all
-from spark_exporter.exporter.daemon import exporter_schema
+from spark_exporter.exporter.daemon import exporter_schema, load_config
 
 pytestmark = pytest.mark.integration
+
+# Our collectors that the script's command line enables (the registry's, resolved as the daemon resolves them):
+# those it names, and those on by default that it does not switch off.
+RUNS = [c for c in load_config([*e2e_argv(), "--no-collector.gpu"], {}).enabled_collectors]
 
 # Expected families this exporter does not serve on the trees, by family-name prefix, with the reason.
 KNOWN_MISSING: dict[str, str] = {
@@ -72,9 +76,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, reference_file: Callable[[str]
     proc = start_process("spark-exporter", argv, port, work, f"http://127.0.0.1:{port}/-/ready")
     try:
         ours = families(_scrape(proc))
-        enabled = [c for c in load_all() if c in E2E_ENABLED]
         by_collector = {c: {n for n in families(_scrape(proc, f"?collect[]={c}")) if n.startswith("node_")
-                            and not n.startswith("node_scrape_")} for c in enabled}
+                            and not n.startswith("node_scrape_")} for c in RUNS}
         yield Run(proc, ours, by_collector)
     finally:
         proc.stop()
@@ -92,13 +95,15 @@ class TestEndToEnd:
         assert all(any(f"flag {flag} ignored" in line for line in warned) for flag in lacking)
 
     def test_enabled_collectors_are_the_scripts(self, run: Run) -> None:
-        """Every collector of ours that the script enables runs; the ones it disables do not."""
+        """The collectors that run are ours that the script enables or leaves on; the ones it disables do not."""
         served = {c for c, fams in run.by_collector.items() if fams}
         assert served, "no collector served a family"
+        assert set(RUNS) >= {c for c in load_all() if c in E2E_ENABLED}
+        assert not set(RUNS) & set(E2E_DISABLED)
         assert not {f"node_{c}_" for c in E2E_DISABLED} & {n[: len(f"node_{c}_")] for n in run.ours
                                                            for c in E2E_DISABLED}
 
-    @pytest.mark.parametrize("collector", [c for c in load_all() if c in E2E_ENABLED])
+    @pytest.mark.parametrize("collector", RUNS)
     def test_collector_families_equal_the_expected_output(self, run: Run, collector: str) -> None:
         """Each family a collector serves on the trees is node_exporter's: type, HELP, series and values."""
         want = expected()
