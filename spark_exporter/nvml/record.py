@@ -14,7 +14,8 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
@@ -23,12 +24,13 @@ import pynvml
 
 from .background import WatchedDevice, handle_key
 from .facade import NvmlFatal, NvmlUnavailable, load_library
+from .gpm import MIN_INTERVAL, sample_id
 from .recording import FORMAT, Encoder
 
 PROG = "spark-exporter gpu"
 #: Calls that manage the session or wait for events: passed through, not recorded.
 NOT_RECORDED = frozenset({"nvmlInit", "nvmlShutdown", "nvmlEventSetCreate", "nvmlDeviceRegisterEvents",
-                          "nvmlEventSetWait_v2", "nvmlEventSetFree"})
+                          "nvmlEventSetWait_v2", "nvmlEventSetFree", "nvmlGpmSampleAlloc", "nvmlGpmSampleFree"})
 
 
 class RecordingLibrary:
@@ -47,6 +49,10 @@ class RecordingLibrary:
             return target
 
         def call(*args: Any) -> Any:
+            if name == "nvmlGpmSampleGet" and len(args) == 2:  # which GPU a later metrics call is about
+                gpu = self._enc.gpus.get(handle_key(args[0]))
+                if gpu is not None:
+                    self._enc.gpm_samples[sample_id(args[1])] = gpu
             entry: dict[str, Any] = {"fn": name, "args": [self._enc.arg(a) for a in args]}
             try:
                 value = target(*args)
@@ -86,8 +92,13 @@ def record(exporter_argv: Sequence[str]) -> dict[str, Any]:
     return record_library(cfg, Paths.from_config(cfg), lib, source)
 
 
-def record_library(cfg: Any, paths: Any, lib: Any, source: str, clock: Any = None) -> dict[str, Any]:
-    """Record one collection (and one PCIe sample) of a gpu collector over ``lib``; returns the recording."""
+def record_library(cfg: Any, paths: Any, lib: Any, source: str, clock: Any = None,
+                   wait: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """Record one collection (and one PCIe sample) of a gpu collector over ``lib``; returns the recording.
+
+    Where a GPU has GPM, a second collection follows after ``wait(2 * MIN_INTERVAL)`` (0.2 s) so that the GPM
+    metrics of that interval are recorded too (the first collection's other answers are kept).
+    """
     from ..collectors.gpu import GpuCollector
 
     recorder = RecordingLibrary(lib)
@@ -96,6 +107,9 @@ def record_library(cfg: Any, paths: Any, lib: Any, source: str, clock: Any = Non
         collector.collect()
         if collector.pcie is not None and collector._devices:
             collector.pcie.sample_once([WatchedDevice(d.handle, d.uuid) for d in collector._devices])
+        if collector.gpm.supported_count():
+            wait(2 * MIN_INTERVAL)
+            collector.collect()
     finally:
         collector.close()
     calls = recorder.calls
