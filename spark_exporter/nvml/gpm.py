@@ -161,27 +161,27 @@ class GpmSampler:
         return PENDING if values is None else GpmReading(values)
 
     def _metrics(self, older: Any, newer: Any) -> dict[int, float] | None:
-        if self._request is None:
-            self._request = pynvml.c_nvmlGpmMetricsGet_t()
         mg = self._request
-        mg.version = pynvml.NVML_GPM_METRICS_GET_VERSION
-        mg.numMetrics = len(self.metric_ids)
+        if mg is None:  # ids, count and version are set once: NVML writes only nvmlReturn and value
+            mg = self._request = pynvml.c_nvmlGpmMetricsGet_t()
+            mg.version = pynvml.NVML_GPM_METRICS_GET_VERSION
+            mg.numMetrics = len(self.metric_ids)
+            metrics = mg.metrics
+            for i, mid in enumerate(self.metric_ids):
+                metrics[i].metricId = mid
         mg.sample1, mg.sample2 = older, newer
-        for i, mid in enumerate(self.metric_ids):
-            mg.metrics[i].metricId = mid
-            mg.metrics[i].nvmlReturn = pynvml.NVML_ERROR_UNKNOWN
-            mg.metrics[i].value = 0.0
         answer = self.nvml.query("nvmlGpmMetricsGet", mg)
         if answer is None:
             return None
         out: dict[int, float] = {}
-        for i in range(len(self.metric_ids)):
-            m = answer.metrics[i]
+        metrics = answer.metrics  # pynvml's structs resolve every attribute in Python: read each once
+        for i, mid in enumerate(self.metric_ids):
+            m = metrics[i]
             if m.nvmlReturn != pynvml.NVML_SUCCESS:
                 continue
-            v = plausible(int(m.metricId), float(m.value))
+            v = plausible(mid, float(m.value))
             if v is not None:
-                out[int(m.metricId)] = v
+                out[mid] = v
         return out
 
     def supported_count(self) -> int:

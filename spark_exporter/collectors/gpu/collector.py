@@ -208,7 +208,8 @@ class GpuCollector(Collector):
         self.nvml.ensure_initialized()
         try:
             devices = self._discover()
-            results = [r for r in (self._read(d) for d in devices) if r is not None]
+            ctx = self._context()
+            results = [r for r in (self._read(d, ctx) for d in devices) if r is not None]
             families = self._families(results)
         except NvmlFatal as e:
             self._teardown()
@@ -370,16 +371,24 @@ class GpuCollector(Collector):
     # -- readings -----------------------------------------------------------------------------------
 
     def _context(self) -> ReadingContext:
+        """What this collection's readings share: /proc/meminfo is read at most once per collection."""
+        host: list[tuple[int, int] | None] = []
+
+        def host_memory() -> tuple[int, int] | None:
+            if not host:
+                host.append(read_host_memory(self.paths))
+            return host[0]
+
         return ReadingContext(
             pcie=(self.pcie.latest if self.pcie is not None else lambda _uuid: None),
             pcie_pending=(self.pcie.pending if self.pcie is not None else lambda _uuid: False),
             gpm=self.gpm.read, xid_last=self.xid_last,
-            host_memory=lambda: read_host_memory(self.paths), unified_mode=self.unified_mode,
+            host_memory=host_memory, unified_mode=self.unified_mode,
             pid_max=self._pid_max)
 
-    def _read(self, d: Device) -> DeviceResult | None:
+    def _read(self, d: Device, ctx: ReadingContext) -> DeviceResult | None:
         """Every catalogue field of one GPU; ``None`` (and the GPU marked lost) if it is lost meanwhile."""
-        r = DeviceReading(self.nvml, d, self._context())
+        r = DeviceReading(self.nvml, d, ctx)
         out = DeviceResult(d)
         try:
             for f in self.catalogue:
