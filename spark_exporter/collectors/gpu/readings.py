@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pynvml
 
@@ -42,11 +42,11 @@ class Device:
     labels: tuple[str, ...]  # values in the order of gpu_label_names()
 
 
-@dataclass(frozen=True)
-class Process:
+class Process(NamedTuple):
     """A process on a GPU: pid and used GPU memory in bytes (``None`` when NVML does not know).
 
-    Not named here: the collector names only the processes it keeps (``--gpu.max-processes``).
+    Not named here: the collector names only the processes it keeps (``--gpu.max-processes``). A named
+    tuple: a GPU may list thousands, and a frozen dataclass costs several times more to build.
     """
 
     pid: int
@@ -184,19 +184,26 @@ class DeviceReading:
         if all(lst is None for lst in lists):
             return None
         info = self.memory_info()
-        limit = num(info.total) if info is not None else None
+        total = num(info.total) if info is not None else None
+        limit = float("inf") if total is None else total
+        pid_max = self.ctx.pid_max
         used: dict[int, int | None] = {}
         for lst in lists:
-            for p in lst or ():
+            for p in lst or ():  # kept lean: a GPU may list thousands of processes
                 pid = int(p.pid)
-                mem = None if num(p.usedGpuMemory) is None else int(p.usedGpuMemory)
-                if not 0 < pid <= self.ctx.pid_max or (mem is not None and limit is not None and mem > limit):
+                raw = p.usedGpuMemory
+                mem = None if raw is None or raw in NOT_AVAILABLE else int(raw)
+                if not 0 < pid <= pid_max or (mem is not None and mem > limit):
                     # Cannot be a process: the records were misread (wrong size), so the plausible-looking
                     # ones are as wrong; summing them would understate memory (issue 20).
                     self.processes_implausible = True
                     return None
-                prev = used.get(pid)
-                used[pid] = mem if prev is None else (prev if mem is None else max(prev, mem))
+                if pid in used:
+                    prev = used[pid]
+                    if prev is None or (mem is not None and mem > prev):
+                        used[pid] = mem
+                else:
+                    used[pid] = mem
         return [Process(pid, mem) for pid, mem in sorted(used.items())]
 
     def memory(self) -> Memory | None:
