@@ -183,3 +183,37 @@ class TestProfilingFields:
         assert sim.calls.get("nvmlGpmSampleFree") == 2
         c.close()
         assert sim.calls["nvmlGpmSampleFree"] == 4
+
+
+class TestRecordReplay:
+    def test_a_recording_carries_the_gpm_answers_and_replay_serves_them(self, procfs: Path) -> None:
+        """``gpu record`` takes a second collection where a GPU has GPM, so each GPU's metrics are recorded
+        (keyed by the GPU its samples were taken on); a replay serves them from its second scrape on."""
+        import json
+        import time
+
+        from spark_exporter.cli import load_config
+        from spark_exporter.collectors.base import Paths
+        from spark_exporter.collectors.gpu import GpuCollector
+        from spark_exporter.nvml.record import record_library
+        from spark_exporter.nvml.replay import ReplayedNvml
+        from spark_exporter.nvml.sim import SimulatedNvml
+
+        cfg = load_config(["--gpu.pcie-interval=0"], environ={})
+        waits: list[float] = []
+        rec = record_library(cfg, Paths(procfs=str(procfs)), SimulatedNvml("h100x2", seed=7), "test",
+                             wait=lambda s: (waits.append(s), time.sleep(s)))
+        rec = json.loads(json.dumps(rec))
+        assert waits == [0.2]
+        recorded = {c["args"][0]["gpm_metrics_of"]: {m["metricId"]: m["value"] for m in c["value"]["metrics"]}
+                    for c in rec["calls"] if c["fn"] == "nvmlGpmMetricsGet"}
+        assert sorted(recorded) == [0, 1]
+        assert {c["fn"] for c in rec["calls"]} & {"nvmlGpmSampleAlloc", "nvmlGpmSampleFree"} == set()
+        c = GpuCollector(cfg, Paths(procfs=str(procfs)), nvml_lib=ReplayedNvml(rec))
+        assert not prof(scrape(c))
+        time.sleep(0.15)  # more than nvml.h's 100 ms between the two samples
+        served = prof(scrape(c))
+        c.close()
+        sm = GPM_SOURCES[PROF["DCGM_FI_PROF_SM_ACTIVE"].source][0]
+        assert served["DCGM_FI_PROF_SM_ACTIVE"] == {str(g): recorded[g][sm] / 100 for g in (0, 1)}
+        assert set(served) == set(PROF)
