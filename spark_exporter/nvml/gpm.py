@@ -35,6 +35,7 @@ MAX_SAMPLE_AGE = 300.0
 #: Seconds: nvml.h asks for more than 100 ms between the two samples of one metrics call.
 MIN_INTERVAL = 0.1
 
+CLOSE_WAIT = 1.0  # seconds close() waits for a read in flight
 PERCENT = "percent"  # 0.0-100.0
 MIB_PER_S = "MiB/s"
 
@@ -197,9 +198,17 @@ class GpmSampler:
             self._free(st)
 
     def close(self) -> None:
-        """Free every sample buffer (best effort: NVML may already be gone)."""
-        with self._lock:
+        """Free every sample buffer (best effort: NVML may already be gone).
+
+        Waits at most CLOSE_WAIT seconds for a read in flight: a GPM call hung in the driver must not hang
+        shut-down or an NVML reset too; its buffers are then left to NVML's own shut-down.
+        """
+        if not self._lock.acquire(timeout=CLOSE_WAIT):
+            return
+        try:
             states, self._state = list(self._state.values()), {}
+        finally:
+            self._lock.release()
         for st in states:
             self._free(st)
 

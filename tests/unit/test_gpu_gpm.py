@@ -217,3 +217,25 @@ class TestRecordReplay:
         sm = GPM_SOURCES[PROF["DCGM_FI_PROF_SM_ACTIVE"].source][0]
         assert served["DCGM_FI_PROF_SM_ACTIVE"] == {str(g): recorded[g][sm] / 100 for g in (0, 1)}
         assert set(served) == set(PROF)
+
+
+class TestHungGpmCall:
+    def test_close_does_not_wait_for_a_hung_gpm_call(self, procfs: Path) -> None:
+        """A GPM call hung in the driver holds its GPU's read; close() gives up on it after CLOSE_WAIT, so a
+        shut-down or NVML reset is not held by it."""
+        import threading
+        import time
+
+        clock = Clock()
+        sim = FaultyNvml("h100", clock=clock)
+        c = make_collector(sim, procfs, clock=clock)
+        scrape(c)
+        clock.advance(SCRAPE)
+        sim.slow_call("nvmlGpmSampleGet", 3.0)
+        hung = threading.Thread(target=c.collect, daemon=True)
+        hung.start()
+        time.sleep(0.3)  # the collection is now inside nvmlGpmSampleGet
+        c.gpm.close()  # gives up after CLOSE_WAIT (1 s), long before the 3 s call returns
+        assert hung.is_alive()
+        hung.join(10)
+        c.close()
