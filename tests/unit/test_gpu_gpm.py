@@ -215,7 +215,8 @@ class TestRecordReplay:
         served = prof(scrape(c))
         c.close()
         sm = GPM_SOURCES[PROF["DCGM_FI_PROF_SM_ACTIVE"].source][0]
-        assert served["DCGM_FI_PROF_SM_ACTIVE"] == {str(g): recorded[g][sm] / 100 for g in (0, 1)}
+        f = PROF["DCGM_FI_PROF_SM_ACTIVE"]
+        assert served[f.name] == {str(g): f.scale(recorded[g][sm]) for g in (0, 1)}
         assert set(served) == set(PROF)
 
 
