@@ -1,6 +1,7 @@
 """``spark-exporter gpu record --output FILE``: every NVML call the gpu collector makes, once, as JSON.
 
-The recorder runs one collection of the gpu collector (and one PCIe sample) with the NVML library
+The recorder runs one collection of the gpu collector (and one PCIe sample; where a GPU has GPM, a second
+collection 0.2 s later for the GPM metrics of that interval) with the NVML library
 wrapped so that each call's arguments and answer (value or NVML error name and code) are written down,
 together with the driver version and the GPU models. Any exporter flag may follow, e.g.
 ``--gpu.simulate=gb10`` records the simulator. ``--gpu.replay=FILE`` serves the result through the
