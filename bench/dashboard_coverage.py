@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS / "integration"))
 sys.path.insert(0, str(TESTS))
 
 from test_dashboard_coverage_node_exporter import (  # noqa: E402

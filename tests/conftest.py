@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reference import missing, reference_dir
+from helpers.reference import missing, reference_dir
 
-from cluster import SimulatedCluster, simulated_cluster
-from procs import Proc, prometheus
-from workload_cluster import WorkloadCluster, workload_cluster
+from helpers.cluster import SimulatedCluster, simulated_cluster
+from helpers.procs import Proc, prometheus
+from helpers.workload_cluster import WorkloadCluster, workload_cluster
 
 # Fixtures that start processes: a test using any of them (directly or through another fixture) is an
 # integration test. Module fixtures are listed by name; keep this list when adding one.
@@ -75,7 +75,7 @@ PROCESS_TESTS = (
     "test_webconfig.py::TestClientAuth",
 )
 # Directories whose every test starts processes.
-PROCESS_DIRS = ("tests/hostile/",)
+PROCESS_DIRS = ("tests/integration/hostile/",)
 # Audit events raised when Python starts a process (subprocess, asyncio subprocesses, os.system, fork).
 PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.posix_spawn", "os.spawn", "os.fork",
                             "os.forkpty", "os.exec"})
