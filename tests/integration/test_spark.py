@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from helpers.procs import REPO, http_get, prom_query, prometheus, require_binary, wait_for
+from helpers.workload_cluster import SPARK_NODE, WorkloadCluster
 from spark_exporter.prometheus.inventory import parse_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
-from helpers.workload_cluster import SPARK_NODE, WorkloadCluster
 
 # Stable series names after the generated metric_relabel_configs.
 DRIVER_NAME = re.compile(r"^spark_driver_[A-Za-z][A-Za-z0-9_]*$")
@@ -160,20 +160,41 @@ class TestRealSparkApplication:
 
     def test_failed_task_makes_the_alert_pending(self, workloads: WorkloadCluster) -> None:
         """After a job whose single task failed, SparkApplicationTasksFailing is pending (not firing) for the app."""
+        spark = workloads.spark
+        app = f'{{application_id="{spark.app_id}"}}'
+
         def failed_tasks() -> int:
-            return sum(job["numFailedTasks"] for job in workloads.spark.rest("jobs?status=failed"))
+            return sum(job["numFailedTasks"] for job in spark.rest("jobs?status=failed"))
+
+        def executors_failed() -> int:  # what /metrics/executors/prometheus serves, updated by Spark's listener
+            return sum(e["failedTasks"] for e in spark.rest("executors"))
 
         before = failed_tasks()
         # A fresh failure: the fixture's may be older than the alert's 5m increase window by now.
-        workloads.spark.run_failing_job()
+        spark.run_failing_job()
         assert failed_tasks() == before + 1
-        expr = f'ALERTS{{alertname="SparkApplicationTasksFailing", application_id="{workloads.spark.app_id}"}}'
+        # Spark's own state first: the executor summary (the scraped counter) catches up with the job list
+        # asynchronously, so wait for it rather than for a time.
+        expected = wait_for(lambda: (n := executors_failed()) >= before + 1 and n, timeout=30,
+                            what=f"Spark's executors REST API to count {before + 1} failed tasks")
+
+        def scraped() -> float | None:
+            result = workloads.query(f"sum(spark_executor_failedTasks_total{app})")
+            return float(result[0]["value"][1]) if result else None
+
+        # Then Prometheus: a scrape after that state, and a rule evaluation after that scrape.
+        wait_for(lambda: scraped() == expected, timeout=30,
+                 what=f"Prometheus to scrape spark_executor_failedTasks_total == {expected}")
+
+        def increase() -> float:
+            result = workloads.query(f"application:spark_failed_tasks:increase5m{app}")
+            return float(result[0]["value"][1]) if result else 0.0
+
+        assert wait_for(lambda: increase() > 0, timeout=30, what="application:spark_failed_tasks:increase5m > 0")
+        expr = f'ALERTS{{alertname="SparkApplicationTasksFailing", application_id="{spark.app_id}"}}'
         alerts = wait_for(lambda: workloads.query(expr), timeout=30, what="the failed-task alert")
-        assert [a["metric"]["alertstate"] for a in alerts] == ["pending"]
+        assert [a["metric"]["alertstate"] for a in alerts] == ["pending"], alerts
         assert alerts[0]["metric"]["node"] == SPARK_NODE
-        app = f'{{application_id="{workloads.spark.app_id}"}}'
-        failed = workloads.query(f"application:spark_failed_tasks:increase5m{app}")
-        assert float(failed[0]["value"][1]) > 0
 
     def test_executor_and_memory_rules(self, workloads: WorkloadCluster) -> None:
         """Executors, cores and storage memory per application agree with Spark's executors REST API."""
