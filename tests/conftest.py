@@ -6,8 +6,8 @@
   hook keeps this true: an unmarked test that starts a process fails, naming the process.
 - Tests that only read from a simulated cluster share one per session (``gb10_cluster``) rather than
   starting their own; tests that stop or change processes keep their own.
-- Reference data (``../shared/reference`` next to the clone, or ``$SPARK_EXPORTER_REFERENCE``) is read
-  through ``reference_file``, which fails with one line saying what is missing and how to point at it.
+- Reference data (``tests/reference/``, sources and licences in its SOURCES.md) is read through
+  ``reference_file``, which fails with one line naming a missing file.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.reference import missing, reference_dir
 
 from helpers.cluster import SimulatedCluster, simulated_cluster
 from helpers.procs import Proc, prometheus
+from helpers.reference import reference_file as find_reference_file
 from helpers.workload_cluster import WorkloadCluster, workload_cluster
 
 # Fixtures that start processes: a test using any of them (directly or through another fixture) is an
@@ -132,10 +132,7 @@ def reference_file() -> Callable[[str], Path]:
     """``reference_file("dashboards/x.json")``: that reference file's path, or one clear test failure."""
 
     def find(relative: str) -> Path:
-        path = reference_dir() / relative
-        if not path.is_file():
-            missing(path)
-        return path
+        return find_reference_file(relative)
 
     return find
 

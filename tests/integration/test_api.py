@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import ssl
 import subprocess
@@ -10,12 +9,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from helpers.api import api
 from helpers.cluster import SimulatedCluster
 from helpers.procs import (
     PYTHON,
@@ -25,7 +24,6 @@ from helpers.procs import (
     parse_metrics,
     prometheus,
     require_binary,
-    start_process,
     tempdir,
     wait_for,
 )
@@ -43,33 +41,6 @@ INJECTIONS = [
     "%00",
     "a" * 200,
 ]
-
-
-@contextlib.contextmanager
-def api(
-    *args: str, prometheus_url: str, inventory: Path | None = None, scheme: str = "http"
-) -> Iterator[Proc]:
-    """Run ``spark-exporter api`` on a free loopback port; waits for /-/healthy."""
-    port = free_port()
-    with tempdir("api") as d:
-        argv = [
-            PYTHON,
-            "-m",
-            "spark_exporter",
-            "api",
-            f"--web.listen-address=127.0.0.1:{port}",
-            f"--prometheus.url={prometheus_url}",
-            "--prometheus.scrape-interval=1s",
-            *args,
-        ]
-        if inventory is not None:
-            argv.append(f"--inventory={inventory}")
-        ready = None if scheme == "https" else f"http://127.0.0.1:{port}/-/healthy"
-        proc = start_process("api", argv, port, d, ready)
-        try:
-            yield proc
-        finally:
-            proc.stop()
 
 
 def get(proc: Proc, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
 import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from helpers.cluster import RULES_DIR, SimulatedCluster, simulated_cluster
+from helpers.host import sysfs_with_hwmon
 from helpers.procs import REPO, http_get, wait_for
 from helpers.workload_cluster import VLLM_MODELS, WorkloadCluster
 
@@ -214,26 +212,6 @@ def recording_rules(base_url: str) -> set[str]:
 
 # ---------------------------------------------------------------------------------------------------------
 # The simulated cluster
-
-
-def sysfs_with_hwmon(root: Path) -> Path:
-    """This host's /sys, with class/hwmon replaced by one fixture chip and class/infiniband by the GB10 fixture's
-    ConnectX-7 RDMA ports (the test host may have neither)."""
-    sysfs = root / "sys"
-    (sysfs / "class").mkdir(parents=True)
-    for entry in os.listdir("/sys"):
-        if entry != "class":
-            (sysfs / entry).symlink_to(Path("/sys") / entry)
-    for entry in os.listdir("/sys/class"):
-        if entry not in ("hwmon", "infiniband"):
-            (sysfs / "class" / entry).symlink_to(Path("/sys/class") / entry)
-    shutil.copytree(REPO / "tests/fixtures/host/sys/class/infiniband", sysfs / "class" / "infiniband")
-    chip = sysfs / "class" / "hwmon" / "hwmon0"
-    chip.mkdir(parents=True)
-    (chip / "name").write_text("acpitz\n")
-    (chip / "temp1_input").write_text("45000\n")  # millidegrees Celsius
-    (chip / "temp2_input").write_text("51000\n")
-    return sysfs
 
 
 def nodes_in(result: list[dict[str, Any]]) -> set[str]:

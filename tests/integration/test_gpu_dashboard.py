@@ -1,9 +1,8 @@
 """Compatibility, measured: NVIDIA's dcgm-exporter Grafana dashboard against a real Prometheus scraping us.
 
-Every query of ``../shared/reference/dashboards/dcgm-exporter-dashboard.json`` (read at test time, never
-copied into the repository) is run with its template variables resolved the way Grafana's "All" does:
-the values ``label_values(...)`` finds, joined into one regex. Each must return data, except the ones
-that need DCGM profiling fields, which NVML cannot supply.
+Every query of ``tests/reference/dashboards/dcgm-exporter-dashboard.json`` is run with its template variables
+resolved the way Grafana's "All" does: the values ``label_values(...)`` finds, joined into one regex. Each
+must return data, except the ones that need DCGM profiling fields, which NVML cannot supply.
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.gpu import DCGM_LABELS
 
+from helpers.gpu import DCGM_LABELS
 from helpers.procs import exporter, http_get, parse_metrics, prom_query, prometheus, wait_for
 
-DASHBOARD = "dashboards/dcgm-exporter-dashboard.json"  # in the reference data (reference_file, conftest.py)
+DASHBOARD = "dashboards/dcgm-exporter-dashboard.json"  # in tests/reference/ (reference_file, conftest.py)
 # DCGM profiling (DCP) fields come from DCGM's profiling module, not from NVML: no NVML call supplies them.
 PROFILING_ONLY = {"DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
                   "DCGM_FI_PROF_DRAM_ACTIVE", "DCGM_FI_PROF_SM_ACTIVE", "DCGM_FI_PROF_SM_OCCUPANCY"}

@@ -19,9 +19,9 @@ from typing import Any
 
 import pynvml
 import pytest
-from fakenvml import compile_library, profile_from_recording
 from prometheus_client.metrics_core import Metric
 
+from fakenvml import compile_library, profile_from_recording
 from helpers.procs import PYTHON, REPO, exporter, http_get, parse_metrics, wait_for
 from spark_exporter.nvml.record import record
 

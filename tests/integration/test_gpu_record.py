@@ -11,8 +11,8 @@ from typing import Any
 import pynvml
 import pytest
 from structlog.testing import capture_logs
-from helpers.gpu import Clock, write_meminfo
 
+from helpers.gpu import Clock, write_meminfo
 from helpers.procs import PYTHON, REPO, exporter, http_get, parse_metrics, wait_for
 from spark_exporter.cli import load_config
 from spark_exporter.collectors.base import Paths

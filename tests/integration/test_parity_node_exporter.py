@@ -24,10 +24,9 @@ import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
-from helpers.reference import missing as missing_reference
-from helpers.reference import reference_dir
 
 from helpers.procs import Proc, exporter, http_get, node_exporter, wait_for
+from helpers.reference import reference_file
 from spark_exporter.collectors import load_all
 
 # The node_exporter collectors this project implements (all of them; see docs/host-collectors.md).
@@ -368,13 +367,6 @@ class TestComparatorCanFail:
 # end-to-end test reads) with the same flags. The trees are static, so every value of a shared series must be equal.
 
 
-def _reference_dir() -> Path:
-    """The shared reference data: next to the main checkout, or the workspace's shared folder."""
-    if not reference_dir().is_dir():
-        missing_reference(reference_dir())
-    return reference_dir()
-
-
 REPO = Path(__file__).resolve().parents[2]
 
 # Collectors node_exporter's end-to-end test enables (or leaves on by default) that we implement. filesystem,
@@ -515,7 +507,7 @@ class FixtureScrapes:
 @pytest.fixture(scope="module")
 def fixture_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ne-fixtures")
-    with tarfile.open(_reference_dir() / "node-exporter-fixtures" / "fixtures.tar.gz") as tar:
+    with tarfile.open(reference_file("node-exporter-fixtures/fixtures.tar.gz")) as tar:
         tar.extractall(root, filter="tar")
     return root
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 import yaml
-from test_api import api
-from test_query_client import gzip_bomb
-from test_query_openapi import validate
 
+from helpers.api import api
+from helpers.openapi import validate
 from helpers.procs import Proc, http_get, prometheus, tempdir
+from helpers.prometheus_answers import gzip_bomb
 from spark_exporter.query.openapi import openapi_document
 
 OVERVIEW = "/api/v1/cluster/overview"

@@ -17,8 +17,8 @@ from typing import Any
 import bcrypt
 import pytest
 import yaml
-from test_api import api
 
+from helpers.api import api
 from helpers.procs import PYTHON, Proc, free_port, http_get, require_binary, start_process, tempdir, wait_for
 from spark_exporter.query.client import (
     AuthenticationFailed,

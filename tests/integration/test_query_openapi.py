@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from jsonschema.exceptions import ValidationError
-from openapi_schema_validator import OAS31Validator
-from test_api import api
-from test_dashboards import sysfs_with_hwmon
 
+from helpers.api import api
 from helpers.cluster import SimulatedCluster, simulated_cluster
+from helpers.host import sysfs_with_hwmon
+from helpers.openapi import validate
 from helpers.procs import Proc, free_port, http_get, tempdir, wait_for
 from spark_exporter.query.openapi import openapi_document
 
@@ -25,16 +25,6 @@ from spark_exporter.query.openapi import openapi_document
 def fetch(proc: Proc, path: str) -> tuple[int, Any, dict[str, str]]:
     status, body, headers = http_get(proc.url + path, timeout=15)
     return status, json.loads(body), headers
-
-
-def response_schema(doc: dict[str, Any], template: str, status: int) -> dict[str, Any]:
-    """The document's JSON schema for a GET on ``template`` answered with ``status``, refs resolvable."""
-    response = doc["paths"][template]["get"]["responses"][str(status)]
-    return {**response["content"]["application/json"]["schema"], "components": doc["components"]}
-
-
-def validate(doc: dict[str, Any], template: str, status: int, body: Any) -> None:
-    OAS31Validator(response_schema(doc, template, status)).validate(body)
 
 
 @pytest.fixture(scope="module")

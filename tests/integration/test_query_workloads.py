@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 
 import pytest
 from openapi_schema_validator import OAS31Validator
-from test_api import api
 
+from helpers.api import api
 from helpers.procs import PYTHON, Proc, http_get, wait_for
+from helpers.workload_cluster import SPARK_NODE, VLLM_MODELS, VLLM_NODES, WorkloadCluster
 from spark_exporter.query import ClusterOverview, Inference, PrometheusClient, Rollups, SparkApplications
 from spark_exporter.query.models import ModelInference, SparkApplication
-from helpers.workload_cluster import SPARK_NODE, VLLM_MODELS, VLLM_NODES, WorkloadCluster
 
 T = TypeVar("T")
 

@@ -23,13 +23,13 @@ from typing import Any
 
 import pytest
 import yaml
-from test_dashboards import sysfs_with_hwmon
 
 from helpers.cluster import node_name, write_inventory
+from helpers.host import sysfs_with_hwmon
 from helpers.procs import PYTHON, Proc, exporter, free_port, require_binary, start_process, tempdir, wait_for
+from helpers.workload_cluster import WorkloadCluster
 from spark_exporter.prometheus.inventory import load_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
-from helpers.workload_cluster import WorkloadCluster
 
 pytestmark = pytest.mark.integration
 

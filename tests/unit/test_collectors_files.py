@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_collectors_host import FIXTURE, make
 
+from helpers.host import FIXTURE, make
 from spark_exporter.collectors import _files
 
 # Every host collector that reads from the fixture tree (gpu reads NVML, not files).

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.metrics_core import Metric
-from prometheus_client.parser import text_string_to_metric_families
 
+from helpers.host import FIXTURE, collect, make, parsed, values
 from helpers.procs import exporter, http_get, parse_metrics
 from spark_exporter.cli import load_config
 from spark_exporter.collectors import filesystem as filesystem_mod
@@ -21,34 +21,10 @@ from spark_exporter.collectors.base import Collector, Paths
 from spark_exporter.collectors.hwmon import chip_name, clean_name
 from spark_exporter.collectors.meminfo import parse_meminfo
 from spark_exporter.exporter.collection import Collection
-from spark_exporter.exporter.exposition import render
 from spark_exporter.settings import ConfigError
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "host"
 HZ = float(os.sysconf("SC_CLK_TCK"))
 CX7_PORTS = ("enp1s0f0np0", "enp1s0f1np1", "enP2p1s0f0np0", "enP2p1s0f1np1")
-
-
-def make(name: str, *flags: str, root: Path = FIXTURE) -> Collector:
-    """Instantiate one registered collector on a fixture root, with optional extra flags."""
-    cfg = load_config(
-        [f"--path.procfs={root}/proc", f"--path.sysfs={root}/sys", f"--path.rootfs={root}/rootfs", *flags]
-    )
-    return load_all()[name](cfg, Paths.from_config(cfg))
-
-
-def parsed(families: Iterable[Metric]) -> dict[str, Metric]:
-    """Render like /metrics does and parse back, so assertions see what a scraper sees."""
-    return {f.name: f for f in text_string_to_metric_families(render(list(families)).decode())}
-
-
-def collect(name: str, *flags: str, root: Path = FIXTURE) -> dict[str, Metric]:
-    return parsed(make(name, *flags, root=root).collect())
-
-
-def values(fam: Metric, key: str) -> dict[str, float]:
-    """Map one label's value to the sample value (for single-label families)."""
-    return {s.labels[key]: s.value for s in fam.samples}
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.metrics_core import Metric
-from test_collectors_host import FIXTURE, collect, make, values
+
+from helpers.host import FIXTURE, collect, make, values
 
 PAGE = os.sysconf("SC_PAGESIZE")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pynvml
 import pytest
 from freezegun import freeze_time
-from helpers.sim_faults import FaultyNvml
 from structlog.testing import capture_logs
+
 from helpers.gpu import (
     DCGM_LABELS,
     MEM_AVAILABLE_KB,
@@ -23,8 +23,8 @@ from helpers.gpu import (
     scrape,
     write_meminfo,
 )
-
 from helpers.procs import wait_for
+from helpers.sim_faults import FaultyNvml
 from spark_exporter.cli import load_config
 from spark_exporter.collectors.gpu import READERS
 from spark_exporter.exporter.exposition import render
@@ -33,7 +33,7 @@ from spark_exporter.nvml.catalogue import CatalogueError, load_catalogue, parse_
 from spark_exporter.nvml.sim import SimHandle
 from spark_exporter.settings import ConfigError
 
-REFERENCE_CSV = "dcgm-exporter-default-counters.csv"  # in the reference data (reference_file, conftest.py)
+REFERENCE_CSV = "dcgm-exporter-default-counters.csv"  # in tests/reference/ (reference_file, conftest.py)
 #: Rates (KB/s) that dcgm-exporter declares as counters; served as gauges (docs/gpu.md says why).
 DELIBERATE_TYPE_CHANGES = {"DCGM_FI_DEV_PCIE_TX_THROUGHPUT", "DCGM_FI_DEV_PCIE_RX_THROUGHPUT"}
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pynvml
 import pytest
-from helpers.sim_faults import FaultyNvml
 from structlog.testing import capture_logs
-from helpers.gpu import GIB, T0, Clock, by_gpu, make_collector, scrape, write_meminfo
 
+from helpers.gpu import GIB, T0, Clock, by_gpu, make_collector, scrape, write_meminfo
 from helpers.procs import exporter, http_get, parse_metrics, wait_for
+from helpers.sim_faults import FaultyNvml
 from spark_exporter.cli import load_config
 from spark_exporter.collectors.base import Paths
 from spark_exporter.collectors.loadavg import LoadavgCollector

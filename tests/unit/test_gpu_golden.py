@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from helpers.gpu import Clock, make_collector, write_meminfo
 
+from helpers.gpu import Clock, make_collector, write_meminfo
 from helpers.procs import exporter, http_get, wait_for
 from spark_exporter.exporter.exposition import render
 from spark_exporter.nvml.background import WatchedDevice

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from helpers.procs import Proc, free_port
+from helpers.prometheus_answers import gzip_bomb
 from spark_exporter.query.client import (
     MAX_NOTES,
     BadResponse,
@@ -218,17 +219,6 @@ class TestFailureModes:
 def json_body(result: str) -> bytes:
     """A success envelope around a raw ``result`` JSON text, so malformed elements can be written as-is."""
     return b'{"status":"success","data":{"resultType":"vector","result":' + result.encode() + b"}}"
-
-
-def gzip_bomb(inflated: int) -> bytes:
-    """A gzip body that inflates to about ``inflated`` bytes of one valid vector answer (a huge label).
-
-    Made of gzip members (RFC 1952 allows several), one 1 MiB block compressed once and repeated.
-    """
-    block = gzip.compress(b"a" * (1 << 20), 9)
-    head = gzip.compress(b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"')
-    tail = gzip.compress(b'"},"value":[1,"1"]}]}}')
-    return head + block * (inflated >> 20) + tail
 
 
 class TestAnswerSizeCap:

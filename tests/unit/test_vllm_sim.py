@@ -12,13 +12,13 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
-from helpers.reference import missing, reference_dir
 
 from helpers.procs import PYTHON, free_port, http_get, prom_query, wait_for
-from spark_exporter.workloads.vllm_sim import Profile, VLLMSimulator, build_1_2_5_buckets
+from helpers.reference import REFERENCE, reference_file
 from helpers.workload_cluster import VLLM_MODELS, VLLM_NODES, WorkloadCluster
+from spark_exporter.workloads.vllm_sim import Profile, VLLMSimulator, build_1_2_5_buckets
 
-OFFICIAL_DASHBOARD = reference_dir() / "dashboards" / "vllm-grafana.json"
+OFFICIAL_DASHBOARD = "dashboards/vllm-grafana.json"  # in tests/reference/ (SOURCES.md)
 
 # vLLM's V1 families (vllm/v1/metrics/loggers.py) and their types, as prometheus_client's text parser
 # names them (counters without _total).
@@ -214,14 +214,12 @@ class TestServer:
 
 
 def official_dashboard() -> dict[str, Any]:
-    """vLLM's official dashboard from the reference data, or one clear failure saying how to point at it."""
-    if not OFFICIAL_DASHBOARD.is_file():
-        missing(OFFICIAL_DASHBOARD)
-    return dict(json.loads(OFFICIAL_DASHBOARD.read_text()))
+    """vLLM's official dashboard from tests/reference/, or one clear failure naming the missing file."""
+    return dict(json.loads(reference_file(OFFICIAL_DASHBOARD).read_text()))
 
 
 def official_queries() -> list[tuple[str, str]]:
-    if not OFFICIAL_DASHBOARD.is_file():  # at collection: one case that fails naming what is missing
+    if not (REFERENCE / OFFICIAL_DASHBOARD).is_file():  # at collection: one case that fails naming what is missing
         return [("reference-data-missing", "")]
     dashboard = official_dashboard()
 
@@ -278,7 +276,8 @@ class TestOfficialDashboard:
         """Unmapped, the inter-token latency queries find nothing from 0.9: the mapping is what makes them work."""
         model = VLLM_MODELS["spark-01"]
         renamed = [expr for _, expr in official_queries() if any(new in expr for new in RENAMED_SINCE_0_9)]
-        assert renamed
+        assert renamed, (f"no query of {OFFICIAL_DASHBOARD} uses a name renamed since 0.9 "
+                         f"({', '.join(RENAMED_SINCE_0_9)}): nothing left to show the mapping is needed")
         for expr in renamed:
             assert prom_query(workloads.prometheus_url, resolve(expr, model)) == []
 
@@ -302,5 +301,5 @@ class TestOfficialDashboard:
 
 
 def test_reference_dashboard_is_present() -> None:
-    """The official dashboard file is where the tests read it (shared/reference/dashboards)."""
-    assert official_dashboard()["panels"], OFFICIAL_DASHBOARD
+    """The official dashboard file is where the tests read it (tests/reference/dashboards) and has panels."""
+    assert official_dashboard()["panels"], f"{OFFICIAL_DASHBOARD} has no panels"

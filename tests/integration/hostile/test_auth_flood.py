@@ -8,9 +8,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from helpers.rawhttp import bcrypt_user_file, get, wait_until
-
 from helpers.procs import exporter, http_get
+from helpers.rawhttp import bcrypt_user_file, get, wait_until
 
 
 def basic(user: str, password: str) -> dict[str, str]:

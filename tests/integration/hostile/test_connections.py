@@ -8,9 +8,8 @@ import socket
 import time
 from collections.abc import Iterator
 
-from helpers.rawhttp import closed_by_server, parse_answer, wait_until, with_nofile
-
 from helpers.procs import PYTHON, exporter, free_port, http_get, start_process, tempdir
+from helpers.rawhttp import closed_by_server, parse_answer, wait_until, with_nofile
 
 SIM = ("--collect.min-age=1s",)
 

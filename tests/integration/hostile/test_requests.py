@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.rawhttp import Answer, api, bcrypt_user_file, exchange, get, log_size, wait_until
 
 from helpers.procs import Proc, exporter, http_get, tempdir
+from helpers.rawhttp import Answer, api, bcrypt_user_file, exchange, get, log_size, wait_until
 
 SIM = ("--collect.min-age=1s",)
 
