@@ -56,3 +56,20 @@ def scrape(collector: GpuCollector) -> dict[str, Metric]:
 
 def by_gpu(family: Metric) -> dict[str, float]:
     return {s.labels["gpu"]: s.value for s in family.samples}
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+
+
+SEED = 42
+
+
+def series(text: str, ignore: tuple[str, ...] = ()) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """(sample name, sorted labels) of every GPU sample, dropping ``ignore`` labels."""
+    out = []
+    for fam in text_string_to_metric_families(text):
+        if not (fam.name.startswith("DCGM_") or fam.name.startswith("spark_exporter_gpu_")):
+            continue
+        for s in fam.samples:
+            out.append((s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k not in ignore))))
+    return out

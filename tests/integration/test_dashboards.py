@@ -18,76 +18,31 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import yaml
 
-from helpers.cluster import RULES_DIR, SimulatedCluster, simulated_cluster
+from helpers.cluster import SimulatedCluster, simulated_cluster
+from helpers.dashboards import (
+    DASHBOARDS,
+    NO_DATA,
+    PROFILES,
+    QUERIES,
+    NoData,
+    Query,
+    format_variable,
+    interpolate,
+    variable_query,
+    variables,
+)
 from helpers.host import sysfs_with_hwmon
-from helpers.procs import REPO, http_get, wait_for
+from helpers.procs import http_get, wait_for
 from helpers.workload_cluster import VLLM_MODELS, WorkloadCluster
 
-DASHBOARD_DIR = REPO / "dashboards"
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 # Grafana's built-in variables, with the values the brief fixes for the test (a 15s scrape interval).
 BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "5m"}
 LABEL_VALUES = re.compile(r"^\s*label_values\((?P<selector>.+),\s*(?P<label>[a-zA-Z_]\w*)\s*\)\s*$")
-VARIABLE_REF = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
-RECORDED_NAME = re.compile(r"\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b")
 LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-PROFILES = ("gb10", "h100x2")
 QUERY_RANGE_S = 60  # seconds of history a range query asks for; the cluster runs longer than that
 
 
-def load_dashboards() -> dict[str, dict[str, Any]]:
-    return {p.name: json.loads(p.read_text()) for p in sorted(DASHBOARD_DIR.glob("*.json"))}
-
-
-DASHBOARDS = load_dashboards()
-
-
-def all_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Every panel, rows included, with the panels inside collapsed rows."""
-    for panel in panels:
-        yield panel
-        yield from all_panels(panel.get("panels", []))
-
-
-def variables(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(dashboard.get("templating", {}).get("list", []))
-
-
-def variable_query(var: dict[str, Any]) -> str:
-    """A query variable's query: a string, or ``{"query": ...}`` in newer schema versions."""
-    query = var.get("query")
-    return str(query["query"] if isinstance(query, dict) else query)
-
-
-@dataclass(frozen=True)
-class Query:
-    dashboard: str
-    panel: str
-    ref: str
-    expr: str
-    legend: str
-    instant: bool
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.dashboard, self.panel, self.ref)
-
-    @property
-    def id(self) -> str:
-        return f"{self.dashboard.removesuffix('.json')}/{self.panel}/{self.ref}"
-
-
-def panel_queries() -> list[Query]:
-    return [Query(name, panel["title"], target["refId"], target["expr"], target.get("legendFormat", ""),
-                  bool(target.get("instant")) and not target.get("range", False))
-            for name, dashboard in DASHBOARDS.items()
-            for panel in all_panels(dashboard["panels"])
-            for target in panel.get("targets", [])]
-
-
-QUERIES = panel_queries()
 # Dashboards of the workloads (Spark, vLLM): their queries run against the real Spark application and the
 # simulated vLLM servers of the ``workloads`` fixture, the others against the simulated GPU cluster.
 WORKLOAD_DASHBOARDS = frozenset({"spark-jobs.json", "inference.json"})
@@ -95,79 +50,8 @@ CLUSTER_QUERIES = [q for q in QUERIES if q.dashboard not in WORKLOAD_DASHBOARDS]
 WORKLOAD_QUERIES = [q for q in QUERIES if q.dashboard in WORKLOAD_DASHBOARDS]
 
 
-@dataclass(frozen=True)
-class NoData:
-    """Why a query may return nothing on a healthy simulated cluster, and what is checked instead."""
-
-    why: str
-    profiles: frozenset[str] = frozenset(PROFILES)  # where the query has no data
-    empty: bool = False  # the result must be empty there (a field the GPU does not report is left out)
-    witness: str | None = None  # a query on the series the panel is built on, which must have data
-    rule: str | None = None  # a recording rule that must be loaded
-
-
-GB10 = frozenset({"gb10"})
-NOT_ON_GB10 = "GB10 does not report it; a value there would be an invented one"
-NO_DATA: dict[tuple[str, str, str], NoData] = {
-    ("spark-cluster.json", "Firing alerts", "A"): NoData("no alert need fire on a healthy cluster"),
-    ("spark-cluster.json", "Collector failures", "A"): NoData(
-        "lists failing collectors only", witness='spark_exporter_collector_success{cluster="$cluster"}'),
-    ("spark-cluster.json", "Generated tokens", "A"): NoData(
-        "no vLLM server in the test cluster", rule="node:vllm_generation_tokens:rate1m"),
-    ("spark-cluster.json", "Generated tokens", "B"): NoData(
-        "no vLLM server in the test cluster", rule="cluster:vllm_generation_tokens:rate1m"),
-    ("spark-cluster.json", "Requests running", "A"): NoData(
-        "no vLLM server in the test cluster", rule="node:vllm_requests_running:sum"),
-    ("spark-cluster.json", "Requests waiting", "A"): NoData(
-        "no vLLM server in the test cluster", rule="node:vllm_requests_waiting:sum"),
-    ("spark-node.json", "XID errors", "A"): NoData(
-        "the XID counter appears with the first XID event",
-        witness='DCGM_FI_DEV_XID_ERRORS{cluster="$cluster", node="$node"}'),
-    ("spark-node.json", "Temperature", "B"): NoData(NOT_ON_GB10, GB10, empty=True),
-    ("spark-node.json", "Power and limit", "B"): NoData(NOT_ON_GB10, GB10, empty=True),
-    ("spark-node.json", "Clocks", "B"): NoData(NOT_ON_GB10, GB10, empty=True),
-    ("spark-node.json", "PCIe throughput", "A"): NoData(NOT_ON_GB10, GB10, empty=True),
-    ("spark-node.json", "PCIe throughput", "B"): NoData(NOT_ON_GB10, GB10, empty=True),
-    ("spark-node.json", "NVLink bandwidth", "A"): NoData(NOT_ON_GB10, GB10, empty=True),
-    ("spark-node.json", "PCIe replays", "A"): NoData(NOT_ON_GB10, GB10, empty=True),
-    ("spark-node.json", "ECC errors", "A"): NoData(NOT_ON_GB10, GB10, empty=True),
-    ("spark-node.json", "ECC errors", "B"): NoData(NOT_ON_GB10, GB10, empty=True),
-    ("spark-node.json", "Remapped rows", "A"): NoData(NOT_ON_GB10, GB10, empty=True),
-    ("spark-node.json", "Remapped rows", "B"): NoData(NOT_ON_GB10, GB10, empty=True),
-    ("spark-node.json", "Row remap failure", "A"): NoData(NOT_ON_GB10, GB10, empty=True),
-    # The workloads fixture's slow job holds the only task; task times count when a task ends.
-    ("spark-jobs.json", "GC time share", "A"): NoData(
-        "no task finished in the last minute", rule="application:spark_gc_time:ratio_rate1m",
-        witness='spark_executor_totalGCTime_seconds_total{cluster="$cluster", application_id=~"$application"}'),
-}
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Grafana's variable interpolation for the Prometheus data source
-
-
-def regex_escape(value: str) -> str:
-    """Escape regex metacharacters inside a PromQL string, as Grafana does (two backslashes)."""
-    return re.sub(r"[\\^$*+?.()|\[\]{}]", lambda m: "\\\\" + m.group(0), value)
-
-
-def format_variable(var: dict[str, Any], values: list[str]) -> str:
-    """A multi-value or All variable is regex-escaped, several values as ``(a|b)``; a single-value one is
-    inserted as it is."""
-    if var.get("multi") or var.get("includeAll"):
-        escaped = [regex_escape(v) for v in values]
-        return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
-    return values[0]
-
-
-def interpolate(text: str, values: dict[str, str]) -> str:
-    """Replace ``$var``, ``${var}`` and ``[[var]]``; an undefined variable raises KeyError."""
-    def sub(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(2) or m.group(3)
-        if name not in values:
-            raise KeyError(f"undefined variable ${name} in {text!r}")
-        return values[name]
-    return VARIABLE_REF.sub(sub, text)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -275,150 +159,6 @@ def resolved(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 # ---------------------------------------------------------------------------------------------------------
 
 
-class TestDashboardFiles:
-    def test_files_are_grafana_dashboards(self) -> None:
-        """Both dashboards exist and carry a uid, title, tags, time range, refresh and a recent schema."""
-        assert set(DASHBOARDS) >= {"spark-cluster.json", "spark-node.json"}
-        for name, d in DASHBOARDS.items():
-            assert d["uid"] and d["title"] and d["tags"], name
-            assert d["time"]["from"] and d["time"]["to"] and d["refresh"], name
-            assert 36 <= d["schemaVersion"] <= 41, name
-        assert len({d["uid"] for d in DASHBOARDS.values()}) == len(DASHBOARDS)
-
-    def test_panel_ids_are_unique(self) -> None:
-        """No two panels of a dashboard share an id."""
-        for name, d in DASHBOARDS.items():
-            ids = [p["id"] for p in all_panels(d["panels"])]
-            assert len(ids) == len(set(ids)), name
-
-    def test_panel_titles_are_unique(self) -> None:
-        """No two panels of a dashboard share a title, so a title names one panel (and NO_DATA entries)."""
-        for name, d in DASHBOARDS.items():
-            titles = [p["title"] for p in all_panels(d["panels"])]
-            assert len(titles) == len(set(titles)), name
-
-    def test_every_query_uses_the_datasource_variable(self) -> None:
-        """Every panel but rows, and every target, points at the ${datasource} variable."""
-        for name, d in DASHBOARDS.items():
-            for panel in all_panels(d["panels"]):
-                if panel["type"] == "row":
-                    assert not panel.get("targets"), (name, panel["title"])
-                    continue
-                assert panel["datasource"] == DATASOURCE, (name, panel["title"])
-                assert panel["targets"], (name, panel["title"])
-                for target in panel["targets"]:
-                    assert target["datasource"] == DATASOURCE, (name, panel["title"], target["refId"])
-
-    def test_target_ref_ids_are_unique_per_panel(self) -> None:
-        """Within a panel every target has its own refId."""
-        for name, d in DASHBOARDS.items():
-            for panel in all_panels(d["panels"]):
-                refs = [t["refId"] for t in panel.get("targets", [])]
-                assert len(refs) == len(set(refs)), (name, panel["title"])
-
-    def test_datasource_variable_selects_prometheus(self) -> None:
-        """The first variable is a data source picker limited to Prometheus data sources."""
-        for name, d in DASHBOARDS.items():
-            first = variables(d)[0]
-            picked = (first["name"], first["type"], first["query"])
-            assert picked == ("datasource", "datasource", "prometheus"), name
-
-    def test_value_panels_have_units(self) -> None:
-        """Every time series, stat, gauge and bar gauge panel sets a unit."""
-        for name, d in DASHBOARDS.items():
-            for panel in all_panels(d["panels"]):
-                if panel["type"] in {"timeseries", "stat", "gauge", "bargauge"}:
-                    assert panel["fieldConfig"]["defaults"].get("unit"), (name, panel["title"])
-
-    def test_grid_positions_do_not_overlap(self) -> None:
-        """Panels fit the 24-column grid and no two overlap (inside each collapsed row, too)."""
-        for name, d in DASHBOARDS.items():
-            collapsed = [p["panels"] for p in d["panels"] if p["type"] == "row" and p["collapsed"]]
-            groups = [d["panels"], *collapsed]
-            for group in groups:
-                cells: dict[tuple[int, int], str] = {}
-                for panel in group:
-                    g = panel["gridPos"]
-                    assert g["x"] >= 0 and g["w"] > 0 and g["h"] > 0 and g["x"] + g["w"] <= 24, panel["title"]
-                    for x in range(g["x"], g["x"] + g["w"]):
-                        for y in range(g["y"], g["y"] + g["h"]):
-                            assert (x, y) not in cells, f"{name}: {panel['title']} overlaps {cells[(x, y)]}"
-                            cells[(x, y)] = panel["title"]
-
-    def test_no_interface_name_literals(self) -> None:
-        """No query names an interface such as eth0: physical interfaces are chosen by pattern."""
-        for name in DASHBOARDS:
-            assert "eth0" not in (DASHBOARD_DIR / name).read_text(), name
-
-    def test_no_data_is_not_filled_with_zero(self) -> None:
-        """No query turns a missing series into 0 with `or vector(0)` (or `or on() vector(0)`)."""
-        zero_fill = re.compile(r"\bor\b(\s+on\s*\([^)]*\))?\s*vector\s*\(")
-        for q in QUERIES:
-            assert not zero_fill.search(q.expr), q.id
-
-    def test_recorded_names_are_defined_by_the_rules(self) -> None:
-        """Every level:metric:operation name a query uses is recorded by a rule in rules/*.yml."""
-        defined = {rule["record"] for path in RULES_DIR.glob("*.yml")
-                   for group in yaml.safe_load(path.read_text())["groups"]
-                   for rule in group["rules"] if "record" in rule}
-        used = {name for q in QUERIES for name in RECORDED_NAME.findall(q.expr)}
-        assert used, "the dashboards use no recording rules"
-        assert used <= defined, sorted(used - defined)
-
-    def test_cluster_overview_is_built_on_the_cluster_rules(self) -> None:
-        """The cluster overview shows every cluster-level and per-node recording rule of the contract."""
-        exprs = " ".join(q.expr for q in QUERIES if q.dashboard == "spark-cluster.json")
-        for rule in ("cluster:nodes_up:count", "cluster:nodes:count", "cluster:gpu_utilization:avg",
-                     "cluster:memory_used_bytes:sum", "cluster:gpu_memory_total_bytes:sum",
-                     "cluster:power_watts:sum", "cluster:gpu_temperature_celsius:max",
-                     "node:gpu_utilization:avg", "node:gpu_memory_used_bytes:sum",
-                     "node:gpu_memory_total_bytes:sum", "node:cpu_utilization:ratio",
-                     "node_device:network_receive_bytes:rate1m", "node_device:network_transmit_bytes:rate1m"):
-            assert re.search(rf"{re.escape(rule)}\{{", exprs), rule
-
-    def test_cluster_variables(self) -> None:
-        """The overview offers cluster (from spark-exporter targets) and a multi-select node with All."""
-        by_name = {v["name"]: v for v in variables(DASHBOARDS["spark-cluster.json"])}
-        assert variable_query(by_name["cluster"]) == 'label_values(up{job="spark-exporter"}, cluster)'
-        assert by_name["node"]["multi"] and by_name["node"]["includeAll"]
-        assert "$cluster" in variable_query(by_name["node"])
-
-    def test_links_point_at_dashboards_here(self) -> None:
-        """Every /d/UID link in a panel targets one of these dashboards and passes its variables."""
-        uids = {d["uid"] for d in DASHBOARDS.values()}
-        links = [link for d in DASHBOARDS.values() for p in all_panels(d["panels"]) if p["type"] != "row"
-                 for link in p["fieldConfig"]["defaults"].get("links", [])]
-        assert links, "no panel links to the node dashboard"
-        for link in links:
-            uid = re.match(r"^/d/([\w-]+)", link["url"])
-            assert uid is not None and uid.group(1) in uids, link["url"]
-            assert "var-node=${__field.labels.node}" in link["url"], link["url"]
-
-    def test_no_data_entries_name_existing_queries(self) -> None:
-        """Every NO_DATA entry names a query that exists, so the list cannot go stale."""
-        keys = {q.key for q in QUERIES}
-        assert set(NO_DATA) <= keys, sorted(set(NO_DATA) - keys)
-
-
-class TestInterpolation:
-    def test_all_becomes_an_escaped_alternation(self) -> None:
-        """A multi-value variable set to All is inserted as (a|b) with regex metacharacters escaped."""
-        var = {"multi": True, "includeAll": True}
-        assert format_variable(var, ["spark-01", "spark-02"]) == "(spark-01|spark-02)"
-        assert format_variable(var, ["a.b", "c"]) == "(a\\\\.b|c)"
-
-    def test_one_selected_value_is_escaped_without_parentheses(self) -> None:
-        """A multi-value variable with one value selected is inserted as that value, regex-escaped."""
-        assert format_variable({"multi": True, "includeAll": True}, ["spark-01"]) == "spark-01"
-        assert format_variable({"multi": False}, ["spark.01"]) == "spark.01"
-
-    def test_undefined_variable_is_an_error(self) -> None:
-        """A query that uses a variable the dashboard does not define fails instead of passing through."""
-        with pytest.raises(KeyError, match="undefined variable"):
-            interpolate('up{node="$nod"}', {"node": "spark-01"})
-
-
-@pytest.mark.integration
 class TestDashboardQueries:
     def test_variables_resolve_to_the_cluster(self, resolved: Resolved) -> None:
         """cluster and node resolve to the inventory's cluster and nodes; every other variable has values."""
@@ -496,7 +236,6 @@ def workload_resolved(workloads: WorkloadCluster) -> dict[str, tuple[dict[str, l
     return {name: resolve(workloads, DASHBOARDS[name]) for name in sorted(WORKLOAD_DASHBOARDS)}  # type: ignore[arg-type]
 
 
-@pytest.mark.integration
 class TestWorkloadDashboardQueries:
     def test_variables_resolve_to_the_workloads(self, workloads: WorkloadCluster,
                                                 workload_resolved: dict[str, Any]) -> None:

@@ -16,9 +16,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
-import pytest
 import yaml
 
 from helpers.procs import REPO, http_get, prom_query, prometheus, require_binary, wait_for
@@ -31,42 +29,12 @@ DRIVER_NAME = re.compile(r"^spark_driver_[A-Za-z][A-Za-z0-9_]*$")
 EXECUTOR_NAME = re.compile(r"^spark_executor_[A-Za-z][A-Za-z0-9_]*$")
 
 
-def jobs(inventory: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    config = build_prometheus_config(parse_inventory(inventory, "test"), [])
-    return {job["job_name"]: job for job in config["scrape_configs"]}
-
-
 INVENTORY = {"cluster": "c1", "nodes": [{"name": "spark-01", "exporter": "10.0.0.1:19400", "spark": "10.0.0.1:4040"},
                                         {"name": "spark-02", "exporter": "10.0.0.2:19400"}]}
 
 
 class TestSparkScrapeJobs:
-    def test_driver_and_executors_endpoints_on_the_ui_port(self) -> None:
-        """A node with a spark endpoint gets the driver's PrometheusServlet and the executors endpoint."""
-        found = jobs(INVENTORY)
-        assert found["spark"]["metrics_path"] == "/metrics/prometheus"
-        assert found["spark-executors"]["metrics_path"] == "/metrics/executors/prometheus"
-        for name in ("spark", "spark-executors"):
-            targets = [t for sc in found[name]["static_configs"] for t in sc["targets"]]
-            assert targets == ["10.0.0.1:4040"]
 
-    def test_no_spark_jobs_without_spark_endpoints(self) -> None:
-        """An inventory without spark endpoints yields neither Spark job."""
-        inventory = {"cluster": "c1", "nodes": [{"name": "spark-01", "exporter": "10.0.0.1:19400"}]}
-        assert not {"spark", "spark-executors"} & set(jobs(inventory))
-
-    def test_only_spark_jobs_relabel_metric_names(self) -> None:
-        """metric_relabel_configs appear on the two Spark jobs and nowhere else."""
-        found = jobs(INVENTORY)
-        assert {name for name, job in found.items() if "metric_relabel_configs" in job} == {"spark", "spark-executors"}
-
-    def test_relabelling_survives_yaml(self) -> None:
-        """The rendered YAML keeps the regexes and ${1} replacements byte for byte."""
-        found = jobs(INVENTORY)
-        reloaded = yaml.safe_load(yaml.safe_dump(found["spark"]))
-        assert reloaded["metric_relabel_configs"] == found["spark"]["metric_relabel_configs"]
-        replacements = [r.get("replacement", "") for r in found["spark"]["metric_relabel_configs"]]
-        assert "spark_driver_${1}_total" in replacements  # $1_total would name a group "1_total"
 
     def test_promtool_accepts_the_generated_config(self, tmp_path: Path) -> None:
         """promtool check config accepts the prometheus.yml with the Spark jobs and their relabelling."""
@@ -77,7 +45,6 @@ class TestSparkScrapeJobs:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.integration
 class TestRealSparkApplication:
     def test_driver_series_have_stable_names_and_the_application_id(self, workloads: WorkloadCluster) -> None:
         """Every driver series is spark_driver_<Spark's words>, labelled with the application id as Spark writes it."""
@@ -259,7 +226,6 @@ def serve_text(text: str) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.mark.integration
 class TestApplicationIdFormats:
     def test_every_id_format_gives_the_same_names(self, workloads: WorkloadCluster) -> None:
         """The real driver's output, with the id of a standalone, Kubernetes or YARN application or a namespace

@@ -31,8 +31,6 @@ from helpers.workload_cluster import WorkloadCluster
 from spark_exporter.prometheus.inventory import load_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
 
-pytestmark = pytest.mark.integration
-
 WEBUI = Path(__file__).resolve().parents[2] / "spark_exporter" / "query" / "webui" / "index.html"
 DASH = "—"
 POLL = 5.0  # s, the page's overview polling interval (web/src/hooks.ts)

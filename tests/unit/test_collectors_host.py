@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.metrics_core import Metric
 
 from helpers.host import FIXTURE, collect, make, parsed, values
-from helpers.procs import exporter, http_get, parse_metrics
+from helpers.procs import parse_metrics
 from spark_exporter.cli import load_config
 from spark_exporter.collectors import filesystem as filesystem_mod
 from spark_exporter.collectors import load_all
@@ -476,31 +476,3 @@ class TestFailureIsolation:
         assert success == {"meminfo": 1.0, "broken": 0.0}
         assert fams["node_memory_MemTotal_bytes"].samples[0].value == 128479236 * 1024
 
-    def test_daemon_serves_fixture_tree(self) -> None:
-        """The daemon started with --path.* flags serves the fixture's host series over HTTP."""
-        with exporter(
-            "--no-collector.gpu",
-            f"--path.procfs={FIXTURE}/proc",
-            f"--path.sysfs={FIXTURE}/sys",
-            f"--path.rootfs={FIXTURE}/rootfs",
-        ) as p:
-            fams = parse_metrics(http_get(p.url + "/metrics")[1].decode())
-        assert set(CX7_PORTS) <= set(values(fams["node_network_receive_bytes"], "device"))
-        assert values(fams["node_network_up"], "device")["enp1s0f0np0"] == 1
-        success = values(fams["spark_exporter_collector_success"], "collector")
-        assert all(
-            success[c] == 1
-            for c in (
-                "cpu",
-                "meminfo",
-                "netdev",
-                "netclass",
-                "diskstats",
-                "filesystem",
-                "hwmon",
-                "stat",
-                "time",
-                "pressure",
-                "uname",
-            )
-        )

@@ -6,17 +6,13 @@ import socket
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from helpers.gpu import Clock, make_collector, write_meminfo
-from helpers.procs import exporter, http_get, wait_for
+from helpers.gpu import GOLDEN, SEED, Clock, make_collector, series, write_meminfo
 from spark_exporter.exporter.exposition import render
 from spark_exporter.nvml.background import WatchedDevice
 from spark_exporter.nvml.sim import SimulatedNvml
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 PROFILES = ("gb10", "h100x8")
-SEED = 42
 
 
 def golden_text(profile: str, procfs: Path, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -31,17 +27,6 @@ def golden_text(profile: str, procfs: Path, monkeypatch: pytest.MonkeyPatch) -> 
         return render(list(c.collect())).decode()
     finally:
         c.close()
-
-
-def series(text: str, ignore: tuple[str, ...] = ()) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
-    """(sample name, sorted labels) of every GPU sample, dropping ``ignore`` labels."""
-    out = []
-    for fam in text_string_to_metric_families(text):
-        if not (fam.name.startswith("DCGM_") or fam.name.startswith("spark_exporter_gpu_")):
-            continue
-        for s in fam.samples:
-            out.append((s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k not in ignore))))
-    return out
 
 
 class TestGolden:
@@ -63,17 +48,3 @@ class TestGolden:
         assert len(found) == len(set(found)) > 0
 
 
-class TestEndToEnd:
-    def test_daemon_serves_the_golden_series(self) -> None:
-        """spark-exporter --gpu.simulate=h100x8 serves exactly the golden file's GPU series over HTTP."""
-        want = sorted(series((GOLDEN / "gpu_h100x8.txt").read_text(), ignore=("Hostname",)))
-
-        def scraped() -> str | None:
-            text = http_get(p.url + "/metrics")[1].decode()
-            return text if "DCGM_FI_DEV_PCIE_TX_THROUGHPUT" in text else None
-
-        with exporter("--gpu.simulate=h100x8", f"--gpu.seed={SEED}", "--collect.min-age=0s") as p:
-            text = wait_for(scraped, 20, 0.3, "PCIe samples in /metrics")
-        assert sorted(series(text, ignore=("Hostname",))) == want
-        hosts = {dict(labels).get("Hostname") for _, labels in series(text) if dict(labels).get("Hostname")}
-        assert hosts == {socket.gethostname()}
