@@ -1,4 +1,4 @@
-"""Bounded reads of /proc and /sys (issue 11 item 2): no host collector can be made to read without limit."""
+"""Bounded reads of /proc, /sys and the root filesystem: no collector can be made to read without limit."""
 
 from __future__ import annotations
 
@@ -10,31 +10,25 @@ from pathlib import Path
 import pytest
 
 from helpers.host import FIXTURE, make
-from spark_exporter.collectors import _files
+from spark_exporter.collectors import _files, load_all
 
-# Every host collector that reads from the fixture tree (gpu reads NVML, not files).
-HOST = (
-    "arp",
-    "conntrack",
-    "cpu",
-    "diskstats",
-    "entropy",
-    "filefd",
-    "hwmon",
-    "infiniband",
-    "loadavg",
-    "meminfo",
-    "netclass",
-    "netdev",
-    "netstat",
-    "pressure",
-    "schedstat",
-    "sockstat",
-    "softnet",
-    "stat",
-    "time",
-    "vmstat",
-)
+# Collectors that read no file under the roots: each asks the kernel through a system call. Every other
+# registered collector (found by discovery, so a new one is covered without editing this list) is run on a
+# tree whose every file is a link to /dev/zero.
+NO_FILES = {"timex": "adjtimex(2)", "uname": "uname(2)"}
+FILE_READERS = tuple(sorted(set(load_all()) - set(NO_FILES)))
+
+
+def extra_flags(name: str, tree: Path) -> tuple[str, ...]:
+    """What a collector needs to read at all: the GPU collector a simulated GPU (it still reads /proc),
+    the textfile collector a directory of ``*.prom`` files."""
+    if name == "gpu":
+        return ("--gpu.simulate=gb10",)
+    if name == "textfile":
+        (tree / "textfile").mkdir()
+        (tree / "textfile" / "a.prom").symlink_to("/dev/zero")
+        return (f"--textfile.directory={tree / 'textfile'}",)
+    return ()
 
 
 @pytest.fixture
@@ -82,18 +76,26 @@ class TestReadBytes:
 
 
 class TestHostileRoots:
-    @pytest.mark.parametrize("name", HOST)
+    def test_every_collector_is_covered(self) -> None:
+        """Every registered collector is either run below or named with the system call it uses instead."""
+        assert set(FILE_READERS) | set(NO_FILES) == set(load_all())
+        assert {"cpufreq", "dmi", "edac", "nvme", "powersupplyclass", "thermal_zone", "udp_queues"} <= set(FILE_READERS)
+
+    @pytest.mark.parametrize("name", FILE_READERS)
     def test_proc_file_linked_to_dev_zero_fails_bounded(self, tree: Path, name: str) -> None:
-        """With every /proc and /sys file a link to /dev/zero, a collector fails or serves little, memory bounded."""
-        for path in [*(tree / "proc").rglob("*"), *(tree / "sys").rglob("*")]:
+        """With every /proc, /sys and rootfs file a link to /dev/zero, a collector fails or serves little,
+        memory bounded."""
+        for path in [*(tree / "proc").rglob("*"), *(tree / "sys").rglob("*"), *(tree / "rootfs").rglob("*")]:
             if path.is_file() and not path.is_symlink():
                 path.unlink()
                 path.symlink_to("/dev/zero")
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
-        collector = make(name, root=tree)
+        collector = make(name, *extra_flags(name, tree), root=tree)
         try:
             list(collector.collect())
         except (OSError, ValueError):
             pass  # failing is right: the collection loop scores it and serves the others
+        finally:
+            collector.close()
         grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
         assert grown < 64 * 1024, f"{name} grew the process by {grown} KiB"
