@@ -82,7 +82,8 @@ class SparkApp:
 
     def rest(self, path: str) -> Any:
         """GET ``/api/v1/applications/<id>/<path>`` from Spark's REST API, parsed."""
-        status, body, _ = http_get(f"http://{self.address}/api/v1/applications/{self.app_id}/{path}", timeout=10)
+        # 30 s: on a loaded 2-core machine Spark's UI thread has taken over 10 s to answer.
+        status, body, _ = http_get(f"http://{self.address}/api/v1/applications/{self.app_id}/{path}", timeout=30)
         if status != 200:
             raise RuntimeError(f"Spark REST {path}: HTTP {status}: {body[:300]!r}")
         return json.loads(body)
@@ -119,7 +120,7 @@ class SparkApp:
         self.slow_thread = threading.Thread(target=run, name="spark-slow-job", daemon=True)
         self.slow_thread.start()
         wait_for(lambda: any(j.get("jobGroup") == "slow" and j["numActiveTasks"] == 1 for j in self.running_jobs()),
-                 timeout=60, what="the slow Spark job's task to run")
+                 timeout=120, what="the slow Spark job's task to run")
 
     def stop(self) -> None:
         self.release_path.touch()
