@@ -56,7 +56,9 @@ async def fake() -> AsyncIterator[tuple[str, list[Responder]]]:
 
     app = web.Application()
     app.router.add_get("/api/v1/query", handler)
-    runner = web.AppRunner(app)
+    # Some responders hang on purpose (seconds longer than the client waits). aiohttp's graceful shutdown
+    # would wait for them (60 s by default); they have served their purpose once the client gave up.
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
