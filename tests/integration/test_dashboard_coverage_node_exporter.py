@@ -23,7 +23,7 @@ from helpers.dashboard_coverage import (
     side_by_side,
 )
 
-REQUIRED_SHARE = 0.95  # issue 9: at least 95% of the queries with data under node_exporter
+REQUIRED_SHARE = 0.95  # at least 95% of the queries with data under node_exporter (docs/host-collectors.md)
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 The fake library is compiled in this run against NVIDIA's official nvml.h and found through
 LD_LIBRARY_PATH, as the real driver library is; nothing in pynvml is replaced. Its profiles are
 recordings of the simulator (``spark-exporter gpu record``), so the daemon on the fake library must serve
-the same families and label sets as the daemon on the simulator; the failures of issue 8 are injected
-by editing the profile while the daemon runs.
+the same families and label sets as the daemon on the simulator; NVML failures (lost GPU, driver reload,
+hung calls) are injected by editing the profile while the daemon runs.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""node_exporter's default Linux collectors added for issue 9, on the GB10-like fixture tree: names, units, labels."""
+"""node_exporter's default Linux collectors on the GB10-like fixture tree: names, units, labels."""
 
 from __future__ import annotations
 
