@@ -21,21 +21,27 @@ FILE_READERS = tuple(sorted(set(load_all()) - set(NO_FILES)))
 
 def extra_flags(name: str, tree: Path) -> tuple[str, ...]:
     """What a collector needs to read at all: the GPU collector a simulated GPU (it still reads /proc),
-    the textfile collector a directory of ``*.prom`` files."""
+    the textfile collector the tree's directory of ``*.prom`` files."""
     if name == "gpu":
         return ("--gpu.simulate=gb10",)
     if name == "textfile":
-        (tree / "textfile").mkdir()
-        (tree / "textfile" / "a.prom").symlink_to("/dev/zero")
         return (f"--textfile.directory={tree / 'textfile'}",)
     return ()
 
 
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    dst = tmp_path / "host"
-    shutil.copytree(FIXTURE, dst, symlinks=True)
-    return dst
+@pytest.fixture(scope="module")
+def zero_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the fixture tree whose every /proc, /sys and rootfs file is a link to /dev/zero, plus a
+    textfile directory holding one such link. Shared: the collectors only read it."""
+    tree = tmp_path_factory.mktemp("zero") / "host"
+    shutil.copytree(FIXTURE, tree, symlinks=True)
+    for path in [*(tree / "proc").rglob("*"), *(tree / "sys").rglob("*"), *(tree / "rootfs").rglob("*")]:
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+            path.symlink_to("/dev/zero")
+    (tree / "textfile").mkdir()
+    (tree / "textfile" / "a.prom").symlink_to("/dev/zero")
+    return tree
 
 
 class TestReadBytes:
@@ -82,13 +88,10 @@ class TestHostileRoots:
         assert {"cpufreq", "dmi", "edac", "nvme", "powersupplyclass", "thermal_zone", "udp_queues"} <= set(FILE_READERS)
 
     @pytest.mark.parametrize("name", FILE_READERS)
-    def test_proc_file_linked_to_dev_zero_fails_bounded(self, tree: Path, name: str) -> None:
+    def test_proc_file_linked_to_dev_zero_fails_bounded(self, zero_tree: Path, name: str) -> None:
         """With every /proc, /sys and rootfs file a link to /dev/zero, a collector fails or serves little,
         memory bounded."""
-        for path in [*(tree / "proc").rglob("*"), *(tree / "sys").rglob("*"), *(tree / "rootfs").rglob("*")]:
-            if path.is_file() and not path.is_symlink():
-                path.unlink()
-                path.symlink_to("/dev/zero")
+        tree = zero_tree
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
         collector = make(name, *extra_flags(name, tree), root=tree)
         try:
