@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from node_exporter_e2e import (
+
+from helpers.node_exporter_e2e import (
     E2E_COLLECTOR_FLAGS,
     E2E_DISABLED,
     E2E_ENABLED,
@@ -21,12 +22,9 @@ from node_exporter_e2e import (
     expected,
     families,
 )
-
-from procs import PYTHON, Proc, free_port, http_get, start_process
+from helpers.procs import PYTHON, Proc, free_port, http_get, start_process
 from spark_exporter.collectors import load_all
 from spark_exporter.exporter.daemon import exporter_schema, load_config
-
-pytestmark = pytest.mark.integration
 
 # Our collectors that the script's command line enables (the registry's, resolved as the daemon resolves them):
 # those it names, and those on by default that it does not switch off.

@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from procs import Proc, exporter, node_exporter, prom_query, prometheus, wait_for
-
-pytestmark = pytest.mark.integration
+from helpers.procs import Proc, exporter, node_exporter, prom_query, prometheus, wait_for
 
 MIXIN = Path(__file__).resolve().parent.parent / "reference" / "node-exporter"
 RULE_FILES = (MIXIN / "node-mixin-alerts.yml", MIXIN / "node-mixin-rules.yml")

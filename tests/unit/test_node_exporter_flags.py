@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from node_exporter_e2e import E2E_COLLECTOR_FLAGS
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from procs import parse_metrics
+from helpers.node_exporter_e2e import E2E_COLLECTOR_FLAGS
+from helpers.procs import parse_metrics
 from spark_exporter import cli
 from spark_exporter.collectors import load_all
 from spark_exporter.collectors.base import Collector, Paths

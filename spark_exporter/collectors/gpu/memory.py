@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .._files import read_text
 from ..base import Paths
 
 UNIFIED_TOLERANCE = 0.01  # a reported total within 1% of host MemTotal means unified memory
@@ -32,11 +33,11 @@ def read_host_memory(paths: Paths) -> tuple[int, int] | None:
     """(MemTotal, MemAvailable) in bytes from /proc/meminfo, or None if either is missing."""
     found: dict[str, int] = {}
     try:
-        with open(paths.proc("meminfo"), encoding="ascii") as fh:
-            for line in fh:
-                key, _, rest = line.partition(":")
-                if key in ("MemTotal", "MemAvailable"):
-                    found[key] = int(rest.split()[0]) * KIB
+        text = read_text(paths.proc("meminfo"))  # capped: a /proc that never ends costs the cap, not memory
+        for line in text.splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("MemTotal", "MemAvailable"):
+                found[key] = int(rest.split()[0]) * KIB
     except (OSError, ValueError, IndexError):
         return None
     if len(found) != 2:
