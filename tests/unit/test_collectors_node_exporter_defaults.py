@@ -1,7 +1,8 @@
-"""The collectors node_exporter enables by default that were added last (mdadm, bonding, rapl, tapestats,
-fibrechannel, ipvs, nfs, nfsd, xfs, zfs, selinux) on crafted trees: the states node_exporter's alerts
-read, edge cases of the files, and hosts without the feature. node_exporter's own trees are compared in
-tests/test_parity_node_exporter.py (Debian's 1.5.0) and tests/integration/test_node_exporter_e2e.py."""
+"""The collectors node_exporter enables by default that were added last (mdadm, bonding, bcache, btrfs, rapl,
+tapestats, fibrechannel, ipvs, nfs, nfsd, xfs, zfs, selinux) on crafted trees: the states node_exporter's alerts
+read, edge cases of the files, and hosts without the feature. node_exporter's own trees are
+compared in tests/integration/test_parity_node_exporter.py (Debian's 1.5.0) and
+tests/integration/test_node_exporter_e2e.py (current node_exporter's expected output)."""
 
 from __future__ import annotations
 
