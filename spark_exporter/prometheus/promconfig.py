@@ -21,8 +21,13 @@ from typing import Any
 import yaml
 
 from ..settings import DEFAULT_RULE_FILES, ConfigError, Schema, Settings, format_duration, parse_duration
-from ..settings.options import config_grafana_schema, config_prometheus_schema, config_rules_schema
-from . import kit
+from ..settings.options import (
+    config_alertmanager_schema,
+    config_grafana_schema,
+    config_prometheus_schema,
+    config_rules_schema,
+)
+from . import alertmanager, kit
 from .inventory import Inventory, load_inventory
 
 PROG = "spark-exporter"
@@ -136,12 +141,17 @@ def _scrape_config(job: Job, inventory: Inventory) -> dict[str, Any] | None:
 
 def build_prometheus_config(inventory: Inventory, rule_files: list[str],
                             scrape_interval: str = DEFAULT_INTERVAL,
-                            evaluation_interval: str = DEFAULT_INTERVAL) -> dict[str, Any]:
-    """The ``prometheus.yml`` document for ``inventory``, as a dict ready for ``yaml.safe_dump``."""
+                            evaluation_interval: str = DEFAULT_INTERVAL,
+                            alertmanager_urls: Sequence[str] = ()) -> dict[str, Any]:
+    """The ``prometheus.yml`` document for ``inventory``, as a dict ready for ``yaml.safe_dump``.
+
+    With ``alertmanager_urls`` (``http(s)://HOST:PORT[/PREFIX]``) it has an ``alerting:`` section sending
+    to each; AlertmanagerConfigError for a bad URL, ValueError for a duration that is not positive.
+    """
     check_prom_duration(scrape_interval)
     check_prom_duration(evaluation_interval)
     jobs = [cfg for job in JOBS if (cfg := _scrape_config(job, inventory)) is not None]
-    return {
+    config: dict[str, Any] = {
         "global": {
             "scrape_interval": scrape_interval,
             "evaluation_interval": evaluation_interval,
@@ -149,9 +159,12 @@ def build_prometheus_config(inventory: Inventory, rule_files: list[str],
             # clustered store (Thanos, Mimir, VictoriaMetrics) needs to tell clusters apart.
             "external_labels": {"cluster": inventory.cluster},
         },
-        "rule_files": list(rule_files),
-        "scrape_configs": jobs,
     }
+    if alertmanager_urls:
+        config["alerting"] = alertmanager.alerting_section(list(alertmanager_urls))
+    config["rule_files"] = list(rule_files)
+    config["scrape_configs"] = jobs
+    return config
 
 
 def render_prometheus_config(config: dict[str, Any], source: str) -> str:
@@ -166,6 +179,10 @@ _COMMANDS: dict[str, tuple[Callable[[], Schema], str, str]] = {
     "prometheus": (config_prometheus_schema, "a prometheus.yml for the inventory, on stdout or into --output FILE",
                    "Generate a prometheus.yml for the cluster inventory: on stdout, or into --output FILE "
                    "(an existing file is kept unless --force)."),
+    "alertmanager": (config_alertmanager_schema, "an alertmanager.yml routing and inhibiting the packaged alerts",
+                     "Generate an alertmanager.yml for the packaged alerts: grouped by cluster and node, critical "
+                     "to the 'page' receiver, warning and info to 'notify', a down node or lost GPU silencing "
+                     "the alerts it explains; on stdout, or into --output FILE (kept unless --force)."),
     "rules": (config_rules_schema, "write the packaged Prometheus rule files into a directory",
               "Write the recording and alerting rule files into --output DIR."),
     "grafana": (config_grafana_schema, "write the dashboards and Grafana provisioning files into a directory",
@@ -177,7 +194,7 @@ _COMMANDS: dict[str, tuple[Callable[[], Schema], str, str]] = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"{PROG} config",
                                      description="Generate configuration for the cluster: prometheus.yml, "
-                                     "the rule files, the Grafana dashboards.")
+                                     "alertmanager.yml, the rule files, the Grafana dashboards.")
     sub = parser.add_subparsers(dest="what", required=True, metavar="{" + ",".join(_COMMANDS) + "}")
     for name, (schema, help_text, description) in _COMMANDS.items():
         schema().add_arguments(sub.add_parser(name, help=help_text, description=description))
@@ -195,7 +212,8 @@ def _config_prometheus(cfg: Settings, parser: argparse.ArgumentParser) -> int:
     scrape_interval = format_duration(cfg["scrape-interval"])
     evaluation_interval = format_duration(cfg["evaluation-interval"] or cfg["scrape-interval"])
     rule_files = list(cfg["rule-files"]) or [DEFAULT_RULE_FILES]  # an empty list in a file
-    config = build_prometheus_config(inventory, rule_files, scrape_interval, evaluation_interval)
+    config = build_prometheus_config(inventory, rule_files, scrape_interval, evaluation_interval,
+                                     cfg["alertmanager.url"])
     text = render_prometheus_config(config, cfg["inventory"])
     if cfg["output"] is None:
         sys.stdout.write(text)
@@ -205,8 +223,25 @@ def _config_prometheus(cfg: Settings, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def _config_alertmanager(cfg: Settings) -> int:
+    timing = alertmanager.Timing(cfg["group-wait"], cfg["group-interval"], cfg["repeat-interval"],
+                                 cfg["resolve-timeout"])
+    config = alertmanager.build_alertmanager_config(cfg["webhook-url"], cfg["page-webhook-url"], timing)
+    if cfg.check_only:
+        print("\n".join(cfg.describe()))
+        return 0
+    text = alertmanager.render_alertmanager_config(config)
+    if cfg["output"] is None:
+        sys.stdout.write(text)
+        return 0
+    path = kit.write_file(cfg["output"], text, cfg["force"])
+    print(f"wrote {path}\nCheck it with: amtool check-config {path}")
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
-    """``spark-exporter config prometheus|rules|grafana``: exit 0 done, 2 on bad input or a refused overwrite."""
+    """``spark-exporter config prometheus|alertmanager|rules|grafana``: exit 0 done, 2 on bad input or a
+    refused overwrite."""
     argv = list(argv)
     parser = _parser()
     if not argv or argv[0] not in _COMMANDS:
@@ -217,8 +252,10 @@ def main(argv: Sequence[str]) -> int:
         _, cfg = _COMMANDS[what][0]().parse_args(parser, argv, os.environ)
         if what == "prometheus":
             return _config_prometheus(cfg, parser)
+        if what == "alertmanager":
+            return _config_alertmanager(cfg)
         return kit.run(what, cfg)
-    except ConfigError as e:
+    except (ConfigError, alertmanager.AlertmanagerConfigError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except kit.KitError as e:

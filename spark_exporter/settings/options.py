@@ -204,6 +204,8 @@ CONFIG_PROMETHEUS_OPTIONS: tuple[Option, ...] = (
     duration_option("scrape-interval", 15.0, "Global scrape_interval.", positive=True),
     duration_option("evaluation-interval", None, "Global evaluation_interval; none means the scrape interval.",
                     positive=True),
+    list_option("alertmanager.url", "Alertmanager to send alerts to (an alerting: section), "
+                "http(s)://HOST:PORT[/PREFIX]; repeat for each member of an Alertmanager cluster.", metavar="URL"),
     str_option("output", None, "Write the prometheus.yml to FILE instead of stdout.", metavar="FILE"),
     FORCE,
 )
@@ -212,6 +214,29 @@ CONFIG_PROMETHEUS_OPTIONS: tuple[Option, ...] = (
 def config_prometheus_schema() -> Schema:
     """A fresh Schema of the ``config prometheus`` subcommand's options."""
     return Schema(CONFIG_PROMETHEUS_OPTIONS)
+
+
+# -- spark-exporter config alertmanager ------------------------------------------------------
+
+CONFIG_ALERTMANAGER_OPTIONS: tuple[Option, ...] = (
+    str_option("webhook-url", "http://127.0.0.1:5001/", "Webhook of the example 'notify' receiver (warning "
+               "and info alerts); replace the receivers with your own.", metavar="URL"),
+    str_option("page-webhook-url", None, "Webhook of the example 'page' receiver (critical alerts); none "
+               "means --webhook-url.", metavar="URL"),
+    duration_option("group-wait", 30.0, "Wait before the first notification of a new group.", positive=True),
+    duration_option("group-interval", 300.0, "Wait before notifying a group of new or resolved alerts.",
+                    positive=True),
+    duration_option("repeat-interval", 4 * 3600.0, "Resend a still-firing group after this long.", positive=True),
+    duration_option("resolve-timeout", 300.0, "Resolve alerts that carry no end time after this long.",
+                    positive=True),
+    str_option("output", None, "Write the alertmanager.yml to FILE instead of stdout.", metavar="FILE"),
+    FORCE,
+)
+
+
+def config_alertmanager_schema() -> Schema:
+    """A fresh Schema of the ``config alertmanager`` subcommand's options."""
+    return Schema(CONFIG_ALERTMANAGER_OPTIONS)
 
 
 # -- spark-exporter config rules|grafana -----------------------------------------------------
