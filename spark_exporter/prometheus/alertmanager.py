@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from ..settings import format_duration
+from ..settings import ConfigError, format_duration
 from .inventory import check_address
 
 GROUP_BY = ("cluster", "node")
@@ -50,7 +50,7 @@ CRITICAL_OVER_WARNING = (
 )
 
 
-class AlertmanagerConfigError(ValueError):
+class AlertmanagerConfigError(ConfigError):
     """A setting of ``config alertmanager`` or ``--alertmanager.url`` is invalid (one line for the user)."""
 
 
