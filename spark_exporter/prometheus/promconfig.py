@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -25,6 +26,7 @@ from ..settings.options import (
     config_alertmanager_schema,
     config_grafana_schema,
     config_prometheus_schema,
+    config_remote_write_schema,
     config_rules_schema,
 )
 from . import alertmanager, kit
@@ -183,6 +185,10 @@ _COMMANDS: dict[str, tuple[Callable[[], Schema], str, str]] = {
                      "Generate an alertmanager.yml for the packaged alerts: grouped by cluster and node, critical "
                      "to the 'page' receiver, warning and info to 'notify', a down node or lost GPU silencing "
                      "the alerts it explains; on stdout, or into --output FILE (kept unless --force)."),
+    "remote-write": (config_remote_write_schema, "agents remote-writing to VictoriaMetrics, vmalert, the API",
+                     "Generate a central-storage set-up into --output DIR: vmagent.yml (or prometheus-agent.yml "
+                     "for Prometheus in agent mode) scraping the inventory and remote-writing to VictoriaMetrics, "
+                     "the rules for vmalert, and commands.sh with each service's command line."),
     "rules": (config_rules_schema, "write the packaged Prometheus rule files into a directory",
               "Write the recording and alerting rule files into --output DIR."),
     "grafana": (config_grafana_schema, "write the dashboards and Grafana provisioning files into a directory",
@@ -194,7 +200,7 @@ _COMMANDS: dict[str, tuple[Callable[[], Schema], str, str]] = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"{PROG} config",
                                      description="Generate configuration for the cluster: prometheus.yml, "
-                                     "alertmanager.yml, the rule files, the Grafana dashboards.")
+                                     "alertmanager.yml, a remote-write set-up, the rule files, the Grafana dashboards.")
     sub = parser.add_subparsers(dest="what", required=True, metavar="{" + ",".join(_COMMANDS) + "}")
     for name, (schema, help_text, description) in _COMMANDS.items():
         schema().add_arguments(sub.add_parser(name, help=help_text, description=description))
@@ -239,8 +245,34 @@ def _config_alertmanager(cfg: Settings) -> int:
     return 0
 
 
+def _config_remote_write(cfg: Settings, parser: argparse.ArgumentParser) -> int:
+    # remote_write builds on this module's build_prometheus_config: imported here until this command line
+    # moves to spark_exporter/commands/, which can import both at the top.
+    from . import remote_write
+
+    inventory = load_inventory(cfg["inventory"]) if cfg["inventory"] else None  # ConfigError: exit 2
+    store = remote_write.Store(cfg["victoria-metrics.write-url"],
+                               cfg["victoria-metrics.read-url"] or cfg["victoria-metrics.write-url"]).checked()
+    if cfg.check_only:
+        print("\n".join(cfg.describe()))
+        return 0
+    if inventory is None:
+        parser.error("config remote-write: --inventory is required (or SPARK_EXPORTER_INVENTORY, or inventory: "
+                     "in --config.file)")
+    if cfg["output"] is None:
+        raise kit.KitError("--output DIR is required (or SPARK_EXPORTER_OUTPUT, or output: in --config.file)")
+    written = remote_write.write_remote_write(inventory, str(Path(cfg["inventory"]).absolute()), cfg["output"], store,
+                                              cfg["alertmanager.url"], format_duration(cfg["scrape-interval"]),
+                                              cfg["force"])
+    for path in written:
+        print(f"wrote {path}")
+    print(f"Run each line of {Path(cfg['output']).absolute() / 'commands.sh'} as a service "
+          "(the agent at each site; vmalert and the API next to VictoriaMetrics).")
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
-    """``spark-exporter config prometheus|alertmanager|rules|grafana``: exit 0 done, 2 on bad input or a
+    """``spark-exporter config prometheus|alertmanager|remote-write|rules|grafana``: exit 0 done, 2 on bad input or a
     refused overwrite."""
     argv = list(argv)
     parser = _parser()
@@ -254,8 +286,10 @@ def main(argv: Sequence[str]) -> int:
             return _config_prometheus(cfg, parser)
         if what == "alertmanager":
             return _config_alertmanager(cfg)
+        if what == "remote-write":
+            return _config_remote_write(cfg, parser)
         return kit.run(what, cfg)
-    except (ConfigError, alertmanager.AlertmanagerConfigError) as e:
+    except ConfigError as e:  # AlertmanagerConfigError and RemoteWriteError too
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except kit.KitError as e:

@@ -195,6 +195,8 @@ def query_schema() -> Schema:
 
 DEFAULT_RULE_FILES = "/etc/prometheus/spark-exporter/rules/*.yml"
 
+OUTPUT_DIR_OPTION = str_option("output", None, "Directory to write into (created if missing); required.",
+                               metavar="DIR")
 FORCE = bool_option("force", False, "Replace files that exist; without it an existing file is an error "
                     "and nothing is written.")
 
@@ -239,9 +241,31 @@ def config_alertmanager_schema() -> Schema:
     return Schema(CONFIG_ALERTMANAGER_OPTIONS)
 
 
+# -- spark-exporter config remote-write ------------------------------------------------------
+
+CONFIG_REMOTE_WRITE_OPTIONS: tuple[Option, ...] = (
+    replace(INVENTORY, help="Cluster inventory (YAML): the nodes and endpoints each site scrapes; required."),
+    str_option("victoria-metrics.write-url", "http://127.0.0.1:8428", "Where samples are written: single-node "
+               "VictoriaMetrics, or vminsert's http://HOST:8480/insert/TENANT/prometheus.", metavar="URL"),
+    str_option("victoria-metrics.read-url", None, "Where queries go: single-node VictoriaMetrics, or vmselect's "
+               "http://HOST:8481/select/TENANT/prometheus; none means the write URL.", metavar="URL"),
+    str_option("alertmanager.url", "http://127.0.0.1:9093", "Alertmanager that vmalert sends alerts to.",
+               metavar="URL"),
+    duration_option("scrape-interval", 15.0, "Scrape interval of the agents, and vmalert's evaluation interval.",
+                    positive=True),
+    OUTPUT_DIR_OPTION,
+    FORCE,
+)
+
+
+def config_remote_write_schema() -> Schema:
+    """A fresh Schema of the ``config remote-write`` subcommand's options."""
+    return Schema(CONFIG_REMOTE_WRITE_OPTIONS)
+
+
 # -- spark-exporter config rules|grafana -----------------------------------------------------
 
-OUTPUT_DIR = str_option("output", None, "Directory to write into (created if missing); required.", metavar="DIR")
+OUTPUT_DIR = OUTPUT_DIR_OPTION
 
 CONFIG_RULES_OPTIONS: tuple[Option, ...] = (OUTPUT_DIR, FORCE)
 
