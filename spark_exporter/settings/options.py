@@ -297,7 +297,8 @@ def _simulator_profile(value: Any) -> str:
 
 
 DEMO_OPTIONS: tuple[Option, ...] = (
-    int_option("nodes", 2, "Simulated nodes.", minimum=1, maximum=16),
+    int_option("nodes", 2, "Simulated nodes: up to 16 run one exporter process each, more (up to 256) are "
+               "served by one fleet simulator process.", minimum=1, maximum=256),
     Option("profile", _simulator_profile, "gb10",
            "GPU simulator profile: gb10, h100, or with a GPU count, h100x8.", metavar="NAME"),
     duration_option("scrape-interval", 2.0, "Prometheus scrape and rule evaluation interval.", positive=True),
