@@ -1,7 +1,8 @@
 """``spark-exporter config prometheus``: a ``prometheus.yml`` generated from the cluster inventory.
 
-This module also holds the ``spark-exporter config`` command line for all three subcommands
-(``prometheus``, and ``rules``/``grafana``, whose writers are in :mod:`.kit`); each takes its settings
+This module also holds the ``spark-exporter config`` command line for all its subcommands
+(``prometheus``; ``alertmanager``, built by :mod:`.alertmanager`; ``remote-write``, by
+:mod:`.remote_write`; ``rules``/``grafana``, whose writers are in :mod:`.kit`); each takes its settings
 from its schema in :mod:`spark_exporter.settings.options` like every other command.
 
 Every target is labelled ``cluster`` and ``node`` by relabelling, so rules, dashboards and the query
