@@ -97,7 +97,9 @@ def targets(up: list[Sample], ages: dict[tuple[str, str], float | None], scrape_
         job, inst = s.labels.get("job", ""), s.labels.get("instance", "")
         age = ages.get((job, inst))
         out.append(
-            TargetState(
+            # Built from samples the client validated already, with the fields' own types: skipping a second
+            # validation saves a fifth of the overview's time at 256 nodes (bench/fleet.py).
+            TargetState.model_construct(
                 job=job,
                 instance=inst,
                 node=s.labels.get("node"),
