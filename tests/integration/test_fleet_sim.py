@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,36 @@ def test_bad_node_count_is_exit_2(tmp_path: Path) -> None:
                            f"--ports-file={tmp_path / 'p.json'}"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip() == f"fleet: error: nodes must be between 1 and {fleet.MAX_NODES}, got 257"
+
+
+def test_demo_past_16_nodes_runs_on_the_fleet_simulator() -> None:
+    """`demo --nodes 17` serves all 17 nodes from one fleet process: the API counts 17 up; SIGTERM cleans up."""
+    popen = subprocess.Popen([PYTHON, "-m", "spark_exporter", "demo", "--nodes=17", "--scrape-interval=1s",
+                              "--refresh=1s"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
+    lines: list[str] = []
+    # Read all output as it comes: a full pipe would block the demo's redraw, and with it its API.
+    reader = threading.Thread(target=lambda: lines.extend(popen.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        def state_line() -> str | None:
+            found = [line for line in list(lines) if line.startswith("demo: state ")]
+            return found[0].removeprefix("demo: state ").strip() if found else None
+
+        state = json.loads(Path(wait_for(state_line, 180, 0.2, "the demo's state file")).read_text())
+        assert [name for name in state["pids"] if name.startswith("exporter-")] == ["exporter-fleet"]
+
+        def overview() -> dict[str, object] | None:
+            status, body, _ = http_get(state["api"], timeout=10)
+            doc = json.loads(body) if status == 200 else None
+            return doc if doc and doc.get("nodesUp") == 17 else None
+
+        ov = wait_for(overview, 120, 1.0, "17 nodes up in the demo's API")
+        assert ov["nodesTotal"] == 17
+        popen.send_signal(signal.SIGTERM)
+        assert popen.wait(60) == 0
+        assert not Path(state["tempdir"]).exists()
+    finally:
+        if popen.poll() is None:
+            popen.kill()
+            popen.wait(10)
