@@ -28,7 +28,7 @@ from aiohttp import web
 from ..collectors import load_all
 from ..http.server import Limits
 from ..http.webconfig import WebConfig
-from ..nvml.profiles import parse_profile
+from ..settings import ConfigError
 from .app import build_app
 from .collection import Collection
 from .main import load_config, make_collectors
@@ -56,12 +56,11 @@ async def serve_fleet(count: int, profile: str, stop: asyncio.Event,
                       on_ready: Callable[[dict[str, int]], None]) -> None:
     """Serve ``count`` simulated nodes on free loopback ports until ``stop``; ``on_ready`` gets name -> port.
 
-    Raises ValueError for a count outside 1..MAX_NODES or an unknown profile, OSError when a port cannot
-    be bound; every node started so far is closed again on the way out.
+    Raises ValueError for a count outside 1..MAX_NODES, ConfigError for an unknown profile, OSError when a
+    port cannot be bound; every node started so far is closed again on the way out.
     """
     if not 1 <= count <= MAX_NODES:
         raise ValueError(f"nodes must be between 1 and {MAX_NODES}, got {count}")
-    parse_profile(profile)
     runners: list[web.AppRunner] = []
     collections: list[Collection] = []
     ports: dict[str, int] = {}
@@ -111,7 +110,7 @@ def main(argv: Sequence[str]) -> int:
 
     try:
         asyncio.run(run())
-    except ValueError as e:
+    except (ValueError, ConfigError) as e:
         print(f"fleet: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
