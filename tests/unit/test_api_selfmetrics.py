@@ -1,6 +1,6 @@
 """The API's own /metrics, in process: families, labels, auth, and what each request adds.
 
-Prometheus is a closed loopback port here (no process starts); tests/integration/test_api_selfmetrics.py
+Prometheus is a closed loopback port here (no process starts); tests/integration/test_api_selfmetrics_prometheus.py
 has the cache hits and stale answers against a real Prometheus.
 """
 
