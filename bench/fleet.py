@@ -1,6 +1,6 @@
 """Cost as the fleet grows: the API's uncached overview and node list at 2, 16, 64 and 256 nodes, side by side.
 
-For each size, in one run: the fleet simulator (``python -m spark_exporter.exporter.fleet``, one process
+For each size, in one run: the fleet simulator (``python -m spark_exporter.commands.fleet``, one process
 serving every node), a real Prometheus with the generated prometheus.yml and rules/, and the JSON API
 (``spark-exporter api``, cache off, rate limit off) as separate processes. Once the overview shows every
 node up and the rules have answered, a "page poll" (the Command Center's two polled rollups,
@@ -79,7 +79,7 @@ def api_upstream(api_url: str) -> float:
 def fleet(nodes: int, workdir: Path) -> Iterator[dict[str, int]]:
     ports_file = workdir / "ports.json"
     with open(workdir / "fleet.log", "wb") as log:
-        popen = subprocess.Popen([PYTHON, "-m", "spark_exporter.exporter.fleet", f"--nodes={nodes}",
+        popen = subprocess.Popen([PYTHON, "-m", "spark_exporter.commands.fleet", f"--nodes={nodes}",
                                   f"--ports-file={ports_file}"], stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)
     try:

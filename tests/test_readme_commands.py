@@ -1,17 +1,21 @@
-"""The README's shell commands name only subcommands, flags and values that exist.
+"""The shell commands of the README, CONTRIBUTING.md and docs name only subcommands, flags and values that exist.
 
-Every ```sh block of README.md (and of the two guides it sends operators to, docs/prometheus.md and
-dashboards/README.md) is split into commands. Each ``spark-exporter ...`` command (also
-as ``./dev.sh run ...`` or ``./dev.sh demo ...``) runs in-process through ``spark_exporter.cli.main``
-with ``--check-config`` added, in a temporary directory holding the README's own inventory example as
-``inventory.yml``: argparse refuses an unknown subcommand or flag, the settings model refuses a bad
-value, and the command's files (the inventory) are read, all without starting a process. The
-``./dev.sh`` and ``systemd/install.sh`` commands are checked against the commands and options those
-scripts accept.
+Every ```sh block of README.md, CONTRIBUTING.md, docs/*.md and dashboards/README.md is split into
+commands. Each ``spark-exporter ...`` command (also as ``.venv/bin/spark-exporter``, the installed
+``/opt/spark-exporter/venv/bin/spark-exporter``, ``./dev.sh run ...`` or ``./dev.sh demo ...``) runs
+in-process through ``spark_exporter.cli.main`` with ``--check-config`` added, in a temporary directory
+holding the README's own inventory example as ``inventory.yml`` and a GPU recording made by the real
+recorder on the simulator, with the files ``systemd/install.sh`` installs under their installed names
+mapped back to the repository's: argparse refuses an unknown subcommand or flag, the settings model
+refuses a bad value, and the command's files (inventory, config file, recording) are read, all without
+starting a process. The ``./dev.sh`` and ``systemd/install.sh`` commands are checked against the
+commands and options those scripts accept, and each ``bench/`` script must exist and define the flags
+shown. A synopsis that is not a command belongs in a ```text block.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shlex
@@ -24,7 +28,9 @@ from spark_exporter import cli
 from spark_exporter.settings import ENV_PREFIX
 
 README = REPO / "README.md"
-DOCS = (README, REPO / "docs" / "prometheus.md", REPO / "dashboards" / "README.md")
+CONTRIBUTING = REPO / "CONTRIBUTING.md"
+DOCS = (README, CONTRIBUTING, *sorted((REPO / "docs").glob("*.md")), REPO / "dashboards" / "README.md")
+INSTALL_SH = REPO / "systemd" / "install.sh"
 OPERATORS = {"&&", "||", "|", ";", "&"}
 REDIRECTS = {">", ">>", "<", "2>", "2>&1"}
 
@@ -62,7 +68,7 @@ def readme_commands() -> list[list[str]]:
 
 def spark_exporter_argv(command: list[str]) -> list[str] | None:
     """The arguments ``spark-exporter`` gets from a README command, or None if it does not run it."""
-    if command[0] == "spark-exporter":
+    if Path(command[0]).name == "spark-exporter":  # on PATH, .venv/bin/ or the units' /opt/... venv
         return command[1:]
     if command[:2] == ["./dev.sh", "run"]:
         return command[2:]
@@ -77,7 +83,40 @@ def script_options(path: Path) -> set[str]:
     return {word.rstrip("*") for label in labels for word in label.split("|")}
 
 
+def installed_files() -> dict[str, Path]:
+    """The files ``systemd/install.sh`` installs, by installed path.
+
+    For example ``/etc/spark-exporter/config.yml`` -> ``<clone>/systemd/config.yml``.
+    """
+    pairs = re.findall(r'^\s*put \d+ "\$SRC/(\S+)" "\$ROOT(/\S+)"', INSTALL_SH.read_text(), flags=re.MULTILINE)
+    return {installed: REPO / source for source, installed in pairs}
+
+
+def as_run_here(argv: list[str], installed: dict[str, Path]) -> list[str]:
+    """``argv`` as the shell would pass it in the current directory, with installed files read from the repository.
+
+    A word with ``*`` or ``?`` is expanded against the current directory (kept as it is without a match,
+    as sh does); an installed path, alone or after ``--flag=``, becomes the repository file it is copied from.
+    """
+    out: list[str] = []
+    for word in argv:
+        flag, eq, value = word.rpartition("=") if word.startswith("--") and "=" in word else ("", "", word)
+        if value in installed:
+            out.append(f"{flag}{eq}{installed[value]}")
+        elif any(c in word for c in "*?") and (matches := sorted(glob.glob(word))):
+            out.extend(matches)
+        else:
+            out.append(word)
+    return out
+
+
+def bench_script_flags(path: Path) -> set[str]:
+    """The flags a bench script's argparse parser defines."""
+    return set(re.findall(r"add_argument\(\s*\"(--[\w.-]+)\"", path.read_text()))
+
+
 SPARK_EXPORTER_COMMANDS = [argv for c in readme_commands() if (argv := spark_exporter_argv(c)) is not None]
+BENCH_COMMANDS = [c for c in readme_commands() if any(w.startswith("bench/") and w.endswith(".py") for w in c)]
 
 
 @pytest.fixture
@@ -92,11 +131,33 @@ def readme_inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def gpu_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A recording as docs/gpu.md makes one, by the real recorder (``gpu record``) on the simulated GB10."""
+    path = tmp_path_factory.mktemp("recording") / "recording-spark-01-2026-01-01.json"
+    assert cli.main(["gpu", "record", "--output", str(path), "--gpu.simulate=gb10"]) == 0
+    return path
+
+
 class TestReadmeParsing:
     def test_every_kind_of_command_is_found(self) -> None:
-        """The README's blocks yield the daemon and the config, query, api and demo subcommands."""
+        """The documents' blocks yield the daemon and the config, query, api, demo and gpu subcommands."""
         firsts = {argv[0] if argv and not argv[0].startswith("-") else "(daemon)" for argv in SPARK_EXPORTER_COMMANDS}
-        assert {"(daemon)", "config", "query", "api", "demo"} <= firsts
+        assert {"(daemon)", "config", "query", "api", "demo", "gpu"} <= firsts
+
+    def test_every_document_is_read(self) -> None:
+        """README.md, CONTRIBUTING.md, every docs/*.md and dashboards/README.md are among the documents read."""
+        assert {README, CONTRIBUTING, REPO / "docs" / "prometheus.md", REPO / "docs" / "gpu.md"} <= set(DOCS)
+        assert all(doc.is_file() for doc in DOCS)
+
+    def test_installed_files_map_to_the_repository(self) -> None:
+        """The config file and inventory the units read are found in install.sh and exist in the clone."""
+        installed = installed_files()
+        assert installed["/etc/spark-exporter/config.yml"] == REPO / "systemd" / "config.yml"
+        assert all(source.is_file() for source in installed.values())
+        assert as_run_here(["--config.file=/etc/spark-exporter/config.yml", "/etc/spark-exporter/inventory.yml"],
+                           installed) == [f"--config.file={REPO / 'systemd' / 'config.yml'}",
+                                          str(REPO / "systemd" / "inventory.example.yml")]
 
     def test_continuations_comments_and_redirects(self) -> None:
         """A continued line is one command; comments, redirect targets and '&&' separate or vanish as in sh."""
@@ -106,16 +167,18 @@ class TestReadmeParsing:
 
 class TestSparkExporterCommands:
     @pytest.mark.parametrize("argv", SPARK_EXPORTER_COMMANDS, ids=lambda argv: " ".join(argv) or "(daemon)")
-    def test_command_is_accepted(self, argv: list[str], readme_inventory: Path,
+    def test_command_is_accepted(self, argv: list[str], readme_inventory: Path, gpu_recording: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-        """The README's command parses and its settings validate (--check-config exits 0, printing the values)."""
+        """The documented command parses and its settings validate (--check-config exits 0, printing the values)."""
+        (readme_inventory / gpu_recording.name).write_bytes(gpu_recording.read_bytes())
+        capsys.readouterr()
         try:
-            code = cli.main([*argv, "--check-config"])
+            code = cli.main([*as_run_here(argv, installed_files()), "--check-config"])
         except SystemExit as e:  # argparse: unknown subcommand or flag, bad choice
             code = int(e.code or 0)
         captured = capsys.readouterr()
         assert code == 0, captured.err
-        assert re.match(r"config\.file=none  # default$", captured.out.splitlines()[0])
+        assert re.search(r"^config\.file=\S+  # (default|flag)$", captured.out, flags=re.MULTILINE), captured.out
 
 
 class TestScriptCommands:
@@ -128,3 +191,19 @@ class TestScriptCommands:
         for command in used:
             words = command[1:2] if position == 1 else [w for w in command[1:] if w.startswith("-")]
             assert set(words) <= accepted, f"{' '.join(command)}: {sorted(set(words) - accepted)} not in {script}"
+
+
+class TestBenchCommands:
+    def test_bench_commands_are_found(self) -> None:
+        """The documents run the host, GPU and API benchmarks."""
+        scripts = {w for c in BENCH_COMMANDS for w in c if w.startswith("bench/")}
+        assert {"bench/bench_host.py", "bench/bench_gpu.py", "bench/bench_api.py"} <= scripts
+
+    @pytest.mark.parametrize("command", BENCH_COMMANDS, ids=lambda c: " ".join(c))
+    def test_script_exists_and_takes_the_flags(self, command: list[str]) -> None:
+        """A documented bench/ command names a script that exists and flags its parser defines."""
+        (script,) = [w for w in command if w.startswith("bench/") and w.endswith(".py")]
+        path = REPO / script
+        assert path.is_file(), f"{script} does not exist"
+        flags = {w.split("=", 1)[0] for w in command[command.index(script) + 1:] if w.startswith("--")}
+        assert flags <= bench_script_flags(path), f"{' '.join(command)}: {sorted(flags - bench_script_flags(path))}"

@@ -6,7 +6,9 @@
 GPU on the simulator with ``--gpu.seed=i+1``; CPU and memory read this machine, as the demo's exporters
 do), served by :func:`.app.build_app` exactly as the daemon serves it. Only the process is shared.
 
-    python -m spark_exporter.exporter.fleet --nodes 64 --ports-file fleet.json
+Its command line is :mod:`spark_exporter.commands.fleet`:
+
+    python -m spark_exporter.commands.fleet --nodes 64 --ports-file fleet.json
 
 writes ``{"nodes": {"spark-001": PORT, ...}}`` to the ports file once every node listens, and serves
 until SIGINT or SIGTERM.
@@ -14,13 +16,9 @@ until SIGINT or SIGTERM.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
-import signal
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -28,12 +26,12 @@ from aiohttp import web
 from ..collectors import load_all
 from ..http.server import Limits
 from ..http.webconfig import WebConfig
-from ..settings import ConfigError
+from ..settings import MAX_SIMULATED_NODES
 from .app import build_app
 from .collection import Collection
-from .main import load_config, make_collectors
+from .daemon import load_config, make_collectors
 
-MAX_NODES = 256
+MAX_NODES = MAX_SIMULATED_NODES
 PROCESS_PER_NODE_MAX = 16  # the demo runs one daemon per node up to this many nodes, then one fleet process
 #: What the API's overview and node list read per node: GPU figures, CPU utilisation, memory.
 FLEET_COLLECTORS = ("gpu", "cpu", "meminfo")
@@ -90,35 +88,3 @@ def write_ports(path: Path, ports: dict[str, int]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps({"nodes": ports}))
     tmp.replace(path)
-
-
-def main(argv: Sequence[str]) -> int:
-    """Serve the fleet until SIGINT/SIGTERM: exit 0, 1 when a port cannot be bound, 2 on bad arguments."""
-    parser = argparse.ArgumentParser(prog="python -m spark_exporter.exporter.fleet",
-                                     description="Serve many simulated nodes from one process, on loopback.")
-    parser.add_argument("--nodes", type=int, required=True, help=f"simulated nodes, 1 to {MAX_NODES}")
-    parser.add_argument("--profile", default="gb10", help="GPU simulator profile (gb10, h100, h100x8, ...)")
-    parser.add_argument("--ports-file", type=Path, required=True, help="where to write the node -> port map")
-    ns = parser.parse_args(list(argv))
-    stop = asyncio.Event()
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve_fleet(ns.nodes, ns.profile, stop, lambda ports: write_ports(ns.ports_file, ports))
-
-    try:
-        asyncio.run(run())
-    except (ValueError, ConfigError) as e:
-        print(f"fleet: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"fleet: error: cannot listen: {e.strerror or e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main(sys.argv[1:]))

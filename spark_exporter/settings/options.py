@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..nvml.profiles import parse_profile
 from .schema import (
     Option,
     Schema,
@@ -23,7 +22,7 @@ from .schema import (
     number_option,
     str_option,
 )
-from .values import DEFAULT_LISTEN_ADDRESS, ConfigError
+from .values import DEFAULT_LISTEN_ADDRESS, ConfigError, parse_simulator_profile
 
 DEFAULT_PROMETHEUS_URL = "http://localhost:9090"
 DEFAULT_API_LISTEN_ADDRESS = "127.0.0.1:19401"
@@ -292,15 +291,21 @@ def config_grafana_schema() -> Schema:
 def _simulator_profile(value: Any) -> str:
     """A --gpu.simulate profile, checked here so a typo fails before any process starts."""
     text = str(value).strip().lower()
-    parse_profile(text)  # raises ValueError naming the accepted forms
+    parse_simulator_profile(text)  # raises ValueError naming the accepted forms
     return text
 
 
+#: The most nodes one fleet simulator process serves (the demo's and the fleet simulator's --nodes).
+MAX_SIMULATED_NODES = 256
+
+PROFILE_OPTION = Option("profile", _simulator_profile, "gb10",
+                        "GPU simulator profile: gb10, h100, or with a GPU count, h100x8.", metavar="NAME")
+
 DEMO_OPTIONS: tuple[Option, ...] = (
-    int_option("nodes", 2, "Simulated nodes: up to 16 run one exporter process each, more (up to 256) are "
-               "served by one fleet simulator process.", minimum=1, maximum=256),
-    Option("profile", _simulator_profile, "gb10",
-           "GPU simulator profile: gb10, h100, or with a GPU count, h100x8.", metavar="NAME"),
+    int_option("nodes", 2, "Simulated nodes: up to 16 run one exporter process each, more (up to "
+               f"{MAX_SIMULATED_NODES}) are served by one fleet simulator process.", minimum=1,
+               maximum=MAX_SIMULATED_NODES),
+    PROFILE_OPTION,
     duration_option("scrape-interval", 2.0, "Prometheus scrape and rule evaluation interval.", positive=True),
     duration_option("refresh", 2.0, "Overview redraw interval.", positive=True),
     duration_option("duration", 0.0, "Stop by itself after this long; 0s runs until Ctrl-C."),
@@ -311,3 +316,19 @@ DEMO_OPTIONS: tuple[Option, ...] = (
 def demo_schema() -> Schema:
     """A fresh Schema of the ``demo`` subcommand's options."""
     return Schema(DEMO_OPTIONS)
+
+
+# -- python -m spark_exporter.commands.fleet ---------------------------------------------------
+
+FLEET_OPTIONS: tuple[Option, ...] = (
+    int_option("nodes", 2, "Simulated nodes served from this one process, one loopback port each.", minimum=1,
+               maximum=MAX_SIMULATED_NODES),
+    PROFILE_OPTION,
+    str_option("ports-file", None, "Where to write {\"nodes\": {NAME: PORT, ...}} once every node listens; "
+               "required.", metavar="FILE"),
+)
+
+
+def fleet_schema() -> Schema:
+    """A fresh Schema of the fleet simulator's options (``python -m spark_exporter.commands.fleet``)."""
+    return Schema(FLEET_OPTIONS)

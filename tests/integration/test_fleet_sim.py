@@ -24,7 +24,7 @@ def test_serves_each_node_on_its_own_port_and_stops_on_sigterm() -> None:
     with tempdir("fleet") as d:
         ports_file = d / "ports.json"
         log = open(d / "fleet.log", "wb")  # noqa: SIM115 - closed below
-        popen = subprocess.Popen([PYTHON, "-m", "spark_exporter.exporter.fleet", f"--nodes={NODES}",
+        popen = subprocess.Popen([PYTHON, "-m", "spark_exporter.commands.fleet", f"--nodes={NODES}",
                                   f"--ports-file={ports_file}"], stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)
         try:
@@ -53,10 +53,11 @@ def test_serves_each_node_on_its_own_port_and_stops_on_sigterm() -> None:
 
 def test_bad_node_count_is_exit_2(tmp_path: Path) -> None:
     """More nodes than the simulator serves is one error line and exit 2."""
-    done = subprocess.run([PYTHON, "-m", "spark_exporter.exporter.fleet", f"--nodes={fleet.MAX_NODES + 1}",
+    done = subprocess.run([PYTHON, "-m", "spark_exporter.commands.fleet", f"--nodes={fleet.MAX_NODES + 1}",
                            f"--ports-file={tmp_path / 'p.json'}"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert done.stderr.strip() == f"fleet: error: nodes must be between 1 and {fleet.MAX_NODES}, got 257"
+    assert done.stderr.strip() == (f"python -m spark_exporter.commands.fleet: error: --nodes: must be at most "
+                                   f"{fleet.MAX_NODES}, got 257")
 
 
 def test_demo_past_16_nodes_runs_on_the_fleet_simulator() -> None:

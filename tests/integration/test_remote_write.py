@@ -35,9 +35,9 @@ from procs import (
     victoria_metrics,
     wait_for,
 )
+from spark_exporter.commands.config import main as config_main
 from spark_exporter.prometheus.inventory import load_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
-from spark_exporter.prometheus.promconfig import main as config_main
 
 pytestmark = pytest.mark.integration
 

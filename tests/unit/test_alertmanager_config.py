@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from spark_exporter.commands.config import main as config_main
 from spark_exporter.prometheus import alertmanager as am
 from spark_exporter.prometheus.inventory import parse_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
-from spark_exporter.prometheus.promconfig import main as config_main
 
 REPO = Path(__file__).resolve().parents[2]
 

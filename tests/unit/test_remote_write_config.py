@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from spark_exporter.commands.config import main as config_main
 from spark_exporter.prometheus import remote_write as rw
 from spark_exporter.prometheus.inventory import parse_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
-from spark_exporter.prometheus.promconfig import main as config_main
 
 INVENTORY = parse_inventory({"cluster": "lab", "nodes": [
     {"name": "spark-01", "exporter": "10.0.0.11:19400", "vllm": "10.0.0.11:8000"},

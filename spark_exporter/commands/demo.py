@@ -1,10 +1,10 @@
 """``spark-exporter demo``: a simulated DGX Spark cluster (two nodes unless ``--nodes``), end to end, in one terminal.
 
 It starts one exporter per node with simulated GB10 GPUs (host metrics are this machine's; past 16 nodes,
-up to 256, one fleet simulator process, :mod:`.exporter.fleet`, serves them all), a simulated vLLM
-0.12 server on the first node (:mod:`.workloads.vllm_sim`), a small real local Spark application with
+up to 256, one fleet simulator process, :mod:`spark_exporter.exporter.fleet`, serves them all), a simulated
+vLLM 0.12 server on the first node (:mod:`spark_exporter.workloads.vllm_sim`), a small real local Spark application with
 a slow job in a loop on the first node when PySpark and a Java 17+ runtime are present
-(:mod:`.workloads.spark_app`; otherwise one line says how to enable it), a real Prometheus from PATH
+(:mod:`spark_exporter.workloads.spark_app`; otherwise one line says how to enable it), a real Prometheus from PATH
 with the generated ``prometheus.yml`` and ``rules/``, and the JSON API, then redraws a cluster overview
 read through the query module until SIGINT, SIGTERM or SIGHUP. On the way out every child process is
 stopped and the temporary directory removed.
@@ -35,29 +35,32 @@ from typing import IO
 import aiohttp
 import yaml
 
-from .exporter import fleet
-from .logs import setup_logging
-from .prometheus import kit
-from .prometheus.inventory import Inventory, load_inventory
-from .prometheus.promconfig import build_prometheus_config
-from .query.api import ApiSettings, build_app, serve_api
-from .query.client import PrometheusClient, PrometheusError
-from .query.render import render_nodes, render_overview
-from .query.rollups import Rollups
-from .settings import ConfigError, demo_schema, format_duration
-from .workloads import spark_app
+from ..exporter import fleet
+from ..logs import setup_logging
+from ..prometheus import kit
+from ..prometheus.inventory import Inventory, load_inventory
+from ..prometheus.promconfig import build_prometheus_config
+from ..query.api import ApiSettings, build_app, serve_api
+from ..query.client import PrometheusClient, PrometheusError
+from ..query.render import render_nodes, render_overview
+from ..query.rollups import Rollups
+from ..settings import Schema, Settings, demo_schema, format_duration
+from ..settings.parser import Parser
+from ..workloads import spark_app
+from .runner import PROG, Command, fail, run
 
 VLLM_MODEL = "meta-llama/Llama-3.1-8B-Instruct"  # the simulated vLLM's model_name
 VLLM_VERSION = "0.12"
 SPARK_APP_NAME = "spark-exporter-demo"
 
-PROG = "spark-exporter demo"
+NAME = "demo"
 CLEAR = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=PROG,
+def build_parser() -> Parser:
+    """The ``demo`` parser: every setting of :func:`demo_schema`."""
+    p = Parser(
+        prog=f"{PROG} {NAME}",
         description="Run a simulated two-node DGX Spark cluster with "
         "Prometheus and the JSON API, and show a live overview. Ctrl-C stops it all.",
     )
@@ -204,12 +207,13 @@ async def start_exporters(demo: Demo, ns: argparse.Namespace) -> list[tuple[str,
 
 
 async def start_fleet(demo: Demo, ns: argparse.Namespace, timeout: float = 120.0) -> list[tuple[str, str]]:
-    """All nodes from one fleet simulator process (:mod:`.exporter.fleet`); (node, address) once it listens.
+    """All nodes from one fleet simulator process (``python -m spark_exporter.commands.fleet``); (node, address)
+    once it listens.
 
     Raises RuntimeError when it exits or has not listed its ports within ``timeout`` seconds.
     """
     ports_file = demo.workdir / "fleet-ports.json"
-    argv = [sys.executable, "-m", "spark_exporter.exporter.fleet", f"--nodes={ns.nodes}",
+    argv = [sys.executable, "-m", "spark_exporter.commands.fleet", f"--nodes={ns.nodes}",
             f"--profile={ns.profile}", f"--ports-file={ports_file}"]
     child = demo.spawn("exporter-fleet", argv, 0)
     deadline = time.monotonic() + timeout
@@ -297,7 +301,7 @@ async def show(rollups: Rollups, header: str, tty: bool, seen: set[str]) -> None
     sys.stdout.flush()
 
 
-async def run(ns: argparse.Namespace, demo: Demo) -> None:
+async def run_demo(ns: argparse.Namespace, demo: Demo) -> None:
     """Run the demo until a signal (SIGINT, SIGTERM, SIGHUP) or the duration: start the cluster and API,
     then redraw the cluster overview every refresh interval.
     """
@@ -360,18 +364,12 @@ async def run(ns: argparse.Namespace, demo: Demo) -> None:
     await api_task
 
 
-def main(argv: Sequence[str]) -> int:
-    """``spark-exporter demo``: exit status 0, 1 (start-up failed, no prometheus binary) or 2 (bad settings)."""
-    try:
-        _, cfg = demo_schema().parse_args(_parser(), argv, os.environ)
-    except ConfigError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    if cfg.check_only:
-        print("\n".join(cfg.describe()))
-        return 0
-    setup_logging("error", "logfmt")  # warnings would scroll the live screen
-    ns = argparse.Namespace(
+def _schema(ns: argparse.Namespace) -> Schema:
+    return demo_schema()
+
+
+def _prepare(ns: argparse.Namespace, cfg: Settings) -> argparse.Namespace:
+    return argparse.Namespace(
         nodes=cfg["nodes"],
         profile=cfg["profile"],
         scrape_interval=format_duration(cfg["scrape-interval"]),  # for prometheus.yml
@@ -380,26 +378,24 @@ def main(argv: Sequence[str]) -> int:
         duration_s=cfg["duration"],
         api_port=cfg["api-port"],
     )
+
+
+def _execute(ns: argparse.Namespace) -> int:
+    setup_logging("error", "logfmt")  # warnings would scroll the live screen
     ns.prometheus = shutil.which("prometheus")
     if ns.prometheus is None:
-        print(
-            f"{PROG}: error: no 'prometheus' binary on PATH ('./dev.sh demo' installs it)",
-            file=sys.stderr,
-        )
-        return 1
+        return fail(COMMAND.prog, "no 'prometheus' binary on PATH ('./dev.sh demo' installs it)")
     try:
         kit.asset_dir("rules")
     except kit.KitError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1
+        return fail(COMMAND.prog, str(e))
     ns.spark_unavailable = spark_app.unavailable_reason()
     demo = Demo(Path(tempfile.mkdtemp(prefix="spark-exporter-demo-")))
     code = 0
     try:
-        asyncio.run(run(ns, demo))
-    except (RuntimeError, ConfigError, OSError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        code = 1
+        asyncio.run(run_demo(ns, demo))
+    except (RuntimeError, OSError) as e:
+        code = fail(COMMAND.prog, str(e))
     except KeyboardInterrupt:  # a second Ctrl-C during start-up or shutdown
         pass
     finally:
@@ -407,3 +403,11 @@ def main(argv: Sequence[str]) -> int:
         shutil.rmtree(demo.workdir, ignore_errors=True)
         print(f"demo: stopped {len(demo.children)} processes, removed {demo.workdir}", flush=True)
     return code
+
+
+COMMAND = Command(NAME, build_parser, _schema, _prepare, _execute)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``spark-exporter demo``: exit status 0, 1 (start-up failed, no prometheus binary) or 2 (bad settings)."""
+    return run(COMMAND, argv)
