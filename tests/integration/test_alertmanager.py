@@ -41,7 +41,8 @@ from procs import (
     tempdir,
     wait_for,
 )
-from spark_exporter.nvml.record import record
+from spark_exporter.commands.gpu import record
+from spark_exporter.exporter.daemon import load_config
 from spark_exporter.prometheus import alertmanager as am
 from spark_exporter.prometheus.inventory import load_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
@@ -189,7 +190,7 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("alerting")
     libdir = compile_library(root / "fakenvml")
-    profile = profile_from_recording(record(["--gpu.simulate=gb10", "--gpu.seed=1"]))
+    profile = profile_from_recording(record(load_config(["--gpu.simulate=gb10", "--gpu.seed=1"], {})))
     profile_path = root / "gb10.json"
     profile_path.write_text(json.dumps(profile))
     fake_env = {"LD_LIBRARY_PATH": str(libdir), "FAKENVML_PROFILE": str(profile_path)}
