@@ -1,7 +1,8 @@
-"""``spark-exporter demo``: a two-node simulated DGX Spark cluster, end to end, in one terminal.
+"""``spark-exporter demo``: a simulated DGX Spark cluster (two nodes unless ``--nodes``), end to end, in one terminal.
 
-It starts two exporters with simulated GB10 GPUs (host metrics are this machine's), a simulated vLLM
-0.12 server on the first node (:mod:`spark_exporter.workloads.vllm_sim`), a small real local Spark application with
+It starts one exporter per node with simulated GB10 GPUs (host metrics are this machine's; past 16 nodes,
+up to 256, one fleet simulator process, :mod:`spark_exporter.exporter.fleet`, serves them all), a simulated
+vLLM 0.12 server on the first node (:mod:`spark_exporter.workloads.vllm_sim`), a small real local Spark application with
 a slow job in a loop on the first node when PySpark and a Java 17+ runtime are present
 (:mod:`spark_exporter.workloads.spark_app`; otherwise one line says how to enable it), a real Prometheus from PATH
 with the generated ``prometheus.yml`` and ``rules/``, and the JSON API, then redraws a cluster overview
@@ -34,6 +35,7 @@ from typing import IO
 import aiohttp
 import yaml
 
+from ..exporter import fleet
 from ..logs import setup_logging
 from ..prometheus import kit
 from ..prometheus.inventory import Inventory, load_inventory
@@ -186,14 +188,10 @@ def start_spark(demo: Demo) -> Child:
     return demo.spawn("spark-app", argv, port, env)
 
 
-async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, Child]:
-    """Start the simulated exporters, the vLLM simulator, Spark (when available) and Prometheus.
-
-    Returns the inventory and the Prometheus child once Prometheus is ready; RuntimeError if one fails.
-    """
-    spark = start_spark(demo) if ns.spark_unavailable is None else None  # first: its JVM takes longest
+async def start_exporters(demo: Demo, ns: argparse.Namespace) -> list[tuple[str, str]]:
+    """One spark-exporter daemon per node (all collectors, simulated GPUs); (node, address) once all are ready."""
     exporters = []
-    for i in range(ns.nodes):
+    for i, name in enumerate(fleet.node_names(ns.nodes)):
         port = free_port()
         argv = [
             sys.executable,
@@ -203,7 +201,42 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
             f"--gpu.simulate={ns.profile}",
             f"--gpu.seed={i + 1}",
         ]
-        exporters.append(demo.spawn(f"exporter-spark-{i + 1:02d}", argv, port))
+        exporters.append((name, demo.spawn(f"exporter-{name}", argv, port)))
+    await asyncio.gather(*(wait_ready(demo, c, "/-/ready") for _, c in exporters))
+    return [(name, f"127.0.0.1:{c.port}") for name, c in exporters]
+
+
+async def start_fleet(demo: Demo, ns: argparse.Namespace, timeout: float = 120.0) -> list[tuple[str, str]]:
+    """All nodes from one fleet simulator process (``python -m spark_exporter.commands.fleet``); (node, address)
+    once it listens.
+
+    Raises RuntimeError when it exits or has not listed its ports within ``timeout`` seconds.
+    """
+    ports_file = demo.workdir / "fleet-ports.json"
+    argv = [sys.executable, "-m", "spark_exporter.commands.fleet", f"--nodes={ns.nodes}",
+            f"--profile={ns.profile}", f"--ports-file={ports_file}"]
+    child = demo.spawn("exporter-fleet", argv, 0)
+    deadline = time.monotonic() + timeout
+    while not ports_file.exists():
+        if child.popen.poll() is not None:
+            raise RuntimeError(f"the fleet simulator exited with {child.popen.returncode}:\n{demo.log_tail(child)}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the fleet simulator did not listen within {timeout:g}s:\n{demo.log_tail(child)}")
+        await asyncio.sleep(0.2)
+    ports = json.loads(ports_file.read_text())["nodes"]
+    return [(name, f"127.0.0.1:{port}") for name, port in ports.items()]
+
+
+async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, Child]:
+    """Start the simulated exporters, the vLLM simulator, Spark (when available) and Prometheus.
+
+    Returns the inventory and the Prometheus child once Prometheus is ready; RuntimeError if one fails.
+    """
+    spark = start_spark(demo) if ns.spark_unavailable is None else None  # first: its JVM takes longest
+    if ns.nodes > fleet.PROCESS_PER_NODE_MAX:
+        exporter_addresses = await start_fleet(demo, ns)
+    else:
+        exporter_addresses = await start_exporters(demo, ns)
     vport = free_port()
     vllm = demo.spawn(
         "vllm-spark-01",
@@ -211,11 +244,9 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
          f"--listen=127.0.0.1:{vport}", f"--model={VLLM_MODEL}", "--seed=1"],
         vport,
     )
-    await asyncio.gather(*(wait_ready(demo, c, "/-/ready") for c in exporters), wait_ready(demo, vllm, "/metrics"))
+    await wait_ready(demo, vllm, "/metrics")
     inv_path = demo.workdir / "inventory.yml"
-    nodes: list[dict[str, str]] = [
-        {"name": f"spark-{i + 1:02d}", "exporter": f"127.0.0.1:{c.port}"} for i, c in enumerate(exporters)
-    ]
+    nodes: list[dict[str, str]] = [{"name": name, "exporter": address} for name, address in exporter_addresses]
     nodes[0]["vllm"] = f"127.0.0.1:{vllm.port}"
     if spark is not None:
         nodes[0]["spark"] = f"127.0.0.1:{spark.port}"
@@ -243,6 +274,14 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
     )
     await wait_ready(demo, prom, "/-/ready")
     return inventory, prom
+
+
+def _node_summary(inventory: Inventory, shown: int = 4) -> str:
+    """``spark-01 (127.0.0.1:PORT), ...``; past ``shown`` nodes, the first ones and the count."""
+    names = [f"{n.name} ({n.exporter})" for n in inventory.nodes]
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f", ... ({len(names)} nodes)"
 
 
 async def show(rollups: Rollups, header: str, tty: bool, seen: set[str]) -> None:
@@ -302,7 +341,7 @@ async def run_demo(ns: argparse.Namespace, demo: Demo) -> None:
     header = (
         f"Command Center page {page_url}\n"
         f"Prometheus {prom.url}   API {api_url}\n"
-        f"nodes: {', '.join(f'{n.name} ({n.exporter})' for n in inventory.nodes)}\n"
+        f"nodes: {_node_summary(inventory)}\n"
         f"workloads on spark-01: vLLM {VLLM_VERSION} simulator ({VLLM_MODEL})"
         f"{', Spark ' + SPARK_APP_NAME if ns.spark_unavailable is None else ''}\n"
         f"inventory {inv}; try in another terminal:\n"

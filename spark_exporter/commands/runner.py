@@ -26,7 +26,7 @@ __all__ = ["PROG", "SUBCOMMANDS", "Command", "fail", "run"]
 
 #: subcommand -> (module under spark_exporter.commands, one-line summary for ``spark-exporter --help``)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "config": ("config", "generate prometheus.yml, the rule files and the Grafana dashboards"),
+    "config": ("config", "generate prometheus.yml, alertmanager.yml, a remote-write set-up, the rules and dashboards"),
     "query": ("query", "print cluster telemetry from Prometheus as a table or JSON"),
     "api": ("api", "serve the cluster telemetry JSON API and the Command Center page"),
     "demo": ("demo", "run a simulated cluster with Prometheus and the API on this machine"),

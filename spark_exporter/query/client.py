@@ -20,8 +20,9 @@ import math
 import os
 import re
 import socket
+import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -173,6 +174,8 @@ class PrometheusClient:
         # saved, so none is asked for. A proxy may compress anyway; _read_body inflates that under the cap.
         self.headers = {"Accept-Encoding": "identity", **dict(headers or {}), **self.http_config.headers()}
         self.queries_issued = 0  # HTTP requests sent, for tests and benchmarks
+        # Called after every HTTP request with (API path, seconds, succeeded): the API's /metrics.
+        self.on_query: Callable[[str, float, bool], None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> PrometheusClient:
@@ -238,8 +241,20 @@ class PrometheusClient:
                 await asyncio.sleep(delay)
 
     async def _once(self, path: str, params: dict[str, str]) -> tuple[dict[str, Any], Meta]:
-        url = self.base_url + path
         self.queries_issued += 1
+        if self.on_query is None:
+            return await self._request(path, params)
+        start = time.perf_counter()
+        ok = False
+        try:
+            answer = await self._request(path, params)
+            ok = True
+            return answer
+        finally:
+            self.on_query(path, time.perf_counter() - start, ok)
+
+    async def _request(self, path: str, params: dict[str, str]) -> tuple[dict[str, Any], Meta]:
+        url = self.base_url + path
         cfg = self.http_config
         try:
             async with self._get_session().get(

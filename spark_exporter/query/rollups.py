@@ -234,8 +234,9 @@ class Rollups:
             k: mapping.by_node(parts.get(k))
             for k in ("utilization", "temperature", "power_draw", "memory_used_mb", "gpu_count", "cpu_utilization")
         }
+        health = mapping.nodes_health(targets, names)
         for name in names:
-            up, stale = mapping.node_health(targets, name)
+            up, stale = health[name]
             count = cols["gpu_count"].get(name)
             summary = NodeSummary(
                 node=name,

@@ -11,9 +11,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from helpers.procs import REPO
-from spark_exporter.exporter.daemon import load_config
 from spark_exporter.collectors import load_all
 from spark_exporter.collectors.base import Collector, Paths
+from spark_exporter.exporter.daemon import load_config
 from spark_exporter.exporter.exposition import render
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "host"
