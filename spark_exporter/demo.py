@@ -34,6 +34,7 @@ from typing import IO
 import aiohttp
 import yaml
 
+from .collectors._files import read_tail
 from .logs import setup_logging
 from .prometheus import kit
 from .prometheus.inventory import Inventory, load_inventory
@@ -119,9 +120,9 @@ class Demo:
         return child
 
     def log_tail(self, child: Child) -> str:
-        """The last 2000 characters of the child's log, or ``""`` if it cannot be read."""
+        """The last 2000 bytes of the child's log (as text), or ``""`` if it cannot be read."""
         with contextlib.suppress(OSError):
-            return (self.workdir / f"{child.name}.log").read_text(errors="replace")[-2000:]
+            return read_tail(str(self.workdir / f"{child.name}.log"), 2000).decode("utf-8", errors="replace")
         return ""
 
     def stop_all(self) -> None:
