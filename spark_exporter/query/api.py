@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from .. import __version__
-from ..http.errors import ErrorMap
+from ..http.errors import ErrorMap, json_answer
 from ..http.server import Limits, make_app, serve
 from ..http.webconfig import WebConfig
 from ..prometheus.inventory import valid_node_name
@@ -82,7 +82,7 @@ async def _cached(
 
 
 def _respond(request: web.Request, result: Result, body: Any = None) -> web.Response:
-    resp = web.json_response(result.to_json() if body is None else body)
+    resp = json_answer(result.to_json() if body is None else body)
     resp.headers["X-Cache"] = "stale" if request.get("cache_stale") else "hit" if request.get("cache_hit") else "miss"
     return resp
 
@@ -179,12 +179,12 @@ async def inference(request: web.Request) -> web.Response:
 
 async def openapi(request: web.Request) -> web.Response:
     """GET /api/v1/openapi.json: the API's OpenAPI document."""
-    return web.json_response(openapi_document(__version__))
+    return json_answer(openapi_document(__version__))
 
 
 async def healthy(request: web.Request) -> web.Response:
     """GET /-/healthy: ``{"status": "ok"}`` while the server runs."""
-    return web.json_response({"status": "ok"})
+    return json_answer({"status": "ok"})
 
 
 def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
