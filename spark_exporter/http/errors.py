@@ -87,7 +87,8 @@ def error_middleware(errors: ErrorMap = (), log_interval: float = 60.0) -> Any:
                 if isinstance(e, cls):
                     if status >= 500:
                         log_upstream(request, e, kind)
-                    return json_error(status, kind, str(e))
+                    # An exception may carry headers for its answer (a 503's Retry-After).
+                    return json_error(status, kind, str(e), getattr(e, "headers", None))
             log.exception("request_failed", path=request.path)
             return json_error(500, "internal", "internal error")
 

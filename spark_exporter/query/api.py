@@ -25,6 +25,7 @@ from ..prometheus.inventory import valid_node_name
 from . import webui
 from .cache import RateLimiter, TtlCache
 from .client import (
+    AnswerBudgetSpent,
     BadResponse,
     InvalidParameter,
     PrometheusUnavailable,
@@ -62,6 +63,7 @@ CACHE_KEY = web.AppKey("cache", TtlCache)
 _ERRORS: ErrorMap = (
     (InvalidParameter, 400, "bad_parameter"),
     (UnknownNodeError, 404, "unknown_node"),
+    (AnswerBudgetSpent, 503, "busy"),
     (PrometheusUnavailable, 503, "prometheus_unavailable"),
     (QueryError, 502, "query_failed"),
     (BadResponse, 502, "bad_upstream_response"),

@@ -499,6 +499,7 @@ class Error(ApiModel):
     status: Literal["error"] = "error"
     error_type: str = Field(
         description="The kind of failure, e.g. bad_parameter, unknown_node, query_failed, "
-        "bad_upstream_response, prometheus_unavailable."
+        "bad_upstream_response, prometheus_unavailable, busy (the memory budget for Prometheus answers is spent; "
+        "see Retry-After)."
     )
     error: str = Field(description="One line for a person.")

@@ -53,6 +53,11 @@ PROMETHEUS_OPTIONS: tuple[Option, ...] = (
     int_option("prometheus.max-response-bytes", 16 * 1024 * 1024,
                "Largest Prometheus answer read, before and after decompression; larger answers are a 502.",
                minimum=1024, maximum=1024**3),
+    int_option("prometheus.answer-budget-bytes", 16 * 1024 * 1024,
+               "Prometheus answers held at once by all requests together (parsing costs about 5 times this "
+               "in memory); an answer that finds it spent waits up to 2 s, then is a 503 with Retry-After. At "
+               "least --prometheus.max-response-bytes.",
+               minimum=1024, maximum=1024**3),
     duration_option("prometheus.scrape-interval", 15.0,
                     "Scrape interval of that Prometheus; a target silent for twice this is stale.", positive=True),
 )

@@ -5,13 +5,22 @@ from __future__ import annotations
 import os
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident set size of ``pid`` and its children's threads (VmRSS), in bytes."""
+def _status(pid: int, key: str) -> int:
     with open(f"/proc/{pid}/status", encoding="ascii") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
-    raise OSError(f"no VmRSS for {pid}")
+    raise OSError(f"no {key} for {pid}")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of ``pid`` now (VmRSS), in bytes."""
+    return _status(pid, "VmRSS")
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The highest resident set size ``pid`` has had (VmHWM), in bytes."""
+    return _status(pid, "VmHWM")
 
 
 def cpu_seconds(pid: int) -> float:
