@@ -81,9 +81,13 @@ def run_exporter(argv: Sequence[str], subcommands: Sequence[str] = ()) -> int:
         return fail(str(e))
     if cfg.check_only:
         print("\n".join(cfg.describe()))
+        for warning in web_config.warnings:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
         return 0
     setup_logging(cfg["log.level"], cfg["log.format"])
     log = structlog.get_logger(component="main")
+    for warning in web_config.warnings:
+        log.warning("web_config_warning", warning=warning)
     try:
         collectors = make_collectors(cfg)
     except ConfigError as e:

@@ -92,8 +92,12 @@ def main(argv: Sequence[str]) -> int:
         return 2
     if cfg.check_only:
         print("\n".join(cfg.describe()))
+        for warning in settings.web_config.warnings:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
         return 0
     setup_logging(cfg["log.level"], cfg["log.format"])
+    for warning in settings.web_config.warnings:
+        log.warning("web_config_warning", warning=warning)
     app = build_app(rollups, settings)
 
     async def run() -> None:
