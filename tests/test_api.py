@@ -219,7 +219,7 @@ class TestSpecShapes:
         assert spark["applications"] == [] and "no Spark application scraped" in spark["missing"]["applications"]
         assert spark["totals"]["activeJobs"] is None and "totals.activeJobs" in spark["missing"]
         _, llm, _ = get(open_api, "/api/v1/inference")
-        assert llm["models"] == [] and "no vLLM target scraped" in llm["missing"]["models"]
+        assert llm["models"] == [] and "no vLLM, SGLang or llama.cpp target scraped" in llm["missing"]["models"]
         assert llm["totals"]["generationTokensPerSec"] is None and "totals.generationTokensPerSec" in llm["missing"]
 
 

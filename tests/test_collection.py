@@ -75,7 +75,8 @@ class Hanging(Collector):
 
 
 class FakeGpu(Collector):
-    name = "gpu"
+    name = "accelerator"  # not "gpu": the collection loop goes by Collector.kind, not by name
+    kind = "gpu"
 
     def collect(self) -> Iterable[Metric]:
         return []
@@ -154,7 +155,7 @@ class TestCollection:
         assert gzip.decompress(loop.snapshot.gzipped()) == loop.snapshot.body
 
     def test_self_metrics_include_node_exporter_names_for_host_collectors(self) -> None:
-        """node_scrape_collector_success/duration cover every collector but gpu, with node_exporter's HELP."""
+        """node_scrape_collector_success/duration cover the collectors of kind "host", with node_exporter's HELP."""
         loop = Collection([Good(CFG, Paths()), Broken(CFG, Paths()), FakeGpu(CFG, Paths())], timeout=1)
         snap = loop.collect_once()
         fams = parse_metrics(snap.body.decode())
@@ -164,7 +165,7 @@ class TestCollection:
         assert fams["node_scrape_collector_success"].documentation == "node_exporter: Whether a collector succeeded."
         assert fams["node_scrape_collector_duration_seconds"].documentation == (
             "node_exporter: Duration of a collector scrape.")
-        assert success_by_collector(snap.body)["gpu"] == 1.0
+        assert success_by_collector(snap.body)["accelerator"] == 1.0
 
     def test_a_collector_cannot_hide_the_self_metrics(self) -> None:
         """A collector serving a self-metric's name is left out of that family; the exporter's own is served."""
@@ -267,8 +268,8 @@ class TestExposition:
         assert "_total" not in text.replace("TOTAL_ENERGY", "")
 
     def test_exact_counter_importable_from_families(self) -> None:
-        """The exposition module re-exports the family type defined in exporter.families."""
-        from spark_exporter.exporter import families
+        """The exposition module re-exports the family type the collectors build (collectors.families)."""
+        from spark_exporter.collectors import families
         assert ExactCounterFamily is families.ExactCounterFamily
 
     def test_label_values_are_escaped(self) -> None:
@@ -358,7 +359,7 @@ class TestExposition:
         from prometheus_client.exposition import generate_latest
         from prometheus_client.metrics_core import InfoMetricFamily, SummaryMetricFamily
 
-        from spark_exporter.cli import load_config, make_collectors
+        from spark_exporter.exporter.daemon import load_config, make_collectors
 
         cfg = load_config(["--gpu.simulate=h100x2", "--no-gpu.process-metrics"], {})
         families: list[Metric] = []
@@ -431,12 +432,13 @@ class TestDiscovery:
             sys.modules.pop("spark_exporter.collectors.extra_probe", None)
 
     def test_every_shipped_module_registers_a_collector(self) -> None:
-        """Every module (or subpackage) of the collectors package but base and private helpers registers a
-        collector, and every collector comes from one."""
+        """Every module (or subpackage) of the collectors package but the named non-collectors (base, families)
+        and private helpers registers a collector, and every collector comes from one."""
         import pkgutil
 
         import spark_exporter.collectors as pkg
 
         registry = pkg.load_all()
-        modules = {m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")} - {"base"}
+        modules = {m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")}
+        modules -= {"base", "families"}
         assert {cls.__module__.split(".")[2] for cls in registry.values()} == modules

@@ -14,13 +14,13 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from procs import exporter, http_get, parse_metrics
-from spark_exporter.cli import load_config
 from spark_exporter.collectors import filesystem as filesystem_mod
 from spark_exporter.collectors import load_all
 from spark_exporter.collectors.base import Collector, Paths
 from spark_exporter.collectors.hwmon import chip_name, clean_name
 from spark_exporter.collectors.meminfo import parse_meminfo
 from spark_exporter.exporter.collection import Collection
+from spark_exporter.exporter.daemon import load_config
 from spark_exporter.exporter.exposition import render
 from spark_exporter.settings import ConfigError
 

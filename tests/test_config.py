@@ -15,7 +15,7 @@ import pytest
 
 from procs import PYTHON, free_port, start_process, tempdir
 from spark_exporter import cli
-from spark_exporter.cli import load_config
+from spark_exporter.exporter.daemon import load_config
 from spark_exporter.settings import (
     MAX_FILE_BYTES,
     ConfigError,
@@ -313,8 +313,8 @@ class TestOneModel:
             assert api[key] is query[key]
 
     @pytest.mark.parametrize(("module", "forbidden"), [
-        ("spark_exporter/query/cli.py", ("spark_exporter.query.api", "spark_exporter.query.api_cli")),
-        ("spark_exporter/demo.py", ("spark_exporter.query.cli",)),
+        ("spark_exporter/commands/query.py", ("spark_exporter.query.api", "spark_exporter.commands.api")),
+        ("spark_exporter/commands/demo.py", ("spark_exporter.commands.query",)),
     ])
     def test_no_module_imports_a_sibling_cli_or_server(self, module: str, forbidden: tuple[str, ...]) -> None:
         """The query CLI does not import the API server, and the demo does not import the query CLI."""

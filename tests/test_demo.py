@@ -8,17 +8,21 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from procs import PYTHON, http_get, wait_for
 from spark_exporter.workloads.spark_app import unavailable_reason
 
 BASE_CHILDREN = {"exporter-spark-01", "exporter-spark-02", "vllm-spark-01", "prometheus"}
+# IPv4 loopback as a process shows it: a JVM's dual-stack socket bound to 127.0.0.1 reads as ::ffff:127.0.0.1.
+LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
 
 
 def alive(pid: int) -> bool:
@@ -38,6 +42,20 @@ def group_alive(pgid: int) -> bool:
             if int(fields[2]) == pgid and fields[0] != "Z":
                 return True
     return False
+
+
+def listening_sockets(pid: int) -> list[tuple[str, str, int]]:
+    """(process name, address, port) of every listening TCP socket and bound UDP socket of ``pid`` and its
+    descendants (Spark's JVM included), from psutil's per-process net_connections."""
+    root = psutil.Process(pid)
+    found = []
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for conn in proc.net_connections(kind="inet"):
+                listening = conn.status == psutil.CONN_LISTEN or (conn.type == socket.SOCK_DGRAM and conn.laddr)
+                if listening and not conn.raddr:
+                    found.append((proc.name(), conn.laddr.ip, conn.laddr.port))
+    return found
 
 
 class Demo:
@@ -134,7 +152,8 @@ class TestDemo:
 
     def test_overview_shows_workloads(self) -> None:
         """With Java 17+ and PySpark here the demo runs Spark, and its overview has activeJobs and the vLLM
-        fields as numbers; the live table shows them."""
+        fields as numbers; the live table shows them. Every port the demo's processes listen on, Spark's
+        UI included, is on 127.0.0.1."""
         assert unavailable_reason() is None, "this test needs a Java 17+ runtime and PySpark (./dev.sh setup)"
         demo = Demo("--refresh=1s", "--scrape-interval=1s")
         state: dict[str, Any] | None = None
@@ -155,6 +174,9 @@ class TestDemo:
             wait_for(lambda: (rows := demo.workload_rows()).keys() == {"Spark jobs / tasks", "vLLM tokens/s"}
                      and not any("n/a" in v for v in rows.values()),
                      timeout=30, what=f"Spark jobs and vLLM tokens/s in the live table:\n{demo.output()[-2000:]}")
+            # Spark's UI is up (Prometheus scraped activeJobs from it), so its JVM listens by now.
+            assert [s for s in listening_sockets(state["pids"]["spark-app"]) if s[0] == "java"]
+            assert [s for s in listening_sockets(demo.popen.pid) if s[1] not in LOOPBACK] == []
             demo.popen.send_signal(signal.SIGTERM)
             assert demo.popen.wait(60) == 0
             assert not Path(state["tempdir"]).exists()

@@ -25,8 +25,8 @@ from test_gpu_helpers import (
 )
 
 from procs import wait_for
-from spark_exporter.cli import load_config
 from spark_exporter.collectors.gpu import READERS
+from spark_exporter.exporter.daemon import load_config
 from spark_exporter.exporter.exposition import render
 from spark_exporter.nvml.background import WatchedDevice
 from spark_exporter.nvml.catalogue import CatalogueError, load_catalogue, parse_catalogue

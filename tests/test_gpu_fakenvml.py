@@ -23,7 +23,8 @@ from fakenvml import compile_library, profile_from_recording
 from prometheus_client.metrics_core import Metric
 
 from procs import PYTHON, REPO, exporter, http_get, parse_metrics, wait_for
-from spark_exporter.nvml.record import record
+from spark_exporter.commands.gpu import record
+from spark_exporter.exporter.daemon import load_config
 
 SEED = 42
 OLD_DRIVER = ("nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetGraphicsRunningProcesses_v3",
@@ -41,7 +42,7 @@ def libdirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def recordings() -> dict[str, dict[str, Any]]:
     """Recordings of the simulator (seed 42) for each profile the fake library serves."""
-    return {p: record([f"--gpu.simulate={p}", f"--gpu.seed={SEED}"]) for p in ("gb10", "h100x8")}
+    return {p: record(load_config([f"--gpu.simulate={p}", f"--gpu.seed={SEED}"], {})) for p in ("gb10", "h100x8")}
 
 
 class FakeDriver:

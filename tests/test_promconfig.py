@@ -128,7 +128,7 @@ class TestConfigCommand:
         captured = capsys.readouterr()
         assert captured.out == ""
         assert captured.err.splitlines() == [
-            "spark-exporter: error: --scrape-interval: invalid duration 'soon' "
+            "spark-exporter config prometheus: error: --scrape-interval: invalid duration 'soon' "
             "(Prometheus syntax, e.g. 15s, 1m, 1m30s)"]
 
 
@@ -191,14 +191,14 @@ class TestInventoryErrors:
         ("does-not-exist.yml", "cannot read"),
     ])
     def test_bad_inventory_is_one_clear_error_line_and_exit_2(self, fixture: str, message: str) -> None:
-        """A bad inventory prints one 'spark-exporter: error:' line naming file and entry, and exits 2."""
+        """A bad inventory prints one 'spark-exporter config prometheus: error:' line naming file and entry; exit 2."""
         path = FIXTURES / fixture
         result = run_cli("--inventory", str(path))
         assert result.returncode == 2
         assert result.stdout == ""
         lines = result.stderr.splitlines()
         assert len(lines) == 1, result.stderr
-        assert lines[0].startswith(f"spark-exporter: error: inventory {path}")
+        assert lines[0].startswith(f"spark-exporter config prometheus: error: inventory {path}")
         assert message in lines[0]
 
     def test_missing_inventory_flag_is_a_usage_error(self) -> None:

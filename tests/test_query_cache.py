@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from spark_exporter.query.cache import RateLimiter, TtlCache, retry_after_header
+from spark_exporter.query.cache import TtlCache
 from spark_exporter.query.client import BadResponse, PrometheusUnavailable, QueryError
 
 
@@ -186,35 +186,3 @@ class TestStaleServing:
         clock.now += 59
         answer = await cache.fetch("k", up)
         assert (answer.value, answer.stale_reason) == ("answer 2", "down")
-
-class TestRateLimiter:
-    def test_burst_then_refusal_with_wait(self) -> None:
-        """A client gets `burst` requests at once, then a wait of 1/rate seconds for the next."""
-        clock = Clock()
-        rl = RateLimiter(rate=2.0, burst=3, clock=clock)
-        assert [rl.acquire("a") for _ in range(3)] == [None, None, None]
-        assert rl.acquire("a") == pytest.approx(0.5)
-        clock.now += 0.5
-        assert rl.acquire("a") is None
-
-    def test_clients_are_limited_separately(self) -> None:
-        """One client's exhausted bucket does not limit another client."""
-        rl = RateLimiter(rate=1.0, burst=1, clock=Clock())
-        assert rl.acquire("a") is None and rl.acquire("a") is not None
-        assert rl.acquire("b") is None
-
-    def test_zero_rate_disables(self) -> None:
-        """rate=0 lets everything through."""
-        rl = RateLimiter(rate=0, burst=1, clock=Clock())
-        assert all(rl.acquire("a") is None for _ in range(100))
-
-    def test_tracked_clients_are_bounded(self) -> None:
-        """At most max_clients buckets are kept; the least recently seen go first."""
-        rl = RateLimiter(rate=1.0, burst=1, clock=Clock(), max_clients=2)
-        for c in ("a", "b", "c"):
-            rl.acquire(c)
-        assert list(rl._buckets) == ["b", "c"]
-
-    def test_retry_after_is_whole_seconds_at_least_one(self) -> None:
-        """Retry-After rounds up and is never 0."""
-        assert [retry_after_header(x) for x in (0.01, 1.0, 1.2)] == ["1", "1", "2"]

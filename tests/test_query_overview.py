@@ -118,7 +118,8 @@ class TestOverviewAggregation:
         assert ov.firing_alerts == 2
 
     def test_a_zero_rate_is_a_reading_not_missing(self, workload_prometheus: tuple[str, Path]) -> None:
-        """A constant token counter gives 0 tokens/s, a reading, with no reason under missing."""
+        """A constant token counter gives 0 tokens/s, a reading, with no reason under missing (vLLM's and
+        every engine's figure)."""
         url, inv = workload_prometheus
         ov = wait_for(
             lambda: (o := overview(url, inv)[0]).vllm_generation_tokens_per_sec is not None and o,
@@ -127,6 +128,8 @@ class TestOverviewAggregation:
         )
         assert ov.vllm_generation_tokens_per_sec == 0.0
         assert "vllmGenerationTokensPerSec" not in ov.missing
+        assert ov.inference_generation_tokens_per_sec == 0.0
+        assert "inferenceGenerationTokensPerSec" not in ov.missing
 
     def test_missing_gpu_rules_cost_one_fallback_query(self, workload_prometheus: tuple[str, Path]) -> None:
         """Without GPU rule series the overview asks the raw series once more; GPU figures are None with reasons."""

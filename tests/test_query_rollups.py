@@ -181,6 +181,7 @@ class TestClusterOverview:
             ("vllm_requests_running", "vllmRequestsRunning"),
             ("vllm_requests_waiting", "vllmRequestsWaiting"),
             ("vllm_generation_tokens_per_sec", "vllmGenerationTokensPerSec"),
+            ("inference_generation_tokens_per_sec", "inferenceGenerationTokensPerSec"),
         ):
             assert getattr(ov, field) is None
             assert ov.missing[key]

@@ -246,12 +246,12 @@ class TestCli:
         assert row[1:4] == ["spark-exporter-test", SPARK_NODE, "1"]
 
     def test_inference_table_and_json(self, workloads: WorkloadCluster) -> None:
-        """``query inference`` prints one row per node with its model; the JSON has both models."""
+        """``query inference`` prints one row per node with its engine and model; the JSON has both models."""
         every_model(workloads)
         table = query(workloads, "inference")
         assert table.returncode == 0, table.stderr
         got = rows(table.stdout)
         for node, model in VLLM_MODELS.items():
-            assert got[node][1] == model and got[node][4] != "n/a"
+            assert got[node][1:3] == ["vllm", model] and got[node][5] != "n/a"
         doc = json.loads(query(workloads, "--format=json", "inference").stdout)
         assert {m["node"] for m in doc["models"]} == set(VLLM_NODES)

@@ -196,14 +196,23 @@ class TestServer:
             assert "error:" in result.stderr
 
     def test_serves_metrics_and_health(self) -> None:
-        """The server answers /metrics in the text format with vLLM's names (colons kept), /health, and 404."""
+        """The server answers /metrics through prometheus_client's negotiation, as vLLM does: the text format
+        with vLLM's names (colons kept) without an Accept header, OpenMetrics with names escaped to
+        underscores for Prometheus 2.x's header (prometheus_client >= 0.23.1), colons for Prometheus 3.x's;
+        /health, and 404 elsewhere."""
+        from inference_targets import PROMETHEUS_2_ACCEPT, PROMETHEUS_3_ACCEPT
+
         from workload_cluster import vllm_simulator
         with vllm_simulator("0.12", "m", seed=1) as proc:
-            status, body, headers = http_get(f"{proc.url}/metrics",
-                                             headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+            status, body, headers = http_get(f"{proc.url}/metrics")
             assert status == 200 and headers["Content-Type"].startswith("text/plain;")
             names = {f.name for f in text_string_to_metric_families(body.decode())}
             assert "vllm:generation_tokens" in names and not any(n.startswith("vllm_") for n in names)
+            for accept, prefix in ((PROMETHEUS_2_ACCEPT, "vllm_generation_tokens_total"),
+                                   (PROMETHEUS_3_ACCEPT, "vllm:generation_tokens_total")):
+                status, body, headers = http_get(f"{proc.url}/metrics", headers={"Accept": accept})
+                assert status == 200 and headers["Content-Type"].startswith("application/openmetrics-text;")
+                assert any(line.startswith(prefix + "{") for line in body.decode().splitlines()), accept
             assert http_get(f"{proc.url}/health")[0] == 200
             assert http_get(f"{proc.url}/nope")[0] == 404
         assert free_port()  # the port is released with the process

@@ -105,9 +105,6 @@ def tls_status(port: int, ca: Path, cert: tuple[Path, Path] | None) -> int | Non
 # as Go's crypto/tls gives them; None means the connection is refused.
 CLIENT_AUTH_MODES = {
     "NoClientCert": (200, 200, 200),
-    "RequestClientCert": (200, 200, 200),
-    "RequireAnyClientCert": (None, 200, 200),
-    "RequireClientCert": (None, 200, 200),
     "VerifyClientCertIfGiven": (200, 200, None),
     "RequireAndVerifyClientCert": (None, 200, None),
 }
@@ -141,18 +138,23 @@ class TestClientAuth:
         assert r.returncode == 2 and "Traceback" not in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and "client_auth_type" in r.stderr
 
-    def test_accept_any_modes_are_refused_when_they_cannot_be_honoured(self, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-        """Without a libssl to install the accept-any callback in, RequireAnyClientCert is refused, not verified."""
-        import spark_exporter.http.anycert as anycert
-
+    @pytest.mark.parametrize(("mode", "instead"), [("RequestClientCert", "VerifyClientCertIfGiven"),
+                                                   ("RequireAnyClientCert", "RequireAndVerifyClientCert"),
+                                                   ("RequireClientCert", "RequireAndVerifyClientCert")])
+    def test_accept_any_modes_are_refused_at_start(self, tmp_path: Path, mode: str, instead: str) -> None:
+        """Go's accept-any-certificate modes, which Python's ssl cannot honour, stop start-up with one line
+        saying why and which verifying mode to use instead, exit 2."""
         make_ca(tmp_path)
-        monkeypatch.setattr(anycert, "_loaded_libssl", lambda: None)
         wc = tmp_path / "web.yml"
         wc.write_text("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-                      "  client_auth_type: RequireAnyClientCert\n")
-        with pytest.raises(ConfigError, match="cannot be honoured"):
-            load_web_config(str(wc))
+                      f"  client_auth_type: {mode}\n")
+        r = subprocess.run([PYTHON, "-m", "spark_exporter", f"--web.config.file={wc}",
+                            f"--web.listen-address=127.0.0.1:{free_port()}"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and mode in lines[0] and "without verifying" in lines[0]
+        assert f"use {instead}" in lines[0]
 
     def test_ca_without_a_policy_is_refused(self, tmp_path: Path) -> None:
         """client_ca_file with NoClientCert is refused, as exporter-toolkit refuses it."""

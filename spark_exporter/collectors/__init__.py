@@ -14,7 +14,7 @@ from .base import Collector, Paths
 REGISTRY: dict[str, type[Collector]] = {}
 
 # Modules of this package that hold no collector.
-_NOT_COLLECTORS = frozenset({"base"})
+_NOT_COLLECTORS = frozenset({"base", "families"})
 
 
 def register(cls: type[Collector]) -> type[Collector]:

@@ -11,11 +11,10 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from ..settings import ExporterConfig
+from ..settings import ExporterConfig, compile_option, regex_option
 from . import register
 from ._files import read_text
 from .base import Collector, Paths
-from .netdev import compile_option, regex_option
 
 
 def parse_arp(text: str) -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import structlog
 from prometheus_client.metrics_core import Metric
@@ -61,6 +61,9 @@ class Collector:
 
     name: ClassVar[str]
     default_enabled: ClassVar[bool] = True
+    #: ``"host"`` (node_exporter's kind: its health is also served as ``node_scrape_collector_*``) or
+    #: ``"gpu"`` (only ``spark_exporter_collector_*``).
+    kind: ClassVar[Literal["host", "gpu"]] = "host"
     #: Extra settings this collector reads from the config (``gpu.simulate`` ...).
     options: ClassVar[tuple[Option, ...]] = ()
     #: Whether ``collect()`` may return ForeignFamily families (then the collection also serves

@@ -26,11 +26,10 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..settings import ExporterConfig, bool_option
+from ..settings import ExporterConfig, bool_option, compile_option, regex_option
 from . import register
 from ._files import list_dir, read_int, read_text
 from .base import Collector, Paths
-from .netdev import compile_option, regex_option
 
 # Column order of a "cpuN" line in /proc/stat (see proc(5)); values are in USER_HZ ticks.
 MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")

@@ -20,11 +20,10 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..settings import ExporterConfig, str_option
+from ..settings import ExporterConfig, compile_option, regex_option, str_option
 from . import register
 from ._files import read_attr, read_text
 from .base import Collector, Paths
-from .netdev import compile_option, regex_option
 
 SECTOR = 512.0  # bytes per /proc/diskstats sector
 MS = 0.001  # seconds per millisecond

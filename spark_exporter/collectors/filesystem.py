@@ -19,11 +19,10 @@ from dataclasses import dataclass
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from ..settings import ExporterConfig, duration_option
+from ..settings import ExporterConfig, compile_option, duration_option, regex_option
 from . import register
 from ._files import read_text
 from .base import Collector, Paths
-from .netdev import compile_option, regex_option
 
 DEFAULT_MOUNT_POINTS_EXCLUDE = (
     r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"

@@ -20,11 +20,10 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..settings import ExporterConfig
+from ..settings import ExporterConfig, compile_option, regex_option
 from . import register
 from ._files import read_text
 from .base import Collector, Paths
-from .netdev import compile_option, regex_option
 
 _INVALID = re.compile(r"[^a-z0-9:_]")
 _FILENAME = re.compile(r"^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$")

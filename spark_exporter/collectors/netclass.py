@@ -18,10 +18,9 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..settings import ExporterConfig, bool_option
+from ..settings import ExporterConfig, bool_option, compile_option, regex_option
 from . import _files, register
 from .base import Collector, Paths
-from .netdev import compile_option, regex_option
 
 # sysfs attribute -> (metric suffix, HELP). Values parse like node_exporter's (0x-prefixed hex allowed).
 GAUGES: dict[str, tuple[str, str]] = {

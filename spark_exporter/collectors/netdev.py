@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
-from ..settings import ExporterConfig, compile_option, regex_option  # noqa: F401 - re-exported for collectors
+from ..settings import ExporterConfig, compile_option, regex_option
 from . import register
 from ._files import list_dir, read_int, read_text
 from .base import Collector, Paths

@@ -15,11 +15,10 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from ..settings import ExporterConfig
+from ..settings import ExporterConfig, compile_option, regex_option
 from . import register
 from ._files import list_dir, read_attr
 from .base import Collector, Paths
-from .netdev import compile_option, regex_option
 
 # metric suffix -> (sysfs file, scale); node_exporter's names
 VALUES: dict[str, tuple[str, float]] = {

@@ -11,11 +11,10 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import Metric, UnknownMetricFamily
 
-from ..settings import ExporterConfig
+from ..settings import ExporterConfig, compile_option, regex_option
 from . import register
 from ._files import read_text
 from .base import Collector, Paths
-from .netdev import compile_option, regex_option
 
 DEFAULT_FIELDS = r"^(oom_kill|pgpg|pswp|pg.*fault).*"
 

@@ -38,8 +38,6 @@ log = structlog.get_logger(component="collection")
 DEFAULT_TIMEOUT = 5.0  # seconds per collector: half of Prometheus' default scrape_timeout (10 s)
 DEFAULT_MIN_AGE = 1.0  # seconds
 
-# Collectors whose health is also served under node_exporter's self-metric names: every host collector.
-_NOT_NODE_COLLECTORS = frozenset({"gpu"})
 #: Namespaces a foreign family (a text file's) may never write: the textfile collector's and the exporter's.
 RESERVED_PREFIXES = ("node_textfile_", "spark_exporter_")
 _MAX_LOGGED_DROPS = 1000  # distinct dropped names logged once each; beyond that, counted only
@@ -145,6 +143,9 @@ class Collection:
     def __init__(self, collectors: Sequence[Collector], timeout: float = DEFAULT_TIMEOUT,
                  min_age: float = DEFAULT_MIN_AGE, extra_info: dict[str, str] | None = None) -> None:
         self.collectors = list(collectors)
+        # Collectors whose health is also served under node_exporter's self-metric names: the host ones,
+        # as each collector class says (Collector.kind).
+        self._host = frozenset(c.name for c in self.collectors if c.kind == "host")
         self.timeout = timeout
         self.min_age = min_age
         # collector -> (batch, index) of a call that overran its deadline and may still be running
@@ -348,7 +349,7 @@ class Collection:
             ok = 1.0 if r.success else 0.0
             success.add_metric([r.name], ok)
             duration.add_metric([r.name], r.duration)
-            if r.name not in _NOT_NODE_COLLECTORS:
+            if r.name in self._host:
                 node_success.add_metric([r.name], ok)
                 node_duration.add_metric([r.name], r.duration)
         last = GaugeMetricFamily("spark_exporter_last_collection_timestamp_seconds",

@@ -1,7 +1,7 @@
 """Render metric families to the Prometheus text format 0.0.4.
 
 The bytes are prometheus-client's ``generate_latest`` output (a test holds the two together), with
-one difference: an :class:`~spark_exporter.exporter.families.ExactCounterFamily` (a DCGM counter
+one difference: an :class:`~spark_exporter.collectors.families.ExactCounterFamily` (a DCGM counter
 without ``_total``) gets ``# TYPE X counter`` where the library writes ``# TYPE X gauge``, which is
 what dcgm-exporter writes (the golden tests in ``tests/golden/`` pin those bytes).
 
@@ -36,7 +36,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
 
-from .families import ExactCounterFamily
+from ..collectors.families import ExactCounterFamily
 
 __all__ = ["CONTENT_TYPE", "ExactCounterFamily", "Renderer", "check", "render"]
 

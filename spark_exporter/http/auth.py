@@ -21,12 +21,12 @@ import base64
 import binascii
 import enum
 import hashlib
-import math
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import bcrypt
+
+from .ratelimit import TokenBuckets
 
 
 class Outcome(enum.Enum):
@@ -64,38 +64,6 @@ def parse_basic(header: str | None) -> tuple[bytes, bytes] | None:
     return (user, password) if sep else None
 
 
-class FailureThrottle:
-    """Token bucket of failed attempts per client; at most ``max_clients`` tracked (LRU)."""
-
-    def __init__(self, burst: int, rate: float, clock: Callable[[], float] = time.monotonic,
-                 max_clients: int = 10000) -> None:
-        self.burst = float(burst)
-        self.rate = rate  # failures forgiven per s
-        self.clock = clock
-        self.max_clients = max_clients
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, time)
-
-    def _tokens(self, client: str) -> float:
-        now = self.clock()
-        tokens, last = self._buckets.get(client, (self.burst, now))
-        return min(self.burst, tokens + (now - last) * self.rate)
-
-    def wait(self, client: str) -> float | None:
-        """None if ``client`` may try again now, else the seconds until it may."""
-        tokens = self._tokens(client)
-        return None if tokens >= 1 else (1 - tokens) / self.rate
-
-    def failed(self, client: str) -> None:
-        """Spend one token of ``client``'s failure bucket; the least recently failing clients beyond
-        ``max_clients`` are forgotten.
-        """
-        tokens = self._tokens(client)
-        self._buckets.pop(client, None)
-        self._buckets[client] = (max(0.0, tokens - 1), self.clock())
-        while len(self._buckets) > self.max_clients:
-            self._buckets.popitem(last=False)
-
-
 class BasicAuth:
     """Checks ``Authorization`` headers against ``users`` (name -> bcrypt hash, ``$2b$`` form)."""
 
@@ -111,7 +79,7 @@ class BasicAuth:
         self._sem: asyncio.Semaphore | None = None
         self._waiting = 0
         self._max_waiting = max_waiting
-        self.throttle = FailureThrottle(failure_burst, failure_rate)
+        self.throttle = TokenBuckets(failure_rate, failure_burst)  # a token per failed login
         self.bcrypt_calls = 0
 
     def _check(self, user: bytes, password: bytes) -> bool:
@@ -150,10 +118,5 @@ class BasicAuth:
             while len(self._verified) > self._cache_size:
                 self._verified.popitem(last=False)
             return Outcome.OK, 0.0
-        self.throttle.failed(client)
+        self.throttle.spend(client)
         return Outcome.DENIED, 0.0
-
-
-def retry_after(seconds: float) -> str:
-    """A Retry-After header value: whole seconds, rounded up, at least 1."""
-    return str(max(1, math.ceil(seconds)))

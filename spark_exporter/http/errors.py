@@ -1,11 +1,12 @@
 """The one JSON error shape of the exporter and the API, and the middleware that produces it.
 
-Every error either server answers is a JSON object::
+Every error either server's application answers is a JSON object (a request aiohttp cannot parse is
+answered by aiohttp itself, as plain text, before any application code runs)::
 
     {"status": "error", "errorType": "<kind>", "error": "<one-line message>"}
 
 ``errorType`` is a stable machine-readable word (``http`` for routing errors such as 404 and 405,
-``bad_request`` for a request aiohttp could not parse, ``unauthorized``, ``rate_limited``,
+``unauthorized``, ``rate_limited``,
 ``internal``, and the API's own kinds such as ``unknown_node``); ``error`` is for people. No body
 ever carries a stack trace.
 """

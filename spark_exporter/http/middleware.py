@@ -6,8 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .auth import Outcome, retry_after
+from .auth import Outcome
 from .errors import Handler, json_error
+from .ratelimit import retry_after
 from .webconfig import WebConfig
 
 SERVER_HEADER = "spark-exporter"  # no Python or aiohttp version: nothing for a scanner to match
@@ -17,8 +18,8 @@ def headers_middleware(wc: WebConfig) -> Any:
     """Outermost middleware: the web config's headers and a version-free ``Server`` on every response.
 
     Every response passes through it: successes, JSON errors (401, 404, 405, 429, 5xx) and HTTP
-    exceptions below 400. Responses aiohttp writes itself before routing (400 for an unparsable
-    request) get the same headers from :mod:`spark_exporter.http.server`.
+    exceptions below 400. Not the answers aiohttp writes itself before routing (a 400 for a request it
+    cannot parse): aiohttp offers no public hook on those (aio-libs/aiohttp#3287).
     """
     extra = {"Server": SERVER_HEADER, **wc.headers}
 

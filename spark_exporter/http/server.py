@@ -5,26 +5,34 @@ every response, JSON errors, basic auth) and :func:`serve` runs it until SIGINT/
 then shuts down gracefully (in-flight requests get ``shutdown_timeout``). Limits, each with its
 option and default in docs/security.md:
 
-* **Header deadline** (``header_timeout``, 10 s): the complete request head must arrive within
-  this time of connecting, however it is dripped; else the server closes the socket. For later
-  requests on a kept-alive connection the idle timeout plays this part.
+* **Header deadline** (``header_timeout``, 10 s): a request head must reach the application within
+  this time of connecting (for TLS, of the handshake's end; the handshake itself has the same
+  deadline), however it is dripped; else the server closes the socket. For later requests on a
+  kept-alive connection the idle timeout plays this part.
 * **Idle keep-alive timeout** (``idle_timeout``, 60 s): a connection with no complete request for
-  this long after its last answer is closed (aiohttp's keep-alive timer, which a drip does not reset).
+  this long after its last answer is closed (aiohttp's ``keepalive_timeout``, which a drip does not reset).
 * **Connection cap** (``max_connections``, default derived from RLIMIT_NOFILE): at the cap a new
-  connection evicts the oldest one that is not in the middle of a request (a slow-header attacker
-  loses its sockets, a scraper gets in); if all are busy the new one is closed. Either way one
+  connection evicts the oldest one with no answer in progress (a slow-header attacker loses its
+  sockets, a scraper gets in); if all are busy the new one is closed. Either way one
   ``connection_cap_reached`` line per ``log_interval`` says so.
 * **Head size**: aiohttp's parser bounds (8190-byte request line and header fields, 128 headers).
-* **Quiet errors**: a malformed request gets a JSON 400 (with the configured headers) and at most
-  one ``bad_request`` logfmt line per ``log_interval``, never a traceback; failed ``accept()`` calls
-  (EMFILE) log one ``accept_failed`` line per interval, the default asyncio handler a traceback each.
+* **Quiet errors**: a request aiohttp cannot parse gets aiohttp's own plain-text 400 and a closed
+  connection, and at most one ``http_protocol_error`` logfmt line per ``log_interval``, never a
+  traceback. aiohttp answers those before any application code runs and offers no public hook on
+  them (aio-libs/aiohttp#3287), so they carry neither the JSON error shape nor the configured headers.
+  Failed ``accept()`` calls (EMFILE) log one ``accept_failed`` line per interval, where the default
+  asyncio handler writes a traceback each.
 * **SIGHUP** is logged (``sighup_ignored``) and ignored: there is nothing to reload, and its default
   action would end the process with a status systemd counts as clean. Only :func:`serve` with
   ``handle_signals`` (the exporter, the API) does this; a program that handles signals itself (the
   demo stops on SIGHUP) keeps its own handler.
 
-Why a protocol subclass rather than aiohttp's ``TCPSite``: aiohttp offers no header deadline, no
-connection cap and no hook on its own 400 answers, and these are what issue 11 asks for.
+How, with public interfaces only: :func:`serve` listens with ``loop.create_server`` and a small
+asyncio protocol (``_Guarded``) that admits each connection under the cap and arms the header
+deadline, then hands the transport to the protocol aiohttp's ``web.Server`` makes (aiohttp documents
+it as a ``create_server`` protocol factory). An outermost middleware marks a connection busy while an
+answer is being written (``request.transport`` names it), which the cap and the deadline read. The
+idle timeout and the head bounds are aiohttp's own ``handler_args``.
 """
 
 from __future__ import annotations
@@ -41,11 +49,10 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
 
 from ..settings import parse_listen_address
-from .errors import ErrorMap, error_body, error_middleware
-from .middleware import SERVER_HEADER, basic_auth_middleware, headers_middleware
+from .errors import ErrorMap, Handler, error_middleware
+from .middleware import basic_auth_middleware, headers_middleware
 from .webconfig import WebConfig
 
 log = structlog.get_logger(component="http")
@@ -110,14 +117,20 @@ class RateLimitedLog:
         self.suppressed = 0
 
 
-class _QuietLogger(logging.Logger):
-    """Stands in for aiohttp's server logger: one rate-limited line, never a traceback."""
+class _QuietLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Stands in for aiohttp's server logger: one rate-limited line, never a traceback.
+
+    aiohttp logs a request it cannot parse (and a handler's unexpected exception) with a traceback
+    each; every logging method of an adapter goes through :meth:`log`, which keeps a line per interval.
+    """
 
     def __init__(self, interval: float) -> None:
-        super().__init__("spark_exporter.http.aiohttp")
+        super().__init__(logging.getLogger("spark_exporter.http.aiohttp"), {})
         self._emit = RateLimitedLog("http_protocol_error", interval)
 
-    def _log(self, level: int, msg: object, args: Any, exc_info: Any = None, *a: Any, **kw: Any) -> None:
+    def log(self, level: int, msg: object, *args: Any, exc_info: Any = None, **kw: Any) -> None:
+        """Below WARNING: dropped; else one ``http_protocol_error`` line per interval (first line of the
+        message, 200 characters at most, and the exception's type name)."""
         if level < logging.WARNING:
             return
         try:
@@ -129,37 +142,105 @@ class _QuietLogger(logging.Logger):
                    error=type(exc).__name__ if exc else "")
 
 
+class _Conn:
+    """One admitted connection: its transport, whether a request head has reached the application since
+    it connected, and how many requests on it are being answered."""
+
+    __slots__ = ("busy", "started", "transport")
+
+    def __init__(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.started = False
+        self.busy = 0
+
+
+class _Guard:
+    """Open connections of one server, oldest first, under a cap."""
+
+    def __init__(self, cap: int, log_interval: float) -> None:
+        self.cap = cap
+        self.conns: dict[asyncio.BaseTransport, _Conn] = {}
+        self.evicted = 0  # connections closed to make room, since start
+        self.refused = 0  # new connections closed because all were busy, since start
+        self._log = RateLimitedLog("connection_cap_reached", log_interval)
+
+    def admit(self, transport: asyncio.BaseTransport) -> _Conn | None:
+        """The new connection's record, or None when the cap is reached and every connection is busy.
+
+        At the cap the oldest connection with no request being answered is closed to make room.
+        """
+        if len(self.conns) >= self.cap:
+            victim = next((c for c in self.conns.values() if c.busy == 0), None)
+            if victim is None:
+                self.refused += 1
+                self._log(max_connections=self.cap, evicted=self.evicted, refused=self.refused)
+                return None
+            self.evicted += 1
+            self._log(max_connections=self.cap, evicted=self.evicted, refused=self.refused)
+            self.conns.pop(victim.transport, None)
+            victim.transport.close()
+        conn = self.conns[transport] = _Conn(transport)
+        return conn
+
+
 @dataclass
 class _Config:
     web_config: WebConfig
     limits: Limits
-    quiet: _QuietLogger
-    bad_request: RateLimitedLog
+    guard: _Guard
     handler_args: dict[str, Any]
 
 
 CONFIG_KEY = web.AppKey("http_config", _Config)
 
 
+def _busy_middleware(guard: _Guard) -> Any:
+    """Marks a connection busy from the moment a request head reaches the application until its answer
+    is written out (so the cap never evicts it mid-answer), and started (so the header deadline spares it).
+    A connection the guard does not know (an app run by another runner) passes through untouched."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        conn = guard.conns.get(request.transport) if request.transport is not None else None
+        if conn is None:
+            return await handler(request)
+        conn.started = True
+        conn.busy += 1
+        try:
+            resp = await handler(request)
+            # Written out here rather than after the middleware returns, so that "busy" lasts until the
+            # last byte; aiohttp then finds the answer prepared and its end already sent.
+            try:
+                await resp.prepare(request)
+                await resp.write_eof()
+            except ConnectionError:  # the client left mid-answer; aiohttp's own finish notices it quietly
+                pass
+            return resp
+        finally:
+            conn.busy -= 1
+
+    return middleware
+
+
 def make_app(web_config: WebConfig, limits: Limits | None = None, *, errors: ErrorMap = (),
              before_auth: Iterable[Any] = (), after_auth: Iterable[Any] = (),
              auth_exempt: frozenset[str] = frozenset()) -> web.Application:
-    """An application with the shared middleware, outermost first: response headers, JSON errors
-    (``errors`` maps application exceptions to status and ``errorType``), ``before_auth`` (CORS, rate
-    limits), basic auth (``auth_exempt`` paths excepted), then ``after_auth``."""
+    """An application with the shared middleware, outermost first: connection bookkeeping for
+    :func:`serve`, response headers, JSON errors (``errors`` maps application exceptions to status and
+    ``errorType``), ``before_auth`` (CORS, rate limits), basic auth (``auth_exempt`` paths excepted),
+    then ``after_auth``."""
     limits = limits or Limits()
-    quiet = _QuietLogger(limits.log_interval)
-    chain = [headers_middleware(web_config), error_middleware(errors), *before_auth,
+    guard = _Guard(limits.connection_cap, limits.log_interval)
+    chain = [_busy_middleware(guard), headers_middleware(web_config), error_middleware(errors), *before_auth,
              basic_auth_middleware(web_config, auth_exempt), *after_auth]
     # handler_args reach aiohttp's protocol under any runner, so even a caller that does not use
     # serve() gets the idle timeout (which aiohttp also arms at connect), head bounds and quiet logs.
     handler_args: dict[str, Any] = {
-        "keepalive_timeout": limits.idle_timeout, "logger": quiet, "access_log": None,
+        "keepalive_timeout": limits.idle_timeout, "logger": _QuietLog(limits.log_interval), "access_log": None,
         "max_line_size": limits.max_line_size, "max_field_size": limits.max_line_size,
         "max_headers": limits.max_headers}
     app = web.Application(middlewares=chain, client_max_size=64 * 1024, handler_args=handler_args)
-    app[CONFIG_KEY] = _Config(web_config, limits, quiet, RateLimitedLog("bad_request", limits.log_interval),
-                              handler_args)
+    app[CONFIG_KEY] = _Config(web_config, limits, guard, handler_args)
     app.on_startup.append(_on_startup)
     return app
 
@@ -189,110 +270,68 @@ async def _on_startup(app: web.Application) -> None:
     app.on_cleanup.append(restore)
 
 
-class _Guard:
-    """Open connections of one server, oldest first."""
+class _Guarded(asyncio.Protocol):
+    """Sits between an asyncio transport and aiohttp's protocol: admits the connection under the cap
+    (else closes it before aiohttp sees it) and arms the header deadline; everything else is passed on.
 
-    def __init__(self, cap: int, log_interval: float) -> None:
-        self.cap = cap
-        self.conns: dict[HardenedRequestHandler, None] = {}
-        self.evicted = 0  # connections closed to make room, since start
-        self.refused = 0  # new connections closed because all were busy, since start
-        self._log = RateLimitedLog("connection_cap_reached", log_interval)
+    Only public interfaces meet here: asyncio's protocol callbacks, and ``web.Server``, which aiohttp
+    documents as a protocol factory for ``loop.create_server``.
+    """
 
-    def admit(self, new: HardenedRequestHandler) -> bool:
-        if len(self.conns) >= self.cap:
-            victim = next((c for c in self.conns if c.evictable), None)
-            if victim is None:
-                self.refused += 1
-                self._log(max_connections=self.cap, evicted=self.evicted, refused=self.refused)
-                return False
-            self.evicted += 1
-            self._log(max_connections=self.cap, evicted=self.evicted, refused=self.refused)
-            self.conns.pop(victim, None)
-            victim.force_close()
-        self.conns[new] = None
-        return True
-
-
-class HardenedRequestHandler(RequestHandler):
-    """aiohttp's protocol plus a header deadline from connect, the connection cap and JSON 400s."""
-
-    def __init__(self, manager: Any, *, guard: _Guard, config: _Config, **kwargs: Any) -> None:
-        super().__init__(manager, **kwargs)
+    def __init__(self, server: web.Server, guard: _Guard, header_timeout: float) -> None:
+        self._server = server
         self._guard = guard
-        self._config = config
-        self._admitted = False
-        self._header_handle: asyncio.TimerHandle | None = None
-
-    @property
-    def evictable(self) -> bool:
-        """True when no request is in progress on this connection (it may be closed to make room)."""
-        return not self._request_in_progress
+        self._header_timeout = header_timeout
+        self._inner: asyncio.Protocol | None = None
+        self._conn: _Conn | None = None
+        self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Admit the connection under the connection cap (else close it) and start the header deadline
-        (``limits.header_timeout`` s; 0 means none).
-        """
-        if not self._guard.admit(self):
+        """Admit the connection (or close it) and start the header deadline (0 s: none)."""
+        self._conn = self._guard.admit(transport)
+        if self._conn is None:
             transport.close()
             return
-        self._admitted = True
-        super().connection_made(transport)
-        if self._config.limits.header_timeout > 0:  # 0 turns the deadline off
-            self._header_handle = self._loop.call_later(self._config.limits.header_timeout, self._header_deadline)
+        self._inner = self._server()
+        self._inner.connection_made(transport)
+        if self._header_timeout > 0:
+            self._deadline = asyncio.get_running_loop().call_later(self._header_timeout, self._header_deadline)
 
     def _header_deadline(self) -> None:
-        self._header_handle = None
-        if self._request_count == 0:  # not one complete request head since connecting
-            self.force_close()
+        self._deadline = None
+        if self._conn is not None and not self._conn.started:  # not one complete request head since connecting
+            self._conn.transport.close()
 
-    def connection_lost(self, exc: BaseException | None) -> None:
-        """Release the admitted connection's slot and cancel its header deadline."""
-        if not self._admitted:
-            return
-        self._admitted = False
-        self._guard.conns.pop(self, None)
-        if self._header_handle is not None:
-            self._header_handle.cancel()
-            self._header_handle = None
-        super().connection_lost(exc)
+    def data_received(self, data: bytes) -> None:
+        """Passed to aiohttp."""
+        if self._inner is not None:
+            self._inner.data_received(data)
 
-    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
-        """aiohttp's own error answers (unparsable request: 400) as JSON, logged once per interval."""
-        if status == 400:
-            kind, text = "bad_request", "malformed HTTP request"
-            self._config.bad_request(client=request.remote or "", error=type(exc).__name__ if exc else "")
-        else:
-            kind, text = "internal", "internal error"
-            self._config.quiet.error("request_failed status=%s", status, exc_info=exc)
-        if request.writer.output_size > 0:
-            raise ConnectionError("response already started")
-        headers = {"Server": SERVER_HEADER, **self._config.web_config.headers}
-        resp = web.json_response(error_body(kind, text), status=status, headers=headers)
-        resp.force_close()
-        return resp
+    def eof_received(self) -> bool | None:
+        """Passed to aiohttp."""
+        return self._inner.eof_received() if self._inner is not None else None
 
+    def pause_writing(self) -> None:
+        """Passed to aiohttp."""
+        if self._inner is not None:
+            self._inner.pause_writing()
 
-class _Site(web.BaseSite):
-    def __init__(self, runner: web.BaseRunner, host: str | None, port: int,
-                 factory: Callable[[], HardenedRequestHandler], ssl_context: Any, handshake_timeout: float) -> None:
-        super().__init__(runner, ssl_context=ssl_context)
-        self._host, self._port = host, port
-        self._factory = factory
-        self._handshake_timeout = handshake_timeout
+    def resume_writing(self) -> None:
+        """Passed to aiohttp."""
+        if self._inner is not None:
+            self._inner.resume_writing()
 
-    @property
-    def name(self) -> str:
-        scheme = "https" if self._ssl_context else "http"
-        return f"{scheme}://{self._host or '0.0.0.0'}:{self._port}"
-
-    async def start(self) -> None:
-        await super().start()
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self._factory, self._host, self._port, ssl=self._ssl_context, backlog=BACKLOG,
-            reuse_address=True, ssl_handshake_timeout=self._handshake_timeout if self._ssl_context else None)
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Release the connection's slot, cancel its header deadline, and tell aiohttp."""
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        if self._conn is not None:
+            self._guard.conns.pop(self._conn.transport, None)
+            self._conn = None
+        inner, self._inner = self._inner, None
+        if inner is not None:
+            inner.connection_lost(exc)
 
 
 async def serve(app: web.Application, listen_address: str, stop: asyncio.Event | None = None,
@@ -308,17 +347,14 @@ async def serve(app: web.Application, listen_address: str, stop: asyncio.Event |
                            shutdown_timeout=cfg.limits.shutdown_timeout)
     await runner.setup()
     loop = asyncio.get_running_loop()
-    guard = _Guard(cfg.limits.connection_cap, cfg.limits.log_interval)
+    guard = cfg.guard
     server = runner.server
     assert server is not None
-    kwargs = cfg.handler_args  # the same protocol arguments make_app gave aiohttp
-
-    def factory() -> HardenedRequestHandler:
-        return HardenedRequestHandler(server, loop=loop, guard=guard, config=cfg, **kwargs)
-
-    site = _Site(runner, host or None, port, factory, cfg.web_config.ssl_context, cfg.limits.header_timeout)
+    tls = cfg.web_config.ssl_context
     try:
-        await site.start()
+        listener = await loop.create_server(
+            lambda: _Guarded(server, guard, cfg.limits.header_timeout), host or None, port, ssl=tls,
+            backlog=BACKLOG, reuse_address=True, ssl_handshake_timeout=cfg.limits.header_timeout if tls else None)
     except OSError:
         await runner.cleanup()
         raise
@@ -338,4 +374,11 @@ async def serve(app: web.Application, listen_address: str, stop: asyncio.Event |
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
+        listener.close()  # no new connections; aiohttp's shutdown then ends the open ones
         await runner.cleanup()
+        for conn in list(guard.conns.values()):  # refused or never handed to aiohttp: nothing in flight
+            conn.transport.close()
+        try:
+            await asyncio.wait_for(listener.wait_closed(), cfg.limits.shutdown_timeout)
+        except TimeoutError:
+            log.warning("shutdown_incomplete", open_connections=len(guard.conns))

@@ -23,19 +23,20 @@ rejected with an error rather than silently ignored.
 ==========================  ====================================================================
 NoClientCert (default)      no certificate asked for; ``client_ca_file`` is then an error, as in
                             exporter-toolkit
-RequestClientCert           a certificate is asked for, optional, and any is accepted (even
-                            self-signed; its chain is not checked)
-RequireAnyClientCert        a certificate is required, and any is accepted (chain not checked);
-(alias RequireClientCert)   ``client_ca_file`` plays no part
+RequestClientCert           refused at start-up (see below); use VerifyClientCertIfGiven
+RequireAnyClientCert        refused at start-up (see below); use RequireAndVerifyClientCert
+(alias RequireClientCert)
 VerifyClientCertIfGiven     a certificate is optional; one that is sent must chain to
                             ``client_ca_file`` (the system roots without one, as in Go)
 RequireAndVerifyClientCert  a certificate chaining to ``client_ca_file`` (or the system roots)
                             is required
 ==========================  ====================================================================
 
-The two "accept any" modes need an OpenSSL verify callback, which Python's ssl module does not
-expose; :mod:`spark_exporter.http.anycert` installs one. Where it cannot (another interpreter, no
-libssl found), these modes are refused at start-up with one line rather than silently verified.
+Go's two "accept any" modes ask for a client certificate and accept it without checking its chain.
+Python's public ``ssl`` API cannot do that: a server's ``verify_mode`` either asks for no certificate
+(``CERT_NONE``) or verifies the one it gets (``CERT_OPTIONAL``/``CERT_REQUIRED``), and there is no verify
+callback. Rather than reach into OpenSSL behind the ``ssl`` module, these modes stop start-up (and
+``--check-config``) with one line naming the verifying mode to use instead (:class:`ConfigError`).
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ from typing import Any
 import bcrypt
 
 from ..settings import ConfigError, load_yaml_file
-from .anycert import accept_any_client_cert
 from .auth import BasicAuth, bcrypt_cost
 
 # bcrypt work doubles with each cost step: cost 10 is about 60 ms here, 16 about 4 s, 31 about two days.
@@ -66,8 +66,9 @@ _CLIENT_AUTH = {
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
-# Go modes that accept any client certificate without verifying it -> whether one is required.
-_ACCEPT_ANY = {"RequestClientCert": False, "RequireAnyClientCert": True, "RequireClientCert": True}
+# Go modes that accept any client certificate without verifying it (Python's ssl cannot) -> what to use instead.
+_ACCEPT_ANY = {"RequestClientCert": "VerifyClientCertIfGiven", "RequireAnyClientCert": "RequireAndVerifyClientCert",
+               "RequireClientCert": "RequireAndVerifyClientCert"}
 _TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
     "TLS11": ssl.TLSVersion.TLSv1_1,
@@ -230,14 +231,12 @@ def _tls_context(path: str, base: str, tls: Any) -> tuple[ssl.SSLContext, str]:
         raise _err(path, "tls_server_config.cert_file", f"cannot load certificate/key: {e}") from None
     auth = tls.get("client_auth_type") or "NoClientCert"
     if auth in _ACCEPT_ANY:
-        if not accept_any_client_cert(ctx, require=_ACCEPT_ANY[auth]):
-            raise _err(path, "tls_server_config.client_auth_type",
-                       f"{auth} cannot be honoured by this Python's ssl module (it cannot accept an unverified "
-                       "client certificate here); use VerifyClientCertIfGiven or RequireAndVerifyClientCert")
-        return ctx, auth
+        raise _err(path, "tls_server_config.client_auth_type",
+                   f"{auth} is not supported: it accepts a client certificate without verifying it, which "
+                   f"Python's ssl module cannot do; use {_ACCEPT_ANY[auth]} with client_ca_file instead")
     if auth not in _CLIENT_AUTH:
         raise _err(path, "tls_server_config.client_auth_type",
-                   f"must be one of {', '.join([*_CLIENT_AUTH, *_ACCEPT_ANY])}")
+                   f"must be one of {', '.join(_CLIENT_AUTH)}")
     ca = resolve("client_ca_file")
     if ca and auth == "NoClientCert":
         # exporter-toolkit refuses this too: a CA with no policy to use it is a mistake.

@@ -7,7 +7,6 @@ at most one thread of each kind.
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 import pynvml
 import structlog
 
+from .base import handle_key
 from .facade import FunctionMissing, GpuLost, Nvml, NvmlFatal, error_code, error_name, to_str
 
 log = structlog.get_logger(component="nvml")
@@ -64,14 +64,6 @@ class WatchedDevice:
 
     handle: Any
     uuid: str
-
-
-def handle_key(handle: Any) -> Any:
-    """A hashable identity for a device handle: the pointer value of a ``c_nvmlDevice_t``, or the
-    handle itself (simulated handles are hashable)."""
-    if isinstance(handle, ctypes._Pointer):
-        return ctypes.cast(handle, ctypes.c_void_p).value
-    return handle
 
 
 class XidWatcher:

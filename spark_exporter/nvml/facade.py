@@ -29,6 +29,8 @@ from typing import Any
 import pynvml
 import structlog
 
+from .base import decode_field_value
+
 log = structlog.get_logger(component="nvml")
 
 #: Errors meaning the library itself is gone: re-initialise NVML (with backoff).
@@ -281,33 +283,3 @@ class Nvml:
         if key not in self._logged:
             self._logged.add(key)
             log.warning(event, fn=fn, error=error)
-
-
-_VALUE_MEMBERS = {
-    pynvml.NVML_VALUE_TYPE_DOUBLE: "dVal",
-    pynvml.NVML_VALUE_TYPE_UNSIGNED_INT: "uiVal",
-    pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG: "ulVal",
-    pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG: "ullVal",
-    pynvml.NVML_VALUE_TYPE_SIGNED_LONG_LONG: "sllVal",
-    pynvml.NVML_VALUE_TYPE_SIGNED_INT: "siVal",
-    pynvml.NVML_VALUE_TYPE_UNSIGNED_SHORT: "usVal",
-}
-
-
-def decode_field_value(fv: Any) -> float | None:
-    """The number in a ``c_nvmlFieldValue_t``, read from the union member its ``valueType`` names."""
-    member = _VALUE_MEMBERS.get(fv.valueType)
-    return None if member is None else float(getattr(fv.value, member))
-
-
-def load_library(simulate: str | None, seed: int, replay: str | None = None) -> Any:
-    """The NVML library object: ``pynvml`` itself, a simulator for a profile, or a replayed recording."""
-    if replay:
-        from .replay import ReplayedNvml
-
-        return ReplayedNvml.from_file(replay)
-    if not simulate:
-        return pynvml
-    from .sim import SimulatedNvml
-
-    return SimulatedNvml(simulate, seed=seed)

@@ -11,24 +11,13 @@ Profiles (append ``xN`` for N GPUs, e.g. ``h100x8``):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from ..settings.values import parse_simulator_profile
+
 MIB = 1024 * 1024
-PROFILE_RE = re.compile(r"^(gb10|h100)(?:x(\d{1,3}))?$")
-MAX_GPUS = 64
-
-
-def parse_profile(text: str) -> tuple[str, int]:
-    """``"h100x8"`` -> ``("h100", 8)``; raises ValueError with the accepted forms."""
-    m = PROFILE_RE.match(str(text).strip().lower())
-    if m is None:
-        raise ValueError(
-            f"unknown GPU simulation profile {text!r} (use gb10, h100, or a count suffix: h100x8)")
-    count = int(m.group(2) or 1)
-    if not 1 <= count <= MAX_GPUS:
-        raise ValueError(f"GPU count in {text!r} must be between 1 and {MAX_GPUS}")
-    return m.group(1), count
+# The profile syntax is settings' (the bottom layer parses --gpu.simulate without importing nvml).
+parse_profile = parse_simulator_profile
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ from typing import Any
 
 import pynvml
 
-from .background import handle_key
-from .facade import decode_field_value
+from .base import decode_field_value, handle_key
 
 FORMAT = "spark-exporter-nvml-recording/1"
 MAX_BYTES = 8 * 1024 * 1024  # a recording larger than this is refused (an 8-GPU one is about 75 KB)

@@ -1,4 +1,5 @@
-"""The packaged Prometheus rules and Grafana dashboards, and the writers behind ``config rules|grafana``.
+"""The packaged Prometheus rules and Grafana dashboards, and the writers behind ``config rules|grafana``
+(whose command line is :mod:`spark_exporter.commands.config`).
 
 The repository keeps ``rules/*.yml`` and ``dashboards/*.json`` at its top level. A wheel carries
 byte-for-byte copies under ``spark_exporter/assets/`` (``setup.py`` copies them at build time) and
@@ -12,7 +13,6 @@ writing any, so a refused run leaves the output directory as it was.
 
 from __future__ import annotations
 
-import sys
 import urllib.parse
 from dataclasses import dataclass
 from importlib import resources
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from ..settings import DEFAULT_PROMETHEUS_URL, Settings
+from ..settings import DEFAULT_PROMETHEUS_URL
 
 # asset kind -> file suffix; the directory name is the kind, in the wheel and in the repository.
 KINDS = {"rules": ".yml", "dashboards": ".json"}
@@ -152,41 +152,3 @@ def write_grafana(output_dir: str | Path, prometheus_url: str = DEFAULT_PROMETHE
 def write_file(path: str | Path, text: str, force: bool = False) -> Path:
     """Write ``text`` to ``path`` (e.g. a generated prometheus.yml) unless it exists and not ``force``."""
     return _write_all({Path(path): text.encode()}, force)[0]
-
-
-def run(what: str, cfg: Settings) -> int:
-    """``config rules|grafana`` with resolved settings (``output``, ``force``, ``prometheus.url``).
-
-    Prints each file written and how to load them; raises KitError for a refused overwrite or a bad URL.
-    A missing ``--output`` is a KitError too.
-    """
-    if what == "grafana":
-        check_prometheus_url(cfg["prometheus.url"])
-    if cfg.check_only:
-        print("\n".join(cfg.describe()))
-        return 0
-    if cfg["output"] is None:
-        raise KitError("--output DIR is required (or SPARK_EXPORTER_OUTPUT, or output: in --config.file)")
-    if what == "rules":
-        written = write_rules(cfg["output"], cfg["force"])
-    else:
-        written = write_grafana(cfg["output"], cfg["prometheus.url"], cfg["force"])
-    for path in written:
-        print(f"wrote {path}")
-    out = Path(cfg["output"]).absolute()
-    if what == "rules":
-        print(f"Check them with: promtool check rules {out}/*.yml\n"
-              f"Load them from prometheus.yml (rule_files: ['{out}/*.yml']) or generate one that does:\n"
-              f"  spark-exporter config prometheus --inventory inventory.yml --rule-files '{out}/*.yml'")
-    else:
-        print(f"Point Grafana at them: copy {out}/provisioning/datasources/*.yaml and "
-              f"{out}/provisioning/dashboards/*.yaml into Grafana's provisioning directories "
-              f"(/etc/grafana/provisioning/ on Debian) and restart Grafana; "
-              f"the provider reads the dashboards from {out}/dashboards.")
-    return 0
-
-
-if __name__ == "__main__":  # python -m spark_exporter.prometheus.kit rules --output DIR: as `spark-exporter config`
-    from .promconfig import main
-
-    sys.exit(main(sys.argv[1:]))

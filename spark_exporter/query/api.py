@@ -19,11 +19,12 @@ from aiohttp import web
 
 from .. import __version__
 from ..http.errors import ErrorMap, json_answer
+from ..http.ratelimit import TokenBuckets
 from ..http.server import Limits, make_app, serve
 from ..http.webconfig import WebConfig
 from ..prometheus.inventory import valid_node_name
 from . import webui
-from .cache import RateLimiter, TtlCache
+from .cache import TtlCache
 from .client import (
     AnswerBudgetSpent,
     BadResponse,
@@ -38,7 +39,6 @@ from .rollups import HISTORY_STEPS, Result, Rollups
 
 log = structlog.get_logger(component="api")
 
-PROG = "spark-exporter api"
 DEFAULT_LISTEN = "127.0.0.1:19401"
 DEFAULT_PROMETHEUS = "http://localhost:9090"
 
@@ -174,7 +174,8 @@ async def spark(request: web.Request) -> web.Response:
 
 
 async def inference(request: web.Request) -> web.Response:
-    """GET /api/v1/inference: vLLM model figures JSON (cached). The X-Cache header says hit, miss or stale."""
+    """GET /api/v1/inference: inference rows (vLLM, SGLang, llama.cpp) JSON (cached). The X-Cache header says hit,
+    miss or stale."""
     r = request.app[ROLLUPS_KEY]
     return _respond(request, await _cached(request, ("inference",), r.inference))
 
@@ -194,7 +195,7 @@ def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
     (web config) and bearer token, in that order; ``/-/healthy`` needs neither credentials nor tokens."""
     before_auth: list[Any] = [cors_middleware(settings.cors_origins)]
     if settings.rate_limit > 0:
-        before_auth.append(rate_limit_middleware(RateLimiter(settings.rate_limit, settings.rate_burst)))
+        before_auth.append(rate_limit_middleware(TokenBuckets(settings.rate_limit, settings.rate_burst)))
     after_auth: list[Any] = [token_middleware(settings.token)] if settings.token else []
     app = make_app(settings.web_config, settings.limits, errors=_ERRORS, before_auth=before_auth,
                    after_auth=after_auth, auth_exempt=UNLIMITED_PATHS)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -102,42 +100,3 @@ class TtlCache:
             del self._values[k]
         while len(self._values) >= self.max_entries:
             self._values.pop(next(iter(self._values)))
-
-
-class RateLimiter:
-    """Token bucket per client: ``rate`` requests/s sustained, ``burst`` at once; ``rate=0`` disables it."""
-
-    def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic, max_clients: int = 10000
-    ) -> None:
-        if rate < 0 or burst < 1:
-            raise ValueError("rate must be >= 0 and burst >= 1")
-        self.rate = rate  # tokens per s
-        self.burst = float(burst)
-        self.clock = clock
-        self.max_clients = max_clients
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, last time)
-
-    def acquire(self, client: str) -> float | None:
-        """Take one token for ``client``; None if allowed, else the seconds to wait (for Retry-After)."""
-        if self.rate == 0:
-            return None
-        now = self.clock()
-        tokens, last = self._buckets.pop(client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens >= 1:
-            self._buckets[client] = (tokens - 1, now)
-            self._evict()
-            return None
-        self._buckets[client] = (tokens, now)
-        return (1 - tokens) / self.rate
-
-    def _evict(self) -> None:
-        # Least recently seen first; a forgotten client starts again with a full bucket.
-        while len(self._buckets) > self.max_clients:
-            self._buckets.popitem(last=False)
-
-
-def retry_after_header(seconds: float) -> str:
-    """A Retry-After header value: whole seconds, rounded up, at least 1."""
-    return str(max(1, math.ceil(seconds)))

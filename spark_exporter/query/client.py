@@ -28,6 +28,9 @@ import contextvars
 import itertools
 import json
 import math
+import os
+import re
+import socket
 import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -400,7 +403,8 @@ class PrometheusClient:
             raise PrometheusTimeout(f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s") from None
         except aiohttp.ClientError as e:
             raise PrometheusUnavailable(
-                f"cannot reach Prometheus at {self.shown_url}: {_no_userinfo(str(e), self.base_url, self.shown_url)}"
+                f"cannot reach Prometheus at {self.shown_url}: "
+                f"{_no_userinfo(connection_reason(e), self.base_url, self.shown_url)}"
             ) from None
         return _decode(status, body, self.shown_url, params.get("query", ""))
 
@@ -424,6 +428,35 @@ class PrometheusClient:
         body = inflate.finish()
         await held.take(inflate.size - before)
         return body
+
+
+def connection_reason(error: aiohttp.ClientError) -> str:
+    """Why a request failed, in a few words and without aiohttp's internals (no ``ssl:default``,
+    no ``Connect call failed (...)``): the OS reason (``Connection refused``), the TLS verdict, or
+    the kind of failure.
+    """
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        why = getattr(error.certificate_error, "verify_message", None) or "verify failed"
+        return f"TLS certificate not accepted: {why}"
+    if isinstance(error, aiohttp.ClientSSLError):
+        return "TLS handshake failed"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        os_error = error.os_error
+        if isinstance(os_error, socket.gaierror):
+            return f"cannot resolve host {error.host}: {os_error.strerror or os_error}"
+        # asyncio words it "Connect call failed (address)", or "Multiple exceptions: [Errno 111] ..."
+        # for a name with several addresses: the errno says it plainly.
+        errno = os_error.errno
+        if errno is None and (m := re.search(r"\[Errno (\d+)\]", str(os_error))):
+            errno = int(m.group(1))
+        return os.strerror(errno) if errno else type(os_error).__name__
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(error, aiohttp.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(error, aiohttp.ClientResponseError):
+        return f"HTTP {error.status} {error.message}".strip()
+    return type(error).__name__
 
 
 def _no_userinfo(text: str, url: str, shown: str) -> str:

@@ -7,6 +7,7 @@ model from :mod:`.models`. A figure without samples stays ``None`` and gets a re
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 from pydantic import BaseModel
 
@@ -16,6 +17,7 @@ from .models import (
     ClusterOverview,
     GpuMetrics,
     Inference,
+    InferenceEngine,
     InterfaceStats,
     ModelInference,
     NetworkStats,
@@ -27,9 +29,13 @@ from .models import (
     TargetState,
 )
 from .queries import (
+    ENGINE_LACKS,
+    ENGINE_RULES,
     GPU_JOBS,
     GPU_MEMORY_INFO,
     GPU_VALUE_FIELDS,
+    INFERENCE_ENGINES,
+    INFERENCE_TOKENS_FIGURE,
     OVERVIEW_COUNTS,
     OVERVIEW_GPU_FIGURES,
     OVERVIEW_RULES,
@@ -38,7 +44,6 @@ from .queries import (
     SPARK_APPLICATION_RULES,
     SPARK_CLUSTER_RULES,
     VLLM_CLUSTER_RULES,
-    VLLM_MODEL_RULES,
     VLLM_RUNNING,
     VLLM_TOKENS_FIGURE,
     VLLM_WAITING,
@@ -138,14 +143,16 @@ def node_health(
 def overview_rules(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> list[OverviewFigure]:
     """Fill the figures whose recording rule answered; return those that need the raw fallback.
 
-    The vLLM token rate falls back only when vLLM is scraped at all, so a cluster without vLLM
-    costs no second query.
+    The vLLM token rate falls back only when vLLM is scraped at all, and the all-engines rate only when an
+    inference job has a target, so a cluster without inference costs no second query.
     """
     need = []
+    vllm = bool(parts.get(VLLM_RUNNING) or parts.get(VLLM_WAITING))
+    engines = any(s.labels.get("job") in INFERENCE_ENGINES for s in parts.get("up", []))
     for fig in OVERVIEW_RULES:
         value = highest(s.value for s in parts.get(fig.rule, []))
         if value is None:
-            if fig in OVERVIEW_GPU_FIGURES or parts.get(VLLM_RUNNING) or parts.get(VLLM_WAITING):
+            if fig in OVERVIEW_GPU_FIGURES or (vllm if fig is VLLM_TOKENS_FIGURE else vllm or engines):
                 need.append(fig)
             continue
         set_overview_figure(ov, fig.field, value)
@@ -198,6 +205,11 @@ def overview_missing(ov: ClusterOverview) -> None:
     fig = VLLM_TOKENS_FIGURE
     if getattr(ov, fig.field) is None:
         ov.missing[json_name(ov, fig.field)] = f"no {fig.rule} or {fig.source} series for {scope} (no vLLM target)"
+    fig = INFERENCE_TOKENS_FIGURE
+    if getattr(ov, fig.field) is None:
+        ov.missing[json_name(ov, fig.field)] = (
+            f"no {fig.rule} or {fig.source} series for {scope} (no vLLM, SGLang or llama.cpp target)"
+        )
 
 
 def json_name(model: BaseModel, field: str) -> str:
@@ -470,6 +482,11 @@ def fill_spark(out: SparkApplications, parts: dict[str, list[Sample]]) -> None:
     out.applications = sorted(apps.values(), key=lambda a: (a.node or "", a.application_id))
     scope = _scope(out.cluster)
     _cluster_totals(out.totals, SPARK_CLUSTER_RULES, parts, out.missing, scope)
+    with_rows = {a.node for a in apps.values()}
+    for s in parts.get("up", []):
+        node = s.labels.get("node", "")
+        if node not in with_rows and f"applications[{node}]" not in out.missing:
+            out.missing[f"applications[{node}]"] = _no_row_reason(s, "no application:spark_* series")
     if not apps:
         out.missing["applications"] = (
             f"no application:spark_* series for {scope}: no Spark application scraped "
@@ -485,20 +502,31 @@ _QUANTILE_WHY = {
 
 
 def fill_inference(out: Inference, parts: dict[str, list[Sample]]) -> None:
-    """One ModelInference per (node, model_name) from VLLM_MODEL_RULES; totals from VLLM_CLUSTER_RULES."""
-    models: dict[tuple[str, str], ModelInference] = {}
-    for field, rule in VLLM_MODEL_RULES.items():
-        for s in parts.get(rule, []):
-            key = (s.labels.get("node", ""), s.labels.get("model_name", ""))
-            m = models.setdefault(key, ModelInference(node=key[0], model_name=key[1]))
-            setattr(m, field, s.value)
+    """One ModelInference per (engine, node, model_name) from ENGINE_RULES; totals the sums of the rows (else
+    VLLM_CLUSTER_RULES); a node whose inference target (``up``) has no row is named in ``missing``."""
+    models: dict[tuple[str, str, str | None], ModelInference] = {}
+    for engine, rules in ENGINE_RULES.items():
+        for field, rule in rules.items():
+            for s in parts.get(rule, []):
+                model = s.labels.get("model_name") if engine != "llamacpp" else None
+                key = (engine, s.labels.get("node", ""), model)
+                m = models.setdefault(key, ModelInference(engine=cast(InferenceEngine, engine), node=key[1],
+                                                          model_name=model))
+                setattr(m, field, s.value)
     for m in models.values():
-        for field, rule in VLLM_MODEL_RULES.items():
-            if getattr(m, field) is None:
-                reason = f"no {rule} series for model {m.model_name} on node {m.node}"
-                why = next((w for prefix, w in _QUANTILE_WHY.items() if field.startswith(prefix)), None)
-                m.missing[json_name(m, field)] = f"{reason} ({why})" if why else reason
-    out.models = sorted(models.values(), key=lambda m: (m.node, m.model_name))
+        rules = ENGINE_RULES[m.engine]
+        for field in ModelInference.model_fields:
+            if field in ("engine", "node", "model_name", "missing") or getattr(m, field) is not None:
+                continue
+            if field not in rules:
+                m.missing[json_name(m, field)] = ENGINE_LACKS.get(m.engine, f"{m.engine} exports no such figure")
+                continue
+            reason = f"no {rules[field]} series for {_row_name(m)}"
+            why = next((w for prefix, w in _QUANTILE_WHY.items() if field.startswith(prefix)), None)
+            m.missing[json_name(m, field)] = f"{reason} ({why})" if why else reason
+        if m.model_name is None:
+            m.missing["modelName"] = ENGINE_LACKS["llamacpp"]
+    out.models = sorted(models.values(), key=lambda m: (m.node, m.engine, m.model_name or ""))
     scope = _scope(out.cluster)
     _cluster_totals(out.totals, VLLM_CLUSTER_RULES, parts, out.missing, scope)
     # With rows present, totals are their sums: the cluster rules live in another rule group, evaluated
@@ -511,8 +539,26 @@ def fill_inference(out: Inference, parts: dict[str, list[Sample]]) -> None:
     out.totals.preemptions_per_sec = total(m.preemptions_per_sec for m in out.models)
     if out.totals.preemptions_per_sec is None:
         out.missing["totals.preemptionsPerSec"] = f"no node_model:vllm_preemptions:rate1m series for {scope}"
+    with_rows = {(m.node, m.engine) for m in out.models}
+    for s in parts.get("up", []):
+        node, job = s.labels.get("node", ""), s.labels.get("job", "")
+        if (node, job) not in with_rows:
+            out.missing[f"models[{node}/{job}]"] = _no_row_reason(s, f"no node_model:{job}_* or node:{job}_* series")
     if not models:
         out.missing["models"] = (
-            f"no node_model:vllm_* series for {scope}: no vLLM target scraped (inventory 'vllm' targets), "
-            "or rules/spark-workloads-recording.yml not loaded"
+            f"no inference rule series for {scope}: no vLLM, SGLang or llama.cpp target scraped (inventory keys "
+            "vllm, sglang, llamacpp), or rules/spark-workloads-recording.yml not loaded"
         )
+
+
+def _row_name(m: ModelInference) -> str:
+    return f"{m.engine} on node {m.node}" + (f" (model {m.model_name})" if m.model_name else "")
+
+
+def _no_row_reason(up: Sample, what: str) -> str:
+    """Why the target behind ``up`` has no row: down, or up while its rules record nothing."""
+    job, instance = up.labels.get("job", ""), up.labels.get("instance", "")
+    if up.value is None or up.value < 1:
+        return f"the {job} target {instance} is down (up 0)"
+    return (f"the {job} target {instance} is up, but {what}: none of the series its rules read arrive "
+            "(see the SparkTargetSilent alert), or the rule files are not loaded")

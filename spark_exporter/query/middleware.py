@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from ..http.errors import Handler, json_error
+from ..http.ratelimit import TokenBuckets, retry_after
 from ..http.webconfig import constant_time_equals
 from . import webui
-from .cache import RateLimiter, retry_after_header
 
 # Liveness probes must never be refused: a rate-limited or token-less /-/healthy would make a
 # supervisor restart a healthy API.
@@ -56,7 +56,7 @@ def _cors_headers(origin: str, preflight: bool) -> dict[str, str]:
     return h
 
 
-def rate_limit_middleware(limiter: RateLimiter) -> Any:
+def rate_limit_middleware(limiter: TokenBuckets) -> Any:
     """429 ``rate_limited`` with ``Retry-After`` beyond the client's token bucket; /-/healthy exempt."""
 
     @web.middleware
@@ -65,7 +65,7 @@ def rate_limit_middleware(limiter: RateLimiter) -> Any:
             wait = limiter.acquire(request.remote or "unknown")
             if wait is not None:
                 return json_error(
-                    429, "rate_limited", "too many requests", {"Retry-After": retry_after_header(wait)}
+                    429, "rate_limited", "too many requests", {"Retry-After": retry_after(wait)}
                 )
         return await handler(request)
 

@@ -215,6 +215,11 @@ class ClusterOverview(Result):
         "vLLM generated tokens/s over 1m: cluster:vllm_generation_tokens:rate1m, else from "
         "vllm:generation_tokens_total."
     )
+    inference_generation_tokens_per_sec: float | None = _num(
+        "Generated tokens/s over 1m of every inference engine (vLLM, SGLang, llama.cpp): "
+        "cluster:inference_generation_tokens:rate1m, else from vllm:generation_tokens_total, "
+        "sglang:generation_tokens_total and llamacpp:tokens_predicted_total."
+    )
     firing_alerts: int | None = _num('Alerts firing (ALERTS{alertstate="firing"}); 0 when none.')
     down_targets: list[TargetState] = Field(default_factory=list, description="Targets with up == 0.")
     stale_targets: list[TargetState] = Field(default_factory=list, description="Targets not scraped lately.")
@@ -434,24 +439,53 @@ class SparkTotals(ApiModel):
 
 
 class SparkApplications(Result):
-    """``/api/v1/spark``: the Spark Engine page, running applications and the cluster's totals."""
+    """``/api/v1/spark``: the Spark Engine page, running applications and the cluster's totals.
+
+    A node whose Spark target has no application is named in ``missing`` under ``applications[NODE]``,
+    with the reason (target down, or up while none of Spark's series arrive, or rules not loaded).
+    """
 
     cluster: str | None = None
     totals: SparkTotals = Field(default_factory=SparkTotals)
     applications: list[SparkApplication] = Field(default_factory=list)
 
 
-class ModelInference(ApiModel):
-    """One model served by vLLM on one node (``node_model:vllm_*`` rules; vLLM 0.9 and 0.12 names)."""
+InferenceEngine = Literal["vllm", "sglang", "llamacpp"]
 
-    node: str = Field(description="The inventory node of the vLLM target.")
-    model_name: str = Field(description="vLLM's model_name label.")
-    requests_running: float | None = _num("node_model:vllm_requests_running:sum (vllm:num_requests_running).")
-    requests_waiting: float | None = _num("node_model:vllm_requests_waiting:sum (vllm:num_requests_waiting).")
-    generation_tokens_per_sec: float | None = _num("Tokens/s over 1m, node_model:vllm_generation_tokens:rate1m.")
-    prompt_tokens_per_sec: float | None = _num("Tokens/s over 1m, node_model:vllm_prompt_tokens:rate1m.")
+
+class ModelInference(ApiModel):
+    """One model served by one inference engine on one node.
+
+    vLLM: ``node_model:vllm_*`` rules (vLLM 0.9 to 0.34 names); SGLang: ``node_model:sglang_*``; llama.cpp:
+    ``node:llamacpp_*`` (one row per node, no model name). A figure the engine does not export is null,
+    with the reason in ``missing``.
+    """
+
+    engine: InferenceEngine = Field(
+        description="The inference server: vllm, sglang or llamacpp (the inventory key and job name; not "
+        "vLLM's own engine label, which is its engine-core index)."
+    )
+    node: str = Field(description="The inventory node of the target.")
+    model_name: str | None = Field(description="The model_name label; null for llama.cpp, which names none.")
+    requests_running: float | None = _num(
+        "node_model:vllm_requests_running:sum (vllm:num_requests_running), node_model:sglang_requests_running:sum "
+        "(sglang:num_running_reqs), node:llamacpp_requests_running:sum (llamacpp:requests_processing)."
+    )
+    requests_waiting: float | None = _num(
+        "node_model:vllm_requests_waiting:sum (vllm:num_requests_waiting), node_model:sglang_requests_waiting:sum "
+        "(sglang:num_queue_reqs), node:llamacpp_requests_waiting:sum (llamacpp:requests_deferred)."
+    )
+    generation_tokens_per_sec: float | None = _num(
+        "Tokens/s over 1m, node_model:vllm_generation_tokens:rate1m, node_model:sglang_generation_tokens:rate1m, "
+        "node:llamacpp_generation_tokens:rate1m."
+    )
+    prompt_tokens_per_sec: float | None = _num(
+        "Tokens/s over 1m, node_model:vllm_prompt_tokens:rate1m, node_model:sglang_prompt_tokens:rate1m, "
+        "node:llamacpp_prompt_tokens:rate1m."
+    )
     time_to_first_token_p50_seconds: float | None = _num(
-        "s over 1m, node_model:vllm_time_to_first_token_seconds:p50_rate1m; null while no request started."
+        "s over 1m, node_model:vllm_time_to_first_token_seconds:p50_rate1m (sglang_ for SGLang); null while no "
+        "request started."
     )
     time_to_first_token_p95_seconds: float | None = _num(
         "s over 1m, node_model:vllm_time_to_first_token_seconds:p95_rate1m."
@@ -469,24 +503,31 @@ class ModelInference(ApiModel):
     )
     kv_cache_usage: float | None = _num(
         "0..1, fullest engine, node_model:vllm_kv_cache_usage:ratio_max (vllm:kv_cache_usage_perc or "
-        "vllm:gpu_cache_usage_perc)."
+        "vllm:gpu_cache_usage_perc); SGLang: node_model:sglang_kv_cache_usage:ratio_max (sglang:token_usage)."
     )
     preemptions_per_sec: float | None = _num("Over 1m, node_model:vllm_preemptions:rate1m.")
     missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
 
 
 class InferenceTotals(ApiModel):
-    """The cluster's vLLM figures: ``cluster:vllm_*`` rules, preemptions summed over the models."""
+    """The cluster's inference figures: the sums of the rows of every engine; without rows, the
+    ``cluster:vllm_*`` rules."""
 
-    requests_running: float | None = _num("cluster:vllm_requests_running:sum.")
-    requests_waiting: float | None = _num("cluster:vllm_requests_waiting:sum.")
-    generation_tokens_per_sec: float | None = _num("Tokens/s, cluster:vllm_generation_tokens:rate1m.")
-    prompt_tokens_per_sec: float | None = _num("Tokens/s, cluster:vllm_prompt_tokens:rate1m.")
-    preemptions_per_sec: float | None = _num("Sum of the models' preemptions/s.")
+    requests_running: float | None = _num("Sum of the rows, else cluster:vllm_requests_running:sum.")
+    requests_waiting: float | None = _num("Sum of the rows, else cluster:vllm_requests_waiting:sum.")
+    generation_tokens_per_sec: float | None = _num(
+        "Tokens/s, sum of the rows, else cluster:vllm_generation_tokens:rate1m."
+    )
+    prompt_tokens_per_sec: float | None = _num("Tokens/s, sum of the rows, else cluster:vllm_prompt_tokens:rate1m.")
+    preemptions_per_sec: float | None = _num("Sum of the vLLM rows' preemptions/s.")
 
 
 class Inference(Result):
-    """``/api/v1/inference``: vLLM per node and model, and the cluster's totals."""
+    """``/api/v1/inference``: one row per (engine, node, model), and the cluster's totals.
+
+    A node whose inference target has no row is named in ``missing`` under ``models[NODE/ENGINE]``, with
+    the reason (target down, or up while none of the engine's series arrive, or rules not loaded).
+    """
 
     cluster: str | None = None
     totals: InferenceTotals = Field(default_factory=InferenceTotals)

@@ -1,5 +1,5 @@
 """Cluster rollups for the Command Center: overview, node list, per-node GPU, utilisation history, network,
-Spark applications and vLLM inference.
+Spark applications and inference (vLLM, SGLang, llama.cpp).
 
 :class:`Rollups` runs the queries of :mod:`.queries` through a :class:`PrometheusClient` and fills the
 models of :mod:`.models` with :mod:`.mapping`. Every figure is either a reading or ``None`` with a
@@ -211,8 +211,10 @@ class Rollups:
         return out
 
     async def inference(self) -> Inference:
-        """vLLM per node and model and cluster totals, from the ``node_model:vllm_*`` and ``cluster:vllm_*``
-        rules in one query (vLLM 0.9 and 0.12 names roll up alike). Without those series: empty, with the reason."""
+        """One row per inference engine, node and model, and cluster totals, from the ``node_model:vllm_*``,
+        ``node_model:sglang_*``, ``node:llamacpp_*`` and ``cluster:vllm_*`` rules and the engines' ``up`` in one
+        query (vLLM 0.9 to 0.34 names roll up alike). A node whose target has no row is in ``missing`` with the
+        reason; without any series: empty, with the reason."""
         res = await self._within(self.client.query(self.q.inference()))
         out = Inference(cluster=self.cluster)
         self._stamp(out, res)

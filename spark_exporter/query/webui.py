@@ -1,9 +1,12 @@
 """The built-in live page (the Command Center front end in ``web/``), served by ``spark-exporter api`` at ``/``.
 
-``npm run build`` in ``web/`` writes the page into ``spark_exporter/query/webui/`` (not committed), from
-where it ships inside the wheel as package data. A build without it serves ``/`` as a short page
-that says how to build it. Only files of that directory are served (no path from the request
-reaches the filesystem), with a Content-Security-Policy that allows no third-party requests.
+The package build (setup.py: ``pip install .``, ``pip wheel .``, an sdist's wheel) builds ``web/`` into
+the wheel as ``spark_exporter/query/webui/``, and fails rather than ship a wheel without it. An editable
+install (``pip install -e .``) builds nothing: ``./dev.sh web`` (which ``./dev.sh demo``, ``setup`` and
+``test`` run when needed) writes the page into the clone's ``spark_exporter/query/webui/`` (not
+committed). Without it ``/`` is a short page that says how to build it. Only files of that directory
+are served (no path from the request reaches the filesystem), with a Content-Security-Policy that
+allows no third-party requests.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>spark-exporter API</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 40em; margin: 3em auto">
 <h1>spark-exporter API</h1>
-<p>The live page was not built into this installation. Build it from a clone with
-<code>./dev.sh web</code> (or <code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code>) before
-<code>pip install .</code>, or use the JSON API directly: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
+<p>The live page was not built into this installation (an editable install, <code>pip install -e .</code>,
+does not build it). Build it in the clone with <code>./dev.sh web</code>, or install with
+<code>pip install .</code>, which builds it; or use the JSON API directly:
+<a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
 </body></html>
 """
 

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..nvml.profiles import parse_profile
 from .schema import (
     Option,
     Schema,
@@ -23,7 +22,7 @@ from .schema import (
     number_option,
     str_option,
 )
-from .values import DEFAULT_LISTEN_ADDRESS, ConfigError
+from .values import DEFAULT_LISTEN_ADDRESS, ConfigError, parse_simulator_profile
 
 DEFAULT_PROMETHEUS_URL = "http://localhost:9090"
 DEFAULT_API_LISTEN_ADDRESS = "127.0.0.1:19401"
@@ -248,7 +247,7 @@ def config_grafana_schema() -> Schema:
 def _simulator_profile(value: Any) -> str:
     """A --gpu.simulate profile, checked here so a typo fails before any process starts."""
     text = str(value).strip().lower()
-    parse_profile(text)  # raises ValueError naming the accepted forms
+    parse_simulator_profile(text)  # raises ValueError naming the accepted forms
     return text
 
 

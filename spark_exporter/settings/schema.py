@@ -239,12 +239,15 @@ class Schema:
         self.removed = dict(removed or {})
         self.checks = list(checks)
 
-    def add_arguments(self, parser: argparse.ArgumentParser, suppress: bool = False) -> None:
+    def add_arguments(self, parser: argparse.ArgumentParser, suppress: bool = False,
+                      grouped: bool = False) -> None:
         """Add ``--config.file``, ``--check-config`` and one flag per option.
 
         With ``suppress`` the flags leave no default in the namespace, so that a subcommand's copy of
-        them does not overwrite what was given before the subcommand.
+        them does not overwrite what was given before the subcommand. With ``grouped`` the help lists
+        the options under the first part of their key (``web``, ``collector``, ...).
         """
+        groups: dict[str, Any] = {}
         default = argparse.SUPPRESS if suppress else None
         parser.add_argument("--config.file", dest="config.file", metavar="PATH", default=default,
                             help=f"YAML file with any of these settings, nested by the dots of their names "
@@ -254,18 +257,22 @@ class Schema:
                             help="Validate the settings and the files they name, print each value with "
                             "its source, and exit.")
         for o in self.options.values():
+            target: Any = parser
+            if grouped and "." in o.key:
+                title = o.key.split(".", 1)[0]
+                target = groups.get(title) or groups.setdefault(title, parser.add_argument_group(title))
             # argparse %-formats help strings; a literal % must be doubled.
             extra = "; repeatable" if o.repeatable else ""
             help_text = f"{o.help} (env {o.env}{extra}; default {o.render(o.default)})".replace("%", "%%")
             if o.is_bool:
-                parser.add_argument(o.flag, dest=o.key, action=argparse.BooleanOptionalAction, default=default,
+                target.add_argument(o.flag, dest=o.key, action=argparse.BooleanOptionalAction, default=default,
                                     help=help_text)
             elif o.repeatable:
-                parser.add_argument(o.flag, dest=o.key, action="append", default=default, metavar=o.metavar,
+                target.add_argument(o.flag, dest=o.key, action="append", default=default, metavar=o.metavar,
                                     help=help_text)
             else:
                 metavar = o.metavar or ("{" + ",".join(o.choices) + "}" if o.choices else "VALUE")
-                parser.add_argument(o.flag, dest=o.key, default=default, metavar=metavar, help=help_text)
+                target.add_argument(o.flag, dest=o.key, default=default, metavar=metavar, help=help_text)
         for key in self.removed:
             parser.add_argument("--" + key, dest="removed." + key, default=argparse.SUPPRESS,
                                 help=argparse.SUPPRESS)

@@ -162,3 +162,23 @@ def as_listen_address(value: Any) -> str:
     s = as_str(value)
     parse_listen_address(s)
     return s
+
+
+# The GPU simulator's profile syntax. The models' facts live in nvml/profiles.py (MODELS), whose keys
+# must be SIMULATOR_MODELS (tests/unit/test_layers.py checks it): settings is the bottom layer and
+# imports nothing of nvml, yet a typo in --gpu.simulate or demo --profile must fail while parsing.
+SIMULATOR_MODELS = ("gb10", "h100")
+MAX_SIMULATED_GPUS = 64
+_PROFILE_RE = re.compile(rf"^({'|'.join(SIMULATOR_MODELS)})(?:x(\d{{1,3}}))?$")
+
+
+def parse_simulator_profile(text: Any) -> tuple[str, int]:
+    """``"h100x8"`` -> ``("h100", 8)`` (model, GPU count); raises ValueError with the accepted forms."""
+    m = _PROFILE_RE.match(str(text).strip().lower())
+    if m is None:
+        raise ValueError(
+            f"unknown GPU simulation profile {text!r} (use gb10, h100, or a count suffix: h100x8)")
+    count = int(m.group(2) or 1)
+    if not 1 <= count <= MAX_SIMULATED_GPUS:
+        raise ValueError(f"GPU count in {text!r} must be between 1 and {MAX_SIMULATED_GPUS}")
+    return m.group(1), count

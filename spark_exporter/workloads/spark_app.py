@@ -79,11 +79,19 @@ def unavailable_reason() -> str | None:
 
 
 def start_session(conf: dict[str, str]) -> Any:
-    """A SparkSession (its own JVM) with ``conf``; Python workers run this interpreter."""
+    """A SparkSession (its own JVM) with ``conf``; Python workers run this interpreter.
+
+    Every socket of the driver, its UI included, listens on ``spark.driver.bindAddress`` when the conf names one.
+    """
     from pyspark.sql import SparkSession  # imported here: PySpark is optional
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # Spark's web UI (Jetty) ignores spark.driver.bindAddress: it binds SPARK_LOCAL_IP, else 0.0.0.0
+    # (WebUI.bind). The JVM that getOrCreate() launches inherits this process's environment.
+    bind = conf.get("spark.driver.bindAddress")
+    if bind:
+        os.environ["SPARK_LOCAL_IP"] = bind
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)

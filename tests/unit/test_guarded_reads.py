@@ -26,9 +26,6 @@ PACKAGE_DATA = {
     ("prometheus/kit.py", "assets"): "packaged rules/dashboards via importlib.resources",
     ("query/webui.py", "index"): "the built page inside the package via importlib.resources",
     ("query/webui.py", "asset"): "built page assets inside the package via importlib.resources",
-    # http/anycert.py is removed by the architecture work (issue 17); until then it reads the
-    # process's own memory map, which no configuration names.
-    ("http/anycert.py", "_loaded_libssl"): "/proc/self/maps of this process, never a configured root",
 }
 
 

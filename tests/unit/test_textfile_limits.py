@@ -10,11 +10,11 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from spark_exporter.cli import load_config
 from spark_exporter.collectors import textfile
 from spark_exporter.collectors.base import Collector, Paths
 from spark_exporter.collectors.textfile import TextfileCollector
 from spark_exporter.exporter.collection import Collection
+from spark_exporter.exporter.daemon import load_config
 
 
 def collector(directory: Path) -> TextfileCollector:

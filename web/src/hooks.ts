@@ -101,7 +101,7 @@ export function useSparkApplications(): UseQueryResult<SparkApplications, ApiErr
   return useQuery({ queryKey: ["spark"], queryFn: () => api.spark(), retry, ...POLLING.spark });
 }
 
-/** vLLM inference per node and model, with cluster totals (`GET /api/v1/inference`), polled every 5 s. */
+/** Inference per engine (vLLM, SGLang, llama.cpp), node and model, with cluster totals (`GET /api/v1/inference`), polled every 5 s. */
 export function useInference(): UseQueryResult<Inference, ApiError> {
   const api = useApi();
   return useQuery({ queryKey: ["inference"], queryFn: () => api.inference(), retry, ...POLLING.inference });

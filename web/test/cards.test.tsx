@@ -1,6 +1,6 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { render, screen } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { cleanup, render, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
 import { createApiClient } from "../src/api/client";
 import { Cards } from "../src/app/Cards";
 import { DASH } from "../src/format";
@@ -20,6 +20,9 @@ function renderCards(body: unknown) {
   );
 }
 
+// Without vitest globals, Testing Library does not unmount between tests by itself.
+afterEach(cleanup);
+
 describe("Cards", () => {
   it("shows an unknown vLLM queue as a dash with the API's reason, never 0 waiting", async () => {
     renderCards({
@@ -32,5 +35,20 @@ describe("Cards", () => {
     const waiting = await screen.findByTestId("tokens-waiting");
     expect(waiting.textContent).toBe(DASH);
     expect(waiting.getAttribute("title")).toBe("no vllm:num_requests_waiting series");
+  });
+});
+
+describe("Cards, all engines", () => {
+  it("shows the tokens per second of every inference engine where the API has them", async () => {
+    renderCards({
+      cluster: "c",
+      missing: {},
+      vllmGenerationTokensPerSec: 120,
+      inferenceGenerationTokensPerSec: 170,
+      vllmRequestsRunning: 3,
+      vllmRequestsWaiting: 0,
+    });
+    const tokens = await screen.findByTestId("tokens");
+    expect(tokens.textContent).toBe("170 tok/s");
   });
 });

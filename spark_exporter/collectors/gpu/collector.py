@@ -30,10 +30,10 @@ from typing import Any
 import pynvml
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ...exporter.exposition import ExactCounterFamily
 from ...nvml.background import PcieSampler, WatchedDevice, XidWatcher, xid_message
 from ...nvml.catalogue import CatalogueError, Field, load_catalogue
-from ...nvml.facade import FunctionMissing, GpuLost, Nvml, NvmlFatal, error_name, load_library, to_str
+from ...nvml.facade import FunctionMissing, GpuLost, Nvml, NvmlFatal, error_name, to_str
+from ...nvml.library import load_library
 from ...nvml.profiles import parse_profile
 from ...settings import (
     ConfigError,
@@ -47,6 +47,7 @@ from ...settings import (
 from .. import register
 from .._files import read_text
 from ..base import Collector, Paths
+from ..families import ExactCounterFamily
 from .memory import read_host_memory
 from .readings import READERS, Device, DeviceReading, Process, ReadingContext, read_pid_max
 
@@ -148,6 +149,7 @@ class GpuCollector(Collector):
     """
 
     name = "gpu"
+    kind = "gpu"
     options = OPTIONS
 
     def __init__(self, config: ExporterConfig, paths: Paths, nvml_lib: Any = None,

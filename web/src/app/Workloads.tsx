@@ -1,8 +1,8 @@
-import { fmt, fmtBytes, fmtPercent, fmtRate } from "../format";
+import { DASH, fmt, fmtBytes, fmtPercent, fmtRate } from "../format";
 import { useInference, useSparkApplications } from "../hooks";
 import { Value } from "./Value";
 
-/** Spark applications and vLLM models, shown only when the cluster runs them. */
+/** Spark applications and inference rows (vLLM, SGLang, llama.cpp), shown only when the cluster runs them. */
 export function Workloads() {
   const spark = useSparkApplications();
   const inference = useInference();
@@ -53,11 +53,11 @@ export function Workloads() {
       )}
       {models.length > 0 && (
         <section className="table-card" data-testid="inference">
-          <h2>Inference (vLLM)</h2>
+          <h2>Inference</h2>
           <table>
             <thead>
               <tr>
-                <th>model</th><th>node</th><th>running</th><th>waiting</th><th>tokens/s</th><th>prompt tokens/s</th>
+                <th>engine</th><th>model</th><th>node</th><th>running</th><th>waiting</th><th>tokens/s</th><th>prompt tokens/s</th>
                 <th>TTFT p95</th><th>inter-token p95</th><th>KV cache</th>
               </tr>
             </thead>
@@ -65,8 +65,9 @@ export function Workloads() {
               {models.map((r) => {
                 const m = r.missing ?? {};
                 return (
-                  <tr key={`${r.node}/${r.modelName}`}>
-                    <td>{r.modelName}</td>
+                  <tr key={`${r.node}/${r.engine}/${r.modelName ?? ""}`} data-testid={`inference-${r.node}-${r.engine}`}>
+                    <td>{r.engine}</td>
+                    <td><Value text={r.modelName ?? DASH} reason={m["modelName"]} /></td>
                     <td>{r.node}</td>
                     <td><Value text={fmt(r.requestsRunning, "", 0)} reason={m["requestsRunning"]} /></td>
                     <td><Value text={fmt(r.requestsWaiting, "", 0)} reason={m["requestsWaiting"]} /></td>

@@ -9,34 +9,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..logs import setup_logging
-from ..settings import ConfigError, query_schema
-from .client import InvalidParameter, PrometheusError, UnknownNodeError
-from .connect import rollups_from_settings
-from .render import RENDER, fmt, render_history, render_network, render_node, render_nodes, render_overview, table
-from .rollups import HISTORY_STEPS, Result, Rollups
+from ..query.client import InvalidParameter, PrometheusError, UnknownNodeError
+from ..query.connect import rollups_from_settings
+from ..query.render import RENDER
+from ..query.rollups import HISTORY_STEPS, Result, Rollups
+from ..settings import ConfigError, Schema, Settings, query_schema
+from ..settings.parser import Parser
+from .runner import PROG, Command, fail, run
 
-__all__ = ["RENDER", "fmt", "main", "render_history", "render_network", "render_node", "render_nodes",
-           "render_overview", "table"]
-
-PROG = "spark-exporter query"
+NAME = "query"
 WHAT = ("overview", "nodes", "node", "history", "network", "spark", "inference")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     """The settings flags go before or after the subcommand (the subcommand's copy leaves no default)."""
     schema = query_schema()
-    p = argparse.ArgumentParser(prog=PROG, description="Query cluster telemetry from Prometheus.")
-    schema.add_arguments(p)
+    p = Parser(prog=f"{PROG} {NAME}", description="Query cluster telemetry from Prometheus.")
+    schema.add_arguments(p, grouped=True)
     sub = p.add_subparsers(dest="what", metavar="{" + ",".join(WHAT) + "}")
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
-        schema.add_arguments(sp, suppress=True)
+        schema.add_arguments(sp, suppress=True, grouped=True)
         return sp
 
     add("overview", "cluster overview")
@@ -49,11 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     add("network", "network throughput per node and physical interface").add_argument(
         "--node", default=None, help="only this node (default: every node)")
     add("spark", "Spark applications running, with the cluster's Spark totals")
-    add("inference", "vLLM inference per node and model, with the cluster's totals")
+    add("inference", "inference (vLLM, SGLang, llama.cpp) per node, engine and model, with the cluster's totals")
     return p
 
 
-async def run(rollups: Rollups, ns: argparse.Namespace) -> Result:
+async def fetch(rollups: Rollups, ns: argparse.Namespace) -> Result:
     """The rollup result for ``ns.what`` (overview, nodes, node, history, spark, inference, network);
     the client is closed afterwards. PrometheusError subclasses propagate.
     """
@@ -75,36 +73,43 @@ async def run(rollups: Rollups, ns: argparse.Namespace) -> Result:
         await rollups.client.close()
 
 
-def main(argv: Sequence[str]) -> int:
-    """``spark-exporter query``: print a rollup as text or JSON.
+@dataclass
+class _Query:
+    ns: argparse.Namespace
+    cfg: Settings
+    rollups: Rollups
 
-    Exit status 0, 1 (Prometheus failed) or 2 (bad settings, invalid or unknown node).
-    """
-    parser = _parser()
-    try:
-        ns, cfg = query_schema().parse_args(parser, argv, os.environ)
-        rollups = rollups_from_settings(cfg)
-    except ConfigError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    if cfg.check_only:
-        print("\n".join(cfg.describe()))
-        return 0
-    if ns.what is None:
-        parser.error("a subcommand is required: " + ", ".join(WHAT))
+
+def _schema(ns: argparse.Namespace) -> Schema:
+    return query_schema()
+
+
+def _prepare(ns: argparse.Namespace, cfg: Settings) -> _Query:
+    return _Query(ns, cfg, rollups_from_settings(cfg))
+
+
+def _execute(q: _Query) -> int:
+    if q.ns.what is None:
+        raise ConfigError("a subcommand is required: " + ", ".join(WHAT))
     setup_logging("error", "logfmt")  # retries are noise here; the failure is printed
     try:
-        result = asyncio.run(run(rollups, ns))
+        result = asyncio.run(fetch(q.rollups, q.ns))
     except (InvalidParameter, UnknownNodeError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
+        return fail(COMMAND.prog, str(e), 2)
     except PrometheusError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1
+        return fail(COMMAND.prog, str(e), 1)
     doc = result.to_json()
-    if cfg["format"] == "json":
+    if q.cfg["format"] == "json":
         # The API serves a bare series list for history; print exactly that.
-        print(json.dumps(doc["series"] if ns.what == "history" else doc, indent=2))
+        print(json.dumps(doc["series"] if q.ns.what == "history" else doc, indent=2))
     else:
-        print(RENDER[ns.what](doc))
+        print(RENDER[q.ns.what](doc))
     return 0
+
+
+COMMAND = Command(NAME, build_parser, _schema, _prepare, _execute)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``spark-exporter query``: print a rollup as text or JSON; exit status 0, 1 or 2."""
+    return run(COMMAND, argv)

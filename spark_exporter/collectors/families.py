@@ -1,4 +1,5 @@
-"""Metric family types of our own, on top of prometheus-client's."""
+"""Metric family types of our own, on top of prometheus-client's: collectors build them, the exporter's
+renderer (exporter/exposition.py) writes them."""
 
 from __future__ import annotations
 

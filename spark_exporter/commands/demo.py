@@ -1,9 +1,9 @@
 """``spark-exporter demo``: a two-node simulated DGX Spark cluster, end to end, in one terminal.
 
 It starts two exporters with simulated GB10 GPUs (host metrics are this machine's), a simulated vLLM
-0.12 server on the first node (:mod:`.workloads.vllm_sim`), a small real local Spark application with
+0.12 server on the first node (:mod:`spark_exporter.workloads.vllm_sim`), a small real local Spark application with
 a slow job in a loop on the first node when PySpark and a Java 17+ runtime are present
-(:mod:`.workloads.spark_app`; otherwise one line says how to enable it), a real Prometheus from PATH
+(:mod:`spark_exporter.workloads.spark_app`; otherwise one line says how to enable it), a real Prometheus from PATH
 with the generated ``prometheus.yml`` and ``rules/``, and the JSON API, then redraws a cluster overview
 read through the query module until SIGINT, SIGTERM or SIGHUP. On the way out every child process is
 stopped and the temporary directory removed.
@@ -43,23 +43,25 @@ from typing import IO, Any
 import aiohttp
 import yaml
 
-from .collectors._files import read_tail
-from .logs import setup_logging
-from .prometheus import kit
-from .prometheus.inventory import Inventory, load_inventory
-from .prometheus.promconfig import build_prometheus_config
-from .query.api import ApiSettings, build_app, serve_api
-from .query.client import PrometheusClient, PrometheusError
-from .query.render import render_nodes, render_overview
-from .query.rollups import Rollups
-from .settings import ConfigError, demo_schema, format_duration
-from .workloads import spark_app
+from ..collectors._files import read_tail
+from ..logs import setup_logging
+from ..prometheus import kit
+from ..prometheus.inventory import Inventory, load_inventory
+from ..prometheus.promconfig import build_prometheus_config
+from ..query.api import ApiSettings, build_app, serve_api
+from ..query.client import PrometheusClient, PrometheusError
+from ..query.render import render_nodes, render_overview
+from ..query.rollups import Rollups
+from ..settings import Schema, Settings, demo_schema, format_duration
+from ..settings.parser import Parser
+from ..workloads import spark_app
+from .runner import PROG, Command, fail, run
 
 VLLM_MODEL = "meta-llama/Llama-3.1-8B-Instruct"  # the simulated vLLM's model_name
 VLLM_VERSION = "0.12"
 SPARK_APP_NAME = "spark-exporter-demo"
 
-PROG = "spark-exporter demo"
+NAME = "demo"
 CLEAR = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
 DIR_PREFIX = "spark-exporter-demo-"
 OWNER_FILE = "owner"  # "<pid> <start time in clock ticks>" of the demo that made the directory
@@ -67,9 +69,10 @@ ESSENTIAL = ("prometheus",)  # children without which the demo stops (the API ru
 WATCH_INTERVAL = 0.5  # s between two looks at the children
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=PROG,
+def build_parser() -> Parser:
+    """The ``demo`` parser: every setting of :func:`demo_schema`."""
+    p = Parser(
+        prog=f"{PROG} {NAME}",
         description="Run a simulated two-node DGX Spark cluster with "
         "Prometheus and the JSON API, and show a live overview. Ctrl-C stops it all.",
     )
@@ -353,7 +356,7 @@ async def show(rollups: Rollups, header: str, tty: bool, seen: set[str]) -> None
     sys.stdout.flush()
 
 
-async def run(ns: argparse.Namespace, demo: Demo) -> None:
+async def run_demo(ns: argparse.Namespace, demo: Demo) -> None:
     """Run the demo until a signal (SIGINT, SIGTERM, SIGHUP) or the duration: start the cluster and API,
     then redraw the cluster overview every refresh interval.
     """
@@ -421,20 +424,12 @@ async def run(ns: argparse.Namespace, demo: Demo) -> None:
         raise RuntimeError(fatal)
 
 
-def main(argv: Sequence[str]) -> int:
-    """``spark-exporter demo``: exit status 0, 1 (start-up failed, no prometheus binary) or 2 (bad settings)."""
-    try:
-        _, cfg = demo_schema().parse_args(_parser(), argv, os.environ)
-    except ConfigError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    if cfg.check_only:
-        print("\n".join(cfg.describe()))
-        return 0
-    setup_logging("error", "logfmt")  # warnings would scroll the live screen
-    for stale in remove_stale_dirs(tempfile.gettempdir()):
-        print(f"demo: removed {stale}, left behind by a demo that was killed", flush=True)
-    ns = argparse.Namespace(
+def _schema(ns: argparse.Namespace) -> Schema:
+    return demo_schema()
+
+
+def _prepare(ns: argparse.Namespace, cfg: Settings) -> argparse.Namespace:
+    return argparse.Namespace(
         nodes=cfg["nodes"],
         profile=cfg["profile"],
         scrape_interval=format_duration(cfg["scrape-interval"]),  # for prometheus.yml
@@ -443,26 +438,26 @@ def main(argv: Sequence[str]) -> int:
         duration_s=cfg["duration"],
         api_port=cfg["api-port"],
     )
+
+
+def _execute(ns: argparse.Namespace) -> int:
+    setup_logging("error", "logfmt")  # warnings would scroll the live screen
+    for stale in remove_stale_dirs(tempfile.gettempdir()):
+        print(f"demo: removed {stale}, left behind by a demo that was killed", flush=True)
     ns.prometheus = shutil.which("prometheus")
     if ns.prometheus is None:
-        print(
-            f"{PROG}: error: no 'prometheus' binary on PATH ('./dev.sh demo' installs it)",
-            file=sys.stderr,
-        )
-        return 1
+        return fail(COMMAND.prog, "no 'prometheus' binary on PATH ('./dev.sh demo' installs it)")
     try:
         kit.asset_dir("rules")
     except kit.KitError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1
+        return fail(COMMAND.prog, str(e))
     ns.spark_unavailable = spark_app.unavailable_reason()
     demo = Demo(make_workdir())
     code = 0
     try:
-        asyncio.run(run(ns, demo))
-    except (RuntimeError, ConfigError, OSError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        code = 1
+        asyncio.run(run_demo(ns, demo))
+    except (RuntimeError, OSError) as e:
+        code = fail(COMMAND.prog, str(e))
     except KeyboardInterrupt:  # a second Ctrl-C during start-up or shutdown
         pass
     finally:
@@ -470,3 +465,11 @@ def main(argv: Sequence[str]) -> int:
         shutil.rmtree(demo.workdir, ignore_errors=True)
         print(f"demo: stopped {len(demo.children)} processes, removed {demo.workdir}", flush=True)
     return code
+
+
+COMMAND = Command(NAME, build_parser, _schema, _prepare, _execute)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``spark-exporter demo``: exit status 0, 1 (start-up failed, no prometheus binary) or 2 (bad settings)."""
+    return run(COMMAND, argv)
