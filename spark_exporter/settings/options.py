@@ -67,6 +67,9 @@ WEB_LIMIT_OPTIONS: tuple[Option, ...] = (
                     "Deadline from connecting to a complete request head; the server then closes the socket. "
                     "0s turns it off."),
     duration_option("web.idle-timeout", 60.0, "Keep-alive connections idle this long are closed.", positive=True),
+    duration_option("web.write-timeout", 10.0,
+                    "Deadline for an answer the client does not read: a connection whose written answer has not "
+                    "drained for this long is closed.", positive=True),
     int_option("web.max-connections", 0,
                "Most open client connections; 0 derives it from the open-files limit (RLIMIT_NOFILE).",
                minimum=0, maximum=1_000_000),
