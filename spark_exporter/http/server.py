@@ -25,6 +25,11 @@ option and default in docs/security.md:
 * **Pipelining**: at most ``max_pipeline`` (16) requests of one connection are handed to aiohttp
   before their answers are written; further bytes wait in a buffer of at most 64 KiB (beyond it the
   socket is not read), and nothing is handed on while the connection's writes are stuck.
+* **HTTP edges**: a request line in another version than HTTP/1.0 or 1.1 (505), one without a
+  version (HTTP/0.9, 400) and ``Expect: 100-continue`` above the body limit (413) are answered by the
+  connection layer in HTTP/1.1 with the JSON error shape and the configured headers, before aiohttp
+  (which would answer in the request's version, or send ``100 Continue``) sees them; ``CONNECT`` and
+  ``OPTIONS *`` are a JSON 405.
 * **Head size**: aiohttp's parser bounds (8190-byte request line and header fields, 128 headers).
 * **Quiet errors**: a request aiohttp cannot parse gets aiohttp's own plain-text 400 and a closed
   connection, and at most one ``http_protocol_error`` logfmt line per ``log_interval``, never a
@@ -49,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import resource
 import signal
 import sys
@@ -62,8 +68,8 @@ from aiohttp import web
 
 from ..logs import RateLimitedLog
 from ..settings import parse_listen_address
-from .errors import ErrorMap, Handler, error_middleware
-from .middleware import basic_auth_middleware, headers_middleware
+from .errors import ErrorMap, Handler, error_body, error_middleware, json_error, strict_dumps
+from .middleware import SERVER_HEADER, basic_auth_middleware, headers_middleware
 from .webconfig import WebConfig
 
 log = structlog.get_logger(component="http")
@@ -177,7 +183,8 @@ class _Conn:
 class _Guard:
     """Open connections of one server, oldest first, under a cap; stuck writers are dropped first."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, headers: Mapping[str, str] | None = None) -> None:
+        self.headers = dict(headers or {})  # the web config's headers, for answers written raw
         self.cap = limits.connection_cap
         self.limits = limits
         self.conns: dict[asyncio.BaseTransport, _Conn] = {}
@@ -257,6 +264,62 @@ class _Config:
 CONFIG_KEY = web.AppKey("http_config", _Config)
 
 
+MAX_BODY = 64 * 1024  # bytes of a request body (client_max_size); no route reads one
+_REASONS = {400: "Bad Request", 413: "Request Entity Too Large", 505: "HTTP Version Not Supported"}
+
+
+def _raw_answer(transport: asyncio.BaseTransport, status: int, kind: str, message: str,
+                headers: Mapping[str, str]) -> None:
+    """Write a complete JSON error answer (HTTP/1.1, ``Connection: close``) straight to ``transport`` and
+    close it: for requests aiohttp must not answer itself (an HTTP/0.9 or HTTP/2 request line would be
+    echoed in its status line; an oversized ``Expect: 100-continue`` would get ``100 Continue``)."""
+    body = strict_dumps(error_body(kind, message)).encode()
+    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", "Content-Type: application/json; charset=utf-8",
+            f"Content-Length: {len(body)}", "Connection: close", f"Server: {SERVER_HEADER}",
+            *(f"{k}: {v}" for k, v in headers.items())]
+    if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+        transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace") + body)
+    transport.close()
+
+
+_METHOD = re.compile(rb"[A-Z]{3,16}")
+
+
+def _refusal(head: bytes, complete: bool) -> tuple[int, str, str] | None:
+    """(status, errorType, message) when the request head ``head`` must be refused before aiohttp parses
+    it (see _Guarded._screened), else None. ``complete``: the head's blank line has arrived."""
+    line, sep, rest = head.partition(b"\r\n")
+    if not sep and not complete:
+        return None  # the request line is not complete yet
+    parts = line.split(b" ")
+    if len(parts) == 2 and _METHOD.fullmatch(parts[0]):
+        return 400, "bad_request", "a request line without an HTTP version (HTTP/0.9) is not served"
+    version = parts[-1] if len(parts) == 3 else b""
+    if version.startswith(b"HTTP/") and version not in (b"HTTP/1.0", b"HTTP/1.1"):
+        shown = version.decode("ascii", "replace")[:20]
+        return 505, "http", f"{shown} is not supported: use HTTP/1.1"
+    if complete and b"100-continue" in rest.lower():
+        fields = [f.strip().lower() for f in rest.split(b"\r\n")]
+        length = next((f.split(b":", 1)[1].strip() for f in fields if f.startswith(b"content-length:")), b"")
+        if b"expect: 100-continue" in fields and length.isdigit() and int(length) > MAX_BODY:
+            return 413, "http", f"a request body of {int(length)} bytes is over the limit of {MAX_BODY}"
+    return None
+
+
+def _request_form_middleware() -> Any:
+    """405 (JSON, ``Allow: GET, HEAD``) for ``CONNECT`` and the asterisk form (``OPTIONS *``): no resource
+    answers them, and a 404 would say the path is wrong."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "CONNECT" or request.raw_path == "*":
+            return json_error(405, "http", f"method {request.method} not allowed for {request.raw_path[:80]!r}",
+                              {"Allow": "GET, HEAD"})
+        return await handler(request)
+
+    return middleware
+
+
 def _busy_middleware(guard: _Guard) -> Any:
     """Marks a connection busy from the moment a request head reaches the application until its answer
     is written out (so the cap never evicts it mid-answer), and started (so the header deadline spares it).
@@ -295,8 +358,9 @@ def make_app(web_config: WebConfig, limits: Limits | None = None, *, errors: Err
     ``errorType``), ``before_auth`` (CORS, rate limits), basic auth (``auth_exempt`` paths excepted),
     then ``after_auth``."""
     limits = limits or Limits()
-    guard = _Guard(limits)
-    chain = [_busy_middleware(guard), headers_middleware(web_config), error_middleware(errors), *before_auth,
+    guard = _Guard(limits, web_config.headers)
+    chain = [_busy_middleware(guard), headers_middleware(web_config), _request_form_middleware(),
+             error_middleware(errors), *before_auth,
              basic_auth_middleware(web_config, auth_exempt), *after_auth]
     # handler_args reach aiohttp's protocol under any runner, so even a caller that does not use
     # serve() gets the idle timeout (which aiohttp also arms at connect), head bounds and quiet logs.
@@ -304,7 +368,7 @@ def make_app(web_config: WebConfig, limits: Limits | None = None, *, errors: Err
         "keepalive_timeout": limits.idle_timeout, "logger": _QuietLog(limits.log_interval), "access_log": None,
         "max_line_size": limits.max_line_size, "max_field_size": limits.max_line_size,
         "max_headers": limits.max_headers}
-    app = web.Application(middlewares=chain, client_max_size=64 * 1024, handler_args=handler_args)
+    app = web.Application(middlewares=chain, client_max_size=MAX_BODY, handler_args=handler_args)
     app[CONFIG_KEY] = _Config(web_config, limits, guard, handler_args)
     app.on_startup.append(_on_startup)
     return app
@@ -398,12 +462,47 @@ class _Guarded(asyncio.Protocol):
                     break
                 pos, found = end + 4, found + 1
             cut = pos - len(self._tail) if found == room else len(data)
+            screened = self._screened(data, cut)
+            if screened != cut:
+                cut = screened
+                if cut <= 0:
+                    break
+                found = (self._tail + data[:cut]).count(b"\r\n\r\n")
             chunk = data[:cut]
             del self._pending[:cut]
             conn.heads += found
             self._tail = (self._tail + chunk)[-3:]
             self._inner.data_received(chunk)
         self._flow()
+
+    def _screened(self, data: bytes, cut: int) -> int:
+        """How much of ``data[:cut]`` may go to aiohttp: all of it, unless a request head in it must be
+        refused before aiohttp sees it (answered here, in HTTP/1.1 with the JSON error shape):
+
+        * a request line in another HTTP version than 1.0 or 1.1 (505), or without one (HTTP/0.9, 400):
+          aiohttp would answer in the request's own version, or with its plain-text 400;
+        * ``Expect: 100-continue`` with a body above MAX_BODY (413): aiohttp would send ``100 Continue``.
+
+        Requests before such a head are answered first: the result is then that head's offset (0: wait
+        for their answers, or the connection is closing).
+        """
+        conn = self._conn
+        start = 0
+        while start < cut:
+            end = data.find(b"\r\n\r\n", start, cut)
+            head = data[start:end if end >= 0 else cut]
+            refusal = _refusal(head, end >= 0)
+            if refusal is not None:
+                if start > 0 or (conn is not None and conn.heads > conn.answered):
+                    return start  # answer the earlier requests first, in order
+                self._pending.clear()
+                if conn is not None:
+                    _raw_answer(conn.transport, *refusal, self._guard.headers)
+                return 0
+            if end < 0:
+                break
+            start = end + 4
+        return cut
 
     def _flow(self) -> None:
         transport = self._conn.transport if self._conn is not None else None
