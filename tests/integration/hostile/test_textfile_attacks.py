@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
-from procstat import rss_bytes
+from procstat import cpu_seconds, rss_bytes
 
 from procs import exporter, http_get, parse_metrics, tempdir
 
@@ -44,6 +45,10 @@ def test_costly_textfiles_are_refused_before_parsing() -> None:
                 assert not any(name.startswith("fam_") for name in fams) and "m" not in fams
                 assert len(body) < 2 << 20
             assert rss_bytes(p.popen.pid) < RSS_LIMIT
+            # Between scrapes the refused files cost nothing (at most a tenth of a core).
+            before = cpu_seconds(p.popen.pid)
+            time.sleep(3)
+            assert cpu_seconds(p.popen.pid) - before < 0.3
             log = p.log()
             assert log.count("textfile_refused") == 1 and "Traceback" not in log
 
