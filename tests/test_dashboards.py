@@ -245,7 +245,8 @@ def wait_for_rates(cluster: SimulatedCluster) -> None:
     nodes = len(cluster.inventory.nodes)
     checks = ["node:cpu_utilization:ratio", "node_device:network_receive_bytes:rate1m",
               "node_port:rdma_receive_bytes:rate1m",
-              "rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[5m])", "rate(node_disk_read_bytes_total[1m])"]
+              "rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[5m])", "rate(node_disk_read_bytes_total[1m])",
+              "node:gpu_sm_active:avg", "node:gpu_tensor_active:avg"]  # GPM: from each exporter's second scrape
     for expr in checks:
         wait_for(lambda e=expr: len(nodes_in(run_query(cluster.prometheus_url, e, True))) >= nodes,
                  timeout=60, what=f"{expr} for every node")

@@ -395,9 +395,11 @@ class TestXid:
 class TestCatalogue:
     def test_every_row_renders_on_h100(self, procfs: Path) -> None:
         """Every catalogue row yields a family on a fully featured discrete GPU."""
-        c = make_collector(FaultyNvml("h100x2", clock=Clock()), procfs)
+        clock = Clock()
+        c = make_collector(FaultyNvml("h100x2", clock=clock), procfs, clock=clock)
         c.collect()
         sample_pcie(c)
+        clock.advance(15)  # GPM's profiling fields need a second sample, one scrape later
         names = {n for n in scrape(c) if n.startswith("DCGM_")}
         assert names == {f.name for f in load_catalogue(READERS)}
         c.close()

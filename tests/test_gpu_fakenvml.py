@@ -89,12 +89,16 @@ def gpu_shape(fams: dict[str, Metric]) -> dict[str, set[tuple[tuple[str, str], .
 
 
 def complete(url: str, want_pcie: bool) -> dict[str, Metric] | None:
-    """A scrape with the gpu collector successful and, if asked, a PCIe sample of every GPU; else None."""
+    """A scrape with the gpu collector successful, GPM's profiling fields for every GPU (they need a second
+    scrape) and, if asked, a PCIe sample of every GPU; else None."""
     fams = scrape(url)
     if gpu_success(fams) != 1.0:
         return None
     pcie = fams.get("DCGM_FI_DEV_PCIE_TX_THROUGHPUT")
+    sm = fams.get("DCGM_FI_PROF_SM_ACTIVE")
     gpus = len(fams["spark_exporter_gpu_up"].samples)
+    if sm is None or len(sm.samples) != gpus:
+        return None
     return fams if not want_pcie or (pcie is not None and len(pcie.samples) == gpus) else None
 
 

@@ -352,7 +352,8 @@ class TestClose:
 
 class TestImpossibleValues:
     def test_impossible_values_are_dropped_not_exported(self, procfs: Path) -> None:
-        """pid 0, a pid above pid_max, memory beyond the device total and NVML's sentinels are left out."""
+        """NVML's sentinels are left out, and a process list with an impossible record (pid 0, a pid above
+        pid_max, memory beyond the device total) is not trusted at all: no process series for that GPU."""
         (procfs / "sys" / "kernel").mkdir(parents=True)
         (procfs / "sys" / "kernel" / "pid_max").write_text("32768\n")
 
@@ -360,6 +361,8 @@ class TestImpossibleValues:
             def nvmlDeviceGetComputeRunningProcesses(self, h: Any) -> list[Any]:  # noqa: N802
                 def proc(pid: int, used: int) -> Any:
                     return pynvml.nvmlFriendlyObject({"pid": pid, "usedGpuMemory": used})
+                if h.index == 1:  # a plausible list on the second GPU
+                    return [proc(4243, 2 * GIB)]
                 return [proc(0, GIB), proc(40_000, GIB), proc(4242, 10**15), proc(4243, 2 * GIB)]
 
             def nvmlDeviceGetPowerUsage(self, h: Any) -> int:  # noqa: N802
@@ -368,10 +371,39 @@ class TestImpossibleValues:
             def nvmlDeviceGetTotalEnergyConsumption(self, h: Any) -> int:  # noqa: N802
                 return 0xFFFFFFFFFFFFFFFF  # NVML_VALUE_NOT_AVAILABLE_ulonglong
 
-        c = make_collector(Odd("h100", clock=Clock()), procfs)
-        fams = scrape(c)
-        procs = {s.labels["pid"]: s.value for s in fams["spark_exporter_gpu_process_memory_bytes"].samples}
-        assert procs == {"4243": 2.0 * GIB}
+        c = make_collector(Odd("h100x2", clock=Clock()), procfs)
+        with capture_logs() as logs:
+            fams = scrape(c)
+            scrape(c)
+        procs = {(s.labels["gpu"], s.labels["pid"]): s.value
+                 for s in fams["spark_exporter_gpu_process_memory_bytes"].samples}
+        assert procs == {("1", "4243"): 2.0 * GIB}
+        assert [e["gpu"] for e in logs if e["event"] == "gpu_process_list_implausible"] == [0]
         assert "DCGM_FI_DEV_POWER_USAGE" not in fams and "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION" not in fams
         assert "DCGM_FI_DEV_GPU_TEMP" in fams
+        c.close()
+
+    @pytest.mark.parametrize("misread", [True, False])
+    def test_misread_process_records_leave_unified_fb_used_out(self, procfs: Path, misread: bool) -> None:
+        """On unified memory, records misread by an older binding (one plausible 1,000 MiB record among
+        impossible ones, where the truth is 6,000 MiB) leave DCGM_FI_DEV_FB_USED out instead of serving
+        1,000; FB_FREE and FB_TOTAL (host meminfo) stay. A plausible list is summed as before."""
+        mib = 1024 * 1024
+
+        class Misread(FaultyNvml):
+            def nvmlDeviceGetComputeRunningProcesses(self, h: Any) -> list[Any]:  # noqa: N802
+                def proc(pid: int, used: int) -> Any:
+                    return pynvml.nvmlFriendlyObject({"pid": pid, "usedGpuMemory": used})
+                if misread:  # v3 records read with the v2 size: pids and sizes from the wrong offsets
+                    return [proc(4242, 1000 * mib), proc(0, 0), proc(0xFFFFFFFF, 5000 * mib)]
+                return [proc(4242, 1000 * mib), proc(4343, 5000 * mib)]
+
+        c = make_collector(Misread("gb10", clock=Clock()), procfs)
+        fams = scrape(c)
+        if misread:
+            assert "DCGM_FI_DEV_FB_USED" not in fams
+            assert "spark_exporter_gpu_process_memory_bytes" not in fams
+        else:
+            assert by_gpu(fams["DCGM_FI_DEV_FB_USED"]) == {"0": 6000.0}
+        assert "DCGM_FI_DEV_FB_FREE" in fams and "DCGM_FI_DEV_FB_TOTAL" in fams
         c.close()

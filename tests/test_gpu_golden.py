@@ -28,6 +28,7 @@ def golden_text(profile: str, procfs: Path, monkeypatch: pytest.MonkeyPatch) -> 
         c.collect()
         if c.pcie is not None and c._devices is not None:  # the sampler's cadence, made synchronous
             c.pcie.sample_once([WatchedDevice(d.handle, d.uuid) for d in c._devices])
+        clock.advance(15)  # one scrape interval: GPM's profiling fields difference two samples
         return render(list(c.collect())).decode()
     finally:
         c.close()
@@ -65,15 +66,17 @@ class TestGolden:
 
 class TestEndToEnd:
     def test_daemon_serves_the_golden_series(self) -> None:
-        """spark-exporter --gpu.simulate=h100x8 serves exactly the golden file's GPU series over HTTP."""
+        """spark-exporter --gpu.simulate=h100x8 serves exactly the golden file's GPU series over HTTP (once PCIe
+        has its first sample and GPM its second)."""
         want = sorted(series((GOLDEN / "gpu_h100x8.txt").read_text(), ignore=("Hostname",)))
 
         def scraped() -> str | None:
             text = http_get(p.url + "/metrics")[1].decode()
-            return text if "DCGM_FI_DEV_PCIE_TX_THROUGHPUT" in text else None
+            complete = "DCGM_FI_DEV_PCIE_TX_THROUGHPUT" in text and "DCGM_FI_PROF_SM_ACTIVE" in text
+            return text if complete else None
 
         with exporter("--gpu.simulate=h100x8", f"--gpu.seed={SEED}", "--collect.min-age=0s") as p:
-            text = wait_for(scraped, 20, 0.3, "PCIe samples in /metrics")
+            text = wait_for(scraped, 20, 0.3, "PCIe samples and profiling fields in /metrics")
         assert sorted(series(text, ignore=("Hostname",))) == want
         hosts = {dict(labels).get("Hostname") for _, labels in series(text) if dict(labels).get("Hostname")}
         assert hosts == {socket.gethostname()}

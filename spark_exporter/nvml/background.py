@@ -229,6 +229,11 @@ class PcieSampler:
             return None
         return s
 
+    def pending(self, uuid: str) -> bool:
+        """True while ``uuid`` has never been sampled and is not known to lack PCIe throughput (or lost)."""
+        with self._lock:
+            return uuid not in self._samples and uuid not in self._unsupported and uuid not in self._lost
+
     @property
     def alive(self) -> bool:
         """True while the sampling thread runs."""
