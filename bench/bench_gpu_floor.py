@@ -68,7 +68,6 @@ def big_profile(h100: dict[str, Any], gpus: int = 64, processes: int = 1000, see
 
 def profiles() -> dict[str, dict[str, Any]]:
     from fakenvml import profile_from_recording
-
     from spark_exporter.commands.gpu import record
     from spark_exporter.exporter.daemon import load_config
     from spark_exporter.logs import setup_logging
@@ -117,9 +116,9 @@ def child(runs: int, cprofile: bool) -> dict[str, Any]:
 
     import pynvml
 
-    from spark_exporter.cli import load_config
     from spark_exporter.collectors.base import Paths
     from spark_exporter.collectors.gpu import GpuCollector
+    from spark_exporter.exporter.daemon import load_config
     from spark_exporter.exporter.exposition import Renderer
     from spark_exporter.logs import setup_logging
 

@@ -4,7 +4,7 @@ The collector is handed either the ``pynvml`` module or a :class:`SimulatedNvml`
 function names with the same arguments; failures are raised as ``pynvml``'s own error classes, so the
 facade maps them exactly as it maps real ones. Device facts live in :mod:`.profiles`, the load over time
 in :mod:`.load`. Fault injection (lost GPUs, hung calls, driver reloads) is test-only and lives in the
-test tree (``tests/sim_faults.py``), which overrides :meth:`SimulatedNvml._enter`.
+test tree (``tests/helpers/sim_faults.py``), which overrides :meth:`SimulatedNvml._enter`.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class SimulatedNvml:
         self._driver = self.model.driver
         self._lock = threading.Lock()
         self._event_sets: list[SimEventSet] = []
-        # Variations a subclass may set (tests/sim_faults.py); the shipped simulator never changes them.
+        # Variations a subclass may set (tests/helpers/sim_faults.py); the shipped simulator never changes them.
         self._events_supported = True
         self._host_total: int | None = None  # a unified-memory driver that reports the host's total
         self._unsupported_fields: set[int] = set()

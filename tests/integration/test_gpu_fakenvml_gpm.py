@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import test_gpu_fakenvml as fake_tests
-from test_gpu_fakenvml import INTERVAL, by_gpu, gpu_success, scrape
 
-from procs import exporter, wait_for
+from helpers.fakenvml_daemon import INTERVAL, by_gpu, driver, gpu_success, libdirs, recordings, scrape, served
+from helpers.procs import exporter, wait_for
 from spark_exporter.collectors.gpu.readings import READERS
 from spark_exporter.nvml.catalogue import load_catalogue
 from spark_exporter.nvml.gpm import GPM_SOURCES
@@ -22,7 +21,7 @@ PROF = {f.name: f for f in load_catalogue(READERS) if f.source in GPM_SOURCES}
 
 pytestmark = pytest.mark.integration
 # The fake library's fixtures (compiled once per session, profiles recorded from the simulator).
-libdirs, recordings, driver, served = fake_tests.libdirs, fake_tests.recordings, fake_tests.driver, fake_tests.served
+__all__ = ["driver", "libdirs", "recordings", "served"]
 
 
 def programmed(profile: dict[str, Any], gpu: int, field: str) -> float | None:

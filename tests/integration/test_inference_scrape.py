@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
-from inference_targets import (
+
+from helpers.api import api
+from helpers.inference_targets import (
     MODELS,
     PROMETHEUS_2_ACCEPT,
     PROMETHEUS_3_ACCEPT,
@@ -24,9 +26,7 @@ from inference_targets import (
     InferenceCluster,
     inference_cluster,
 )
-from test_api import api
-
-from procs import PYTHON, http_get, prom_query, wait_for
+from helpers.procs import PYTHON, http_get, prom_query, wait_for
 from spark_exporter.query import ClusterOverview, Inference, PrometheusClient, Rollups
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
-from inference_targets import CLUSTER, RULES_DIR, stand_in
 
-from procs import Proc, free_port, prom_query, prometheus, tempdir, wait_for
+from helpers.inference_targets import CLUSTER, RULES_DIR, stand_in
+from helpers.procs import Proc, free_port, prom_query, prometheus, tempdir, wait_for
 from spark_exporter.prometheus.inventory import load_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
 

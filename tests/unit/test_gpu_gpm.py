@@ -7,10 +7,10 @@ from typing import Any
 
 import pynvml
 import pytest
-from sim_faults import FaultyNvml
 from structlog.testing import capture_logs
-from test_gpu_helpers import Clock, by_gpu, make_collector, scrape, write_meminfo
 
+from helpers.gpu import Clock, by_gpu, make_collector, scrape, write_meminfo
+from helpers.sim_faults import FaultyNvml
 from spark_exporter.collectors.gpu.readings import READERS
 from spark_exporter.nvml.catalogue import load_catalogue
 from spark_exporter.nvml.gpm import GPM_SOURCES, MAX_SAMPLE_AGE, MIB_PER_S
@@ -192,10 +192,10 @@ class TestRecordReplay:
         import json
         import time
 
-        from spark_exporter.cli import load_config
         from spark_exporter.collectors.base import Paths
         from spark_exporter.collectors.gpu import GpuCollector
         from spark_exporter.collectors.gpu.record import record_library
+        from spark_exporter.exporter.daemon import load_config
         from spark_exporter.nvml.replay import ReplayedNvml
         from spark_exporter.nvml.sim import SimulatedNvml
 

@@ -31,7 +31,7 @@ from typing import Any
 import pynvml
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ...nvml.background import PcieSampler, WatchedDevice, XidWatcher, xid_message
+from ...nvml.background import LIBRARY_POLL_MS, POLL_MS, PcieSampler, WatchedDevice, XidWatcher, xid_message
 from ...nvml.catalogue import CatalogueError, Field, load_catalogue
 from ...nvml.facade import FunctionMissing, GpuLost, Nvml, NvmlFatal, error_name, to_str
 from ...nvml.gpm import GPM_SOURCES, GpmSampler
@@ -310,7 +310,9 @@ class GpuCollector(Collector):
         watched = [WatchedDevice(d.handle, d.uuid) for d in devices]
         # A previous thread still stuck in an NVML call is never joined by a second one.
         if self.xid is None or not self.xid.alive:
-            self.xid = XidWatcher(self.nvml, self._record_xid)
+            # The simulator and a replay answer an event wait from a queue: poll it often, so close() is quick.
+            poll_ms = LIBRARY_POLL_MS if self.simulate or self.replay else POLL_MS
+            self.xid = XidWatcher(self.nvml, self._record_xid, poll_ms)
             self.xid.start(watched)
         if self.pcie_interval > 0 and (self.pcie is None or not self.pcie.alive):
             self.pcie = PcieSampler(self.nvml, self.pcie_interval, self._clock)

@@ -6,15 +6,12 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 import yaml
-from procstat import peak_rss_bytes
-from rawhttp import api
-from upstream import StandIn
 
-from procs import http_get, tempdir
-
-pytestmark = pytest.mark.integration
+from helpers.procs import http_get, tempdir
+from helpers.procstat import peak_rss_bytes
+from helpers.rawhttp import api
+from helpers.upstream import StandIn
 
 REQUESTS = 17  # each for a different node, so no cache or coalescing shares an answer
 ANSWER_BYTES = 16_000_000  # valid JSON, just under the 16 MiB per-answer cap

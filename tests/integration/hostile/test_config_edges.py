@@ -8,9 +8,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from procs import PYTHON, free_port, tempdir
-
-pytestmark = pytest.mark.integration
+from helpers.procs import PYTHON, free_port, tempdir
 
 # (command prefix, flag) for every file a command reads as configuration.
 FILES = [

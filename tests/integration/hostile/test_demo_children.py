@@ -15,11 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from procs import PYTHON, require_binary, tempdir, wait_for
-
-pytestmark = pytest.mark.integration
+from helpers.procs import PYTHON, require_binary, tempdir, wait_for
 
 
 class RunningDemo:

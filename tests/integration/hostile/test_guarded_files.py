@@ -7,12 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-from procstat import rss_bytes
-
-from procs import exporter, http_get, parse_metrics, tempdir
-
-pytestmark = pytest.mark.integration
+from helpers.procs import exporter, http_get, parse_metrics, tempdir
+from helpers.procstat import rss_bytes
 
 RSS_LIMIT = 150 << 20  # bytes: the exporter under attack stays below this
 

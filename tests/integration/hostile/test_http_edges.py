@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rawhttp import api, exchange
 
-from procs import exporter, tempdir
-
-pytestmark = pytest.mark.integration
+from helpers.procs import exporter, tempdir
+from helpers.rawhttp import api, exchange
 
 CASES = [
     (b"GET /-/healthy\r\n\r\n", 400, "bad_request"),

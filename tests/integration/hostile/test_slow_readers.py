@@ -10,13 +10,9 @@ import socket
 import time
 from collections.abc import Iterator
 
-import pytest
-from procstat import cpu_seconds, peak_rss_bytes
-from rawhttp import api, wait_until, with_nofile
-
-from procs import PYTHON, Proc, free_port, http_get, start_process, tempdir
-
-pytestmark = pytest.mark.integration
+from helpers.procs import PYTHON, Proc, free_port, http_get, start_process, tempdir
+from helpers.procstat import cpu_seconds, peak_rss_bytes
+from helpers.rawhttp import api, wait_until, with_nofile
 
 PIPELINED = 50  # requests each attacking socket sends at once
 EXPORTER_PEAK = 150 << 20  # bytes

@@ -9,12 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
-from rawhttp import api
-from upstream import StandIn, matrix, vector
 
-from procs import http_get, tempdir
-
-pytestmark = pytest.mark.integration
+from helpers.procs import http_get, tempdir
+from helpers.rawhttp import api
+from helpers.upstream import StandIn, matrix, vector
 
 NOW = 1_700_000_000.0
 TAG = "spark_exporter_field"

@@ -5,12 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-from procstat import cpu_seconds, rss_bytes
-
-from procs import exporter, http_get, parse_metrics, tempdir
-
-pytestmark = pytest.mark.integration
+from helpers.procs import exporter, http_get, parse_metrics, tempdir
+from helpers.procstat import cpu_seconds, rss_bytes
 
 RSS_LIMIT = 150 << 20  # bytes
 SCRAPES = 3
