@@ -9,6 +9,14 @@ with the generated ``prometheus.yml`` and ``rules/``, and the JSON API, then red
 read through the query module until SIGINT, SIGTERM or SIGHUP. On the way out every child process is
 stopped and the temporary directory removed.
 
+The demo watches its children: when one exits it says which, with its exit code (or signal) and the
+last line of its log. Without Prometheus or the API there is nothing left to show, so the demo then
+stops and exits 1; a simulated node's exporter (or a workload) that dies is reported and the demo
+keeps running (the page shows that node down and its alert firing). Should the demo itself be
+killed with SIGKILL, its children get SIGTERM from the kernel (PR_SET_PDEATHSIG) and its temporary
+directory is removed at the next start: each directory holds an ``owner`` file with the demo's pid
+and start time, and a directory whose owner is gone is stale.
+
 ``demo-state.json`` in the temporary directory (its path is printed first) lists the children's pids.
 """
 
@@ -23,6 +31,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -30,11 +39,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import aiohttp
 import yaml
 
+from ..collectors._files import read_tail
 from ..exporter import fleet
 from ..logs import setup_logging
 from ..prometheus import kit
@@ -55,6 +65,10 @@ SPARK_APP_NAME = "spark-exporter-demo"
 
 NAME = "demo"
 CLEAR = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
+DIR_PREFIX = "spark-exporter-demo-"
+OWNER_FILE = "owner"  # "<pid> <start time in clock ticks>" of the demo that made the directory
+ESSENTIAL = ("prometheus",)  # children without which the demo stops (the API runs in the demo itself)
+WATCH_INTERVAL = 0.5  # s between two looks at the children
 
 
 def build_parser() -> Parser:
@@ -124,10 +138,28 @@ class Demo:
         return child
 
     def log_tail(self, child: Child) -> str:
-        """The last 2000 characters of the child's log, or ``""`` if it cannot be read."""
+        """The last 2000 bytes of the child's log (as text), or ``""`` if it cannot be read."""
         with contextlib.suppress(OSError):
-            return (self.workdir / f"{child.name}.log").read_text(errors="replace")[-2000:]
+            return read_tail(str(self.workdir / f"{child.name}.log"), 2000).decode("utf-8", errors="replace")
         return ""
+
+    def last_line(self, child: Child) -> str:
+        """The last non-blank line of the child's log (at most 300 characters), or "(empty log)"."""
+        lines = [line for line in self.log_tail(child).splitlines() if line.strip()]
+        return lines[-1].strip()[:300] if lines else "(empty log)"
+
+    def exited(self, reported: set[str]) -> list[tuple[Child, str]]:
+        """Children that have exited and are not in ``reported`` yet, each with a one-line account of why
+        (exit code or signal, last log line); their names are added to ``reported``."""
+        out = []
+        for c in self.children:
+            code = c.popen.poll()
+            if code is None or c.name in reported:
+                continue
+            reported.add(c.name)
+            how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+            out.append((c, f"{c.name} {how}; last log line: {self.last_line(c)}"))
+        return out
 
     def stop_all(self) -> None:
         """SIGTERM each child's process group, then SIGKILL any that has not exited within 10 s."""
@@ -149,6 +181,68 @@ class Demo:
         state = {"tempdir": str(self.workdir), "pids": {c.name: c.popen.pid for c in self.children}, **extra}
         path.write_text(json.dumps(state, indent=2))
         return path
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _start_time(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot, from /proc), or None if it is gone."""
+    try:
+        stat = read_tail(f"/proc/{pid}/stat", 4096).decode("ascii", errors="replace")
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def make_workdir(base: str | None = None) -> Path:
+    """A new temporary directory for this demo, with its ``owner`` file."""
+    d = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=base))
+    (d / OWNER_FILE).write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
+    return d
+
+
+def remove_stale_dirs(base: str) -> list[Path]:
+    """Remove this user's demo directories under ``base`` whose owning demo is gone (killed by SIGKILL);
+    return them. A directory without a readable owner file, or another user's, is left alone."""
+    removed = []
+    for entry in sorted(Path(base).glob(DIR_PREFIX + "*")):
+        try:
+            st = entry.lstat()
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+                continue
+            pid_text, started = read_tail(str(entry / OWNER_FILE), 100).decode("ascii").split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if pid == os.getpid() or _start_time(pid) == started:
+            continue  # its demo is still running
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+async def watch(demo: Demo, stop: asyncio.Event, api_task: asyncio.Task[None], say: Any = print) -> str | None:
+    """Until ``stop`` is set: report each child that exits; return why the demo must stop (Prometheus or
+    the API gone), having set ``stop``, or None when ``stop`` was set by a signal or the duration."""
+    reported: set[str] = set()
+    while not stop.is_set():
+        for child, why in demo.exited(reported):
+            if child.name in ESSENTIAL:
+                stop.set()
+                return f"{why}; stopping the demo"
+            say(f"demo: {why}; the demo goes on without it", flush=True)
+        if api_task.done():
+            stop.set()
+            error = None if api_task.cancelled() else api_task.exception()
+            return f"the API stopped ({type(error).__name__}: {error})" if error else "the API stopped"
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), WATCH_INTERVAL)
+    return None
 
 
 async def wait_ready(demo: Demo, child: Child, path: str, timeout: float = 60.0) -> None:
@@ -351,6 +445,7 @@ async def run_demo(ns: argparse.Namespace, demo: Demo) -> None:
     )
     tty = sys.stdout.isatty()
     deadline = time.monotonic() + ns.duration_s if ns.duration_s > 0 else None
+    watcher = asyncio.create_task(watch(demo, stop, api_task))
     async with PrometheusClient(prom.url) as client:
         rollups = Rollups(client, inventory, scrape_interval=ns.scrape_s)
         seen: set[str] = set()
@@ -361,7 +456,11 @@ async def run_demo(ns: argparse.Namespace, demo: Demo) -> None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), ns.refresh_s)
     stop.set()
-    await api_task
+    fatal = await watcher
+    with contextlib.suppress(Exception):  # its failure is reported by the watcher
+        await api_task
+    if fatal is not None:
+        raise RuntimeError(fatal)
 
 
 def _schema(ns: argparse.Namespace) -> Schema:
@@ -382,6 +481,8 @@ def _prepare(ns: argparse.Namespace, cfg: Settings) -> argparse.Namespace:
 
 def _execute(ns: argparse.Namespace) -> int:
     setup_logging("error", "logfmt")  # warnings would scroll the live screen
+    for stale in remove_stale_dirs(tempfile.gettempdir()):
+        print(f"demo: removed {stale}, left behind by a demo that was killed", flush=True)
     ns.prometheus = shutil.which("prometheus")
     if ns.prometheus is None:
         return fail(COMMAND.prog, "no 'prometheus' binary on PATH ('./dev.sh demo' installs it)")
@@ -390,7 +491,7 @@ def _execute(ns: argparse.Namespace) -> int:
     except kit.KitError as e:
         return fail(COMMAND.prog, str(e))
     ns.spark_unavailable = spark_app.unavailable_reason()
-    demo = Demo(Path(tempfile.mkdtemp(prefix="spark-exporter-demo-")))
+    demo = Demo(make_workdir())
     code = 0
     try:
         asyncio.run(run_demo(ns, demo))

@@ -49,6 +49,9 @@ class Command:
     prepare: Callable[[argparse.Namespace, Settings], Any]
     execute: Callable[[Any], int]
     describe: Callable[[argparse.Namespace, Settings], list[str]] | None = None
+    #: What ``prepare`` found allowed but weak (e.g. mixed bcrypt costs); ``--check-config`` prints each
+    #: to stderr as ``<prog>: warning: ...``, and ``execute`` logs them.
+    warnings: Callable[[Any], list[str]] | None = None
 
     @property
     def prog(self) -> str:
@@ -78,6 +81,8 @@ def run(command: Command, argv: Sequence[str], environ: Mapping[str, str] | None
         if settings.check_only:
             lines = command.describe(ns, settings) if command.describe else settings.describe()
             print("\n".join(lines))
+            for warning in command.warnings(state) if command.warnings else []:
+                print(f"{prog}: warning: {warning}", file=sys.stderr)
             return 0
         return command.execute(state)
     except ConfigError as e:

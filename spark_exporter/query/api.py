@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from .. import __version__
-from ..http.errors import ErrorMap
+from ..http.errors import ErrorMap, json_answer
 from ..http.ratelimit import TokenBuckets
 from ..http.server import Limits, make_app, serve
 from ..http.webconfig import WebConfig
@@ -26,6 +26,7 @@ from ..prometheus.inventory import valid_node_name
 from . import webui
 from .cache import TtlCache
 from .client import (
+    AnswerBudgetSpent,
     BadResponse,
     InvalidParameter,
     PrometheusUnavailable,
@@ -64,6 +65,7 @@ METRICS_KEY = web.AppKey("metrics", ApiMetrics)
 _ERRORS: ErrorMap = (
     (InvalidParameter, 400, "bad_parameter"),
     (UnknownNodeError, 404, "unknown_node"),
+    (AnswerBudgetSpent, 503, "busy"),
     (PrometheusUnavailable, 503, "prometheus_unavailable"),
     (QueryError, 502, "query_failed"),
     (BadResponse, 502, "bad_upstream_response"),
@@ -85,7 +87,7 @@ async def _cached(
 
 
 def _respond(request: web.Request, result: Result, body: Any = None) -> web.Response:
-    resp = web.json_response(result.to_json() if body is None else body)
+    resp = json_answer(result.to_json() if body is None else body)
     resp.headers["X-Cache"] = "stale" if request.get("cache_stale") else "hit" if request.get("cache_hit") else "miss"
     return resp
 
@@ -183,12 +185,12 @@ async def inference(request: web.Request) -> web.Response:
 
 async def openapi(request: web.Request) -> web.Response:
     """GET /api/v1/openapi.json: the API's OpenAPI document."""
-    return web.json_response(openapi_document(__version__))
+    return json_answer(openapi_document(__version__))
 
 
 async def healthy(request: web.Request) -> web.Response:
     """GET /-/healthy: ``{"status": "ok"}`` while the server runs."""
-    return web.json_response({"status": "ok"})
+    return json_answer({"status": "ok"})
 
 
 def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:

@@ -346,8 +346,10 @@ def fill_network(out: NetworkStats, parts: dict[str, list[Sample]]) -> None:
                     + ("" if ports else " (no RDMA port: no node_infiniband_* series)")
                 )
         out.nodes.append(nn)
-    out.rx_bytes_per_sec = total(n.rx_bytes_per_sec for n in out.nodes)
-    out.tx_bytes_per_sec = total(n.tx_bytes_per_sec for n in out.nodes)
+    # From the rows themselves, not the node sums: a node sum left out as impossible (an overflow) must not
+    # turn the total into a null without its reason.
+    out.rx_bytes_per_sec = total(i.rx_bytes_per_sec for i in out.interfaces)
+    out.tx_bytes_per_sec = total(i.tx_bytes_per_sec for i in out.interfaces)
     out.rdma_rx_bytes_per_sec = total(p.rx_bytes_per_sec for p in out.rdma_ports)
     out.rdma_tx_bytes_per_sec = total(p.tx_bytes_per_sec for p in out.rdma_ports)
 

@@ -52,6 +52,11 @@ PROMETHEUS_OPTIONS: tuple[Option, ...] = (
     int_option("prometheus.max-response-bytes", 16 * 1024 * 1024,
                "Largest Prometheus answer read, before and after decompression; larger answers are a 502.",
                minimum=1024, maximum=1024**3),
+    int_option("prometheus.answer-budget-bytes", 16 * 1024 * 1024,
+               "Prometheus answers held at once by all requests together (parsing costs about 5 times this "
+               "in memory); an answer that finds it spent waits up to 2 s, then is a 503 with Retry-After. At "
+               "least --prometheus.max-response-bytes.",
+               minimum=1024, maximum=1024**3),
     duration_option("prometheus.scrape-interval", 15.0,
                     "Scrape interval of that Prometheus; a target silent for twice this is stale.", positive=True),
 )
@@ -62,6 +67,9 @@ WEB_LIMIT_OPTIONS: tuple[Option, ...] = (
                     "Deadline from connecting to a complete request head; the server then closes the socket. "
                     "0s turns it off."),
     duration_option("web.idle-timeout", 60.0, "Keep-alive connections idle this long are closed.", positive=True),
+    duration_option("web.write-timeout", 10.0,
+                    "Deadline for an answer the client does not read: a connection whose written answer has not "
+                    "drained for this long is closed.", positive=True),
     int_option("web.max-connections", 0,
                "Most open client connections; 0 derives it from the open-files limit (RLIMIT_NOFILE).",
                minimum=0, maximum=1_000_000),
