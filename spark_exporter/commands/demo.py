@@ -44,7 +44,7 @@ from typing import IO, Any
 import aiohttp
 import yaml
 
-from ..collectors._files import read_tail
+from ..collectors._files import read_tail, read_text
 from ..exporter import fleet
 from ..logs import setup_logging
 from ..prometheus import kit
@@ -317,7 +317,7 @@ async def start_fleet(demo: Demo, ns: argparse.Namespace, timeout: float = 120.0
         if time.monotonic() > deadline:
             raise RuntimeError(f"the fleet simulator did not listen within {timeout:g}s:\n{demo.log_tail(child)}")
         await asyncio.sleep(0.2)
-    ports = json.loads(ports_file.read_text())["nodes"]
+    ports = json.loads(read_text(str(ports_file), 1 << 20))["nodes"]  # written whole by the fleet (temp file + rename)
     return [(name, f"127.0.0.1:{port}") for name, port in ports.items()]
 
 
