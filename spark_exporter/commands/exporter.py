@@ -62,6 +62,8 @@ def _execute(state: tuple[ExporterConfig, WebConfig]) -> int:
     setup_logging(cfg["log.level"], cfg["log.format"])
     for line in cfg.warnings:
         structlog.get_logger(component="main").warning("setting_warning", detail=line)
+    for warning in web_config.warnings:
+        structlog.get_logger(component="main").warning("web_config_warning", warning=warning)
     try:
         serve_daemon(cfg, web_config)
     except OSError as e:
@@ -69,7 +71,8 @@ def _execute(state: tuple[ExporterConfig, WebConfig]) -> int:
     return 0
 
 
-COMMAND = Command("", build_parser, _schema, _prepare, _execute)
+COMMAND = Command("", build_parser, _schema, _prepare, _execute,
+                  warnings=lambda state: list(state[1].warnings))
 
 
 def main(argv: Sequence[str]) -> int:

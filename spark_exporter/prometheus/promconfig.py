@@ -1,7 +1,8 @@
 """``spark-exporter config prometheus``: a ``prometheus.yml`` generated from the cluster inventory.
 
-The command line (``spark-exporter config prometheus|rules|grafana``) is
-:mod:`spark_exporter.commands.config`; the rules and dashboards writers are in :mod:`.kit`.
+The command line (``spark-exporter config prometheus|alertmanager|remote-write|rules|grafana``) is
+:mod:`spark_exporter.commands.config`; the ``alerting:`` section comes from :mod:`.alertmanager`, the
+remote-write set-up is :mod:`.remote_write`, the rules and dashboards writers are in :mod:`.kit`.
 
 Every target is labelled ``cluster`` and ``node`` by relabelling, so rules, dashboards and the query
 module select ``node="spark-01"`` rather than an IP:port that changes when a node is re-addressed.
@@ -10,12 +11,14 @@ The recording and alerting rules in ``rules/`` are written against exactly these
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from ..settings import DEFAULT_RULE_FILES, parse_duration
+from . import alertmanager
 from .inventory import Inventory
 
 __all__ = ["DEFAULT_INTERVAL", "DEFAULT_RULE_FILES", "JOBS", "RETENTION_FLAG", "SPARK_DRIVER_METRIC_RELABEL",
@@ -151,12 +154,17 @@ def _scrape_config(job: Job, inventory: Inventory) -> dict[str, Any] | None:
 
 def build_prometheus_config(inventory: Inventory, rule_files: list[str],
                             scrape_interval: str = DEFAULT_INTERVAL,
-                            evaluation_interval: str = DEFAULT_INTERVAL) -> dict[str, Any]:
-    """The ``prometheus.yml`` document for ``inventory``, as a dict ready for ``yaml.safe_dump``."""
+                            evaluation_interval: str = DEFAULT_INTERVAL,
+                            alertmanager_urls: Sequence[str] = ()) -> dict[str, Any]:
+    """The ``prometheus.yml`` document for ``inventory``, as a dict ready for ``yaml.safe_dump``.
+
+    With ``alertmanager_urls`` (``http(s)://HOST:PORT[/PREFIX]``) it has an ``alerting:`` section sending
+    to each; AlertmanagerConfigError for a bad URL, ValueError for a duration that is not positive.
+    """
     check_prom_duration(scrape_interval)
     check_prom_duration(evaluation_interval)
     jobs = [cfg for job in JOBS if (cfg := _scrape_config(job, inventory)) is not None]
-    return {
+    config: dict[str, Any] = {
         "global": {
             "scrape_interval": scrape_interval,
             "evaluation_interval": evaluation_interval,
@@ -164,9 +172,12 @@ def build_prometheus_config(inventory: Inventory, rule_files: list[str],
             # clustered store (Thanos, Mimir, VictoriaMetrics) needs to tell clusters apart.
             "external_labels": {"cluster": inventory.cluster},
         },
-        "rule_files": list(rule_files),
-        "scrape_configs": jobs,
     }
+    if alertmanager_urls:
+        config["alerting"] = alertmanager.alerting_section(list(alertmanager_urls))
+    config["rule_files"] = list(rule_files)
+    config["scrape_configs"] = jobs
+    return config
 
 
 def render_prometheus_config(config: dict[str, Any], source: str) -> str:

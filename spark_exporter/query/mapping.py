@@ -102,7 +102,9 @@ def targets(up: list[Sample], ages: dict[tuple[str, str], float | None], scrape_
         job, inst = s.labels.get("job", ""), s.labels.get("instance", "")
         age = ages.get((job, inst))
         out.append(
-            TargetState(
+            # Built from samples the client validated already, with the fields' own types: skipping a second
+            # validation saves a fifth of the overview's time at 256 nodes (bench/fleet.py).
+            TargetState.model_construct(
                 job=job,
                 instance=inst,
                 node=s.labels.get("node"),
@@ -135,6 +137,18 @@ def node_health(
     if not mine:
         return None, None
     return any(t.up and not t.stale for t in mine), all(t.stale for t in mine)
+
+
+def nodes_health(
+    targets: list[TargetState], names: Iterable[str], gpu_jobs: tuple[str, ...] = GPU_JOBS
+) -> dict[str, tuple[bool | None, bool | None]]:
+    """:func:`node_health` of every node in ``names``, grouping the targets by node once: linear in targets
+    plus names, where calling node_health per node costs nodes x targets (256 nodes: 130,000 checks)."""
+    by_node: dict[str, list[TargetState]] = {}
+    for t in targets:
+        if t.node is not None:
+            by_node.setdefault(t.node, []).append(t)
+    return {n: node_health(by_node.get(n, []), n, gpu_jobs) for n in names}
 
 
 # -- cluster overview -------------------------------------------------------------------------
@@ -229,7 +243,7 @@ def overview_nodes(ov: ClusterOverview, targets: list[TargetState], inventory_na
         ov.missing["nodesUp"] = ov.missing["nodesTotal"] = f"no scrape targets with a node label for {ov.cluster}"
         return
     ov.nodes_total = len(names)
-    ov.nodes_up = sum(1 for n in names if node_health(targets, n)[0])
+    ov.nodes_up = sum(1 for up, _ in nodes_health(targets, names).values() if up)
 
 
 # -- one node's GPUs --------------------------------------------------------------------------
@@ -332,8 +346,10 @@ def fill_network(out: NetworkStats, parts: dict[str, list[Sample]]) -> None:
                     + ("" if ports else " (no RDMA port: no node_infiniband_* series)")
                 )
         out.nodes.append(nn)
-    out.rx_bytes_per_sec = total(n.rx_bytes_per_sec for n in out.nodes)
-    out.tx_bytes_per_sec = total(n.tx_bytes_per_sec for n in out.nodes)
+    # From the rows themselves, not the node sums: a node sum left out as impossible (an overflow) must not
+    # turn the total into a null without its reason.
+    out.rx_bytes_per_sec = total(i.rx_bytes_per_sec for i in out.interfaces)
+    out.tx_bytes_per_sec = total(i.tx_bytes_per_sec for i in out.interfaces)
     out.rdma_rx_bytes_per_sec = total(p.rx_bytes_per_sec for p in out.rdma_ports)
     out.rdma_tx_bytes_per_sec = total(p.tx_bytes_per_sec for p in out.rdma_ports)
 

@@ -118,9 +118,11 @@ class Rollups:
         return self.inventory.cluster if self.inventory else None
 
     async def _within(self, work: Awaitable[T]) -> T:
-        """``work`` under the rollup deadline; a timeout is PrometheusUnavailable, never retried."""
+        """``work`` under the rollup deadline, its answers held in the client's memory budget until it is done;
+        a timeout is PrometheusUnavailable, never retried."""
         try:
-            async with asyncio.timeout(self.deadline):
+            # The answers this rollup reads stay counted against the budget until it is mapped.
+            async with self.client.budget.scope(), asyncio.timeout(self.deadline):
                 return await work
         except TimeoutError:
             raise PrometheusUnavailable(
@@ -234,8 +236,9 @@ class Rollups:
             k: mapping.by_node(parts.get(k))
             for k in ("utilization", "temperature", "power_draw", "memory_used_mb", "gpu_count", "cpu_utilization")
         }
+        health = mapping.nodes_health(targets, names)
         for name in names:
-            up, stale = mapping.node_health(targets, name)
+            up, stale = health[name]
             count = cols["gpu_count"].get(name)
             summary = NodeSummary(
                 node=name,

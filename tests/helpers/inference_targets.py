@@ -30,13 +30,13 @@ from typing import Any
 
 import yaml
 
-from helpers.procs import PYTHON, Proc, free_port, prom_query, prometheus, start_process, tempdir
+from helpers.procs import PYTHON, REPO, Proc, free_port, prom_query, prometheus, start_process, tempdir
 from spark_exporter.prometheus.inventory import Inventory, load_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
 
 OLD_CLIENT = "0.22.1"  # the last prometheus_client release that always keeps the colons
 CLUSTER = "test"
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+RULES_DIR = REPO / "rules"
 MODELS = {"vllm": "meta-llama/Llama-3.1-8B-Instruct", "sglang": "Qwen/Qwen2.5-7B-Instruct"}
 
 # The Accept headers of the two Prometheus generations, with their default scrape protocols.

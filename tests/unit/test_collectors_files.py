@@ -60,16 +60,27 @@ class TestReadBytes:
         assert isinstance(exc.value, OSError) and exc.value.filename == str(f)
         assert _files.read_bytes(str(f), limit=1025) == b"x" * 1025
 
-    def test_dev_zero_stops_at_the_cap(self) -> None:
-        """An endless character device is read only up to the cap."""
-        with pytest.raises(_files.FileTooLarge):
+    def test_dev_zero_is_refused_before_a_read(self) -> None:
+        """An endless character device is not a regular file: refused without reading a byte."""
+        with pytest.raises(_files.NotRegularFile):
             _files.read_bytes("/dev/zero", limit=1 << 20)
 
     def test_fifo_without_writer_does_not_block(self, tmp_path: Path) -> None:
-        """A FIFO is opened non-blocking: with no writer it reads as empty instead of hanging the collector."""
+        """A FIFO is opened non-blocking and refused as not a regular file instead of hanging the collector."""
         fifo = tmp_path / "fifo"
         os.mkfifo(fifo)
-        assert _files.read_bytes(str(fifo)) == b""
+        with pytest.raises(_files.NotRegularFile):
+            _files.read_bytes(str(fifo))
+
+    def test_read_tail_gives_the_last_bytes(self, tmp_path: Path) -> None:
+        """read_tail returns at most the last ``limit`` bytes, and refuses a FIFO."""
+        f = tmp_path / "log"
+        f.write_bytes(b"a" * 5000 + b"last line\n")
+        assert _files.read_tail(str(f), 10) == b"last line\n"
+        assert _files.read_tail(str(f), 1 << 20) == b"a" * 5000 + b"last line\n"
+        os.mkfifo(tmp_path / "fifo")
+        with pytest.raises(_files.NotRegularFile):
+            _files.read_tail(str(tmp_path / "fifo"), 10)
 
     def test_attr_helpers_leave_out_what_cannot_be_read(self, tmp_path: Path) -> None:
         """read_attr/read_int give None for a missing file, an oversized file and a non-number."""

@@ -8,7 +8,7 @@ from typing import Any
 from helpers.procs import REPO
 from helpers.rules import all_rules, load, rule_test_files
 
-DOC = REPO / "docs" / "prometheus.md"
+DOC = REPO / "docs" / "alerts.md"
 
 # Fixed by the cross-team contract: the query module and dashboards read these.
 CONTRACT_RECORDING_RULES = {
@@ -95,13 +95,13 @@ class TestConventions:
             assert "$labels.node" in rule["annotations"]["summary"], rule["alert"]
 
     def test_runbook_links_point_at_sections_of_the_docs(self) -> None:
-        """Each runbook_url ends in an anchor that a heading of docs/prometheus.md produces."""
+        """Each runbook_url ends in an anchor that a heading of docs/alerts.md produces."""
         headings = [line.lstrip("#") for line in DOC.read_text().splitlines() if line.startswith("#")]
         anchors = {github_anchor(h) for h in headings}
         for rule in alerts():
             url = rule["annotations"]["runbook_url"]
-            assert url.endswith(f"docs/prometheus.md#{rule['alert'].lower()}"), url
-            assert rule["alert"].lower() in anchors, f"docs/prometheus.md has no section for {rule['alert']}"
+            assert url.endswith(f"docs/alerts.md#{rule['alert'].lower()}"), url
+            assert rule["alert"].lower() in anchors, f"docs/alerts.md has no section for {rule['alert']}"
 
     def test_alert_names_are_unique(self) -> None:
         """No two alerting rules share a name."""

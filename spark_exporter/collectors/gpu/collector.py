@@ -47,10 +47,13 @@ from ...settings import (
     str_option,
 )
 from .. import register
+from .._files import read_text
 from ..base import Collector, Paths
 from ..families import ExactCounterFamily
 from .memory import read_host_memory
 from .readings import READERS, Device, DeviceReading, Pending, Process, ReadingContext, read_pid_max
+
+_MAX_COMM = 256  # bytes; the kernel's comm is at most 16
 
 XID_FALLEN_OFF_THE_BUS = 79
 REDISCOVER_INITIAL = 1.0  # seconds before a lost GPU is looked for again
@@ -430,8 +433,7 @@ class GpuCollector(Collector):
         if name:
             return os.path.basename(to_str(name)) or to_str(name)
         try:  # NVML may not see other namespaces' processes; the host's procfs often does
-            with open(self.paths.proc(str(pid), "comm"), encoding="utf-8", errors="replace") as fh:
-                return fh.read(256).strip() or "unknown"
+            return read_text(self.paths.proc(str(pid), "comm"), _MAX_COMM).strip() or "unknown"
         except OSError:
             return "unknown"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .._files import read_text
+from .._files import MAX_ATTR, read_text
 from ..base import Paths
 
 UNIFIED_TOLERANCE = 0.01  # a reported total within 1% of host MemTotal means unified memory
@@ -30,11 +30,12 @@ class Memory:
 
 
 def read_host_memory(paths: Paths) -> tuple[int, int] | None:
-    """(MemTotal, MemAvailable) in bytes from /proc/meminfo, or None if either is missing."""
+    """(MemTotal, MemAvailable) in bytes from /proc/meminfo, or None if either is missing or the file
+    cannot be read through the guarded reader (not a regular file, past MAX_ATTR = 64 KiB; the
+    kernel's meminfo is about 1.5 KiB)."""
     found: dict[str, int] = {}
     try:
-        text = read_text(paths.proc("meminfo"))  # capped: a /proc that never ends costs the cap, not memory
-        for line in text.splitlines():
+        for line in read_text(paths.proc("meminfo"), MAX_ATTR).splitlines():
             key, _, rest = line.partition(":")
             if key in ("MemTotal", "MemAvailable"):
                 found[key] = int(rest.split()[0]) * KIB

@@ -18,6 +18,7 @@ import pynvml
 
 from ...nvml.facade import Nvml
 from ...nvml.gpm import GPM_SOURCES, GpmReading
+from .._files import read_text
 from .memory import Memory, is_unified, nvml_memory, unified_memory
 
 NVLINK_FIELDS = (pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
@@ -82,8 +83,7 @@ def num(v: Any) -> float | None:
 def read_pid_max(proc_root: str) -> int:
     """The kernel's pid_max from <proc_root>/sys/kernel/pid_max; PID_MAX_DEFAULT when unreadable or invalid."""
     try:
-        with open(os.path.join(proc_root, "sys", "kernel", "pid_max"), encoding="ascii") as fh:
-            return int(fh.read(32).strip())
+        return int(read_text(os.path.join(proc_root, "sys", "kernel", "pid_max"), 32).strip())
     except (OSError, ValueError):
         return PID_MAX_DEFAULT
 
