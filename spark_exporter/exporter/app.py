@@ -29,12 +29,11 @@ LOOP_KEY = web.AppKey("collection", Collection)
 
 @dataclass
 class ScrapeLimits:
-    """Per-app scrape state: ``--web.max-requests`` (0: no limit), the scrapes in flight, and every
-    collector name a ``collect[]``/``exclude[]`` may give (ours and node_exporter's)."""
+    """Per-app scrape state: ``--web.max-requests`` (0: no limit) and every collector name a
+    ``collect[]``/``exclude[]`` may give (ours and node_exporter's)."""
 
     max_requests: int = 0
     known: frozenset[str] = frozenset()
-    in_flight: int = 0
 
 
 SCRAPE_KEY = web.AppKey("scrape_limits", ScrapeLimits)
@@ -82,7 +81,8 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     """Serve a collection: the recent one (``--collect.min-age``), the one in flight, or a new one.
 
     ``collect[]``/``exclude[]`` choose the collectors (:func:`parse_selection`; a bad choice is a 400 with
-    the JSON error body). More than ``--web.max-requests`` scrapes at once: 503. The collection runs on a
+    the JSON error body). A scrape that would start more than ``--web.max-requests`` collections at once
+    (different ``collect[]`` choices): 503. The collection runs on a
     worker thread and is awaited here, so the event loop keeps serving. A scrape takes at most about one
     ``--collect.timeout`` per hung collector, never longer.
     """
@@ -93,13 +93,14 @@ async def metrics(request: web.Request) -> web.StreamResponse:
                                     request.query.getall("exclude[]", []), limits.known)
     except SelectionError as e:
         return json_error(400, str(e))
-    if limits.max_requests and limits.in_flight >= limits.max_requests:
+    # node_exporter's limit bounds parallel scrape work: there every request collects. Here requests for
+    # the same choice of collectors share one collection, so the limit counts collections in flight, and
+    # a scrape that would start one more than the limit is refused; one that joins a collection (or gets a
+    # recent one) never is, so a flood of identical scrapes cannot shut out the Prometheus that sends them.
+    if (limits.max_requests and not loop.joins(selection)
+            and loop.collections_in_flight >= limits.max_requests):
         return json_error(503, f"Limit of concurrent requests reached ({limits.max_requests}), try again later.")
-    limits.in_flight += 1
-    try:
-        snap = await loop.scrape(selection)
-    finally:
-        limits.in_flight -= 1
+    snap = await loop.scrape(selection)
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
     if _accepts_gzip(request):
         headers["Content-Encoding"] = "gzip"
@@ -149,8 +150,8 @@ def build_app(loop: Collection, telemetry_path: str, web_config: WebConfig,
               limits: Limits | None = None, max_requests: int = 0) -> web.Application:
     """The exporter's routes on the shared HTTP layer (headers, JSON errors, basic auth, limits).
 
-    ``max_requests`` is ``--web.max-requests``: scrapes of ``telemetry_path`` in flight at once, beyond
-    which a scrape is a 503 (0: no limit).
+    ``max_requests`` is ``--web.max-requests``: collections in flight at once (scrapes with the same choice
+    of collectors share one), beyond which a scrape that needs another is a 503 (0: no limit).
     """
     app = make_app(web_config, limits)
     app[LOOP_KEY] = loop

@@ -196,6 +196,16 @@ class Collection:
             return snap
         return None
 
+    @property
+    def collections_in_flight(self) -> int:
+        """Collections running or queued now (one per selection being scraped)."""
+        return len(self._pending)
+
+    def joins(self, selection: Selection = None) -> bool:
+        """Whether a scrape of ``selection`` now would start no collection: a recent one or one in flight
+        serves it."""
+        return selection in self._pending or self.fresh_snapshot(selection) is not None
+
     async def scrape(self, selection: Selection = None) -> Snapshot:
         """The snapshot a scrape serves: a fresh enough one, the one in flight, or a new collection.
 

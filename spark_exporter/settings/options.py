@@ -84,7 +84,9 @@ CORE_OPTIONS: tuple[Option, ...] = (
                 "Exclude metrics about the exporter process itself (process_*), as node_exporter's flag of this "
                 "name drops go_*, process_* and promhttp_*."),
     int_option("web.max-requests", 40,
-               "Maximum number of parallel scrape requests; more are answered 503. 0 disables the limit.",
+               "Maximum number of parallel scrapes, counted as node_exporter's work is: collections in flight "
+               "(scrapes with the same collect[]/exclude[] share one); a scrape needing one more is answered "
+               "503. 0 disables the limit.",
                minimum=0, maximum=1_000_000),
     bool_option("collector.disable-defaults", False,
                 "Set all collectors to disabled by default; --collector.NAME enables one."),

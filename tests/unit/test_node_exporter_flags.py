@@ -280,20 +280,22 @@ class TestExporterMetricsAndLimits:
             assert any(n.startswith("process_") for n in names) is on
             assert "node_scrape_collector_success" in names
 
-    async def test_max_requests_answers_503_beyond_the_limit(self) -> None:
-        """With --web.max-requests=1 a second scrape while one is in flight is a 503 with the JSON body."""
+    async def test_max_requests_bounds_collections_not_shared_scrapes(self) -> None:
+        """With --web.max-requests=1, while one collection runs, a scrape needing another is a 503 with the
+        JSON body; one that shares the running collection is served."""
         gate = threading.Event()
-        loop = Collection([Named("cpu", gate)], timeout=10, min_age=0)
+        loop = Collection([Named("cpu", gate), Named("meminfo")], timeout=10, min_age=0)
         try:
             async with TestClient(TestServer(build_app(loop, "/metrics", WebConfig(), max_requests=1))) as client:
                 first = asyncio.ensure_future(client.get("/metrics"))
                 await asyncio.sleep(0.2)
-                second = await client.get("/metrics")
-                assert second.status == 503
-                assert "Limit of concurrent requests reached (1)" in (await second.json())["error"]
+                shared = asyncio.ensure_future(client.get("/metrics"))
+                other = await client.get("/metrics?collect[]=meminfo")
+                assert other.status == 503
+                assert "Limit of concurrent requests reached (1)" in (await other.json())["error"]
                 gate.set()
-                assert (await first).status == 200
-                assert (await client.get("/metrics")).status == 200
+                assert (await first).status == 200 and (await shared).status == 200
+                assert (await client.get("/metrics?collect[]=meminfo")).status == 200
         finally:
             gate.set()
             loop.stop()
