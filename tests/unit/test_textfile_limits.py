@@ -34,6 +34,9 @@ class TestCostLimits:
     @pytest.mark.parametrize(("name", "text", "limit", "value"), [
         ("labels", "m{" + ",".join(f'l{i}="v"' for i in range(200)) + "} 1\n", "MAX_LABELS", 128),
         ("line", 'm{l="' + "x" * 5000 + '"} 1\n', "MAX_LINE", 4096),
+        # "\x1c" and "\r" in label values end no line for the parser, so they end none for the limits either.
+        ("labels-split", "m{" + ",".join(f'l{i}="\x1c"' for i in range(200)) + "} 1\n", "MAX_LABELS", 128),
+        ("line-split", 'm{l="' + "x\r" * 2500 + '"} 1\n', "MAX_LINE", 4096),
         ("families", "".join(f"# TYPE fam_{i} gauge\n" for i in range(50)), "MAX_FAMILIES", 40),
         ("bytes", "m 1\n" * 400, "MAX_FILE_BYTES", 1000),
         ("samples", "".join(f'm{{i="{i}"}} 1\n' for i in range(50)), "MAX_SAMPLES", 40),
