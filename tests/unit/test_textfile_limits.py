@@ -10,11 +10,13 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
+from helpers.gpu import Clock, make_collector, write_meminfo
 from spark_exporter.collectors import textfile
 from spark_exporter.collectors.base import Collector, Paths
 from spark_exporter.collectors.textfile import TextfileCollector
 from spark_exporter.exporter.collection import Collection
 from spark_exporter.exporter.daemon import load_config
+from spark_exporter.nvml.sim import SimulatedNvml
 
 
 def collector(directory: Path) -> TextfileCollector:
@@ -140,3 +142,21 @@ class TestNoOverwrite:
         assert dropped == {"builtin": 3, "reserved": 4}
         later = by_name(text_string_to_metric_families(second))
         assert "node_time_seconds" not in later and "node_uname_info" not in later
+
+    def test_a_gpu_field_not_served_yet_is_still_the_gpu_collectors(self, tmp_path: Path) -> None:
+        """A file's DCGM_FI_PROF_SM_ACTIVE is dropped on the first collection too, when the GPU collector has no
+        GPM interval yet and serves no sample of it (it used to be served from the file until then)."""
+        files = tmp_path / "files"
+        files.mkdir()
+        (files / "fake.prom").write_text('DCGM_FI_PROF_SM_ACTIVE{gpu="0"} 0.99\nnightly_nccl_busbw_gbps 21.5\n')
+        gpu = make_collector(SimulatedNvml("h100"), write_meminfo(tmp_path / "proc"), clock=Clock())
+        try:
+            col = Collection([collector(files), gpu], min_age=0)
+            with capture_logs():
+                fams = by_name(text_string_to_metric_families(col.collect_once().body.decode()))
+        finally:
+            gpu.close()
+        assert "DCGM_FI_DEV_GPU_TEMP" in fams and "DCGM_FI_PROF_SM_ACTIVE" not in fams  # no interval yet
+        assert fams["nightly_nccl_busbw_gbps"].samples[0].value == 21.5
+        dropped = {s.labels["reason"]: s.value for s in fams["spark_exporter_textfile_series_dropped"].samples}
+        assert dropped == {"builtin": 1, "reserved": 0}
