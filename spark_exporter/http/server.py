@@ -25,11 +25,11 @@ option and default in docs/security.md:
 * **Pipelining**: at most ``max_pipeline`` (16) requests of one connection are handed to aiohttp
   before their answers are written; further bytes wait in a buffer of at most 64 KiB (beyond it the
   socket is not read), and nothing is handed on while the connection's writes are stuck.
-* **HTTP edges**: a request line in another version than HTTP/1.0 or 1.1 (505), one without a
-  version (HTTP/0.9, 400) and ``Expect: 100-continue`` above the body limit (413) are answered by the
-  connection layer in HTTP/1.1 with the JSON error shape and the configured headers, before aiohttp
-  (which would answer in the request's version, or send ``100 Continue``) sees them; ``CONNECT`` and
-  ``OPTIONS *`` are a JSON 405.
+* **HTTP edges**: a request line in another version than HTTP/1.0 or 1.1 (505), one in another
+  protocol's version (RTSP/1.0, 400) or without one (HTTP/0.9, 400) and ``Expect: 100-continue``
+  above the body limit (413) are answered by the connection layer in HTTP/1.1 with the JSON error
+  shape and the configured headers, before aiohttp (which would answer in the request's version, or
+  send ``100 Continue``) sees them; ``CONNECT`` and ``OPTIONS *`` are a JSON 405.
 * **Head size**: aiohttp's parser bounds (8190-byte request line and header fields, 128 headers).
 * **Quiet errors**: a request aiohttp cannot parse gets aiohttp's own plain-text 400 and a closed
   connection, and at most one ``http_protocol_error`` logfmt line per ``log_interval``, never a
@@ -291,17 +291,25 @@ def _refusal(head: bytes, complete: bool) -> tuple[int, str, str] | None:
     line, sep, rest = head.partition(b"\r\n")
     if not sep and not complete:
         return None  # the request line is not complete yet
-    parts = line.split(b" ")
+    # Split at runs of whitespace: aiohttp's parser takes "GET  / HTTP/2.0" too (and answered it in HTTP/2.0).
+    parts = line.split()
     if len(parts) == 2 and _METHOD.fullmatch(parts[0]):
         return 400, "bad_request", "a request line without an HTTP version (HTTP/0.9) is not served"
     version = parts[-1] if len(parts) == 3 else b""
-    if version.startswith(b"HTTP/") and version not in (b"HTTP/1.0", b"HTTP/1.1"):
+    if version and version not in (b"HTTP/1.0", b"HTTP/1.1"):
         shown = version.decode("ascii", "replace")[:20]
-        return 505, "http", f"{shown} is not supported: use HTTP/1.1"
+        if version.startswith(b"HTTP/"):
+            return 505, "http", f"{shown} is not supported: use HTTP/1.1"
+        # aiohttp also takes RTSP/x.y (and answered "GET / RTSP/2.0" with "HTTP/2.0 200 OK").
+        return 400, "bad_request", f"{shown} is not an HTTP version: use HTTP/1.1"
     if complete and b"100-continue" in rest.lower():
-        fields = [f.strip().lower() for f in rest.split(b"\r\n")]
-        length = next((f.split(b":", 1)[1].strip() for f in fields if f.startswith(b"content-length:")), b"")
-        if b"expect: 100-continue" in fields and length.isdigit() and int(length) > MAX_BODY:
+        fields: dict[bytes, bytes] = {}
+        for f in rest.split(b"\r\n"):  # "expect:100-continue" and "Expect:\t100-Continue" say the same
+            name, colon, value = f.partition(b":")
+            if colon:
+                fields.setdefault(name.strip().lower(), value.strip().lower())
+        length = fields.get(b"content-length", b"")
+        if fields.get(b"expect") == b"100-continue" and length.isdigit() and int(length) > MAX_BODY:
             return 413, "http", f"a request body of {int(length)} bytes is over the limit of {MAX_BODY}"
     return None
 
@@ -479,7 +487,8 @@ class _Guarded(asyncio.Protocol):
         """How much of ``data[:cut]`` may go to aiohttp: all of it, unless a request head in it must be
         refused before aiohttp sees it (answered here, in HTTP/1.1 with the JSON error shape):
 
-        * a request line in another HTTP version than 1.0 or 1.1 (505), or without one (HTTP/0.9, 400):
+        * a request line in another HTTP version than 1.0 or 1.1 (505), in another protocol's (400), or without
+          one (HTTP/0.9, 400):
           aiohttp would answer in the request's own version, or with its plain-text 400;
         * ``Expect: 100-continue`` with a body above MAX_BODY (413): aiohttp would send ``100 Continue``.
 
