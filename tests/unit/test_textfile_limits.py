@@ -40,6 +40,7 @@ class TestCostLimits:
         ("labels-split", "m{" + ",".join(f'l{i}="\x1c"' for i in range(200)) + "} 1\n", "MAX_LABELS", 128),
         ("line-split", 'm{l="' + "x\r" * 2500 + '"} 1\n', "MAX_LINE", 4096),
         ("families", "".join(f"# TYPE fam_{i} gauge\n" for i in range(50)), "MAX_FAMILIES", 40),
+        ("untyped-families", "".join(f"fam_{i} 1\n" for i in range(50)), "MAX_FAMILIES", 40),
         ("bytes", "m 1\n" * 400, "MAX_FILE_BYTES", 1000),
         ("samples", "".join(f'm{{i="{i}"}} 1\n' for i in range(50)), "MAX_SAMPLES", 40),
     ])
@@ -64,6 +65,15 @@ class TestCostLimits:
         fams = by_name(collector(tmp_path).collect())
         assert len(fams["wide"].samples[0].labels) == 128 and fams["long"].samples[0].value == 2
         assert scrape_error(fams) == 0
+
+    def test_samples_of_a_typed_family_count_as_that_family(self, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+        """A histogram's _bucket/_sum/_count samples and a counter's _total count as one family each."""
+        monkeypatch.setattr(textfile, "MAX_FAMILIES", 2)
+        (tmp_path / "h.prom").write_text("# TYPE lat histogram\nlat_bucket{le=\"+Inf\"} 1\nlat_sum 2\nlat_count 1\n"
+                                         "# TYPE jobs counter\njobs_total 3\n")
+        fams = by_name(collector(tmp_path).collect())
+        assert "lat" in fams and "jobs" in fams and scrape_error(fams) == 0
 
     def test_total_bytes_are_shared_by_all_files(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Files are admitted in name order until the bytes of all files would pass the total."""
