@@ -29,7 +29,9 @@ option and default in docs/security.md:
   protocol's version (RTSP/1.0, 400) or without one (HTTP/0.9, 400) and ``Expect: 100-continue``
   above the body limit (413) are answered by the connection layer in HTTP/1.1 with the JSON error
   shape and the configured headers, before aiohttp (which would answer in the request's version, or
-  send ``100 Continue``) sees them; ``CONNECT`` and ``OPTIONS *`` are a JSON 405.
+  send ``100 Continue``) sees them, and so is a method other than GET, HEAD, POST, PUT, DELETE, PATCH,
+  OPTIONS, CONNECT and TRACE (405; aiohttp's parser would refuse an unknown one with its plain-text 400);
+  ``CONNECT`` and ``OPTIONS *`` are a JSON 405.
 * **Head size**: aiohttp's parser bounds (8190-byte request line and header fields, 128 headers).
 * **Quiet errors**: a request aiohttp cannot parse gets aiohttp's own plain-text 400 and a closed
   connection, and at most one ``http_protocol_error`` logfmt line per ``log_interval``, never a
@@ -265,7 +267,8 @@ CONFIG_KEY = web.AppKey("http_config", _Config)
 
 
 MAX_BODY = 64 * 1024  # bytes of a request body (client_max_size); no route reads one
-_REASONS = {400: "Bad Request", 413: "Request Entity Too Large", 505: "HTTP Version Not Supported"}
+_REASONS = {400: "Bad Request", 405: "Method Not Allowed", 413: "Request Entity Too Large",
+            505: "HTTP Version Not Supported"}
 
 
 def _raw_answer(transport: asyncio.BaseTransport, status: int, kind: str, message: str,
@@ -277,12 +280,18 @@ def _raw_answer(transport: asyncio.BaseTransport, status: int, kind: str, messag
     head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", "Content-Type: application/json; charset=utf-8",
             f"Content-Length: {len(body)}", "Connection: close", f"Server: {SERVER_HEADER}",
             *(f"{k}: {v}" for k, v in headers.items())]
+    if status == 405:
+        head.append("Allow: GET, HEAD")
     if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
         transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace") + body)
     transport.close()
 
 
 _METHOD = re.compile(rb"[A-Z]{3,16}")
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: any method name
+#: Methods aiohttp is left to parse (the routes and the request-form middleware answer them); any other
+#: method is a JSON 405 here: aiohttp's parser refuses names it does not know with its plain-text 400.
+_PARSED_METHODS = frozenset(b"GET HEAD POST PUT DELETE PATCH OPTIONS CONNECT TRACE".split())
 
 
 def _refusal(head: bytes, complete: bool) -> tuple[int, str, str] | None:
@@ -302,6 +311,8 @@ def _refusal(head: bytes, complete: bool) -> tuple[int, str, str] | None:
             return 505, "http", f"{shown} is not supported: use HTTP/1.1"
         # aiohttp also takes RTSP/x.y (and answered "GET / RTSP/2.0" with "HTTP/2.0 200 OK").
         return 400, "bad_request", f"{shown} is not an HTTP version: use HTTP/1.1"
+    if version and _TOKEN.fullmatch(parts[0]) and parts[0] not in _PARSED_METHODS:
+        return 405, "http", f"method {parts[0].decode('ascii')[:20]} not allowed"
     if complete and b"100-continue" in rest.lower():
         fields: dict[bytes, bytes] = {}
         for f in rest.split(b"\r\n"):  # "expect:100-continue" and "Expect:\t100-Continue" say the same
@@ -488,7 +499,8 @@ class _Guarded(asyncio.Protocol):
         refused before aiohttp sees it (answered here, in HTTP/1.1 with the JSON error shape):
 
         * a request line in another HTTP version than 1.0 or 1.1 (505), in another protocol's (400), or without
-          one (HTTP/0.9, 400):
+          one (HTTP/0.9, 400), or with a method other than the common ones (405: aiohttp's parser refuses
+          a method it does not know with its plain-text 400):
           aiohttp would answer in the request's own version, or with its plain-text 400;
         * ``Expect: 100-continue`` with a body above MAX_BODY (413): aiohttp would send ``100 Continue``.
 
