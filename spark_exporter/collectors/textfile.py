@@ -13,6 +13,7 @@ parser is roughly quadratic in the labels of one line):
 * ``MAX_FILE_BYTES`` (4 MiB) per file and ``MAX_TOTAL_BYTES`` (16 MiB) for all files together;
 * ``MAX_LINE`` (64 KiB) characters per line;
 * ``MAX_LABELS`` (128) labels per series;
+* ``MAX_FILES`` (10,000) files, the first in name order (more set ``node_textfile_scrape_error``);
 * ``MAX_SAMPLES`` (100,000) sample lines and ``MAX_FAMILIES`` (10,000) families named by ``# HELP`` or
   ``# TYPE`` lines (a family with no samples costs as much) or by sample lines, both for all files together.
 
@@ -26,7 +27,7 @@ see ``spark_exporter.exporter.collection``. Without a directory only ``node_text
 from __future__ import annotations
 
 import errno
-import glob
+import heapq
 import os
 from collections.abc import Iterable
 
@@ -46,6 +47,7 @@ MAX_LABELS = 128  # labels per series
 # Samples from all files of one collection: parsed series cost about 1 kB each in Python, so this bounds
 # the collector to roughly 100 MB however the files are written.
 MAX_SAMPLES = 100_000
+MAX_FILES = 10_000  # *.prom files read per collection (each costs an open, a stat and an mtime series)
 MAX_FAMILIES = 10_000  # distinct families in # HELP / # TYPE lines and sample names, all files together
 LOG_INTERVAL = 60.0  # seconds between two textfile_refused lines
 
@@ -147,6 +149,15 @@ class TextfileCollector(Collector):
         self._dir = config["textfile.directory"] or ""
         self._refused = RateLimitedLog(self.log, "textfile_refused", LOG_INTERVAL)
 
+    def _files(self) -> tuple[list[str], bool]:
+        """The directory's first MAX_FILES ``*.prom`` files (not hidden ones, as glob) in name order, and
+        whether there are more. The names are streamed: a million files cost MAX_FILES names of memory.
+        Raises OSError when the directory cannot be listed."""
+        with os.scandir(self._dir) as entries:
+            names = heapq.nsmallest(MAX_FILES + 1, (e.name for e in entries
+                                                    if e.name.endswith(".prom") and not e.name.startswith(".")))
+        return [os.path.join(self._dir, n) for n in names[:MAX_FILES]], len(names) > MAX_FILES
+
     def collect(self) -> Iterable[Metric]:
         """This scrape's families, built afresh (see the module docstring)."""
         merged: dict[str, Metric] = {}
@@ -157,7 +168,18 @@ class TextfileCollector(Collector):
         if self._dir and not os.path.isdir(self._dir):
             self._refused(file=self._dir, error="directory cannot be read")
             error = 1.0
-        files = sorted(glob.glob(os.path.join(glob.escape(self._dir), "*.prom"))) if self._dir else []
+        files: list[str] = []
+        if self._dir and not error:
+            try:
+                files, more = self._files()
+            except OSError as e:
+                self._refused(file=self._dir, error=f"directory cannot be listed: {e}"[:300])
+                error = 1.0
+            else:
+                if more:
+                    self._refused(file=self._dir, error=f"more than {MAX_FILES} files: only the first "
+                                                        f"{MAX_FILES} in name order are read")
+                    error = 1.0
         samples_left, bytes_left = MAX_SAMPLES, MAX_TOTAL_BYTES
         families: set[str] = set()
         for path in files:

@@ -75,6 +75,22 @@ class TestCostLimits:
         fams = by_name(collector(tmp_path).collect())
         assert "lat" in fams and "jobs" in fams and scrape_error(fams) == 0
 
+    def test_files_past_the_file_limit_are_not_read(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Only the first MAX_FILES files in name order are read (each costs an mtime series); more set
+        scrape_error and log one line. Hidden files are not files to read."""
+        monkeypatch.setattr(textfile, "MAX_FILES", 3)
+        for i in range(5):
+            (tmp_path / f"f{i}.prom").write_text(f"m{i} 1\n")
+        (tmp_path / ".hidden.prom").write_text("hidden 1\n")
+        with capture_logs() as logs:
+            fams = by_name(collector(tmp_path).collect())
+        assert {"m0", "m1", "m2"} <= set(fams) and not {"m3", "m4", "hidden"} & set(fams)
+        assert len(fams["node_textfile_mtime_seconds"].samples) == 3 and scrape_error(fams) == 1
+        assert [e["event"] for e in logs] == ["textfile_refused"]
+        (tmp_path / "f3.prom").unlink()
+        (tmp_path / "f4.prom").unlink()
+        assert scrape_error(by_name(collector(tmp_path).collect())) == 0
+
     def test_total_bytes_are_shared_by_all_files(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Files are admitted in name order until the bytes of all files would pass the total."""
         monkeypatch.setattr(textfile, "MAX_TOTAL_BYTES", 100)
