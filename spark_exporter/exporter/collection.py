@@ -159,9 +159,10 @@ class Collection:
         self._runner: _Runner | None = None
         self._last_error: dict[str, str | None] = {}  # collector -> reason of its last failure
         self._shadowed: set[str] = set()  # self-metric names a collector also served (logged once each)
-        # Every name (family and sample) a built-in collector has served: a text file may not take one
-        # over even in a collection where that collector failed. Finite: built-in names are fixed.
-        self._builtin_names: set[str] = set()
+        # Every name (family and sample) a built-in collector has served or says it may serve
+        # (Collector.names): a text file may not take one over even in a collection where that collector
+        # failed or has no sample yet. Finite: built-in names are fixed.
+        self._builtin_names: set[str] = {n for c in self.collectors if not c.foreign for n in c.names()}
         self._foreign_possible = any(c.foreign for c in self.collectors)
         self._renderer = Renderer()  # keeps the warned-once set and label text across collections
         # The last collection of each selection of collectors (None: all of them), oldest first, and the
