@@ -152,4 +152,8 @@ class Parser(argparse.ArgumentParser):
             hint = did_you_mean(m.group(2), choices) or "; choose from " + ", ".join(choices)
             what = f"{m.group(1)}: invalid value" if m.group(1).startswith("-") else "unknown subcommand"
             raise UsageError(f"{what} {m.group(2)!r}{hint}", self.prog)
+        for action in self._actions:  # a missing subcommand: name the subcommands, not argparse's dest
+            if isinstance(action, argparse._SubParsersAction) and \
+                    message == f"the following arguments are required: {argparse._get_action_name(action)}":
+                raise UsageError("a subcommand is required: " + ", ".join(action.choices), self.prog)
         raise UsageError(message, self.prog)

@@ -75,6 +75,14 @@ class TestSuggestions:
         assert code == 2 and len(err) == 1
         assert "--duration: invalid value '12h'" in err[0] and "did you mean" in err[0]
 
+    @pytest.mark.parametrize(("argv", "names"), [(["gpu"], "record"), (["config"], "prometheus, alertmanager")])
+    def test_missing_subcommand_lists_the_subcommands(self, argv: list[str], names: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+        """A command that needs a subcommand, given none, lists them in one line (not argparse's dest)."""
+        code, _, err = run(argv, capsys)
+        assert code == 2 and len(err) == 1, err
+        assert err[0].startswith(f"spark-exporter {argv[0]}: error: a subcommand is required: {names}"), err
+
     def test_missing_required_flag_is_one_line(self, capsys: pytest.CaptureFixture[str]) -> None:
         """gpu record without --output is one line naming --output, exit 2."""
         code, _, err = run(["gpu", "record"], capsys)
