@@ -288,8 +288,14 @@ class PrometheusClient:
         http_config: HttpClientConfig | None = None,
         budget: AnswerBudget | None = None,
     ) -> None:
+        shown = re.sub(r"//[^/@]*@", "//", base_url)  # never a user:password@ in a message
         if not base_url.startswith(("http://", "https://")):
-            raise InvalidParameter(f"Prometheus URL must start with http:// or https://, got {base_url!r}")
+            raise InvalidParameter(f"Prometheus URL must start with http:// or https://, got {shown!r}")
+        try:  # what aiohttp would refuse only at the first request, as an InvalidUrlClientError
+            if not URL(base_url).host:
+                raise ValueError("no host")
+        except ValueError as e:
+            raise InvalidParameter(f"Prometheus URL {shown!r} is not a valid URL: {e}") from None
         if max_response_bytes < 1:
             raise InvalidParameter("max_response_bytes must be positive")
         self.base_url = base_url.rstrip("/")

@@ -37,6 +37,17 @@ class TestUnavailable:
         with pytest.raises(InvalidParameter):
             PrometheusClient("localhost:9090")
 
+    @pytest.mark.parametrize(("url", "why"), [
+        ("http://[::1", "Invalid IPv6 URL"), ("http://h:99999", "Port out of range"), ("http://", "no host"),
+        ("https://u:secret@[::1", "Invalid IPv6 URL"),
+    ])
+    def test_malformed_url_is_refused_up_front_without_credentials(self, url: str, why: str) -> None:
+        """A URL aiohttp could not request is refused when the client is made, saying why in words (not as
+        aiohttp's InvalidUrlClientError at the first query), and a password in it is not repeated."""
+        with pytest.raises(InvalidParameter, match="is not a valid URL") as e:
+            PrometheusClient(url)
+        assert why in str(e.value) and "secret" not in str(e.value)
+
 
 # Failure modes a real Prometheus cannot be made to produce on demand (5xx bursts, malformed JSON,
 # Thanos warnings, VictoriaMetrics isPartial, a hung server) are served by this small fake.
