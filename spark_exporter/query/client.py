@@ -541,8 +541,10 @@ def _decode(status: int, body: bytes, base_url: str, query: str) -> tuple[dict[s
     if not isinstance(doc, dict):
         if status in _TRANSIENT_STATUS or status >= 500:
             raise PrometheusUnavailable(f"Prometheus at {base_url} answered HTTP {status}")
+        start = " ".join(body[:400].decode("utf-8", "replace").split())[:120]  # whitespace collapsed
         raise BadResponse(
-            f"Prometheus at {base_url} answered HTTP {status} with a body that is not a JSON object: {body[:200]!r}"
+            f"Prometheus at {base_url} answered HTTP {status} with a body that is not a JSON object (is that URL "
+            f"the Prometheus API's base?)" + (f"; it starts: {_short(start)}" if start else "; it is empty")
         )
     if doc.get("status") != "success":
         etype, msg = _short(doc.get("errorType")), _short(doc.get("error") or "unknown error")

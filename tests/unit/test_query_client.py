@@ -114,6 +114,19 @@ class TestFailureModes:
                 await c.query("up")
             assert c.queries_issued == 1
 
+    async def test_html_page_is_named_as_text_not_bytes(self, fake: tuple[str, list[Responder]]) -> None:
+        """A 404 HTML page (a URL that is not Prometheus' API) is one line: the start of the page as text
+        (no b'...' repr, no line breaks) and a hint to check the URL."""
+        url, script = fake
+        script.append(lambda _: web.Response(status=404, text="<html>\n  <title>Not Found</title>\n</html>\n",
+                                             content_type="text/html"))
+        async with PrometheusClient(url) as c:
+            with pytest.raises(BadResponse) as e:
+                await c.query("up")
+        message = str(e.value)
+        assert message.endswith("; it starts: <html> <title>Not Found</title> </html>"), message
+        assert "b'" not in message and "\n" not in message and "base?" in message
+
     async def test_wrong_shape_is_bad_response(self, fake: tuple[str, list[Responder]]) -> None:
         """A success without a result list is a BadResponse."""
         url, script = fake
