@@ -218,16 +218,13 @@ def _tls_context(path: str, base: str, tls: Any) -> tuple[ssl.SSLContext, str]:
         if not isinstance(v, str) or not v.isprintable():
             raise _err(path, f"tls_server_config.{key}", "must be a file path")
         full = v if os.path.isabs(v) else os.path.join(base, v)
-        if not os.path.exists(full):  # ssl's own error would not say which of the two files is missing
-            raise _err(path, f"tls_server_config.{key}", f"{full}: no such file")
-        if not os.path.isfile(full):  # a FIFO would block the TLS library's read
+        if os.path.exists(full) and not os.path.isfile(full):  # a FIFO would block the TLS library's read
             raise _err(path, f"tls_server_config.{key}", f"{full} is not a regular file")
         return full
 
-    if not tls.get("cert_file") or not tls.get("key_file"):
-        raise _err(path, "tls_server_config", "cert_file and key_file are both required")
     cert, key = resolve("cert_file"), resolve("key_file")
-    assert cert and key
+    if not cert or not key:
+        raise _err(path, "tls_server_config", "cert_file and key_file are both required")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     versions = {"min_version": "TLS12", "max_version": "TLS13"}
     for vkey in versions:
@@ -240,6 +237,9 @@ def _tls_context(path: str, base: str, tls: Any) -> tuple[ssl.SSLContext, str]:
     if lo > hi:
         raise _err(path, "tls_server_config.min_version", "is above max_version")
     ctx.minimum_version, ctx.maximum_version = lo, hi
+    for k, f in (("cert_file", cert), ("key_file", key)):
+        if not os.path.exists(f):  # ssl's own error would not say which of the two files is missing
+            raise _err(path, f"tls_server_config.{k}", f"{f}: no such file")
     try:
         ctx.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as e:
