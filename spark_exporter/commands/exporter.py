@@ -19,7 +19,7 @@ from ..logs import setup_logging
 from ..settings import ExporterConfig, Schema, Settings
 from ..settings.node_exporter import flag_kind
 from ..settings.parser import Parser
-from .runner import PROG, SUBCOMMANDS, Command, fail, run
+from .runner import PROG, SUBCOMMANDS, Command, fail, os_reason, run
 
 #: The flags ``spark-exporter --help`` shows; ``--help-all`` shows every one.
 COMMON = ("web.listen-address", "web.config.file", "collect.min-age", "collect.timeout",
@@ -67,7 +67,7 @@ def _execute(state: tuple[ExporterConfig, WebConfig]) -> int:
     try:
         serve_daemon(cfg, web_config)
     except OSError as e:
-        return fail(PROG, f"cannot listen on {cfg.listen_address}: {e.strerror or e}")
+        return fail(PROG, f"cannot listen on {cfg.listen_address}: {os_reason(e)}")
     return 0
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from ..settings import ConfigError, Schema, Settings
 from ..settings.parser import PROG, Parser, UsageError
 
-__all__ = ["PROG", "SUBCOMMANDS", "Command", "fail", "run"]
+__all__ = ["PROG", "SUBCOMMANDS", "Command", "fail", "os_reason", "run"]
 
 #: subcommand -> (module under spark_exporter.commands, one-line summary for ``spark-exporter --help``)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -63,6 +63,12 @@ def fail(prog: str, message: str, code: int = 1) -> int:
     """Print ``<prog>: error: <message>`` to stderr; return ``code`` (1: a failure at run time)."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     return code
+
+
+def os_reason(error: OSError) -> str:
+    """The OS's words for ``error`` (``address already in use``): asyncio's bind errors carry a
+    strerror of "error while attempting to bind on address ('127.0.0.1', 19400): ...", a Python tuple."""
+    return os.strerror(error.errno).lower() if error.errno else str(error)
 
 
 def run(command: Command, argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:

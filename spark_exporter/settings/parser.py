@@ -36,8 +36,11 @@ class UsageError(ConfigError):
 
 def did_you_mean(word: str, candidates: Collection[str]) -> str:
     """``"; did you mean X?"`` for the closest of ``candidates`` (difflib), or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
+    # Flags are compared without their leading dashes, which every flag shares and which would
+    # otherwise make unrelated flags look alike (--receivr and --force).
+    bare = {c.lstrip("-"): c for c in candidates}
+    close = difflib.get_close_matches(word.lstrip("-"), sorted(bare), n=1, cutoff=0.6)
+    return f"; did you mean {bare[close[0]]}?" if close else ""
 
 
 class _HelpAll(argparse.Action):
@@ -151,6 +154,7 @@ class Parser(argparse.ArgumentParser):
         A prefix of a known flag passes (argparse resolves abbreviations); ``--`` ends the flags.
         """
         known = self.known_flags()
+        chain = self._chosen(args)
         for arg in args:
             if arg == "--":
                 return
@@ -159,7 +163,21 @@ class Parser(argparse.ArgumentParser):
             name = arg.split("=", 1)[0]
             if name in known or any(k.startswith(name) for k in known):
                 continue
-            raise UsageError(f"unknown flag {name}{did_you_mean(name, known)}", self.prog)
+            # Suggest only a flag of the (sub)command being run, and name that command.
+            own = {s for p in chain for a in p._actions for s in a.option_strings if s.startswith("--")}
+            raise UsageError(f"unknown flag {name}{did_you_mean(name, own)}", chain[-1].prog)
+
+    def _chosen(self, args: Sequence[str]) -> list[Parser]:
+        """This parser and the subcommand parsers ``args`` select, outermost first."""
+        chain: list[Parser] = [self]
+        for arg in args:
+            if arg == "--":
+                break
+            subs = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
+            choice = subs[0].choices.get(arg) if subs and not arg.startswith("-") else None
+            if isinstance(choice, Parser):
+                chain.append(choice)
+        return chain
 
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:
@@ -179,4 +197,8 @@ class Parser(argparse.ArgumentParser):
             hint = did_you_mean(m.group(2), choices) or "; choose from " + ", ".join(choices)
             what = f"{m.group(1)}: invalid value" if m.group(1).startswith("-") else "unknown subcommand"
             raise UsageError(f"{what} {m.group(2)!r}{hint}", self.prog)
+        for action in self._actions:  # a missing subcommand: name the subcommands, not argparse's dest
+            if isinstance(action, argparse._SubParsersAction) and \
+                    message == f"the following arguments are required: {argparse._get_action_name(action)}":
+                raise UsageError("a subcommand is required: " + ", ".join(action.choices), self.prog)
         raise UsageError(message, self.prog)
