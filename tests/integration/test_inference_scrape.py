@@ -25,6 +25,7 @@ from helpers.inference_targets import (
     RULES_DIR,
     InferenceCluster,
     inference_cluster,
+    relabel,
 )
 from helpers.procs import PYTHON, http_get, prom_query, wait_for
 from spark_exporter.query import ClusterOverview, Inference, PrometheusClient, Rollups
@@ -63,18 +64,6 @@ def scrape(url: str, accept: str | None) -> tuple[str, list[str]]:
             assert match, line
             names.append(match.group())
     return headers["Content-Type"], names
-
-
-def relabel(name: str, rules: list[dict[str, Any]]) -> str:
-    """``name`` after metric_relabel_configs of action replace on __name__, as Prometheus applies them
-    (the regex anchored at both ends, ``$1`` for the first group)."""
-    for rule in rules:
-        assert rule.get("action", "replace") == "replace" and rule["source_labels"] == ["__name__"]
-        match = re.fullmatch(rule["regex"], name)
-        if match and rule["target_label"] == "__name__":
-            groups = match.groups()
-            name = re.sub(r"\$\{?(\d+)\}?", lambda m, g=groups: g[int(m.group(1)) - 1], rule["replacement"])
-    return name
 
 
 def job_config(cluster: InferenceCluster, job: str) -> dict[str, Any]:
