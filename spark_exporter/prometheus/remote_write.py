@@ -49,6 +49,10 @@ def _check_url(url: str, what: str) -> str:
     if (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
             or any(c.isspace() for c in url)):
         raise RemoteWriteError(f"invalid {what} {url!r} (expected http(s)://HOST[:PORT][/PATH])")
+    if "/api/v1/" in parts.path + "/":
+        # The agents append WRITE_PATH and the API its query paths: an endpoint here would be doubled.
+        raise RemoteWriteError(f"invalid {what} {url!r}: give VictoriaMetrics' base URL, without /api/v1/... "
+                               "(http://HOST:8428, or http://HOST:8480/insert/TENANT/prometheus for vminsert)")
     return url.rstrip("/")
 
 
