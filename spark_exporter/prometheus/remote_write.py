@@ -28,6 +28,7 @@ import yaml
 
 from ..settings import ConfigError
 from . import kit
+from .alertmanager import API_ENDPOINT_PATH
 from .inventory import Inventory
 from .promconfig import build_prometheus_config
 
@@ -100,6 +101,9 @@ def commands(output_dir: str | Path, store: Store, inventory_path: str, alertman
     store = store.checked()
     out = PurePosixPath(Path(output_dir).absolute().as_posix())
     notifier = _check_url(alertmanager_url, "Alertmanager URL")
+    if API_ENDPOINT_PATH.search(urllib.parse.urlsplit(notifier).path):  # vmalert appends /api/v2/alerts itself
+        raise RemoteWriteError(f"invalid Alertmanager URL {alertmanager_url!r}: give its base URL, without "
+                               "/api/v2/alerts (vmalert appends it)")
     return {
         "vmagent": ["vmagent", f"-promscrape.config={out / 'vmagent.yml'}",
                     f"-remoteWrite.url={store.remote_write_endpoint}",

@@ -68,6 +68,14 @@ class TestFiles:
             rw.remote_write_files(INVENTORY, "inv.yml", tmp_path, store)
 
 
+    @pytest.mark.parametrize("url", ["http://am:9093/api/v2/alerts", "http://am:9093/api/v2"])
+    def test_an_alertmanager_endpoint_is_refused(self, url: str, tmp_path: Path) -> None:
+        """vmalert appends /api/v2/alerts to -notifier.url: the endpoint itself is refused, naming it."""
+        with pytest.raises(rw.RemoteWriteError, match="without /api/v2/alerts"):
+            rw.commands(tmp_path, rw.Store(), "inv.yml", url, "15s")
+        assert rw.commands(tmp_path, rw.Store(), "inv.yml", "https://am.example/proxy", "15s")["vmalert"]
+
+
 class TestCommandLine:
     def test_writes_once_and_refuses_to_overwrite(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """The command writes the set-up, then refuses a second run without --force and exits 2."""
