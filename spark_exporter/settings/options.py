@@ -301,8 +301,9 @@ def config_alertmanager_schema() -> Schema:
 
 CONFIG_REMOTE_WRITE_OPTIONS: tuple[Option, ...] = (
     replace(INVENTORY, help="Cluster inventory (YAML): the nodes and endpoints each site scrapes; required."),
-    str_option("victoria-metrics.write-url", "http://127.0.0.1:8428", "Where samples are written: single-node "
-               "VictoriaMetrics, or vminsert's http://HOST:8480/insert/TENANT/prometheus.", metavar="URL"),
+    str_option("victoria-metrics.write-url", "http://127.0.0.1:8428", "Where samples are written, as a base URL "
+               "(the agents append /api/v1/write): single-node VictoriaMetrics, or vminsert's "
+               "http://HOST:8480/insert/TENANT/prometheus.", metavar="URL"),
     str_option("victoria-metrics.read-url", None, "Where queries go: single-node VictoriaMetrics, or vmselect's "
                "http://HOST:8481/select/TENANT/prometheus; none means the write URL.", metavar="URL"),
     str_option("alertmanager.url", "http://127.0.0.1:9093", "Alertmanager that vmalert sends alerts to.",
