@@ -6,10 +6,14 @@ info). The configuration built here, for Alertmanager 0.22 or later (``matchers`
 
 - groups notifications by ``cluster`` and ``node``, so one node's problems arrive as one message;
 - routes ``severity="critical"`` to the ``page`` receiver, ``warning`` and ``info`` to ``notify``;
-- inhibits: a node whose spark-exporter is down (``SparkExporterDown``) silences every other alert of
-  that node; a lost GPU (``SparkGPULost``) silences that GPU's temperature, throttle and slowdown
-  alerts and its node's ``SparkGPUMetricsMissing``; a critical alert silences its warning twin
-  (temperature, memory, filesystem);
+- inhibits: a node none of whose scrape targets answers (``SparkNodeDown``) silences every other alert
+  of that node (GPU, host, network, exporter and workload alerts, ``SparkExporterDown`` included); a
+  node whose spark-exporter alone is down (``SparkExporterDown``) silences only that exporter's own
+  health alerts (``SparkCollectorFailing``, ``SparkExporterStale``, equal ``job`` too), so that what
+  dcgm-exporter, node_exporter and the inference servers of the node still report is delivered; a lost
+  GPU (``SparkGPULost``) silences that GPU's temperature, throttle and slowdown alerts and its node's
+  ``SparkGPUMetricsMissing``; a critical alert silences its warning twin (temperature, memory,
+  filesystem);
 - sends both receivers to a webhook (``send_resolved: true``), an example for users to replace with
   their own (email, Slack, PagerDuty: Alertmanager's receiver documentation).
 
@@ -36,8 +40,13 @@ DEFAULT_WEBHOOK_URL = "http://127.0.0.1:5001/"
 # A path that names Alertmanager's API (/api, /api/v2, /api/v2/alerts) rather than a prefix in front of it.
 API_ENDPOINT_PATH = re.compile(r"/api(/v[12](/alerts)?)?/?$")  # the example receiver of Alertmanager's documentation
 
-#: The alert that says a node is gone (its spark-exporter cannot be scraped); it silences the rest.
-NODE_DOWN_ALERT = "SparkExporterDown"
+#: The alert that says a node is gone (none of its scrape targets answers); it silences the rest.
+NODE_DOWN_ALERT = "SparkNodeDown"
+#: The alert for one spark-exporter target that cannot be scraped, while the node may still report.
+EXPORTER_DOWN_ALERT = "SparkExporterDown"
+#: Alerts about the exporter's own health, read from series only spark-exporter serves; they keep the
+#: ``job`` label, so the inhibition compares it (cluster, node, job) and touches no other target's alert.
+EXPORTER_DOWN_SILENCES = ("SparkCollectorFailing", "SparkExporterStale")
 #: The alert for a GPU that answers GpuIsLost or ResetRequired.
 GPU_LOST_ALERT = "SparkGPULost"
 #: Alerts of one GPU that a lost GPU explains (equal cluster, node, gpu).
@@ -95,11 +104,15 @@ def _one_of(names: tuple[str, ...]) -> str:
 
 
 def inhibit_rules() -> list[dict[str, Any]]:
-    """The ``inhibit_rules`` list: node down, GPU lost, critical over warning (see the module doc)."""
+    """The ``inhibit_rules`` list: node down, exporter down, GPU lost, critical over warning (see the
+    module doc)."""
     rules: list[dict[str, Any]] = [
         {"source_matchers": [_matcher("alertname", "=", NODE_DOWN_ALERT)],
          "target_matchers": [_matcher("alertname", "!=", NODE_DOWN_ALERT)],
          "equal": list(GROUP_BY)},
+        {"source_matchers": [_matcher("alertname", "=", EXPORTER_DOWN_ALERT)],
+         "target_matchers": [_one_of(EXPORTER_DOWN_SILENCES)],
+         "equal": [*GROUP_BY, "job"]},
         {"source_matchers": [_matcher("alertname", "=", GPU_LOST_ALERT)],
          "target_matchers": [_one_of(GPU_LOST_SILENCES)],
          "equal": ["cluster", "node", "gpu"]},
@@ -116,7 +129,8 @@ def inhibit_rules() -> list[dict[str, Any]]:
 
 def inhibited_alert_names() -> set[str]:
     """Every alert name the inhibition rules name explicitly (sources and targets), for tests and docs."""
-    names = {NODE_DOWN_ALERT, GPU_LOST_ALERT, *GPU_LOST_SILENCES, *GPU_LOST_SILENCES_NODE}
+    names = {NODE_DOWN_ALERT, EXPORTER_DOWN_ALERT, *EXPORTER_DOWN_SILENCES, GPU_LOST_ALERT, *GPU_LOST_SILENCES,
+             *GPU_LOST_SILENCES_NODE}
     for critical, warning, _ in CRITICAL_OVER_WARNING:
         names |= {critical, warning}
     return names

@@ -251,16 +251,21 @@ class TestGeneratedConfig:
 
 class TestDelivery:
     def test_node_down_pages_once_and_inhibits_the_rest_of_that_node(self, stack: Stack) -> None:
-        """Stopping spark-02's exporter pages SparkExporterDown for spark-02; that node's other alerts are
-        held back while the same alerts of spark-01 go out; the page resolves when the exporter is back."""
+        """Stopping spark-02's exporter, the node's only scrape target, pages SparkNodeDown for spark-02;
+        its SparkExporterDown and its other alerts are held back while the same alerts of spark-01 go out;
+        the page resolves when the exporter is back."""
         hook, manager = stack.webhook, stack.alertmanager
         down = stack.exporters["spark-02"]
         port = down.port
         down.stop()
-        fired = wait_for(lambda: hook.deliveries("page", "firing", alertname="SparkExporterDown"), DEADLINE, 0.3,
-                         "SparkExporterDown delivered to the page receiver")
+        fired = wait_for(lambda: hook.deliveries("page", "firing", alertname="SparkNodeDown"), DEADLINE, 0.3,
+                         "SparkNodeDown delivered to the page receiver")
         assert {labels["node"] for _, _, labels in fired} == {"spark-02"}
         assert fired[0][2]["cluster"] == CLUSTER and fired[0][2]["severity"] == "critical"
+        exporter_down = wait_for(lambda: am_alert(manager.url, node="spark-02", alertname="SparkExporterDown"),
+                                 DEADLINE, 0.3, "SparkExporterDown of spark-02 in Alertmanager")
+        assert exporter_down["status"]["state"] == "suppressed", exporter_down
+        assert exporter_down["status"]["inhibitedBy"], exporter_down
 
         # What Prometheus would send for the node if it still had data: a GPU, a host and a workload alert,
         # and the same GPU alert for the other node as the control.
@@ -279,13 +284,39 @@ class TestDelivery:
             assert state["status"]["inhibitedBy"], state
         time.sleep(3 * TIMING.group_interval)  # further flushes of spark-02's group would have sent them
         sent = {labels["alertname"] for _, _, labels in hook.deliveries(node="spark-02")}
-        assert sent == {"SparkExporterDown"}
+        assert sent == {"SparkNodeDown"}
         post_alerts(manager.url, posted, resolved=True)  # so they stay quiet once the inhibition ends
 
         stack.exporters["spark-02"] = start_exporter(port, stack.workdir, ["--gpu.simulate=gb10", "--gpu.seed=2"])
-        resolved = wait_for(lambda: hook.deliveries("page", "resolved", alertname="SparkExporterDown",
-                                                    node="spark-02"), DEADLINE, 0.3, "SparkExporterDown resolved")
+        resolved = wait_for(lambda: hook.deliveries("page", "resolved", alertname="SparkNodeDown",
+                                                    node="spark-02"), DEADLINE, 0.3, "SparkNodeDown resolved")
         assert resolved
+
+    def test_exporter_down_on_a_node_that_still_reports_silences_only_the_exporters_alerts(
+            self, stack: Stack) -> None:
+        """A node whose spark-exporter is down while dcgm-exporter and vLLM still answer (posted as Prometheus
+        would send it: SparkExporterDown, no SparkNodeDown): its critical GPU temperature and vLLM alerts are
+        delivered, only the exporter's own SparkCollectorFailing is held back."""
+        hook, manager = stack.webhook, stack.alertmanager
+        node = {"cluster": CLUSTER, "node": "spark-03"}  # not scraped: only what the test posts
+        exporter = {"job": "spark-exporter", "instance": "10.0.0.3:19400"}
+        delivered = [{"alertname": "SparkExporterDown", "severity": "critical", **exporter, **node},
+                     {"alertname": "SparkGPUTemperatureCritical", "gpu": "0", "severity": "critical", **node},
+                     {"alertname": "SparkVLLMDown", "severity": "critical", "job": "vllm",
+                      "instance": "10.0.0.3:8000", **node}]
+        held = {"alertname": "SparkCollectorFailing", "collector": "gpu", "severity": "warning", **exporter, **node}
+        post_alerts(manager.url, [*delivered, held])
+        try:
+            for alert in delivered:
+                wait_for(lambda a=alert: hook.deliveries("page", "firing", **a), DEADLINE, 0.3,
+                         f"{alert['alertname']} of spark-03 delivered")
+            state = am_alert(manager.url, node="spark-03", alertname="SparkCollectorFailing")
+            assert state is not None and state["status"]["state"] == "suppressed", state
+            assert state["status"]["inhibitedBy"], state
+            time.sleep(3 * TIMING.group_interval)
+            assert not hook.deliveries(node="spark-03", alertname="SparkCollectorFailing")
+        finally:
+            post_alerts(manager.url, [*delivered, held], resolved=True)
 
     def test_lost_gpu_pages_and_resolves_when_it_answers_again(self, stack: Stack) -> None:
         """A GPU lost on the fake NVML driver pages SparkGPULost for spark-01 gpu 0, holds back that GPU's

@@ -128,15 +128,16 @@ class TestRecordingRulesOnRealPrometheus:
             assert all(set(m) == {"__name__", "cluster", "node", "device"} for m in series)
 
     def test_no_alerts_while_healthy(self, cluster: SimulatedCluster) -> None:
-        """With both exporters up, neither the target-down nor the missing-GPU alert is active."""
-        selector = 'ALERTS{alertname=~"SparkExporterDown|SparkGPUMetricsMissing|SparkCollectorFailing"}'
+        """With both exporters up, neither the node-down, target-down nor the missing-GPU alert is active."""
+        selector = 'ALERTS{alertname=~"SparkNodeDown|SparkExporterDown|SparkGPUMetricsMissing|SparkCollectorFailing"}'
         active = prom_query(cluster.prometheus_url, selector)
         assert active == []
 
 
 class TestTargetDown:
     def test_stopping_an_exporter_raises_the_target_down_alert(self) -> None:
-        """After spark-02's exporter stops, SparkExporterDown for spark-02 goes pending, and only for it."""
+        """After spark-02's exporter stops, SparkExporterDown for spark-02 goes pending, and only for it; so
+        does SparkNodeDown, the exporter being the node's only target."""
         with simulated_cluster(n_nodes=2, profile="gb10", interval="1s") as c:
             url = c.prometheus_url
             wait_for(lambda: scalar(url, "cluster:nodes_up:count") == 2, 60, what="both nodes up")
@@ -151,6 +152,9 @@ class TestTargetDown:
             assert labels["node"] == "spark-02" and labels["cluster"] == "test"
             assert labels["alertstate"] in ("pending", "firing")
             assert labels["severity"] == "critical"
+            node_down = wait_for(lambda: prom_query(url, 'ALERTS{alertname="SparkNodeDown"}'), 30,
+                                 what="SparkNodeDown")
+            assert [(a["metric"]["cluster"], a["metric"]["node"]) for a in node_down] == [("test", "spark-02")]
             wait_for(lambda: scalar(url, "cluster:nodes_up:count") == 1, 30, what="one node up")
             assert scalar(url, "cluster:nodes:count") == 2
             # Three evaluations of the group after the exporter went down, and the vanished GPU series

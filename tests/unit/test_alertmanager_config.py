@@ -22,6 +22,31 @@ def alerts() -> dict[str, dict[str, Any]]:
             for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"] if "alert" in rule}
 
 
+def fired_labels() -> dict[str, list[dict[str, str]]]:
+    """The label sets each alert fires with in the promtool tests of rules/tests, by alert name."""
+    fired: dict[str, list[dict[str, str]]] = {}
+    for path in sorted((REPO / "rules" / "tests").glob("*.yml")):
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for test in case.get("alert_rule_test") or []:
+                for alert in test.get("exp_alerts") or []:
+                    fired.setdefault(test["alertname"], []).append(alert["exp_labels"])
+    return fired
+
+
+def inhibited_by(source: str) -> set[str]:
+    """The alert names of rules/ that an inhibit rule with ``source`` as its source alert name targets."""
+    names: set[str] = set()
+    for rule in am.inhibit_rules():
+        if rule["source_matchers"] != [f'alertname="{source}"']:
+            continue
+        (target,) = rule["target_matchers"]
+        if target.startswith('alertname!="'):
+            names |= set(alerts()) - {target.removeprefix('alertname!="').removesuffix('"')}
+        else:
+            names |= set(target.removeprefix('alertname=~"').removeprefix('alertname="').removesuffix('"').split("|"))
+    return names
+
+
 def by_lines(text: str) -> set[str]:
     return {line.strip() for line in text.splitlines()}
 
@@ -31,12 +56,7 @@ class TestRouting:
         """Notifications group by cluster and node, and every alert fires with both labels in rules/tests."""
         config = am.build_alertmanager_config()
         assert config["route"]["group_by"] == ["cluster", "node"]
-        fired: dict[str, list[dict[str, str]]] = {}
-        for path in sorted((REPO / "rules" / "tests").glob("*.yml")):
-            for case in yaml.safe_load(path.read_text())["tests"]:
-                for test in case.get("alert_rule_test") or []:
-                    for alert in test.get("exp_alerts") or []:
-                        fired.setdefault(test["alertname"], []).append(alert["exp_labels"])
+        fired = fired_labels()
         assert set(fired) == set(alerts())
         for name, label_sets in fired.items():
             assert all({"cluster", "node"} <= set(labels) for labels in label_sets), name
@@ -75,16 +95,46 @@ class TestInhibition:
         for name in gpu_alerts:
             assert "gpu" in rules[name]["expr"], name
 
+    def test_compared_labels_are_on_source_and_target_as_they_fire(self) -> None:
+        """Every label an inhibit rule compares is on each alert it names as they fire in rules/tests: an
+        absent label is equal to an absent label in Alertmanager, so a missing one would widen the rule."""
+        fired = fired_labels()
+        for rule in am.inhibit_rules():
+            (source,) = rule["source_matchers"]
+            names = {source.removeprefix('alertname="').removesuffix('"')}
+            (target,) = rule["target_matchers"]
+            if not target.startswith('alertname!="'):
+                names |= set(target.removeprefix('alertname=~"').removeprefix('alertname="').removesuffix('"')
+                             .split("|"))
+            for name in names:
+                assert fired[name], name
+                assert all(set(rule["equal"]) <= set(labels) for labels in fired[name]), (name, rule)
+
     def test_node_down_silences_every_other_alert_of_that_node(self) -> None:
-        """SparkExporterDown inhibits every other alert name, compared on cluster and node."""
+        """SparkNodeDown (every target of the node down) inhibits every other alert name, compared on
+        cluster and node, SparkExporterDown included."""
         first = am.inhibit_rules()[0]
-        assert first == {"source_matchers": ['alertname="SparkExporterDown"'],
-                         "target_matchers": ['alertname!="SparkExporterDown"'], "equal": ["cluster", "node"]}
-        assert alerts()["SparkExporterDown"]["labels"]["severity"] == "critical"
+        assert first == {"source_matchers": ['alertname="SparkNodeDown"'],
+                         "target_matchers": ['alertname!="SparkNodeDown"'], "equal": ["cluster", "node"]}
+        assert alerts()["SparkNodeDown"]["labels"]["severity"] == "critical"
+        assert alerts()["SparkNodeDown"]["expr"].replace(" ", "") == 'maxby(cluster,node)(up{node!=""})==0'
+        assert "SparkExporterDown" in inhibited_by("SparkNodeDown")
+
+    def test_exporter_down_silences_only_the_exporters_own_alerts(self) -> None:
+        """SparkExporterDown inhibits SparkCollectorFailing and SparkExporterStale of the same cluster, node
+        and job, and none of the GPU, host or workload alerts that other targets of the node still feed."""
+        assert inhibited_by("SparkExporterDown") == {"SparkCollectorFailing", "SparkExporterStale"}
+        (rule,) = [r for r in am.inhibit_rules() if r["source_matchers"] == ['alertname="SparkExporterDown"']]
+        assert rule["equal"] == ["cluster", "node", "job"]
+        for name in ("SparkGPUTemperatureCritical", "SparkGPUMetricsMissing", "SparkHostMemoryCritical",
+                     "SparkVLLMDown", "SparkInferenceServerDown", "SparkScrapeTargetDown", "SparkNodeDown"):
+            assert name in alerts(), name
+            assert name not in inhibited_by("SparkExporterDown"), name
 
     def test_lost_gpu_silences_its_temperature_and_throttle_alerts(self) -> None:
         """SparkGPULost inhibits that GPU's temperature, throttle and slowdown alerts."""
-        rule = am.inhibit_rules()[1]
+        rule = am.inhibit_rules()[2]
+        assert rule["source_matchers"] == ['alertname="SparkGPULost"']
         assert rule["equal"] == ["cluster", "node", "gpu"]
         (target,) = rule["target_matchers"]
         assert set(target.removeprefix('alertname=~"').removesuffix('"').split("|")) == set(am.GPU_LOST_SILENCES)
