@@ -6,13 +6,16 @@ model from :mod:`.models`. A figure without samples stays ``None`` and gets a re
 
 from __future__ import annotations
 
+import datetime
+import math
 from collections.abc import Iterable
 
 from pydantic import BaseModel
 
 from . import promql
-from .client import InstantResult, Sample
+from .client import InstantResult, Sample, UpstreamAlert
 from .models import (
+    Alert,
     ClusterOverview,
     GpuMetrics,
     Inference,
@@ -32,16 +35,13 @@ from .queries import (
     GPU_VALUE_FIELDS,
     OVERVIEW_COUNTS,
     OVERVIEW_GPU_FIGURES,
-    OVERVIEW_RULES,
     RDMA_GAUGES,
     RDMA_RATES,
     SPARK_APPLICATION_RULES,
     SPARK_CLUSTER_RULES,
     VLLM_CLUSTER_RULES,
     VLLM_MODEL_RULES,
-    VLLM_RUNNING,
     VLLM_TOKENS_FIGURE,
-    VLLM_WAITING,
     OverviewFigure,
 )
 
@@ -133,23 +133,6 @@ def node_health(
 
 
 # -- cluster overview -------------------------------------------------------------------------
-
-
-def overview_rules(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> list[OverviewFigure]:
-    """Fill the figures whose recording rule answered; return those that need the raw fallback.
-
-    The vLLM token rate falls back only when vLLM is scraped at all, so a cluster without vLLM
-    costs no second query.
-    """
-    need = []
-    for fig in OVERVIEW_RULES:
-        value = highest(s.value for s in parts.get(fig.rule, []))
-        if value is None:
-            if fig in OVERVIEW_GPU_FIGURES or parts.get(VLLM_RUNNING) or parts.get(VLLM_WAITING):
-                need.append(fig)
-            continue
-        set_overview_figure(ov, fig.field, value)
-    return need
 
 
 def set_overview_figure(ov: ClusterOverview, field: str, value: float | None) -> None:
@@ -514,3 +497,69 @@ def fill_inference(out: Inference, parts: dict[str, list[Sample]]) -> None:
             f"no node_model:vllm_* series for {scope}: no vLLM target scraped (inventory 'vllm' targets), "
             "or rules/spark-workloads-recording.yml not loaded"
         )
+
+
+# -- alerts -------------------------------------------------------------------------------------
+
+SEVERITY_ORDER = ("critical", "error", "warning", "info")  # most severe first; any other severity after them
+_MAX_TEXT = 500  # characters kept of an annotation or label value
+
+
+def _text(value: str | None) -> str | None:
+    if not value:
+        return None
+    return "".join(c if c.isprintable() or c == "\n" else " " for c in value[:_MAX_TEXT])
+
+
+def _since(active_at: str | None) -> float | None:
+    """RFC 3339 (Prometheus' activeAt, up to nanoseconds) to s since epoch; None for an unset or odd value."""
+    if not active_at or active_at.startswith("0001-01-01"):
+        return None
+    try:
+        return datetime.datetime.fromisoformat(active_at).timestamp()
+    except ValueError:
+        return None
+
+
+def _runbook(url: str | None) -> str | None:
+    """The runbook_url annotation when it is a web address or a relative path; never javascript: or data:."""
+    if not url:
+        return None
+    url = url.strip()[:_MAX_TEXT]
+    if url.startswith(("https://", "http://", "/")) or ":" not in url.split("/", 1)[0]:
+        return url
+    return None
+
+
+def alert(u: UpstreamAlert) -> Alert | None:
+    """One firing or pending alert of the engine's answer as the API writes it; None for any other state."""
+    if u.state not in ("firing", "pending"):
+        return None
+    ann = u.annotations
+    description = _text(ann.get("description"))
+    summary = _text(ann.get("summary")) or (description.split("\n", 1)[0] if description else None)
+    try:
+        value = float(u.value) if u.value is not None else None
+    except ValueError:
+        value = None
+    return Alert(
+        name=_text(u.labels.get("alertname")) or "(unnamed)",
+        state=u.state,  # type: ignore[arg-type]  # checked above
+        severity=_text(u.labels.get("severity")),
+        node=_text(u.labels.get("node")),
+        gpu=_text(u.labels.get("gpu")),
+        since=_since(u.active_at),
+        summary=summary,
+        description=description,
+        runbook_url=_runbook(ann.get("runbook_url")),
+        value=value if value is not None and math.isfinite(value) else None,
+        labels={k[:_MAX_TEXT]: v[:_MAX_TEXT] for k, v in u.labels.items()},
+    )
+
+
+def alert_order(a: Alert) -> tuple[int, int, float, str, str, str]:
+    """Sort key: severity (SEVERITY_ORDER, then others), firing before pending, oldest first, then name, node, gpu."""
+    sev = (a.severity or "").lower()
+    rank = SEVERITY_ORDER.index(sev) if sev in SEVERITY_ORDER else len(SEVERITY_ORDER)
+    return (rank, 0 if a.state == "firing" else 1, a.since if a.since is not None else math.inf,
+            a.name, a.node or "", a.gpu or "")
