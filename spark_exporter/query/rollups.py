@@ -97,6 +97,9 @@ HISTORY_STEPS: dict[str, tuple[int, int]] = {
     "7d": (604800, 1800),  # 336 points
 }
 DEFAULT_DEADLINE = 5.0  # s, for all the queries of one rollup together
+# s an instant rollup looks back by default: a scrape's samples carry its start time but land when it ends,
+# so an instant this far back no longer changes while the node answers for it are asked.
+DEFAULT_SETTLE = 2.0
 MAX_ALERTS = 500  # alerts listed by /api/v1/alerts; the counts cover all of them
 
 T = TypeVar("T")
@@ -117,12 +120,14 @@ class Rollups:
         scrape_interval: float = 15.0,
         clock: Callable[[], float] = time.time,
         deadline: float = DEFAULT_DEADLINE,
+        settle: float = DEFAULT_SETTLE,
     ) -> None:
         self.client = client
         self.inventory = inventory
         self.scrape_interval = scrape_interval  # s; a target silent for 2 intervals is stale
         self.clock = clock
         self.deadline = deadline  # s per rollup
+        self.settle = settle  # s the default instant lies behind the clock
         self.q = Queries(inventory.cluster if inventory else None)
         self._known: tuple[float, tuple[str, ...]] | None = None
 
@@ -142,8 +147,9 @@ class Rollups:
             ) from None
 
     def instant(self, at: float | None) -> float:
-        """The evaluation instant of a rollup: ``at`` (s since epoch) if given, else now; ms resolution."""
-        return round(self.clock() if at is None else at, 3)
+        """The evaluation instant of a rollup: ``at`` (s since epoch) if given, else ``settle`` s before now (so
+        the figures at it are final and the same for every rollup asked for it); ms resolution."""
+        return round(self.clock() - self.settle if at is None else at, 3)
 
     def _stamp(self, result: Result, *responses: Meta, at: float | None = None) -> None:
         result.timestamp = int(self.clock() * 1000)
