@@ -36,6 +36,7 @@ import yaml
 
 from ..logs import setup_logging
 from ..prometheus import kit
+from ..prometheus.backfill import BackfillError, SimulatedNode, backfill
 from ..prometheus.inventory import Inventory, load_inventory
 from ..prometheus.promconfig import build_prometheus_config
 from ..query.api import ApiSettings, build_app, serve_api
@@ -186,6 +187,38 @@ def start_spark(demo: Demo) -> Child:
     return demo.spawn("spark-app", argv, port, env)
 
 
+BACKFILL_SPAN = 3600.0  # s of history written before Prometheus starts
+MAX_SCRAPE_BYTES = 8 * 1024 * 1024  # of the one scrape per exporter that gives the series' labels
+
+
+async def backfill_history(demo: Demo, ns: argparse.Namespace, inventory: Inventory, exporters: list[Child]) -> None:
+    """An hour of the simulators' history in Prometheus' data directory, so the page's charts open full.
+
+    One scrape per exporter gives the series' labels; ``promtool`` writes the blocks. Any failure is one line
+    on stdout and the demo goes on with an empty history.
+    """
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        print("demo: no history backfilled (no 'promtool' on PATH)", flush=True)
+        return
+    nodes = []
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            for i, (node, child) in enumerate(zip(inventory.nodes, exporters, strict=True)):
+                async with session.get(f"{child.url}/metrics") as resp:
+                    body = await resp.content.read(MAX_SCRAPE_BYTES)
+                target = {"job": "spark-exporter", "instance": f"127.0.0.1:{child.port}",
+                          "cluster": inventory.cluster, "node": node.name}
+                # the profile and seed start_cluster gave this node's exporter (--gpu.seed={i + 1})
+                nodes.append(SimulatedNode(ns.profile, i + 1, target, body.decode("utf-8", "replace")))
+        samples = await asyncio.to_thread(backfill, promtool, nodes, demo.workdir, demo.workdir / "data",
+                                          time.time(), BACKFILL_SPAN)
+    except (aiohttp.ClientError, TimeoutError, BackfillError, OSError, ValueError) as e:
+        print(f"demo: no history backfilled: {e}", flush=True)
+        return
+    print(f"demo: backfilled {BACKFILL_SPAN / 3600:g} h of GPU history ({samples} samples)", flush=True)
+
+
 async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, Child]:
     """Start the simulated exporters, the vLLM simulator, Spark (when available) and Prometheus.
 
@@ -230,6 +263,7 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
         evaluation_interval=ns.scrape_interval,
     )
     (demo.workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    await backfill_history(demo, ns, inventory, exporters)
     port = free_port()
     prom = demo.spawn(
         "prometheus",
