@@ -359,3 +359,49 @@ class TestFleet:
                     wait_for(lambda: panel.get_attribute("data-state") == "up", 30, what="fleet-17's panel")
             finally:
                 api.stop()
+
+
+class TestDemoHistory:
+    def test_the_demo_opens_with_full_charts(self, browser: Any) -> None:
+        """Within a minute of `spark-exporter demo` starting, every node has at least three charts holding the
+        backfilled hour (well over a hundred points each), not a lone dot at the right edge."""
+        import subprocess
+        import sys
+
+        port = free_port()
+        with tempdir("demo-history") as d:
+            log = (d / "demo.log").open("wb")
+            demo = subprocess.Popen([sys.executable, "-m", "spark_exporter", "demo", f"--api-port={port}"],
+                                    stdout=log, stderr=subprocess.STDOUT)
+            try:
+                url = f"http://127.0.0.1:{port}"
+                wait_for(lambda: demo.poll() is None and _answers(url), 60, interval=1.0, what="the demo's API")
+                with page_at(browser, url) as page:
+                    for node in ("spark-01", "spark-02"):
+                        history = page.get_by_test_id(f"history-{node}")
+                        history.wait_for(timeout=60_000)
+
+                        def full(h: Any = history) -> bool:
+                            charts = h.locator('[data-testid^="chart-"]')
+                            points = [int(charts.nth(i).get_attribute("data-points") or 0)
+                                      for i in range(charts.count())]
+                            return sum(p > 100 for p in points) >= 3
+
+                        wait_for(full, 60, interval=1.0, what=f"{node}'s backfilled charts")
+            finally:
+                demo.send_signal(2)  # SIGINT: the demo stops its children and removes its directory
+                try:
+                    demo.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    demo.kill()
+                    demo.wait()
+                log.close()
+            assert "backfilled 1 h of GPU history" in (d / "demo.log").read_text(errors="replace")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/-/healthy", timeout=2) as resp:  # noqa: S310 - loopback test server
+            return bool(resp.status == 200)
+    except OSError:
+        return False
