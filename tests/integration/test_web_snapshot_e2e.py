@@ -326,8 +326,8 @@ class TestAccessibility:
 
 class TestFleet:
     def test_64_nodes_each_listed_by_name_with_a_panel_on_demand(self, live: dict[str, Any], browser: Any) -> None:
-        """With 64 nodes the page shows a compact table with every node's name visible on screen; a name opens
-        that node's panel."""
+        """With 64 nodes the page shows one small tile per node, every name visible and the whole fleet within
+        one 1280x800 screen's height; a name opens that node's panel."""
         work: Path = live["work"]
         inv = yaml.safe_load((work / "inventory.yml").read_text())
         exporters = [n["exporter"] for n in inv["nodes"]]
@@ -347,10 +347,12 @@ class TestFleet:
                 with page_at(browser, api.url) as page:
                     table = page.get_by_test_id("node-table")
                     table.wait_for(timeout=30_000)
-                    rows = table.locator("tbody tr")
-                    wait_for(lambda: rows.count() == 64, 30, what="64 rows")
+                    rows = table.locator("li.tile")
+                    wait_for(lambda: rows.count() == 64, 30, what="64 tiles")
                     for name in names:
                         assert table.get_by_role("link", name=name, exact=True).is_visible()
+                    height = table.bounding_box()["height"]
+                    assert height <= 800, f"the fleet takes {height}px: more than one 800px screen"
                     assert page.locator("section.node").count() == 0  # no panel until asked for
                     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
                     table.get_by_role("link", name="fleet-17", exact=True).click()

@@ -1,7 +1,7 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { Component, useEffect, useMemo, useState, type ReactNode } from "react";
 import { ApiError, createApiClient, type ClusterOverview, type NetworkStats } from "../api/client";
-import { fmt, fmtClock, fmtMiBAsGiB, fmtPercent } from "../format";
+import { fmt, fmtClock, fmtPercent } from "../format";
 import { ApiProvider, PANEL_LIMIT, useOutage, useSnapshot, type ApiQuery, type Snapshot } from "../hooks";
 import { AlertsPanel } from "./AlertsPanel";
 import { Cards } from "./Cards";
@@ -67,50 +67,34 @@ function TokenForm({ onToken, message }: { onToken: (t: string) => void; message
   );
 }
 
-/** A fleet (more than PANEL_LIMIT nodes): one compact row per node, every name visible; a name opens its panel. */
-function NodeTable({ nodes, time }: { nodes: NodeSummary[]; time: number }) {
+/** A fleet (more than PANEL_LIMIT nodes) on one screen: one small tile per node with its name, state, GPU
+ * utilisation, hottest GPU and power; the name opens that node's panel (`#/node/NAME`). */
+function NodeTiles({ nodes, time }: { nodes: NodeSummary[]; time: number }) {
   return (
     <section className="table-card fleet" data-testid="node-table" data-time={time} aria-label="Nodes">
       <h2>Nodes ({nodes.length})</h2>
-      <div className="scroll">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">node</th>
-              <th scope="col">state</th>
-              <th scope="col">GPU</th>
-              <th scope="col">temp</th>
-              <th scope="col">power</th>
-              <th scope="col">memory</th>
-              <th scope="col">CPU</th>
-            </tr>
-          </thead>
-          <tbody>
-            {nodes.map((n) => {
-              const m = n.missing ?? {};
-              const state = n.up == null ? "unknown" : n.up === false ? "down" : n.stale ? "stale" : "up";
-              return (
-                <tr key={n.node} data-testid={`row-${n.node}`} className={state}>
-                  <th scope="row">
-                    <a href={`#/node/${encodeURIComponent(n.node)}`}>{n.node}</a>
-                  </th>
-                  <td><span className={`badge ${state === "up" ? "ok" : state}`}>{state}</span></td>
-                  <td><Value text={fmtPercent(n.utilization)} reason={m["utilization"]} /></td>
-                  <td><Value text={fmt(n.temperature, " °C", 0)} reason={m["temperature"]} /></td>
-                  <td><Value testId={`row-power-${n.node}`} text={fmt(n.powerDraw, " W", 1)} reason={m["powerDraw"]} /></td>
-                  <td><Value text={fmtMiBAsGiB(n.memoryUsedMB)} reason={m["memoryUsedMB"]} /></td>
-                  <td><Value text={fmtPercent(n.cpuUtilizationPercent)} reason={m["cpuUtilizationPercent"]} /></td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+      <ul className="tiles">
+        {nodes.map((n) => {
+          const m = n.missing ?? {};
+          const state = n.up == null ? "unknown" : n.up === false ? "down" : n.stale ? "stale" : "up";
+          return (
+            <li key={n.node} data-testid={`row-${n.node}`} className={`tile ${state}`} title={`${n.node}: ${state}`}>
+              <a href={`#/node/${encodeURIComponent(n.node)}`}>{n.node}</a>
+              {state !== "up" && <span className={`badge ${state}`}>{state}</span>}
+              <span className="tile-figures">
+                <Value text={fmtPercent(n.utilization)} reason={m["utilization"]} /> ·{" "}
+                <Value text={fmt(n.temperature, " °C", 0)} reason={m["temperature"]} /> ·{" "}
+                <Value testId={`row-power-${n.node}`} text={fmt(n.powerDraw, " W", 0)} reason={m["powerDraw"]} />
+              </span>
+            </li>
+          );
+        })}
+      </ul>
     </section>
   );
 }
 
-/** The node panels of one snapshot (or, for a fleet, the node table); `#/node/NAME` shows that node alone. */
+/** The node panels of one snapshot (or, for a fleet, the node tiles); `#/node/NAME` shows that node alone. */
 function Nodes({ only, snapshot, outage }: { only: string | null; snapshot: Snapshot | null; outage: ApiError | null }) {
   if (!snapshot) {
     return (
@@ -142,7 +126,7 @@ function Nodes({ only, snapshot, outage }: { only: string | null; snapshot: Snap
   }
   if (list == null) return <div className="error-inline">{(snapshot.nodes as ApiError).message}</div>;
   const named = list.filter((n) => n.node);
-  if (named.length > PANEL_LIMIT) return <NodeTable nodes={named} time={snapshot.time} />;
+  if (named.length > PANEL_LIMIT) return <NodeTiles nodes={named} time={snapshot.time} />;
   return (
     <div className="nodes">
       {named.map((n) => (
