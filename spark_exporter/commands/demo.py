@@ -282,7 +282,8 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
 async def show(rollups: Rollups, header: str, tty: bool, seen: set[str]) -> None:
     """Draw one frame; ``seen`` collects the nodes that have had GPU figures (until then: waiting)."""
     try:
-        ov, nodes = await asyncio.gather(rollups.cluster_overview(), rollups.nodes())
+        at = rollups.instant(None)  # one instant for both, as the page does
+        ov, nodes = await asyncio.gather(rollups.cluster_overview(at), rollups.nodes(at))
         seen.update(n.node for n in nodes.nodes if n.utilization is not None)
         if seen:
             body = render_overview(ov.to_json()) + "\n\n" + render_nodes(nodes.to_json())

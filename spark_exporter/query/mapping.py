@@ -142,9 +142,8 @@ def set_overview_figure(ov: ClusterOverview, field: str, value: float | None) ->
     setattr(ov, field, value)
 
 
-def overview_raw(ov: ClusterOverview, figures: list[OverviewFigure], res: InstantResult) -> None:
-    """Fill the overview's GPU figures from the raw-series bundle ``res``, one part per figure."""
-    parts = split(res)
+def overview_raw(ov: ClusterOverview, figures: list[OverviewFigure], parts: dict[str, list[Sample]]) -> None:
+    """Fill the overview's GPU figures (and token rate) from the overview query's parts tagged with their field."""
     for fig in figures:
         set_overview_figure(ov, fig.field, one(parts.get(fig.field)))
 

@@ -204,11 +204,12 @@ class Queries:
     # -- cluster overview ---------------------------------------------------------------------
 
     def overview(self) -> str:
-        """One cheap query: the cluster count rules and the raw series read as they are, by name, plus
-        ``timestamp(up)`` for target ages and alerts whose rule aggregated the cluster label away.
+        """One query: the cluster count rules and the raw series read as they are, by name, plus
+        ``timestamp(up)`` for target ages, alerts whose rule aggregated the cluster label away, and the GPU
+        figures and token rate aggregated from the raw series (tagged with their field names).
 
-        No aggregation runs in Prometheus: the few samples are summed, counted and compared in
-        :mod:`.mapping`, which is what brings this under the cost of the spec's four parallel queries.
+        The counts are summed and compared in :mod:`.mapping`; the GPU aggregations run in Prometheus at the
+        query's instant, so they agree with the node answers asked for that instant.
         """
         if self._overview is None:
             self._overview = self._build_overview()
@@ -224,10 +225,11 @@ class Queries:
         expr = f"{everything} or {stamps}"
         if self.cluster:  # alerts whose expression aggregated the cluster label away still count
             expr += " or " + selector("ALERTS", (Matcher("alertstate", "firing"), Matcher("cluster", "")))
-        return expr
+        # The figures of OVERVIEW_RULES, aggregated from the raw series at the query's instant, tagged by field.
+        return f"{expr} or {self.overview_raw(OVERVIEW_RULES)}"
 
     def overview_raw(self, figures: tuple[OverviewFigure, ...]) -> str:
-        """The raw aggregations standing in for ``figures`` whose rule has no series (bundled)."""
+        """The raw aggregations of ``figures``, bundled (each tagged with its field name)."""
         raw = {
             "gpu_utilization": f"avg({self.sel('DCGM_FI_DEV_GPU_UTIL')})",
             "memory_used_gb": f"sum({self.dedup('DCGM_FI_DEV_FB_USED')}) * {MIB}",

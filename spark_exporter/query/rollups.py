@@ -191,7 +191,7 @@ class Rollups:
     # -- cluster overview ---------------------------------------------------------------------
 
     async def cluster_overview(self, at: float | None = None) -> ClusterOverview:
-        """The cluster figures at ``at`` (s since epoch; default now): two queries at that one instant.
+        """The cluster figures at ``at`` (s since epoch; default ``settle`` s ago), from one query at that instant.
 
         The GPU figures and the vLLM token rate are aggregated from the raw series at that instant, not read
         from the ``cluster:*`` rules, so they equal the aggregate of the node answers asked for the same
@@ -202,12 +202,10 @@ class Rollups:
 
     async def _cluster_overview(self, at: float) -> ClusterOverview:
         ov = ClusterOverview(cluster=self.cluster)
-        res, raw = await asyncio.gather(
-            self.client.query(self.q.overview(), at), self.client.query(self.q.overview_raw(OVERVIEW_RULES), at)
-        )
+        res = await self.client.query(self.q.overview(), at)
         parts = mapping.by_name(res)
-        mapping.overview_raw(ov, list(OVERVIEW_RULES), raw)
-        self._stamp(ov, res, raw, at=at)
+        mapping.overview_raw(ov, list(OVERVIEW_RULES), parts)
+        self._stamp(ov, res, at=at)
         mapping.overview_counts(ov, parts)
         mapping.overview_missing(ov)
         ages = mapping.stamp_ages(parts.get(UP_TIMESTAMP, []))
