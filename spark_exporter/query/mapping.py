@@ -143,9 +143,42 @@ def set_overview_figure(ov: ClusterOverview, field: str, value: float | None) ->
 
 
 def overview_raw(ov: ClusterOverview, figures: list[OverviewFigure], parts: dict[str, list[Sample]]) -> None:
-    """Fill the overview's GPU figures (and token rate) from the overview query's parts tagged with their field."""
+    """Fill overview figures from the overview query's parts tagged with their field name."""
     for fig in figures:
         set_overview_figure(ov, fig.field, one(parts.get(fig.field)))
+
+
+def _per_gpu(samples: list[Sample]) -> list[float | None]:
+    """One value per GPU, keyed (node, UUID) as the node answers key them: a GPU exported by two jobs counts once."""
+    by: dict[tuple[str, str], float | None] = {}
+    for s in samples:
+        key = (s.labels.get("node", ""), s.labels.get("UUID") or s.labels.get("gpu", ""))
+        by[key] = highest([by.get(key), s.value])
+    return list(by.values())
+
+
+def overview_gpu(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None:
+    """The overview's GPU figures from the raw per-GPU DCGM samples the overview query read at its instant:
+    average utilisation, memory used and total (bytes, then GiB), power summed, hottest GPU."""
+    def raw(fig: OverviewFigure) -> list[Sample]:
+        return parts.get(fig.source, [])
+
+    util = [s.value for s in parts.get("DCGM_FI_DEV_GPU_UTIL", []) if s.value is not None]
+    figures = {
+        "gpu_utilization": sum(util) / len(util) if util else None,  # avg() over every series, as the rule
+        "memory_used_gb": None,
+        "memory_total_gb": None,
+        "power_draw_w": None,
+        "max_gpu_temperature_c": highest(s.value for s in parts.get("DCGM_FI_DEV_GPU_TEMP", [])),
+    }
+    for fig in OVERVIEW_GPU_FIGURES:
+        if fig.field in ("memory_used_gb", "memory_total_gb"):
+            mib = total(_per_gpu(raw(fig)))
+            figures[fig.field] = None if mib is None else mib * 1024 * 1024  # bytes, as the rule
+        elif fig.field == "power_draw_w":
+            figures[fig.field] = total(_per_gpu(raw(fig)))
+    for field, value in figures.items():
+        set_overview_figure(ov, field, value)
 
 
 def overview_counts(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None:

@@ -118,7 +118,8 @@ OVERVIEW_COUNTS = (
     OverviewCount("vllm_requests_waiting", "cluster:vllm_requests_waiting:sum", VLLM_WAITING),
 )
 # Raw series the overview reads as they are and aggregates itself (a handful per node).
-OVERVIEW_RAW = ("up", "ALERTS", *(c.source for c in OVERVIEW_COUNTS))
+# and the per-GPU DCGM series of OVERVIEW_GPU_FIGURES, aggregated in mapping.overview_gpu at the query's instant.
+OVERVIEW_RAW = ("up", "ALERTS", *(c.source for c in OVERVIEW_COUNTS), *(f.source for f in OVERVIEW_GPU_FIGURES))
 
 
 # Spark Engine page: model attribute -> recording rule (rules/spark-workloads-recording.yml).
@@ -204,12 +205,12 @@ class Queries:
     # -- cluster overview ---------------------------------------------------------------------
 
     def overview(self) -> str:
-        """One query: the cluster count rules and the raw series read as they are, by name, plus
-        ``timestamp(up)`` for target ages, alerts whose rule aggregated the cluster label away, and the GPU
-        figures and token rate aggregated from the raw series (tagged with their field names).
+        """One cheap query: the cluster count rules and the raw series read as they are, by name (the per-GPU
+        DCGM series of the GPU figures among them), plus ``timestamp(up)`` for target ages, alerts whose rule
+        aggregated the cluster label away, and the vLLM token rate (tagged with its field name).
 
-        The counts are summed and compared in :mod:`.mapping`; the GPU aggregations run in Prometheus at the
-        query's instant, so they agree with the node answers asked for that instant.
+        Only the token rate is aggregated in Prometheus: the few samples are summed, counted and compared in
+        :mod:`.mapping`, at the query's instant, so the GPU figures agree with the node answers for it.
         """
         if self._overview is None:
             self._overview = self._build_overview()
@@ -225,8 +226,8 @@ class Queries:
         expr = f"{everything} or {stamps}"
         if self.cluster:  # alerts whose expression aggregated the cluster label away still count
             expr += " or " + selector("ALERTS", (Matcher("alertstate", "firing"), Matcher("cluster", "")))
-        # The figures of OVERVIEW_RULES, aggregated from the raw series at the query's instant, tagged by field.
-        return f"{expr} or {self.overview_raw(OVERVIEW_RULES)}"
+        # The token rate needs rate(): the one aggregation Prometheus runs here (empty without vLLM).
+        return f"{expr} or {self.overview_raw((VLLM_TOKENS_FIGURE,))}"
 
     def overview_raw(self, figures: tuple[OverviewFigure, ...]) -> str:
         """The raw aggregations of ``figures``, bundled (each tagged with its field name)."""

@@ -52,9 +52,9 @@ from .queries import (
     GPU_FIELDS,
     GPU_JOBS,
     HISTORY_METRICS,
-    OVERVIEW_RULES,
     UP_TIMESTAMP,
     VIRTUAL_INTERFACES,
+    VLLM_TOKENS_FIGURE,
     Queries,
 )
 
@@ -204,7 +204,8 @@ class Rollups:
         ov = ClusterOverview(cluster=self.cluster)
         res = await self.client.query(self.q.overview(), at)
         parts = mapping.by_name(res)
-        mapping.overview_raw(ov, list(OVERVIEW_RULES), parts)
+        mapping.overview_gpu(ov, parts)
+        mapping.overview_raw(ov, [VLLM_TOKENS_FIGURE], parts)
         self._stamp(ov, res, at=at)
         mapping.overview_counts(ov, parts)
         mapping.overview_missing(ov)
