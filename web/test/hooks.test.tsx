@@ -10,6 +10,7 @@ import {
   useClusterOverview,
   useGpuHistory,
   useInference,
+  useOutage,
   useSnapshot,
   useSparkApplications,
 } from "../src/hooks";
@@ -172,6 +173,32 @@ describe("error states", () => {
       await act(async () => { await vi.advanceTimersByTimeAsync(5_100); });
       await waitFor(() => expect(result.current.error?.status).toBe(503));
       expect(result.current.data?.body.gpuUtilization).toBe(42.5);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("an outage from the start stays stated through refetches (React Query clears `error` while refetching)", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      const { fn } = fakeFetch([
+        { status: 503, body: { status: "error", errorType: "prometheus_unavailable", error: "down" } },
+      ]);
+      const seen: (string | null)[] = [];
+      const { result } = renderHook(
+        () => {
+          const q = useClusterOverview();
+          const outage = useOutage(q);
+          seen.push(outage?.message ?? null);
+          return outage;
+        },
+        { wrapper: wrapper(fn) },
+      );
+      await waitFor(() => expect(result.current?.message).toBe("down"), { timeout: 3000 });
+      const first = seen.indexOf("down");
+      await act(async () => { await vi.advanceTimersByTimeAsync(16_000); }); // three polls, each failing
+      expect(fn.mock.calls.length).toBeGreaterThanOrEqual(4);
+      expect(seen.slice(first).every((m) => m === "down")).toBe(true);
     } finally {
       vi.useRealTimers();
     }
