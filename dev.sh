@@ -114,6 +114,18 @@ use_pypi_node() {
   fi
 }
 
+# tests/inference_targets.py runs the vLLM and SGLang stand-ins on prometheus_client 0.22.1 too (the last
+# release before 0.23.1 escaped names for Prometheus 2.x): installed once from PyPI beside the venv's
+# packages, so the tests need no network.
+OLD_PROMETHEUS_CLIENT=0.22.1
+setup_old_prometheus_client() {
+  local target="$VENV/prometheus_client-$OLD_PROMETHEUS_CLIENT"
+  [ -f "$target/prometheus_client/__init__.py" ] && return 0
+  say "installing prometheus_client $OLD_PROMETHEUS_CLIENT into $target (pip --target, for the inference tests)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --target "$target" \
+    "prometheus_client==$OLD_PROMETHEUS_CLIENT" 2>&1 | { grep -v -e '^WARNING: Location' || true; }
+}
+
 web_key() {
   { node --version; cat web/package-lock.json; } | sha256sum | cut -d' ' -f1
 }
@@ -160,7 +172,7 @@ EOF
 cmd=${1:-help}
 [ $# -gt 0 ] && shift
 case "$cmd" in
-  setup) check_python; need_apt all; setup_venv; build_web ;;
+  setup) check_python; need_apt all; setup_venv; setup_old_prometheus_client; build_web ;;
   web) check_python; setup_venv; build_web ;;
   screenshot)
     check_python; need_apt all; setup_venv; build_web
@@ -172,6 +184,7 @@ case "$cmd" in
     check_python
     need_apt all
     setup_venv
+    setup_old_prometheus_client
     "$VENV/bin/ruff" check spark_exporter tests bench
     "$VENV/bin/mypy" spark_exporter
     "$VENV/bin/lint-imports"  # the layer contract in pyproject.toml [tool.importlinter]

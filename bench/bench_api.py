@@ -32,8 +32,8 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from cluster import simulated_cluster  # noqa: E402
-from procs import PYTHON, free_port, http_get, parse_metrics, start_process, tempdir, wait_for  # noqa: E402
+from helpers.cluster import simulated_cluster  # noqa: E402
+from helpers.procs import PYTHON, free_port, http_get, parse_metrics, start_process, tempdir, wait_for  # noqa: E402
 from spark_exporter.query import PrometheusClient, Rollups  # noqa: E402
 
 OVERVIEW = "/api/v1/cluster/overview"

@@ -26,7 +26,7 @@ import bcrypt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from procs import PYTHON, free_port, http_get, start_process, tempdir, wait_for  # noqa: E402
+from helpers.procs import PYTHON, free_port, http_get, start_process, tempdir, wait_for  # noqa: E402
 
 
 def basic(user: str, password: str) -> dict[str, str]:

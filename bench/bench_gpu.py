@@ -23,7 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from procs import exporter  # noqa: E402
+from helpers.procs import exporter  # noqa: E402
 from spark_exporter.collectors.base import Paths  # noqa: E402
 from spark_exporter.collectors.gpu import GpuCollector  # noqa: E402
 from spark_exporter.exporter.daemon import load_config  # noqa: E402

@@ -31,7 +31,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from procs import exporter, free_port, http_get, wait_for  # noqa: E402
+from helpers.procs import exporter, free_port, http_get, wait_for  # noqa: E402
 from spark_exporter.collectors import load_all  # noqa: E402
 
 # node_exporter collectors that correspond to ours: every host collector we register has node_exporter's name.

@@ -27,7 +27,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from procs import PYTHON, exporter, free_port, prometheus, start_process, tempdir, wait_for  # noqa: E402
+from helpers.procs import PYTHON, exporter, free_port, prometheus, start_process, tempdir, wait_for  # noqa: E402
 from spark_exporter.prometheus.inventory import load_inventory  # noqa: E402
 from spark_exporter.prometheus.promconfig import build_prometheus_config  # noqa: E402
 

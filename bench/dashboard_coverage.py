@@ -18,7 +18,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
-from test_dashboard_coverage_node_exporter import (  # noqa: E402
+from helpers.dashboard_coverage import (  # noqa: E402
     measure,
     panel_queries,
     reference_dashboard,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -34,3 +37,26 @@ def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
     # aiohttp and asyncio log through stdlib logging; keep them at warning and on stderr.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="level=%(levelname)s logger=%(name)s msg=%(message)r")
+
+
+class RateLimitedLog:
+    """One warning per ``interval`` seconds for an event a stranger can trigger; the rest are counted and
+    the next line written carries ``suppressed=<count>``."""
+
+    def __init__(self, logger: Any, event: str, interval: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.event = event
+        self.interval = interval
+        self.clock = clock
+        self._last = float("-inf")
+        self.suppressed = 0
+
+    def __call__(self, **kw: Any) -> None:
+        now = self.clock()
+        if now - self._last < self.interval:
+            self.suppressed += 1
+            return
+        self._last = now
+        self.logger.warning(self.event, suppressed=self.suppressed, **kw)
+        self.suppressed = 0

@@ -1,9 +1,13 @@
-"""Bounded reads of /proc, /sys and udev files: the one way host collectors read a file.
+"""Bounded reads of /proc, /sys, udev and text files: the one way the package reads a file it did not write.
 
 Every read has a size cap, so a broken or hostile root (``--path.procfs`` where ``meminfo`` is a link
 to ``/dev/zero``, a FIFO, a driver that never ends a sysfs file) costs at most the cap in memory and
 time, even in a collector thread that has already overrun its deadline. Files are opened with
-``O_NONBLOCK`` so a FIFO or a terminal fails at once instead of blocking the collector.
+``O_NONBLOCK`` so a FIFO or a terminal cannot block the open, and anything but a regular file (a FIFO,
+``/dev/zero``, a directory) is refused after ``fstat`` and before the first read. (procfs and sysfs
+files are regular files.) Files the operator names in the configuration go through
+``spark_exporter.settings.files.read_text_file``, which applies the same rules; a test
+(``tests/unit/test_guarded_reads.py``) fails on any other read in the package.
 
 os.open/os.read rather than open(): collectors read hundreds of small attributes per collection and
 the buffered text layer costs several times the syscalls themselves.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 
 #: Whole-file cap (bytes) for /proc tables. The largest ones a host serves (mountinfo with thousands of
 #: mounts, /proc/net/* on a busy router, 256-CPU /proc/stat) stay well below it.
@@ -29,9 +34,31 @@ class FileTooLarge(OSError):
         super().__init__(errno.EFBIG, f"file larger than {limit} bytes", path)
 
 
-def read_bytes(path: str, limit: int = MAX_FILE) -> bytes:
-    """All of ``path``, at most ``limit`` bytes. Raises OSError (FileTooLarge past the cap)."""
+class NotRegularFile(OSError):
+    """A FIFO, device, socket or directory where a file was expected: refused without a read."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(errno.EINVAL, "not a regular file", path)
+
+
+def _open_regular(path: str) -> int:
+    """A descriptor for the regular file ``path`` (O_NONBLOCK, so a FIFO cannot block the open)."""
     fd = os.open(path, _FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_bytes(path: str, limit: int = MAX_FILE) -> bytes:
+    """All of the regular file ``path``, at most ``limit`` bytes.
+
+    Raises OSError: FileTooLarge past the cap, NotRegularFile for a FIFO, device or directory.
+    """
+    fd = _open_regular(path)
     try:
         chunks: list[bytes] = []
         total = 0
@@ -50,6 +77,23 @@ def read_bytes(path: str, limit: int = MAX_FILE) -> bytes:
 def read_text(path: str, limit: int = MAX_FILE) -> str:
     """``read_bytes`` decoded as UTF-8 (undecodable bytes replaced). Raises OSError."""
     return read_bytes(path, limit).decode("utf-8", errors="replace")
+
+
+def read_tail(path: str, limit: int) -> bytes:
+    """The last ``limit`` bytes (at most) of the regular file ``path``, e.g. a log. Raises OSError."""
+    fd = _open_regular(path)
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            os.lseek(fd, size - limit, os.SEEK_SET)
+        chunks: list[bytes] = []
+        total = 0
+        while total < limit and (chunk := os.read(fd, min(limit - total, 1 << 16))):
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def read_attr(path: str, limit: int = MAX_ATTR) -> str | None:

@@ -12,6 +12,23 @@ from prometheus_client.metrics_core import Metric
 from ..settings import ExporterConfig, Option
 
 
+class ForeignFamily(Metric):
+    """A family whose names and samples come from outside the exporter (a text file someone wrote).
+
+    The collection gives every other family precedence over it, whatever the collector order: a
+    foreign series whose name is served by a built-in collector or by the exporter itself, or that
+    lies in a reserved namespace (``node_textfile_``, ``spark_exporter_``), is dropped and counted
+    (``spark_exporter_textfile_series_dropped``).
+    """
+
+    @classmethod
+    def of(cls, fam: Metric) -> ForeignFamily:
+        """The same family (name, HELP, type, unit, the same sample list) marked foreign."""
+        out = cls(fam.name, fam.documentation, fam.type, fam.unit)
+        out.samples = fam.samples
+        return out
+
+
 @dataclass(frozen=True)
 class Paths:
     """Roots for every /proc, /sys and mount-point read, so collectors can run on fixture trees."""
@@ -49,6 +66,9 @@ class Collector:
     kind: ClassVar[Literal["host", "gpu"]] = "host"
     #: Extra settings this collector reads from the config (``gpu.simulate`` ...).
     options: ClassVar[tuple[Option, ...]] = ()
+    #: Whether ``collect()`` may return ForeignFamily families (then the collection also serves
+    #: ``spark_exporter_textfile_series_dropped``).
+    foreign: ClassVar[bool] = False
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         self.config = config

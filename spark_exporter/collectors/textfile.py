@@ -5,14 +5,27 @@ into ``--textfile.directory``; each is parsed with prometheus-client's text pars
 served as they are. ``node_textfile_mtime_seconds{file}`` gives each file's modification time (its full
 path, as current node_exporter labels it) and ``node_textfile_scrape_error`` is 1 when any file could
 not be read or parsed. A bad file is left out whole, never half-served: one that does not parse, uses
-client-side timestamps (which node_exporter refuses too), is larger than the read cap, would take the
-samples of all files past MAX_SAMPLES (100,000), or redefines a
-family another file defined with a different type. Without a directory only ``node_textfile_scrape_error``
+client-side timestamps (which node_exporter refuses too), redefines a family another file defined with
+a different type, or passes one of the limits below. The limits bound what a file costs to parse, not
+just its size, and are checked by one linear scan of the text BEFORE it is parsed (prometheus-client's
+parser is roughly quadratic in the labels of one line):
+
+* ``MAX_FILE_BYTES`` (4 MiB) per file and ``MAX_TOTAL_BYTES`` (16 MiB) for all files together;
+* ``MAX_LINE`` (64 KiB) characters per line;
+* ``MAX_LABELS`` (128) labels per series;
+* ``MAX_SAMPLES`` (100,000) sample lines and ``MAX_FAMILIES`` (10,000) families named by ``# HELP`` or
+  ``# TYPE`` lines (a family with no samples costs as much), both for all files together.
+
+A refused file is logged as ``textfile_refused`` at most once per minute (with a ``suppressed=`` count).
+Files may not write ``node_textfile_*`` (those are the collector's own) or, because the collection
+gives every built-in family precedence, any family a built-in collector or the exporter itself serves:
+see ``spark_exporter.exporter.collection``. Without a directory only ``node_textfile_scrape_error``
 (0) is served, as node_exporter does; a directory that cannot be listed sets it to 1.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 from collections.abc import Iterable
@@ -20,16 +33,66 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from ..logs import RateLimitedLog
 from ..settings import ExporterConfig, str_option
 from . import register
-from ._files import read_text
-from .base import Collector, Paths
+from ._files import read_bytes
+from .base import Collector, ForeignFamily, Paths
 
-_MAX_FILE = 16 << 20  # bytes per file
+MAX_FILE_BYTES = 4 << 20  # bytes per file
+MAX_TOTAL_BYTES = 16 << 20  # bytes of all files of one collection
+MAX_LINE = 64 << 10  # characters per line
+MAX_LABELS = 128  # labels per series
 # Samples from all files of one collection: parsed series cost about 1 kB each in Python, so this bounds
-# the collector to roughly 100 MB however the files are written. Counted from the sample lines before
-# parsing, so an oversized file is refused without building its series.
+# the collector to roughly 100 MB however the files are written.
 MAX_SAMPLES = 100_000
+MAX_FAMILIES = 10_000  # distinct names in # HELP / # TYPE lines, all files together
+LOG_INTERVAL = 60.0  # seconds between two textfile_refused lines
+
+
+class TooCostly(ValueError):
+    """A file passes one of the cost limits; the message says which."""
+
+
+def _labels_in(line: str) -> int:
+    """The number of labels of one sample line (``=`` outside quoted values); linear in the line."""
+    count = 0
+    quoted = escaped = False
+    for ch in line[line.find("{"):]:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = quoted
+        elif ch == '"':
+            quoted = not quoted
+        elif not quoted:
+            if ch == "=":
+                count += 1
+            elif ch == "}":
+                break
+    return count
+
+
+def scan_cost(text: str, families: set[str]) -> int:
+    """Check ``text`` against the line and label limits, add its ``# HELP``/``# TYPE`` names to
+    ``families``, and return its number of sample lines. Raises TooCostly; never parses a sample."""
+    samples = 0
+    for line in text.splitlines():
+        if len(line) > MAX_LINE:
+            raise TooCostly(f"a line of {len(line)} characters passes the limit of {MAX_LINE}")
+        stripped = line.lstrip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            parts = stripped.split(None, 3)
+            if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
+                families.add(parts[2])
+            continue
+        samples += 1
+        # Every label has an "=", so few "=" signs need no closer look.
+        if line.count("=") > MAX_LABELS and _labels_in(line) > MAX_LABELS:
+            raise TooCostly(f"a series with more than {MAX_LABELS} labels")
+    return samples
 
 
 def parse_file(text: str) -> list[Metric]:
@@ -49,6 +112,7 @@ class TextfileCollector(Collector):
     """
 
     name = "textfile"
+    foreign = True
     options = (
         str_option(
             "textfile.directory",
@@ -61,6 +125,7 @@ class TextfileCollector(Collector):
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
         self._dir = config["textfile.directory"] or ""
+        self._refused = RateLimitedLog(self.log, "textfile_refused", LOG_INTERVAL)
 
     def collect(self) -> Iterable[Metric]:
         """This scrape's families, built afresh (see the module docstring)."""
@@ -70,32 +135,43 @@ class TextfileCollector(Collector):
         )
         error = 0.0
         if self._dir and not os.path.isdir(self._dir):
-            self.log.warning("textfile_directory_unreadable", directory=self._dir)
+            self._refused(file=self._dir, error="directory cannot be read")
             error = 1.0
         files = sorted(glob.glob(os.path.join(glob.escape(self._dir), "*.prom"))) if self._dir else []
-        budget = MAX_SAMPLES
+        samples_left, bytes_left = MAX_SAMPLES, MAX_TOTAL_BYTES
+        families: set[str] = set()
         for path in files:
             try:
-                text = read_text(path, _MAX_FILE)
-                lines = sum(1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
-                if lines > budget:
-                    raise ValueError(f"{lines} samples would pass the limit of {MAX_SAMPLES} samples for all "
-                                     "text files together")
+                raw = read_bytes(path, min(MAX_FILE_BYTES, bytes_left))
+                text = raw.decode("utf-8", errors="replace")
+                named = set(families)
+                lines = scan_cost(text, named)
+                if lines > samples_left:
+                    raise TooCostly(f"{lines} samples would pass the limit of {MAX_SAMPLES} samples for all "
+                                    "text files together")
+                if len(named) > MAX_FAMILIES:
+                    raise TooCostly(f"its families would pass the limit of {MAX_FAMILIES} for all text files "
+                                    "together")
                 fams = parse_file(text)
                 stamp = os.stat(path).st_mtime
                 clash = [f.name for f in fams if f.name in merged and merged[f.name].type != f.type]
                 if clash:
                     raise ValueError(f"type of {clash[0]} differs from another file's")
             except (OSError, ValueError) as e:
-                self.log.warning("textfile_unreadable", file=path, error=str(e))
+                if isinstance(e, OSError) and e.errno == errno.EFBIG:
+                    e = TooCostly(f"larger than {min(MAX_FILE_BYTES, bytes_left)} bytes (the limit per file is "
+                                  f"{MAX_FILE_BYTES}, for all files {MAX_TOTAL_BYTES})")
+                self._refused(file=path, error=str(e)[:300])
                 error = 1.0
                 continue
-            budget -= lines
+            samples_left -= lines
+            bytes_left -= len(raw)
+            families = named
             for fam in fams:
                 if fam.name in merged:
                     merged[fam.name].samples.extend(fam.samples)
                 else:
-                    merged[fam.name] = fam
+                    merged[fam.name] = ForeignFamily.of(fam)
             mtime.add_metric([path], stamp)
         out: list[Metric] = list(merged.values())
         if mtime.samples:

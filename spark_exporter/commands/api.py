@@ -54,6 +54,8 @@ def _prepare(ns: argparse.Namespace, cfg: Settings) -> _Api:
 
 def _execute(api: _Api) -> int:
     setup_logging(api.cfg["log.level"], api.cfg["log.format"])
+    for warning in api.settings.web_config.warnings:
+        log.warning("web_config_warning", warning=warning)
     app = build_app(api.rollups, api.settings)
 
     async def serve() -> None:
@@ -67,7 +69,8 @@ def _execute(api: _Api) -> int:
     return 0
 
 
-COMMAND = Command(NAME, build_parser, _schema, _prepare, _execute)
+COMMAND = Command(NAME, build_parser, _schema, _prepare, _execute,
+                  warnings=lambda api: list(api.settings.web_config.warnings))
 
 
 def main(argv: Sequence[str]) -> int:

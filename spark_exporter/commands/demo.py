@@ -1,12 +1,21 @@
-"""``spark-exporter demo``: a two-node simulated DGX Spark cluster, end to end, in one terminal.
+"""``spark-exporter demo``: a simulated DGX Spark cluster (two nodes unless ``--nodes``), end to end, in one terminal.
 
-It starts two exporters with simulated GB10 GPUs (host metrics are this machine's), a simulated vLLM
-0.12 server on the first node (:mod:`spark_exporter.workloads.vllm_sim`), a small real local Spark application with
+It starts one exporter per node with simulated GB10 GPUs (host metrics are this machine's; past 16 nodes,
+up to 256, one fleet simulator process, :mod:`spark_exporter.exporter.fleet`, serves them all), a simulated
+vLLM 0.12 server on the first node (:mod:`spark_exporter.workloads.vllm_sim`), a small real local Spark application with
 a slow job in a loop on the first node when PySpark and a Java 17+ runtime are present
 (:mod:`spark_exporter.workloads.spark_app`; otherwise one line says how to enable it), a real Prometheus from PATH
 with the generated ``prometheus.yml`` and ``rules/``, and the JSON API, then redraws a cluster overview
 read through the query module until SIGINT, SIGTERM or SIGHUP. On the way out every child process is
 stopped and the temporary directory removed.
+
+The demo watches its children: when one exits it says which, with its exit code (or signal) and the
+last line of its log. Without Prometheus or the API there is nothing left to show, so the demo then
+stops and exits 1; a simulated node's exporter (or a workload) that dies is reported and the demo
+keeps running (the page shows that node down and its alert firing). Should the demo itself be
+killed with SIGKILL, its children get SIGTERM from the kernel (PR_SET_PDEATHSIG) and its temporary
+directory is removed at the next start: each directory holds an ``owner`` file with the demo's pid
+and start time, and a directory whose owner is gone is stale.
 
 ``demo-state.json`` in the temporary directory (its path is printed first) lists the children's pids.
 """
@@ -22,6 +31,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -29,11 +39,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import aiohttp
 import yaml
 
+from ..collectors._files import read_tail, read_text
+from ..exporter import fleet
 from ..logs import setup_logging
 from ..prometheus import kit
 from ..prometheus.backfill import BackfillError, SimulatedNode, backfill
@@ -54,6 +66,10 @@ SPARK_APP_NAME = "spark-exporter-demo"
 
 NAME = "demo"
 CLEAR = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
+DIR_PREFIX = "spark-exporter-demo-"
+OWNER_FILE = "owner"  # "<pid> <start time in clock ticks>" of the demo that made the directory
+ESSENTIAL = ("prometheus",)  # children without which the demo stops (the API runs in the demo itself)
+WATCH_INTERVAL = 0.5  # s between two looks at the children
 
 
 def build_parser() -> Parser:
@@ -123,10 +139,28 @@ class Demo:
         return child
 
     def log_tail(self, child: Child) -> str:
-        """The last 2000 characters of the child's log, or ``""`` if it cannot be read."""
+        """The last 2000 bytes of the child's log (as text), or ``""`` if it cannot be read."""
         with contextlib.suppress(OSError):
-            return (self.workdir / f"{child.name}.log").read_text(errors="replace")[-2000:]
+            return read_tail(str(self.workdir / f"{child.name}.log"), 2000).decode("utf-8", errors="replace")
         return ""
+
+    def last_line(self, child: Child) -> str:
+        """The last non-blank line of the child's log (at most 300 characters), or "(empty log)"."""
+        lines = [line for line in self.log_tail(child).splitlines() if line.strip()]
+        return lines[-1].strip()[:300] if lines else "(empty log)"
+
+    def exited(self, reported: set[str]) -> list[tuple[Child, str]]:
+        """Children that have exited and are not in ``reported`` yet, each with a one-line account of why
+        (exit code or signal, last log line); their names are added to ``reported``."""
+        out = []
+        for c in self.children:
+            code = c.popen.poll()
+            if code is None or c.name in reported:
+                continue
+            reported.add(c.name)
+            how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+            out.append((c, f"{c.name} {how}; last log line: {self.last_line(c)}"))
+        return out
 
     def stop_all(self) -> None:
         """SIGTERM each child's process group, then SIGKILL any that has not exited within 10 s."""
@@ -148,6 +182,68 @@ class Demo:
         state = {"tempdir": str(self.workdir), "pids": {c.name: c.popen.pid for c in self.children}, **extra}
         path.write_text(json.dumps(state, indent=2))
         return path
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _start_time(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot, from /proc), or None if it is gone."""
+    try:
+        stat = read_tail(f"/proc/{pid}/stat", 4096).decode("ascii", errors="replace")
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def make_workdir(base: str | None = None) -> Path:
+    """A new temporary directory for this demo, with its ``owner`` file."""
+    d = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=base))
+    (d / OWNER_FILE).write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
+    return d
+
+
+def remove_stale_dirs(base: str) -> list[Path]:
+    """Remove this user's demo directories under ``base`` whose owning demo is gone (killed by SIGKILL);
+    return them. A directory without a readable owner file, or another user's, is left alone."""
+    removed = []
+    for entry in sorted(Path(base).glob(DIR_PREFIX + "*")):
+        try:
+            st = entry.lstat()
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+                continue
+            pid_text, started = read_tail(str(entry / OWNER_FILE), 100).decode("ascii").split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if pid == os.getpid() or _start_time(pid) == started:
+            continue  # its demo is still running
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+async def watch(demo: Demo, stop: asyncio.Event, api_task: asyncio.Task[None], say: Any = print) -> str | None:
+    """Until ``stop`` is set: report each child that exits; return why the demo must stop (Prometheus or
+    the API gone), having set ``stop``, or None when ``stop`` was set by a signal or the duration."""
+    reported: set[str] = set()
+    while not stop.is_set():
+        for child, why in demo.exited(reported):
+            if child.name in ESSENTIAL:
+                stop.set()
+                return f"{why}; stopping the demo"
+            say(f"demo: {why}; the demo goes on without it", flush=True)
+        if api_task.done():
+            stop.set()
+            error = None if api_task.cancelled() else api_task.exception()
+            return f"the API stopped ({type(error).__name__}: {error})" if error else "the API stopped"
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), WATCH_INTERVAL)
+    return None
 
 
 async def wait_ready(demo: Demo, child: Child, path: str, timeout: float = 60.0) -> None:
@@ -191,42 +287,40 @@ BACKFILL_SPAN = 3600.0  # s of history written before Prometheus starts
 MAX_SCRAPE_BYTES = 8 * 1024 * 1024  # of the one scrape per exporter that gives the series' labels
 
 
-async def backfill_history(demo: Demo, ns: argparse.Namespace, inventory: Inventory, exporters: list[Child]) -> None:
+async def backfill_history(demo: Demo, ns: argparse.Namespace, inventory: Inventory,
+                           exporters: list[tuple[str, str]]) -> None:
     """An hour of the simulators' history in Prometheus' data directory, so the page's charts open full.
 
-    One scrape per exporter gives the series' labels; ``promtool`` writes the blocks. Any failure is one line
-    on stdout and the demo goes on with an empty history.
+    ``exporters`` are the (node, host:port) pairs of start_exporters or start_fleet: both run node ``i`` of
+    fleet.node_names on the ``--profile`` simulator seeded ``i + 1``, which is what is replayed here. One scrape
+    per exporter gives the series' labels; ``promtool`` writes the blocks. Any failure is one line on stdout
+    and the demo goes on with an empty history.
     """
     promtool = shutil.which("promtool")
     if promtool is None:
         print("demo: no history backfilled (no 'promtool' on PATH)", flush=True)
         return
+    seeds = {name: i + 1 for i, name in enumerate(fleet.node_names(ns.nodes))}
     nodes = []
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-            for i, (node, child) in enumerate(zip(inventory.nodes, exporters, strict=True)):
-                async with session.get(f"{child.url}/metrics") as resp:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:  # per request
+            for name, address in exporters:
+                async with session.get(f"http://{address}/metrics") as resp:
                     body = await resp.content.read(MAX_SCRAPE_BYTES)
-                target = {"job": "spark-exporter", "instance": f"127.0.0.1:{child.port}",
-                          "cluster": inventory.cluster, "node": node.name}
-                # the profile and seed start_cluster gave this node's exporter (--gpu.seed={i + 1})
-                nodes.append(SimulatedNode(ns.profile, i + 1, target, body.decode("utf-8", "replace")))
+                target = {"job": "spark-exporter", "instance": address, "cluster": inventory.cluster, "node": name}
+                nodes.append(SimulatedNode(ns.profile, seeds[name], target, body.decode("utf-8", "replace")))
         samples = await asyncio.to_thread(backfill, promtool, nodes, demo.workdir, demo.workdir / "data",
                                           time.time(), BACKFILL_SPAN)
-    except (aiohttp.ClientError, TimeoutError, BackfillError, OSError, ValueError) as e:
+    except (aiohttp.ClientError, TimeoutError, BackfillError, OSError, ValueError, KeyError) as e:
         print(f"demo: no history backfilled: {e}", flush=True)
         return
     print(f"demo: backfilled {BACKFILL_SPAN / 3600:g} h of GPU history ({samples} samples)", flush=True)
 
 
-async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, Child]:
-    """Start the simulated exporters, the vLLM simulator, Spark (when available) and Prometheus.
-
-    Returns the inventory and the Prometheus child once Prometheus is ready; RuntimeError if one fails.
-    """
-    spark = start_spark(demo) if ns.spark_unavailable is None else None  # first: its JVM takes longest
+async def start_exporters(demo: Demo, ns: argparse.Namespace) -> list[tuple[str, str]]:
+    """One spark-exporter daemon per node (all collectors, simulated GPUs); (node, address) once all are ready."""
     exporters = []
-    for i in range(ns.nodes):
+    for i, name in enumerate(fleet.node_names(ns.nodes)):
         port = free_port()
         argv = [
             sys.executable,
@@ -236,7 +330,42 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
             f"--gpu.simulate={ns.profile}",
             f"--gpu.seed={i + 1}",
         ]
-        exporters.append(demo.spawn(f"exporter-spark-{i + 1:02d}", argv, port))
+        exporters.append((name, demo.spawn(f"exporter-{name}", argv, port)))
+    await asyncio.gather(*(wait_ready(demo, c, "/-/ready") for _, c in exporters))
+    return [(name, f"127.0.0.1:{c.port}") for name, c in exporters]
+
+
+async def start_fleet(demo: Demo, ns: argparse.Namespace, timeout: float = 120.0) -> list[tuple[str, str]]:
+    """All nodes from one fleet simulator process (``python -m spark_exporter.commands.fleet``); (node, address)
+    once it listens.
+
+    Raises RuntimeError when it exits or has not listed its ports within ``timeout`` seconds.
+    """
+    ports_file = demo.workdir / "fleet-ports.json"
+    argv = [sys.executable, "-m", "spark_exporter.commands.fleet", f"--nodes={ns.nodes}",
+            f"--profile={ns.profile}", f"--ports-file={ports_file}"]
+    child = demo.spawn("exporter-fleet", argv, 0)
+    deadline = time.monotonic() + timeout
+    while not ports_file.exists():
+        if child.popen.poll() is not None:
+            raise RuntimeError(f"the fleet simulator exited with {child.popen.returncode}:\n{demo.log_tail(child)}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the fleet simulator did not listen within {timeout:g}s:\n{demo.log_tail(child)}")
+        await asyncio.sleep(0.2)
+    ports = json.loads(read_text(str(ports_file), 1 << 20))["nodes"]  # written whole by the fleet (temp file + rename)
+    return [(name, f"127.0.0.1:{port}") for name, port in ports.items()]
+
+
+async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, Child]:
+    """Start the simulated exporters, the vLLM simulator, Spark (when available) and Prometheus.
+
+    Returns the inventory and the Prometheus child once Prometheus is ready; RuntimeError if one fails.
+    """
+    spark = start_spark(demo) if ns.spark_unavailable is None else None  # first: its JVM takes longest
+    if ns.nodes > fleet.PROCESS_PER_NODE_MAX:
+        exporter_addresses = await start_fleet(demo, ns)
+    else:
+        exporter_addresses = await start_exporters(demo, ns)
     vport = free_port()
     vllm = demo.spawn(
         "vllm-spark-01",
@@ -244,11 +373,9 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
          f"--listen=127.0.0.1:{vport}", f"--model={VLLM_MODEL}", "--seed=1"],
         vport,
     )
-    await asyncio.gather(*(wait_ready(demo, c, "/-/ready") for c in exporters), wait_ready(demo, vllm, "/metrics"))
+    await wait_ready(demo, vllm, "/metrics")
     inv_path = demo.workdir / "inventory.yml"
-    nodes: list[dict[str, str]] = [
-        {"name": f"spark-{i + 1:02d}", "exporter": f"127.0.0.1:{c.port}"} for i, c in enumerate(exporters)
-    ]
+    nodes: list[dict[str, str]] = [{"name": name, "exporter": address} for name, address in exporter_addresses]
     nodes[0]["vllm"] = f"127.0.0.1:{vllm.port}"
     if spark is not None:
         nodes[0]["spark"] = f"127.0.0.1:{spark.port}"
@@ -263,7 +390,7 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
         evaluation_interval=ns.scrape_interval,
     )
     (demo.workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    await backfill_history(demo, ns, inventory, exporters)
+    await backfill_history(demo, ns, inventory, exporter_addresses)
     port = free_port()
     prom = demo.spawn(
         "prometheus",
@@ -277,6 +404,14 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
     )
     await wait_ready(demo, prom, "/-/ready")
     return inventory, prom
+
+
+def _node_summary(inventory: Inventory, shown: int = 4) -> str:
+    """``spark-01 (127.0.0.1:PORT), ...``; past ``shown`` nodes, the first ones and the count."""
+    names = [f"{n.name} ({n.exporter})" for n in inventory.nodes]
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f", ... ({len(names)} nodes)"
 
 
 async def show(rollups: Rollups, header: str, tty: bool, seen: set[str]) -> None:
@@ -337,7 +472,7 @@ async def run_demo(ns: argparse.Namespace, demo: Demo) -> None:
     header = (
         f"Command Center page {page_url}\n"
         f"Prometheus {prom.url}   API {api_url}\n"
-        f"nodes: {', '.join(f'{n.name} ({n.exporter})' for n in inventory.nodes)}\n"
+        f"nodes: {_node_summary(inventory)}\n"
         f"workloads on spark-01: vLLM {VLLM_VERSION} simulator ({VLLM_MODEL})"
         f"{', Spark ' + SPARK_APP_NAME if ns.spark_unavailable is None else ''}\n"
         f"inventory {inv}; try in another terminal:\n"
@@ -347,6 +482,7 @@ async def run_demo(ns: argparse.Namespace, demo: Demo) -> None:
     )
     tty = sys.stdout.isatty()
     deadline = time.monotonic() + ns.duration_s if ns.duration_s > 0 else None
+    watcher = asyncio.create_task(watch(demo, stop, api_task))
     async with PrometheusClient(prom.url) as client:
         rollups = Rollups(client, inventory, scrape_interval=ns.scrape_s)
         seen: set[str] = set()
@@ -357,7 +493,11 @@ async def run_demo(ns: argparse.Namespace, demo: Demo) -> None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), ns.refresh_s)
     stop.set()
-    await api_task
+    fatal = await watcher
+    with contextlib.suppress(Exception):  # its failure is reported by the watcher
+        await api_task
+    if fatal is not None:
+        raise RuntimeError(fatal)
 
 
 def _schema(ns: argparse.Namespace) -> Schema:
@@ -378,6 +518,8 @@ def _prepare(ns: argparse.Namespace, cfg: Settings) -> argparse.Namespace:
 
 def _execute(ns: argparse.Namespace) -> int:
     setup_logging("error", "logfmt")  # warnings would scroll the live screen
+    for stale in remove_stale_dirs(tempfile.gettempdir()):
+        print(f"demo: removed {stale}, left behind by a demo that was killed", flush=True)
     ns.prometheus = shutil.which("prometheus")
     if ns.prometheus is None:
         return fail(COMMAND.prog, "no 'prometheus' binary on PATH ('./dev.sh demo' installs it)")
@@ -386,7 +528,7 @@ def _execute(ns: argparse.Namespace) -> int:
     except kit.KitError as e:
         return fail(COMMAND.prog, str(e))
     ns.spark_unavailable = spark_app.unavailable_reason()
-    demo = Demo(Path(tempfile.mkdtemp(prefix="spark-exporter-demo-")))
+    demo = Demo(make_workdir())
     code = 0
     try:
         asyncio.run(run_demo(ns, demo))

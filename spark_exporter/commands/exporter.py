@@ -10,6 +10,8 @@ import argparse
 import textwrap
 from collections.abc import Sequence
 
+import structlog
+
 from .. import __version__
 from ..exporter.daemon import exporter_schema, serve_daemon
 from ..http.webconfig import WebConfig, load_web_config
@@ -56,6 +58,8 @@ def _prepare(ns: argparse.Namespace, cfg: Settings) -> tuple[ExporterConfig, Web
 def _execute(state: tuple[ExporterConfig, WebConfig]) -> int:
     cfg, web_config = state
     setup_logging(cfg["log.level"], cfg["log.format"])
+    for warning in web_config.warnings:
+        structlog.get_logger(component="main").warning("web_config_warning", warning=warning)
     try:
         serve_daemon(cfg, web_config)
     except OSError as e:
@@ -63,7 +67,8 @@ def _execute(state: tuple[ExporterConfig, WebConfig]) -> int:
     return 0
 
 
-COMMAND = Command("", build_parser, _schema, _prepare, _execute)
+COMMAND = Command("", build_parser, _schema, _prepare, _execute,
+                  warnings=lambda state: list(state[1].warnings))
 
 
 def main(argv: Sequence[str]) -> int:

@@ -47,7 +47,7 @@ def build_parser() -> Parser:
     add("network", "network throughput per node and physical interface").add_argument(
         "--node", default=None, help="only this node (default: every node)")
     add("spark", "Spark applications running, with the cluster's Spark totals")
-    add("inference", "vLLM inference per node and model, with the cluster's totals")
+    add("inference", "inference (vLLM, SGLang, llama.cpp) per node, engine and model, with the cluster's totals")
     return p
 
 

@@ -26,7 +26,7 @@ __all__ = ["PROG", "SUBCOMMANDS", "Command", "fail", "run"]
 
 #: subcommand -> (module under spark_exporter.commands, one-line summary for ``spark-exporter --help``)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "config": ("config", "generate prometheus.yml, the rule files and the Grafana dashboards"),
+    "config": ("config", "generate prometheus.yml, alertmanager.yml, a remote-write set-up, the rules and dashboards"),
     "query": ("query", "print cluster telemetry from Prometheus as a table or JSON"),
     "api": ("api", "serve the cluster telemetry JSON API and the Command Center page"),
     "demo": ("demo", "run a simulated cluster with Prometheus and the API on this machine"),
@@ -49,6 +49,9 @@ class Command:
     prepare: Callable[[argparse.Namespace, Settings], Any]
     execute: Callable[[Any], int]
     describe: Callable[[argparse.Namespace, Settings], list[str]] | None = None
+    #: What ``prepare`` found allowed but weak (e.g. mixed bcrypt costs); ``--check-config`` prints each
+    #: to stderr as ``<prog>: warning: ...``, and ``execute`` logs them.
+    warnings: Callable[[Any], list[str]] | None = None
 
     @property
     def prog(self) -> str:
@@ -78,6 +81,8 @@ def run(command: Command, argv: Sequence[str], environ: Mapping[str, str] | None
         if settings.check_only:
             lines = command.describe(ns, settings) if command.describe else settings.describe()
             print("\n".join(lines))
+            for warning in command.warnings(state) if command.warnings else []:
+                print(f"{prog}: warning: {warning}", file=sys.stderr)
             return 0
         return command.execute(state)
     except ConfigError as e:

@@ -30,7 +30,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
 from .. import __version__
-from ..collectors.base import Collector
+from ..collectors.base import Collector, ForeignFamily
 from .exposition import Renderer
 
 log = structlog.get_logger(component="collection")
@@ -38,6 +38,9 @@ log = structlog.get_logger(component="collection")
 DEFAULT_TIMEOUT = 5.0  # seconds per collector: half of Prometheus' default scrape_timeout (10 s)
 DEFAULT_MIN_AGE = 1.0  # seconds
 
+#: Namespaces a foreign family (a text file's) may never write: the textfile collector's and the exporter's.
+RESERVED_PREFIXES = ("node_textfile_", "spark_exporter_")
+_MAX_LOGGED_DROPS = 1000  # distinct dropped names logged once each; beyond that, counted only
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,10 @@ class Collection:
         self._runner: _Runner | None = None
         self._last_error: dict[str, str | None] = {}  # collector -> reason of its last failure
         self._shadowed: set[str] = set()  # self-metric names a collector also served (logged once each)
+        # Every name (family and sample) a built-in collector has served: a text file may not take one
+        # over even in a collection where that collector failed. Finite: built-in names are fixed.
+        self._builtin_names: set[str] = set()
+        self._foreign_possible = any(c.foreign for c in self.collectors)
         self._renderer = Renderer()  # keeps the warned-once set and label text across collections
         self._snapshot: Snapshot | None = None
         self._pending: asyncio.Future[Snapshot] | None = None  # the collection scrapes are waiting for
@@ -270,17 +277,62 @@ class Collection:
         # The exporter's own families win a name clash (e.g. a textfile that writes
         # spark_exporter_collector_success): a collector must not hide the health of the others.
         reserved = {m.name for m in own}
+        families, dropped = self._yield_foreign(families, reserved | {s.name for m in own for s in m.samples})
         for m in families:
             if m.name in reserved and m.name not in self._shadowed:
                 self._shadowed.add(m.name)
                 log.warning("self_metric_shadowed", metric=m.name, served="exporter")
         families = [m for m in families if m.name not in reserved]
         families.extend(own)
+        if self._foreign_possible:
+            families.append(dropped)
         snap = Snapshot(body=self._renderer.render(families), timestamp=now, results=tuple(results),
                         finished=time.monotonic())
         self._snapshot = snap
         self.collections += 1
         return snap
+
+    def _yield_foreign(self, families: list[Metric], own: set[str]) -> tuple[list[Metric], Metric]:
+        """Drop the foreign series (a text file's) that would write a built-in or the exporter's own
+        name or a reserved namespace; return the families kept and the drop counts by reason.
+
+        Names are compared sample by sample, so a file's ``node_cpu_seconds_total`` cannot pass as a
+        family of its own next to the built-in counter ``node_cpu_seconds``.
+        """
+        for m in families:
+            if not isinstance(m, ForeignFamily):
+                self._builtin_names.add(m.name)
+                self._builtin_names.update(s.name for s in m.samples)
+        counts = {"builtin": 0, "reserved": 0}
+        kept: list[Metric] = []
+        for m in families:
+            if not isinstance(m, ForeignFamily):
+                kept.append(m)
+                continue
+            reasons = [self._foreign_conflict(name, own) for name in {m.name, *(s.name for s in m.samples)}]
+            reason = next((r for r in reasons if r is not None), None)
+            if reason is None:
+                kept.append(m)
+                continue
+            counts[reason] += max(1, len(m.samples))
+            if m.name not in self._shadowed and len(self._shadowed) < _MAX_LOGGED_DROPS:
+                self._shadowed.add(m.name)
+                log.warning("textfile_series_dropped", metric=m.name, reason=reason, samples=len(m.samples))
+        dropped = GaugeMetricFamily(
+            "spark_exporter_textfile_series_dropped",
+            "Series of text files left out in the last collection because their name is served by a built-in "
+            "collector (builtin) or lies in a reserved namespace (reserved: node_textfile_, spark_exporter_, "
+            "the exporter's own families).", labels=["reason"])
+        for reason, n in counts.items():
+            dropped.add_metric([reason], float(n))
+        return kept, dropped
+
+    def _foreign_conflict(self, name: str, own: set[str]) -> str | None:
+        if name in own or name.startswith(RESERVED_PREFIXES):
+            return "reserved"
+        if name in self._builtin_names:
+            return "builtin"
+        return None
 
     def _self_metrics(self, results: Sequence[CollectorResult], now: float) -> list[Metric]:
         success = GaugeMetricFamily("spark_exporter_collector_success",

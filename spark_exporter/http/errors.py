@@ -14,6 +14,8 @@ ever carries a stack trace.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -28,6 +30,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ErrorMap = Sequence[tuple[type[Exception], int, str]]
 
 
+#: The one JSON encoder of both servers: strict JSON (RFC 8259), so NaN or Infinity raise ValueError (a
+#: logged 500 ``internal``) instead of reaching a client whose parser would reject the answer.
+strict_dumps = functools.partial(json.dumps, allow_nan=False)
+
+
+def json_answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response encoded by ``strict_dumps``. Raises ValueError for NaN or Infinity in ``body``."""
+    return web.json_response(body, status=status, headers=headers, dumps=strict_dumps)
+
+
 def error_body(kind: str, message: str) -> dict[str, str]:
     """The error document: ``{"status": "error", "errorType": kind, "error": message}``."""
     return {"status": "error", "errorType": kind, "error": message}
@@ -35,7 +47,7 @@ def error_body(kind: str, message: str) -> dict[str, str]:
 
 def json_error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
     """A JSON error response with ``status`` and the shared body shape."""
-    return web.json_response(error_body(kind, message), status=status, headers=headers)
+    return json_answer(error_body(kind, message), status=status, headers=headers)
 
 
 def error_middleware(errors: ErrorMap = (), log_interval: float = 60.0) -> Any:
@@ -76,7 +88,8 @@ def error_middleware(errors: ErrorMap = (), log_interval: float = 60.0) -> Any:
                 if isinstance(e, cls):
                     if status >= 500:
                         log_upstream(request, e, kind)
-                    return json_error(status, kind, str(e))
+                    # An exception may carry headers for its answer (a 503's Retry-After).
+                    return json_error(status, kind, str(e), getattr(e, "headers", None))
             log.exception("request_failed", path=request.path)
             return json_error(500, "internal", "internal error")
 

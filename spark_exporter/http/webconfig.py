@@ -96,6 +96,8 @@ class WebConfig:
     headers: dict[str, str] = field(default_factory=dict)
     client_auth_type: str = "NoClientCert"
     auth: BasicAuth | None = None
+    #: What is allowed but weakens the config; ``--check-config`` prints each, start-up logs each.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def tls(self) -> bool:
@@ -127,6 +129,13 @@ def load_web_config(path: str | None) -> WebConfig:
     wc.users = _users(path, data.get("basic_auth_users") or {})
     if wc.users:
         wc.auth = BasicAuth(wc.users)
+        costs = sorted({bcrypt_cost(h) for h in wc.users.values()})
+        if len(costs) > 1:
+            # No one dummy hash can cost what every user's hash costs (see docs/security.md).
+            wc.warnings.append(
+                f"web config file {path}: basic_auth_users mixes bcrypt costs {', '.join(map(str, costs))}: an "
+                "unknown user name is checked at the highest cost, so a user with a lower cost answers faster "
+                "and user names can be told apart by timing; hash every password with the same cost")
     wc.headers = _headers(path, data.get("http_server_config") or {})
     return wc
 

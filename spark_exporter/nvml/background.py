@@ -1,8 +1,9 @@
 """Background NVML work that must stay off the collection path: XID events and PCIe throughput.
 
-Each runs in one daemon thread that checks a stop flag at least every ``POLL_MS`` and is joined on
-``stop()``. A new one is only started once the previous thread has ended, so a hung NVML call can pin
-at most one thread of each kind.
+Each runs in one daemon thread that checks a stop flag at least every poll interval (``POLL_MS`` for
+the XID wait on a real driver, ``LIBRARY_POLL_MS`` for the simulator or a replay; the PCIe sampler waits
+on the flag itself) and is joined on ``stop()``. A new one is only started once the previous thread has
+ended, so a hung NVML call can pin at most one thread of each kind.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from .facade import FunctionMissing, GpuLost, Nvml, NvmlFatal, error_code, error
 
 log = structlog.get_logger(component="nvml")
 
-POLL_MS = 500  # how long one nvmlEventSetWait blocks before the stop flag is checked again
+POLL_MS = 500  # ms one nvmlEventSetWait blocks on a real driver before the stop flag is checked again
+LIBRARY_POLL_MS = 20  # ms for an in-process library (simulator, replay): a wait there costs no driver call
 JOIN_TIMEOUT = 2.0  # seconds stop() waits for a thread
 
 # The most common XID codes and what they mean (NVIDIA's XID catalogue), for the err_msg label.
@@ -67,11 +69,18 @@ class WatchedDevice:
 
 
 class XidWatcher:
-    """Waits on an NVML event set for critical XID events and reports ``(uuid, xid)`` to ``on_xid``."""
+    """Waits on an NVML event set for critical XID events and reports ``(uuid, xid)`` to ``on_xid``.
 
-    def __init__(self, nvml: Nvml, on_xid: Callable[[str, int], None]) -> None:
+    ``poll_ms`` is how long one wait blocks before the stop flag is checked again, so ``stop()`` returns
+    within about that long (plus any hung call, bounded by ``join_timeout`` seconds).
+    """
+
+    def __init__(self, nvml: Nvml, on_xid: Callable[[str, int], None], poll_ms: int = POLL_MS,
+                 join_timeout: float = JOIN_TIMEOUT) -> None:
         self.nvml = nvml
         self.on_xid = on_xid
+        self.poll_ms = poll_ms
+        self.join_timeout = join_timeout
         self.watched: set[str] = set()  # UUIDs registered for XID events
         self._uuids: dict[Any, str] = {}  # handle_key -> UUID, so a lost GPU's XID still finds its GPU
         self._event_set: Any = None
@@ -107,7 +116,7 @@ class XidWatcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                data = self.nvml.call("nvmlEventSetWait_v2", self._event_set, POLL_MS)
+                data = self.nvml.call("nvmlEventSetWait_v2", self._event_set, self.poll_ms)
             except pynvml.NVMLError as e:
                 if error_code(e) == pynvml.NVML_ERROR_TIMEOUT:
                     continue
@@ -138,10 +147,10 @@ class XidWatcher:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
-        """Ask the thread to stop, join it for up to JOIN_TIMEOUT s, and free the event set once it has exited."""
+        """Ask the thread to stop, join it for up to ``join_timeout`` s, and free the event set once it has exited."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(JOIN_TIMEOUT)
+            self._thread.join(self.join_timeout)
         if not self.alive:
             self._free()
 
@@ -228,6 +237,11 @@ class PcieSampler:
         if s is None or self._clock() - s.at > 3 * self.interval:
             return None
         return s
+
+    def pending(self, uuid: str) -> bool:
+        """True while ``uuid`` has never been sampled and is not known to lack PCIe throughput (or lost)."""
+        with self._lock:
+            return uuid not in self._samples and uuid not in self._unsupported and uuid not in self._lost
 
     @property
     def alive(self) -> bool:

@@ -7,7 +7,9 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+
+from ..settings.files import read_text_file
+from ..settings.values import ConfigError
 
 FIELD_RE = re.compile(r"^DCGM_FI_[A-Z0-9_]+$")
 TYPES = ("gauge", "counter")
@@ -92,4 +94,8 @@ def load_catalogue(sources: Collection[str], path: str | None = None) -> tuple[F
     if path is None:
         ref = resources.files("spark_exporter").joinpath("dcgm_fields.csv")
         return parse_catalogue(ref.read_text(encoding="utf-8"), str(ref), sources)
-    return parse_catalogue(Path(path).read_text(encoding="utf-8"), path, sources)
+    try:
+        text = read_text_file(path, "DCGM field catalogue")
+    except ConfigError as e:
+        raise CatalogueError(str(e)) from None
+    return parse_catalogue(text, path, sources)

@@ -273,9 +273,10 @@ class Nvml:
             return [None] * len(field_ids)
         out: list[float | None] = []
         for fv in values:
-            if fv.nvmlReturn in GPU_CODES:
-                raise GpuLost("nvmlDeviceGetFieldValues", pynvml.NVMLError(fv.nvmlReturn))
-            out.append(decode_field_value(fv) if fv.nvmlReturn == pynvml.NVML_SUCCESS else None)
+            ret = fv.nvmlReturn  # pynvml's structs resolve every attribute in Python: read once
+            if ret in GPU_CODES:
+                raise GpuLost("nvmlDeviceGetFieldValues", pynvml.NVMLError(ret))
+            out.append(decode_field_value(fv) if ret == pynvml.NVML_SUCCESS else None)
         return out
 
     def _log_once(self, fn: str, event: str, error: str) -> None:

@@ -5,6 +5,8 @@
 (:func:`spark_exporter.collectors.gpu.record.record_library`) makes a recording; the command line
 is ``spark-exporter gpu record`` (:mod:`spark_exporter.commands.gpu`). ``--gpu.replay=FILE`` serves
 a recording through the same code path (see docs/gpu.md).
+Where a GPU has GPM, the recording holds a second collection's answers taken 0.2 s after the first,
+so the GPM metrics of that interval are recorded too.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Any
 import pynvml
 
 from .base import handle_key
+from .gpm import sample_id
 from .recording import Encoder
 
 #: Calls that manage the session or wait for events: passed through, not recorded.
 NOT_RECORDED = frozenset({"nvmlInit", "nvmlShutdown", "nvmlEventSetCreate", "nvmlDeviceRegisterEvents",
-                          "nvmlEventSetWait_v2", "nvmlEventSetFree"})
+                          "nvmlEventSetWait_v2", "nvmlEventSetFree", "nvmlGpmSampleAlloc", "nvmlGpmSampleFree"})
 
 
 class RecordingLibrary:
@@ -39,6 +42,10 @@ class RecordingLibrary:
             return target
 
         def call(*args: Any) -> Any:
+            if name == "nvmlGpmSampleGet" and len(args) == 2:  # which GPU a later metrics call is about
+                gpu = self._enc.gpus.get(handle_key(args[0]))
+                if gpu is not None:
+                    self._enc.gpm_samples[sample_id(args[1])] = gpu
             entry: dict[str, Any] = {"fn": name, "args": [self._enc.arg(a) for a in args]}
             try:
                 value = target(*args)

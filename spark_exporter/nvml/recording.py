@@ -4,7 +4,9 @@ A recording is ``{"format": FORMAT, "driver": ..., "models": [...], "source": ..
 each call is ``{"fn": NAME, "args": [...], "value": ...}`` or ``{"fn": ..., "args": [...], "error": NAME,
 "code": N}``. A device handle is written ``{"gpu": INDEX}``; a ctypes struct as an object of its fields
 (with ``"_struct"``, the pynvml class name); an NVML field value as ``{"fieldId", "scopeId",
-"nvmlReturn", "value"}`` with the decoded number.
+"nvmlReturn", "value"}`` with the decoded number. GPM: a sample buffer is an ``{"object": ...}``; a
+``nvmlGpmMetricsGet`` call's argument is ``{"gpm_metrics_of": GPU}`` (the GPU its samples were taken on) and its
+answer ``{"_struct": "c_nvmlGpmMetricsGet_t", "metrics": [{"metricId", "nvmlReturn", "value"}, ...]}``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import pynvml
 
 from .base import decode_field_value, handle_key
+from .gpm import sample_id
 
 FORMAT = "spark-exporter-nvml-recording/1"
 MAX_BYTES = 8 * 1024 * 1024  # a recording larger than this is refused (an 8-GPU one is about 75 KB)
@@ -31,6 +34,7 @@ class Encoder:
 
     def __init__(self) -> None:
         self.gpus: dict[Any, int] = {}
+        self.gpm_samples: dict[int | None, int] = {}  # GPM sample address -> the GPU it was last taken on
 
     def arg(self, a: Any) -> Any:
         """A JSON-able form of a call argument: plain values as they are, a known GPU handle as ``{"gpu": N}``,
@@ -40,6 +44,8 @@ class Encoder:
             return [self.arg(x) for x in a]
         if isinstance(a, bool | int | float | str) or a is None:
             return a
+        if isinstance(a, pynvml.c_nvmlGpmMetricsGet_t):
+            return {"gpm_metrics_of": self.gpm_samples.get(sample_id(a.sample2))}
         try:
             key = handle_key(a)
             if key in self.gpus:
@@ -60,6 +66,11 @@ class Encoder:
             ok = v.nvmlReturn == pynvml.NVML_SUCCESS
             return {"fieldId": int(v.fieldId), "scopeId": int(v.scopeId), "nvmlReturn": int(v.nvmlReturn),
                     "value": decode_field_value(v) if ok else None}
+        if isinstance(v, pynvml.c_nvmlGpmMetricsGet_t):
+            n = min(int(v.numMetrics), pynvml.NVML_GPM_METRIC_MAX)
+            return {"_struct": "c_nvmlGpmMetricsGet_t",
+                    "metrics": [{"metricId": int(m.metricId), "nvmlReturn": int(m.nvmlReturn), "value": float(m.value)}
+                                for m in v.metrics[:n]]}
         if isinstance(v, ctypes.Array | list | tuple):
             return [self.value(x) for x in v]
         if isinstance(v, ctypes.Structure):

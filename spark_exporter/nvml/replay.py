@@ -3,7 +3,8 @@ as the real NVML and the simulator.
 
 Each call answers what was recorded for the same function and arguments: the value, or the recorded NVML
 error raised as ``pynvml``'s own error class. A call that was never recorded answers NotSupported, so its
-field is left out. XID events are not recorded: registration works and waits time out.
+field is left out. XID events are not recorded: registration works and waits time out. GPM sample buffers are
+made here; ``nvmlGpmMetricsGet`` answers the metrics recorded for the GPU its samples were taken on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pynvml
 
 from ..settings.files import read_text_file
 from ..settings.values import ConfigError
+from .gpm import opaque_sample, sample_id
 from .recording import FORMAT, MAX_BYTES, call_key
 
 
@@ -49,6 +51,9 @@ class ReplayedNvml:
         if not isinstance(calls, list):
             raise ValueError(f"{source}: 'calls' must be a list")
         self.recording = recording
+        self._gpm_lock = threading.Lock()
+        self._gpm_next = 0
+        self._gpm_samples: dict[int | None, int | None] = {}  # sample address -> GPU index it was taken on
         self._answers: dict[str, dict[str, Any]] = {}
         for i, c in enumerate(calls):
             if not isinstance(c, dict) or not isinstance(c.get("fn"), str) or not isinstance(c.get("args"), list):
@@ -95,30 +100,73 @@ class ReplayedNvml:
         """Free the set, waking any waiter."""
         es.closed.set()
 
+    def nvmlGpmSampleAlloc(self) -> Any:  # noqa: N802
+        """A new opaque ``c_nvmlGpmSample_t`` (an identity only)."""
+        with self._gpm_lock:
+            self._gpm_next += 1
+            n = self._gpm_next * 64
+            self._gpm_samples[n] = None
+        return opaque_sample(n)
+
+    def nvmlGpmSampleFree(self, sample: Any) -> None:  # noqa: N802
+        """Forget the sample."""
+        with self._gpm_lock:
+            self._gpm_samples.pop(sample_id(sample), None)
+
+    def nvmlGpmSampleGet(self, h: Any, sample: Any) -> Any:  # noqa: N802
+        """The recorded answer for this GPU; on success the sample is marked as taken on it."""
+        self._answer("nvmlGpmSampleGet", (h, sample))
+        with self._gpm_lock:
+            if sample_id(sample) not in self._gpm_samples:
+                raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+            self._gpm_samples[sample_id(sample)] = h.index if isinstance(h, ReplayHandle) else None
+        return sample
+
+    def nvmlGpmMetricsGet(self, mg: Any) -> Any:  # noqa: N802
+        """Fill ``mg``'s requested metrics from those recorded for the GPU of its samples (NotSupported where
+        none was recorded)."""
+        with self._gpm_lock:
+            gpu = self._gpm_samples.get(sample_id(mg.sample2))
+        recorded = self._answer("nvmlGpmMetricsGet", ({"gpm_metrics_of": gpu},))
+        metrics = getattr(recorded, "metrics", None)
+        by_id = {int(m.metricId): m for m in metrics} if isinstance(metrics, list) else {}
+        for i in range(min(int(mg.numMetrics), pynvml.NVML_GPM_METRIC_MAX)):
+            m = mg.metrics[i]
+            r = by_id.get(int(m.metricId))
+            m.nvmlReturn = int(r.nvmlReturn) if r is not None else pynvml.NVML_ERROR_NOT_SUPPORTED
+            m.value = float(r.value) if r is not None and r.value is not None else 0.0
+        return mg
+
     # -- everything else ---------------------------------------------------------------------------
+
+    def _answer(self, name: str, args: tuple[Any, ...]) -> Any:
+        entry = self._answers.get(call_key(name, [_encode_arg(a) for a in args]))
+        if entry is None:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        if "error" in entry:
+            code = entry.get("code")
+            raise pynvml.NVMLError(int(code) if isinstance(code, int) else pynvml.NVML_ERROR_UNKNOWN)
+        return _decode(entry.get("value"))
 
     def __getattr__(self, name: str) -> Any:
         if not name.startswith("nvml"):
             raise AttributeError(name)
 
         def call(*args: Any) -> Any:
-            entry = self._answers.get(call_key(name, [_encode_arg(a) for a in args]))
-            if entry is None:
-                raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
-            if "error" in entry:
-                code = entry.get("code")
-                raise pynvml.NVMLError(int(code) if isinstance(code, int) else pynvml.NVML_ERROR_UNKNOWN)
-            return _decode(entry.get("value"))
+            return self._answer(name, args)
 
         return call
 
 
 def _encode_arg(a: Any) -> Any:
+    """As the recorder's Encoder.arg writes it: a handle as ``{"gpu": N}``, any other object by its type name."""
     if isinstance(a, ReplayHandle):
         return {"gpu": a.index}
     if isinstance(a, list | tuple):
         return [_encode_arg(x) for x in a]
-    return a
+    if isinstance(a, bool | int | float | str | dict) or a is None:
+        return a
+    return {"object": type(a).__name__}
 
 
 def _decode(v: Any) -> Any:

@@ -4,7 +4,7 @@ The collector is handed either the ``pynvml`` module or a :class:`SimulatedNvml`
 function names with the same arguments; failures are raised as ``pynvml``'s own error classes, so the
 facade maps them exactly as it maps real ones. Device facts live in :mod:`.profiles`, the load over time
 in :mod:`.load`. Fault injection (lost GPUs, hung calls, driver reloads) is test-only and lives in the
-test tree (``tests/sim_faults.py``), which overrides :meth:`SimulatedNvml._enter`.
+test tree (``tests/helpers/sim_faults.py``), which overrides :meth:`SimulatedNvml._enter`.
 """
 
 from __future__ import annotations
@@ -21,11 +21,31 @@ from typing import Any, TypeVar
 
 import pynvml
 
+from .gpm import opaque_sample, sample_id
 from .load import LoadModel, unit
 from .profiles import MIB, MODELS, PROCESS_NAMES, parse_profile
 
 NVLINK_FIELDS = (pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
 NVLINK_KIB_PER_S = 25 * 1024 * 1024  # KiB/s per link and direction at full load (~25 GiB/s)
+
+#: GPM metric id -> share of the average load over the interval (percent = 100 x share x load; MiB/s for the
+#: bandwidth metrics: peak x load). Roughly an LLM's decode step: tensor-heavy, little FP64.
+GPM_SHARES: dict[int, float] = {
+    pynvml.NVML_GPM_METRIC_GRAPHICS_UTIL: 1.0,
+    pynvml.NVML_GPM_METRIC_SM_UTIL: 0.9,
+    pynvml.NVML_GPM_METRIC_SM_OCCUPANCY: 0.45,
+    pynvml.NVML_GPM_METRIC_ANY_TENSOR_UTIL: 0.6,
+    pynvml.NVML_GPM_METRIC_HMMA_TENSOR_UTIL: 0.55,
+    pynvml.NVML_GPM_METRIC_IMMA_TENSOR_UTIL: 0.05,
+    pynvml.NVML_GPM_METRIC_DFMA_TENSOR_UTIL: 0.0,
+    pynvml.NVML_GPM_METRIC_FP16_UTIL: 0.12,
+    pynvml.NVML_GPM_METRIC_FP32_UTIL: 0.25,
+    pynvml.NVML_GPM_METRIC_FP64_UTIL: 0.01,
+    pynvml.NVML_GPM_METRIC_DRAM_BW_UTIL: 0.5,
+}
+GPM_PCIE_MIB_PER_S = {pynvml.NVML_GPM_METRIC_PCIE_TX_PER_SEC: 8600.0, pynvml.NVML_GPM_METRIC_PCIE_RX_PER_SEC: 5700.0}
+GPM_NVLINK_MIB_PER_S = {pynvml.NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC: 18 * 0.7 * 25 * 1024.0,
+                        pynvml.NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC: 18 * 0.6 * 25 * 1024.0}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,10 +111,13 @@ class SimulatedNvml:
         self._driver = self.model.driver
         self._lock = threading.Lock()
         self._event_sets: list[SimEventSet] = []
-        # Variations a subclass may set (tests/sim_faults.py); the shipped simulator never changes them.
+        # Variations a subclass may set (tests/helpers/sim_faults.py); the shipped simulator never changes them.
         self._events_supported = True
         self._host_total: int | None = None  # a unified-memory driver that reports the host's total
         self._unsupported_fields: set[int] = set()
+        self._gpm_unsupported: set[int] = set()  # GPU indices whose GPM support is switched off (tests)
+        self._gpm_samples: dict[int, tuple[int, float, float] | None] = {}  # id -> (gpu, time, load-seconds)
+        self._gpm_next = 0
         self.calls: dict[str, int] = {}
 
     def _make_gpu(self, i: int) -> SimGpu:
@@ -448,6 +471,79 @@ class SimulatedNvml:
     def nvmlDeviceGetGraphicsRunningProcesses_v2(self, h: SimHandle) -> list[Any]:  # noqa: N802
         """Same as nvmlDeviceGetGraphicsRunningProcesses."""
         return self.nvmlDeviceGetGraphicsRunningProcesses(h)
+
+    # -- GPM ----------------------------------------------------------------------------------------
+
+    @_api
+    def nvmlGpmQueryDeviceSupport(self, h: SimHandle) -> Any:  # noqa: N802
+        """A ``c_nvmlGpmSupport_t``: supported on every simulated model (Hopper, Blackwell) unless switched off."""
+        g = self._gpu(h)
+        support = pynvml.c_nvmlGpmSupport_t()
+        support.version = pynvml.NVML_GPM_SUPPORT_VERSION
+        support.isSupportedDevice = int(g.index not in self._gpm_unsupported)
+        return support
+
+    @_api
+    def nvmlGpmSampleAlloc(self) -> Any:  # noqa: N802
+        """A new opaque ``c_nvmlGpmSample_t`` (an identity only)."""
+        with self._lock:
+            self._gpm_next += 1
+            n = self._gpm_next * 64
+            self._gpm_samples[n] = None
+        return opaque_sample(n)
+
+    @_api
+    def nvmlGpmSampleFree(self, sample: Any) -> None:  # noqa: N802
+        """Forget a sample; NVMLError(INVALID_ARGUMENT) for one never allocated."""
+        with self._lock:
+            if self._gpm_samples.pop(sample_id(sample) or 0, False) is False:
+                raise _err(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+
+    @_api
+    def nvmlGpmSampleGet(self, h: SimHandle, sample: Any) -> Any:  # noqa: N802
+        """Record the GPU's counters (its load-seconds so far) in ``sample``; NVMLError(NOT_SUPPORTED) without GPM,
+        INVALID_ARGUMENT for an unknown sample or a foreign handle.
+        """
+        g, t = self._gpu(h), self._now()
+        if g.index in self._gpm_unsupported:
+            raise _err(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        key = sample_id(sample) or 0
+        with self._lock:
+            if key not in self._gpm_samples:
+                raise _err(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+            self._gpm_samples[key] = (g.index, t, self._elapsed(g, t))
+        return sample
+
+    @_api
+    def nvmlGpmMetricsGet(self, mg: Any) -> Any:  # noqa: N802
+        """Fill ``mg`` (a ``c_nvmlGpmMetricsGet_t``) from the average load between its two samples.
+
+        NVMLError(ARGUMENT_VERSION_MISMATCH) for another version; INVALID_ARGUMENT for samples not taken, of two
+        GPUs, or not in time order. A metric the model lacks (PCIe, NVLink on GB10) answers NOT_SUPPORTED.
+        """
+        if mg.version != pynvml.NVML_GPM_METRICS_GET_VERSION:
+            raise _err(pynvml.NVML_ERROR_ARGUMENT_VERSION_MISMATCH)
+        with self._lock:
+            s1 = self._gpm_samples.get(sample_id(mg.sample1) or 0)
+            s2 = self._gpm_samples.get(sample_id(mg.sample2) or 0)
+        if s1 is None or s2 is None or s1[0] != s2[0] or s2[1] <= s1[1]:
+            raise _err(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        load = min(1.0, max(0.0, (s2[2] - s1[2]) / (s2[1] - s1[1])))  # average load over the interval
+        for i in range(min(int(mg.numMetrics), pynvml.NVML_GPM_METRIC_MAX)):
+            m = mg.metrics[i]
+            value = self._gpm_value(int(m.metricId), load)
+            m.nvmlReturn = pynvml.NVML_SUCCESS if value is not None else pynvml.NVML_ERROR_NOT_SUPPORTED
+            m.value = value or 0.0
+        return mg
+
+    def _gpm_value(self, metric_id: int, load: float) -> float | None:
+        if metric_id in GPM_SHARES:
+            return 100.0 * GPM_SHARES[metric_id] * load  # percent
+        if metric_id in GPM_PCIE_MIB_PER_S:
+            return GPM_PCIE_MIB_PER_S[metric_id] * load if self.model.pcie else None  # MiB/s
+        if metric_id in GPM_NVLINK_MIB_PER_S:
+            return GPM_NVLINK_MIB_PER_S[metric_id] * load if self.model.nvlinks else None  # MiB/s
+        return None
 
     @_api
     def nvmlSystemGetProcessName(self, pid: int) -> str:  # noqa: N802

@@ -7,7 +7,8 @@ for the query module, which rejects any node name it does not list. Example::
     nodes:
       - name: spark-01
         exporter: 10.0.0.11:19400      # spark-exporter (required)
-        vllm: 10.0.0.11:8000           # optional: dcgm_exporter, node_exporter, vllm, spark
+        vllm: 10.0.0.11:8000           # optional: dcgm_exporter, node_exporter, vllm, sglang,
+                                       #   llamacpp, spark
       - name: spark-02
         exporter: 10.0.0.12:19400
 """
@@ -22,7 +23,9 @@ from typing import Any
 
 from ..settings import ConfigError, load_yaml_file
 
-ENDPOINT_KINDS = ("exporter", "dcgm_exporter", "node_exporter", "vllm", "spark")
+ENDPOINT_KINDS = ("exporter", "dcgm_exporter", "node_exporter", "vllm", "sglang", "llamacpp", "spark")
+# The inference servers among them: the key is also the job name and the ``engine`` of the inference rollup.
+INFERENCE_KINDS = ("vllm", "sglang", "llamacpp")
 _NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})")  # used with fullmatch only
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"  # one DNS label
 _HOSTNAME_RE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*")
@@ -41,6 +44,8 @@ class Node:
     dcgm_exporter: str | None = None
     node_exporter: str | None = None
     vllm: str | None = None
+    sglang: str | None = None
+    llamacpp: str | None = None
     spark: str | None = None
 
     def endpoint(self, kind: str) -> str | None:

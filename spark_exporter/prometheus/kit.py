@@ -83,6 +83,11 @@ def _write_all(files: dict[Path, bytes], force: bool) -> list[Path]:
     return list(files)
 
 
+def write_files(files: dict[Path, bytes], force: bool = False) -> list[Path]:
+    """Write every file of ``files`` (path -> bytes), or none when one exists and not ``force`` (KitError)."""
+    return _write_all(files, force)
+
+
 def write_rules(output_dir: str | Path, force: bool = False) -> list[Path]:
     """Write the rule files (``*.yml``, unchanged) into ``output_dir``; returns their paths."""
     out = Path(output_dir)

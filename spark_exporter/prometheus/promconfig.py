@@ -1,7 +1,8 @@
 """``spark-exporter config prometheus``: a ``prometheus.yml`` generated from the cluster inventory.
 
-The command line (``spark-exporter config prometheus|rules|grafana``) is
-:mod:`spark_exporter.commands.config`; the rules and dashboards writers are in :mod:`.kit`.
+The command line (``spark-exporter config prometheus|alertmanager|remote-write|rules|grafana``) is
+:mod:`spark_exporter.commands.config`; the ``alerting:`` section comes from :mod:`.alertmanager`, the
+remote-write set-up is :mod:`.remote_write`, the rules and dashboards writers are in :mod:`.kit`.
 
 Every target is labelled ``cluster`` and ``node`` by relabelling, so rules, dashboards and the query
 module select ``node="spark-01"`` rather than an IP:port that changes when a node is re-addressed.
@@ -10,12 +11,14 @@ The recording and alerting rules in ``rules/`` are written against exactly these
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from ..settings import DEFAULT_RULE_FILES, parse_duration
+from . import alertmanager
 from .inventory import Inventory
 
 __all__ = ["DEFAULT_INTERVAL", "DEFAULT_RULE_FILES", "JOBS", "RETENTION_FLAG", "SPARK_DRIVER_METRIC_RELABEL",
@@ -76,6 +79,23 @@ SPARK_EXECUTORS_METRIC_RELABEL: tuple[dict[str, Any], ...] = (
 )
 
 
+
+
+def restore_colon_names(prefix: str) -> tuple[dict[str, Any], ...]:
+    """metric_relabel_configs giving back ``<prefix>:`` names that arrived escaped as ``<prefix>_``.
+
+    vLLM and SGLang serve through prometheus_client's negotiating exposition. From prometheus_client
+    0.23.1 on, a scraper asking for OpenMetrics without an ``escaping`` parameter (Prometheus 2.x) gets
+    every name escaped to underscores (``vllm:num_requests_running`` arrives as
+    ``vllm_num_requests_running``); Prometheus 3.x asks with ``escaping=allow-utf-8`` and gets the colons;
+    older prometheus_client releases always send the colons. This rule stores one form, the engine's own,
+    whatever the versions: Prometheus anchors the regex, so ``vllm:x`` (no underscore after the prefix) is
+    left alone, and only the job it is attached to is touched.
+    """
+    return ({"source_labels": ["__name__"], "regex": f"{prefix}_(.+)", "target_label": "__name__",
+             "replacement": f"{prefix}:$1"},)
+
+
 @dataclass(frozen=True)
 class Job:
     """One scrape job of the generated prometheus.yml: inventory key, job_name, metrics path and
@@ -92,7 +112,10 @@ JOBS = (
     Job("exporter", "spark-exporter", "/metrics"),
     Job("dcgm_exporter", "dcgm-exporter", "/metrics"),
     Job("node_exporter", "node-exporter", "/metrics"),
-    Job("vllm", "vllm", "/metrics"),
+    # Inference servers; llama.cpp writes its own text (llamacpp: names) whatever the scraper asks.
+    Job("vllm", "vllm", "/metrics", restore_colon_names("vllm")),
+    Job("sglang", "sglang", "/metrics", restore_colon_names("sglang")),
+    Job("llamacpp", "llamacpp", "/metrics"),
     # Apache Spark's driver, on its UI port (4040): PrometheusServlet, and the executors' summary.
     Job("spark", "spark", "/metrics/prometheus", SPARK_DRIVER_METRIC_RELABEL),
     Job("spark", "spark-executors", "/metrics/executors/prometheus", SPARK_EXECUTORS_METRIC_RELABEL),
@@ -131,12 +154,17 @@ def _scrape_config(job: Job, inventory: Inventory) -> dict[str, Any] | None:
 
 def build_prometheus_config(inventory: Inventory, rule_files: list[str],
                             scrape_interval: str = DEFAULT_INTERVAL,
-                            evaluation_interval: str = DEFAULT_INTERVAL) -> dict[str, Any]:
-    """The ``prometheus.yml`` document for ``inventory``, as a dict ready for ``yaml.safe_dump``."""
+                            evaluation_interval: str = DEFAULT_INTERVAL,
+                            alertmanager_urls: Sequence[str] = ()) -> dict[str, Any]:
+    """The ``prometheus.yml`` document for ``inventory``, as a dict ready for ``yaml.safe_dump``.
+
+    With ``alertmanager_urls`` (``http(s)://HOST:PORT[/PREFIX]``) it has an ``alerting:`` section sending
+    to each; AlertmanagerConfigError for a bad URL, ValueError for a duration that is not positive.
+    """
     check_prom_duration(scrape_interval)
     check_prom_duration(evaluation_interval)
     jobs = [cfg for job in JOBS if (cfg := _scrape_config(job, inventory)) is not None]
-    return {
+    config: dict[str, Any] = {
         "global": {
             "scrape_interval": scrape_interval,
             "evaluation_interval": evaluation_interval,
@@ -144,9 +172,12 @@ def build_prometheus_config(inventory: Inventory, rule_files: list[str],
             # clustered store (Thanos, Mimir, VictoriaMetrics) needs to tell clusters apart.
             "external_labels": {"cluster": inventory.cluster},
         },
-        "rule_files": list(rule_files),
-        "scrape_configs": jobs,
     }
+    if alertmanager_urls:
+        config["alerting"] = alertmanager.alerting_section(list(alertmanager_urls))
+    config["rule_files"] = list(rule_files)
+    config["scrape_configs"] = jobs
+    return config
 
 
 def render_prometheus_config(config: dict[str, Any], source: str) -> str:

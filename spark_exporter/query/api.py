@@ -3,9 +3,9 @@
 Endpoints (all GET): ``/api/v1/cluster/overview``, ``/api/v1/nodes``, ``/api/v1/nodes/{node}/gpu``
 (these three and ``/api/v1/network`` take ``?time=`` to evaluate at one instant),
 ``/api/v1/nodes/{node}/gpu/{utilization,temperature,power,memory}?duration=1h``, ``/api/v1/network[?node=]``,
-``/api/v1/spark``, ``/api/v1/inference``, ``/api/v1/alerts`` and the OpenAPI
-document ``/api/v1/openapi.json``. Errors are JSON: 400 bad parameter, 401 no or wrong token,
-404 unknown node or path, 429 rate limited, 502 query rejected, 503 Prometheus unreachable.
+``/api/v1/spark``, ``/api/v1/inference``, ``/api/v1/alerts``, the OpenAPI document ``/api/v1/openapi.json``
+and the API's own metrics ``/metrics`` (:mod:`.selfmetrics`). Errors are JSON: 400 bad parameter, 401 no or
+wrong token, 404 unknown node or path, 429 rate limited, 502 query rejected, 503 Prometheus unreachable.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import structlog
 from aiohttp import web
 
 from .. import __version__
-from ..http.errors import ErrorMap
+from ..http.errors import ErrorMap, json_answer
 from ..http.ratelimit import TokenBuckets
 from ..http.server import Limits, make_app, serve
 from ..http.webconfig import WebConfig
@@ -29,6 +29,7 @@ from ..prometheus.inventory import valid_node_name
 from . import webui
 from .cache import TtlCache
 from .client import (
+    AnswerBudgetSpent,
     BadResponse,
     InvalidParameter,
     PrometheusUnavailable,
@@ -38,6 +39,7 @@ from .client import (
 from .middleware import UNLIMITED_PATHS, cors_middleware, rate_limit_middleware, token_middleware
 from .openapi import openapi_document
 from .rollups import HISTORY_METRICS, HISTORY_STEPS, Result, Rollups
+from .selfmetrics import ApiMetrics
 
 log = structlog.get_logger(component="api")
 
@@ -61,11 +63,13 @@ class ApiSettings:
 
 ROLLUPS_KEY = web.AppKey("rollups", Rollups)
 CACHE_KEY = web.AppKey("cache", TtlCache)
+METRICS_KEY = web.AppKey("metrics", ApiMetrics)
 
 # Application exceptions -> (status, errorType); see docs/api.md for the error shape.
 _ERRORS: ErrorMap = (
     (InvalidParameter, 400, "bad_parameter"),
     (UnknownNodeError, 404, "unknown_node"),
+    (AnswerBudgetSpent, 503, "busy"),
     (PrometheusUnavailable, 503, "prometheus_unavailable"),
     (QueryError, 502, "query_failed"),
     (BadResponse, 502, "bad_upstream_response"),
@@ -81,12 +85,13 @@ async def _cached(
     assert isinstance(value, Result)
     if answer.stale_reason is not None:  # Prometheus failed: the last good answer, marked, for <= 60 s
         request["cache_stale"] = True
+        request.app[METRICS_KEY].stale.inc()
         value = value.marked_stale(answer.stale_reason)
     return value
 
 
 def _respond(request: web.Request, result: Result, body: Any = None) -> web.Response:
-    resp = web.json_response(result.to_json() if body is None else body)
+    resp = json_answer(result.to_json() if body is None else body)
     resp.headers["X-Cache"] = "stale" if request.get("cache_stale") else "hit" if request.get("cache_hit") else "miss"
     return resp
 
@@ -206,7 +211,8 @@ async def spark(request: web.Request) -> web.Response:
 
 
 async def inference(request: web.Request) -> web.Response:
-    """GET /api/v1/inference: vLLM model figures JSON (cached). The X-Cache header says hit, miss or stale."""
+    """GET /api/v1/inference: inference rows (vLLM, SGLang, llama.cpp) JSON (cached). The X-Cache header says hit,
+    miss or stale."""
     r = request.app[ROLLUPS_KEY]
     return _respond(request, await _cached(request, ("inference",), r.inference))
 
@@ -219,12 +225,12 @@ async def alerts(request: web.Request) -> web.Response:
 
 async def openapi(request: web.Request) -> web.Response:
     """GET /api/v1/openapi.json: the API's OpenAPI document."""
-    return web.json_response(openapi_document(__version__))
+    return json_answer(openapi_document(__version__))
 
 
 async def healthy(request: web.Request) -> web.Response:
     """GET /-/healthy: ``{"status": "ok"}`` while the server runs."""
-    return web.json_response({"status": "ok"})
+    return json_answer({"status": "ok"})
 
 
 def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
@@ -236,8 +242,14 @@ def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
     after_auth: list[Any] = [token_middleware(settings.token)] if settings.token else []
     app = make_app(settings.web_config, settings.limits, errors=_ERRORS, before_auth=before_auth,
                    after_auth=after_auth, auth_exempt=UNLIMITED_PATHS)
+    metrics = ApiMetrics()
+    # Outermost, so it counts the status every other middleware decided (401, 429, JSON errors).
+    app.middlewares.insert(0, metrics.middleware())
+    rollups.client.on_query = metrics.observe_query
     app[ROLLUPS_KEY] = rollups
     app[CACHE_KEY] = TtlCache(settings.cache_ttl)
+    metrics.watch_cache(app[CACHE_KEY])
+    app[METRICS_KEY] = metrics
     app.router.add_get("/api/v1/cluster/overview", overview)
     app.router.add_get("/api/v1/nodes", nodes)
     app.router.add_get("/api/v1/nodes/{node}/gpu", node_gpu)
@@ -249,6 +261,7 @@ def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
     app.router.add_get("/api/v1/alerts", alerts)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/-/healthy", healthy)
+    app.router.add_get("/metrics", metrics.handle)  # behind the same auth and rate limit as the API
     webui.add_routes(app)
 
     async def close_client(_: web.Application) -> None:

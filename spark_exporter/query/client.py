@@ -12,18 +12,30 @@ inflated (gzip/deflate are inflated here, chunk by chunk, so a compression bomb 
 and every element is type-checked (labels are strings, timestamps finite numbers); anything else is
 :class:`BadResponse`. A 401/403 is :class:`AuthenticationFailed`. Credentials and TLS come from a
 Prometheus HTTP client configuration file (:mod:`.httpconfig`).
+
+On top of the per-answer cap, all answers being read or parsed at once share one memory budget
+(:class:`AnswerBudget`, ``--prometheus.answer-budget-bytes``, default 16 MiB of answer text; parsing
+costs up to about 5 times the text in Python objects). An answer's bytes are taken from the budget as they
+arrive and given back when the rollup that asked for it is done (:meth:`AnswerBudget.scope`) or, outside
+a scope, when the query returns. An answer that finds the budget spent waits for it at most
+``AnswerBudget.wait`` seconds, then fails with :class:`AnswerBudgetSpent` (the API's 503 with
+``Retry-After``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import itertools
 import json
 import math
 import os
 import re
 import socket
+import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -38,6 +50,8 @@ log = structlog.get_logger(component="query.client")
 
 _TRANSIENT_STATUS = {502, 503, 504}
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # compressed and inflated, each
+DEFAULT_ANSWER_BUDGET_BYTES = 16 * 1024 * 1024  # answers of all concurrent requests together
+DEFAULT_BUDGET_WAIT = 2.0  # s an answer waits for the budget before AnswerBudgetSpent
 MAX_NOTES = 20  # warnings and infos kept per answer, each cut to 500 characters
 _CHUNK = 64 * 1024  # bytes read from the socket at a time
 
@@ -61,6 +75,122 @@ class QueryError(PrometheusError):
         super().__init__(message)
         self.error_type = error_type
         self.query = query
+
+
+class AnswerBudgetSpent(PrometheusUnavailable):
+    """The memory budget for answers of all concurrent requests is spent; try again in ``retry_after`` s."""
+
+    retry_after = 1  # s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers for the 503 answer: ``Retry-After``."""
+        return {"Retry-After": str(self.retry_after)}
+
+
+class AnswerBudget:
+    """Bytes of Prometheus answers held in memory at once, across every request of the process.
+
+    ``limit`` bytes in all. Answers take their bytes as they arrive, so many small answers share the
+    budget freely. When it is short, the oldest holder (the first to start reading) has priority: every
+    younger holder is stopped at its next chunk with AnswerBudgetSpent, giving its bytes back, so the
+    budget can never be split into partial answers that all wait for each other. Any other taker waits
+    up to ``wait`` seconds, then gets AnswerBudgetSpent. Bytes taken inside :meth:`scope` are given back
+    when the scope ends; see the module docstring. Single event loop only (no locking).
+    """
+
+    def __init__(self, limit: int = DEFAULT_ANSWER_BUDGET_BYTES, wait: float = DEFAULT_BUDGET_WAIT) -> None:
+        self.limit = limit
+        self.wait = wait
+        self.used = 0
+        self.peak = 0  # most bytes held at once, for tests and benchmarks
+        # Resolved at every change (bytes given back, holders stopped); waiters hold it before they sleep,
+        # so a change between their check and their sleep is never missed.
+        self._change: asyncio.Future[None] | None = None
+        self._tickets = itertools.count()
+        self._holders: dict[int, _Held] = {}  # ticket -> a holder with bytes, or waiting for some
+
+    def holder(self) -> _Held:
+        """A new account for one query or one scope; older accounts have priority."""
+        return _Held(self, next(self._tickets))
+
+    def _spent(self) -> AnswerBudgetSpent:
+        return AnswerBudgetSpent(f"the memory budget for Prometheus answers ({self.limit} bytes for all requests "
+                                 "together) is spent; try again shortly")
+
+    async def _take(self, held: _Held, n: int) -> None:
+        if held.closed or held.stopped or n > self.limit:
+            raise self._spent()
+        self._holders[held.ticket] = held
+        deadline = asyncio.get_running_loop().time() + self.wait
+        try:
+            while self.used + n > self.limit:
+                if held.ticket == min(self._holders):
+                    for other in self._holders.values():
+                        other.stopped = other is not held and other.bytes > 0
+                    self._notify()  # wake the stopped ones that are waiting, so they give back
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0 or held.stopped:
+                    raise self._spent()
+                if self._change is None:
+                    self._change = asyncio.get_running_loop().create_future()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._change), left)
+                if held.closed or held.stopped:
+                    raise self._spent()
+        except BaseException:
+            if not held.bytes:
+                self._holders.pop(held.ticket, None)
+            raise
+        held.bytes += n
+        self.used += n
+        self.peak = max(self.peak, self.used)
+
+    def _give(self, held: _Held) -> None:
+        self.used -= held.bytes
+        held.bytes = 0
+        self._holders.pop(held.ticket, None)
+        self._notify()
+
+    def _notify(self) -> None:
+        if self._change is not None and not self._change.done():
+            self._change.set_result(None)
+        self._change = None
+
+    @contextlib.asynccontextmanager
+    async def scope(self) -> AsyncIterator[None]:
+        """Hold every answer read inside (this task and the tasks it starts) until the scope ends."""
+        held = self.holder()
+        token = _SCOPE.set(held)
+        try:
+            yield
+        finally:
+            _SCOPE.reset(token)
+            held.release()
+
+
+class _Held:
+    """The bytes one query (or one scope) took from a budget; ``ticket`` orders holders by age."""
+
+    def __init__(self, budget: AnswerBudget, ticket: int) -> None:
+        self.budget = budget
+        self.ticket = ticket
+        self.bytes = 0
+        self.stopped = False  # an older holder needs the budget: fail at the next take
+        self.closed = False  # given back: a sibling task still reading must not take again
+
+    async def take(self, n: int) -> None:
+        """Take ``n`` bytes (see AnswerBudget). Raises AnswerBudgetSpent."""
+        if n > 0:
+            await self.budget._take(self, n)
+
+    def release(self) -> None:
+        """Give every byte back; any later take fails."""
+        self.closed = True
+        self.budget._give(self)
+
+
+_SCOPE: contextvars.ContextVar[_Held | None] = contextvars.ContextVar("answer_budget_scope", default=None)
 
 
 class BadResponse(PrometheusError):
@@ -158,6 +288,7 @@ class PrometheusClient:
         headers: Mapping[str, str] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         http_config: HttpClientConfig | None = None,
+        budget: AnswerBudget | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise InvalidParameter(f"Prometheus URL must start with http:// or https://, got {base_url!r}")
@@ -170,11 +301,15 @@ class PrometheusClient:
         self.retries = retries
         self.backoff = backoff  # s, doubled per retry
         self.max_response_bytes = max_response_bytes
+        # At least one whole answer must fit, or a large answer could never be read.
+        self.budget = budget or AnswerBudget(max(DEFAULT_ANSWER_BUDGET_BYTES, max_response_bytes))
         self.http_config = http_config or HttpClientConfig()
         # Rollup answers are a few kB: compressing them costs Prometheus and us more CPU than the bytes
         # saved, so none is asked for. A proxy may compress anyway; _read_body inflates that under the cap.
         self.headers = {"Accept-Encoding": "identity", **dict(headers or {}), **self.http_config.headers()}
         self.queries_issued = 0  # HTTP requests sent, for tests and benchmarks
+        # Called after every HTTP request with (API path, seconds, succeeded): the API's /metrics.
+        self.on_query: Callable[[str, float, bool], None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> PrometheusClient:
@@ -208,8 +343,9 @@ class PrometheusClient:
         params = {"query": expr}
         if time is not None:
             params["time"] = f"{time:.3f}"
-        data, meta = await self._call("/api/v1/query", params)
-        return _instant(data, meta, expr)
+        async with self._held() as held:
+            data, meta = await self._call("/api/v1/query", params, held)
+            return _instant(data, meta, expr)
 
     async def query_range(self, expr: str, start: float, end: float, step: float) -> RangeResult:
         """GET /api/v1/query_range for ``expr`` over [start, end] (s since epoch), ``step`` s.
@@ -219,28 +355,43 @@ class PrometheusClient:
         if step <= 0 or end < start:
             raise InvalidParameter(f"bad range: start={start} end={end} step={step}")
         params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
-        data, meta = await self._call("/api/v1/query_range", params)
-        if data.get("resultType") != "matrix":
-            raise BadResponse(f"range query returned {str(data.get('resultType'))[:40]!r}, expected matrix")
-        return RangeResult(warnings=meta.warnings, partial=meta.partial, series=_matrix(_result_list(data)))
+        async with self._held() as held:
+            data, meta = await self._call("/api/v1/query_range", params, held)
+            if data.get("resultType") != "matrix":
+                raise BadResponse(f"range query returned {str(data.get('resultType'))[:40]!r}, expected matrix")
+            return RangeResult(warnings=meta.warnings, partial=meta.partial, series=_matrix(_result_list(data)))
 
     async def alerts(self) -> AlertsResult:
         """GET /api/v1/alerts: the alerts the engine's rules hold (firing and pending), checked.
 
         Raises PrometheusUnavailable, QueryError or BadResponse (a malformed alert list) as query().
         """
-        data, meta = await self._call("/api/v1/alerts", {})
-        raw = data.get("alerts")
-        if not isinstance(raw, list):
-            raise BadResponse("alerts response data has no 'alerts' list")
-        return AlertsResult(warnings=meta.warnings, partial=meta.partial,
-                            alerts=list(_checked(_ALERTS, raw, "alerts")))
+        async with self._held() as held:
+            data, meta = await self._call("/api/v1/alerts", {}, held)
+            raw = data.get("alerts")
+            if not isinstance(raw, list):
+                raise BadResponse("alerts response data has no 'alerts' list")
+            return AlertsResult(warnings=meta.warnings, partial=meta.partial,
+                                alerts=list(_checked_items(_ALERTS, raw, "alerts")))
 
-    async def _call(self, path: str, params: dict[str, str]) -> tuple[dict[str, Any], Meta]:
+    @contextlib.asynccontextmanager
+    async def _held(self) -> AsyncIterator[_Held]:
+        """The budget account of one query: the enclosing scope's, else its own, given back at the end."""
+        scoped = _SCOPE.get()
+        if scoped is not None and scoped.budget is self.budget:
+            yield scoped
+            return
+        held = self.budget.holder()
+        try:
+            yield held
+        finally:
+            held.release()
+
+    async def _call(self, path: str, params: dict[str, str], held: _Held) -> tuple[dict[str, Any], Meta]:
         attempt = 0
         while True:
             try:
-                return await self._once(path, params)
+                return await self._once(path, params, held)
             except PrometheusTimeout:
                 raise
             except PrometheusUnavailable as e:
@@ -251,9 +402,21 @@ class PrometheusClient:
                 attempt += 1
                 await asyncio.sleep(delay)
 
-    async def _once(self, path: str, params: dict[str, str]) -> tuple[dict[str, Any], Meta]:
-        url = self.base_url + path
+    async def _once(self, path: str, params: dict[str, str], held: _Held) -> tuple[dict[str, Any], Meta]:
         self.queries_issued += 1
+        if self.on_query is None:
+            return await self._request(path, params, held)
+        start = time.perf_counter()
+        ok = False
+        try:
+            answer = await self._request(path, params, held)
+            ok = True
+            return answer
+        finally:
+            self.on_query(path, time.perf_counter() - start, ok)
+
+    async def _request(self, path: str, params: dict[str, str], held: _Held) -> tuple[dict[str, Any], Meta]:
+        url = self.base_url + path
         cfg = self.http_config
         try:
             async with self._get_session().get(
@@ -265,7 +428,7 @@ class PrometheusClient:
                         f"Prometheus at {self.shown_url} refused the request with HTTP {status}: authentication "
                         "failed (check --prometheus.http-config-file)"
                     )
-                body = await self._read_body(resp)
+                body = await self._read_body(resp, held)
         except TimeoutError:
             raise PrometheusTimeout(f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s") from None
         except aiohttp.ClientError as e:
@@ -275,8 +438,9 @@ class PrometheusClient:
             ) from None
         return _decode(status, body, self.shown_url, params.get("query", ""))
 
-    async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
-        """The body, counted as it arrives and inflated chunk by chunk; BadResponse past the cap."""
+    async def _read_body(self, resp: aiohttp.ClientResponse, held: _Held) -> bytes:
+        """The body, counted as it arrives and inflated chunk by chunk; BadResponse past the cap. The
+        inflated bytes are taken from the budget (``held``) chunk by chunk: AnswerBudgetSpent when spent."""
         cap = self.max_response_bytes
         if resp.content_length is not None and resp.content_length > cap:
             raise BadResponse(f"Prometheus answer of {resp.content_length} bytes is over the {cap}-byte limit")
@@ -287,8 +451,13 @@ class PrometheusClient:
             received += len(chunk)
             if received > cap:
                 raise BadResponse(f"Prometheus answer is over the {cap}-byte limit")
+            before = inflate.size
             inflate.feed(chunk)
-        return inflate.finish()
+            await held.take(inflate.size - before)
+        before = inflate.size
+        body = inflate.finish()
+        await held.take(inflate.size - before)
+        return body
 
 
 def connection_reason(error: aiohttp.ClientError) -> str:
@@ -467,19 +636,39 @@ def _result_list(data: dict[str, Any]) -> list[Any]:
     return result
 
 
-def _checked(adapter: TypeAdapter[Any], raw: Any, what: str) -> Any:
+def _checked(adapter: TypeAdapter[Any], raw: Any, what: str, offset: int = 0) -> Any:
     try:
         return adapter.validate_python(raw)
     except ValidationError as e:
         err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
+        loc = list(err["loc"])
+        if loc and isinstance(loc[0], int):
+            loc[0] += offset
+        where = ".".join(str(p) for p in loc)
         raise BadResponse(f"malformed {what} result at {where or 'top'}: {err['msg']}") from None
     except RecursionError:
         raise BadResponse(f"malformed {what} result: nested too deeply") from None
 
 
+_SLICE = 1024  # elements of a result list checked at once
+
+
+def _checked_items(adapter: TypeAdapter[Any], raw: list[Any], what: str) -> Iterator[Any]:
+    """The checked elements of ``raw``, a slice at a time; each raw slice is dropped once checked.
+
+    An answer is held three times over while it is checked whole (the raw objects, the checked ones,
+    and what is built from them): slice by slice, the raw objects give way as the results grow, which
+    roughly halves the peak memory of a large answer.
+    """
+    for start in range(0, len(raw), _SLICE):
+        checked = _checked(adapter, raw[start:start + _SLICE], what, start)
+        raw[start:start + _SLICE] = [None] * len(checked)
+        yield from checked
+
+
 def _matrix(raw: list[Any]) -> list[Series]:
-    return [Series(s.metric, [(t, parse_value(v)) for t, v in s.values]) for s in _checked(_MATRIX, raw, "matrix")]
+    return [Series(s.metric, [(t, parse_value(v)) for t, v in s.values])
+            for s in _checked_items(_MATRIX, raw, "matrix")]
 
 
 def _instant(data: dict[str, Any], meta: Meta, expr: str) -> InstantResult:
@@ -488,7 +677,7 @@ def _instant(data: dict[str, Any], meta: Meta, expr: str) -> InstantResult:
     if rtype == "vector":
         out.samples = [
             Sample(s.metric, s.value[0], parse_value(s.value[1]))
-            for s in _checked(_VECTOR, _result_list(data), "vector")
+            for s in _checked_items(_VECTOR, _result_list(data), "vector")
         ]
     elif rtype == "matrix":
         out.series = _matrix(_result_list(data))

@@ -7,10 +7,28 @@ including the unit suffixes ``GB``, ``MB``, ``MHz``, ``W`` and ``C``). Every fig
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal, Self
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+import annotated_types
+from pydantic import (
+    AliasGenerator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+#: Physical ranges stated in the OpenAPI document (minimum/maximum) and enforced on every answer by
+#: ApiModel.enforce_ranges: a value outside its range cannot be true and is left out with a reason.
+#: Utilisation is 0..100 %; temperatures -40..150 degrees C (below or above any chip that still reports);
+#: timestamps 0..MAX_TIMESTAMP_MS.
+MIN_TEMPERATURE_C = -40
+MAX_TEMPERATURE_C = 150
+MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 class ApiModel(BaseModel):
@@ -25,15 +43,109 @@ class ApiModel(BaseModel):
         json_schema_serialization_defaults_required=True,
     )
 
+    # Reasons found while building (a field given an impossible value is built as null), moved to the
+    # answer's ``missing`` by enforce_ranges; _drop: a required number was impossible.
+    _pending: dict[str, str] = PrivateAttr(default_factory=dict)
+    _drop: bool = PrivateAttr(default=False)
 
-def _num(description: str, alias: str | None = None) -> Any:
-    return Field(default=None, description=description, serialization_alias=alias)
+    @model_validator(mode="wrap")
+    @classmethod
+    def _impossible_becomes_null(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Build with every impossible number (see enforce_ranges) as null instead of failing validation."""
+        if not isinstance(data, dict):
+            return handler(data)
+        pending: dict[str, str] = {}
+        drop = False
+        clean = dict(data)
+        for name, info in cls.model_fields.items():
+            value = clean.get(name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            why = _reason(float(value), info)
+            if why is None:
+                continue
+            pending[info.serialization_alias or name] = why
+            if _nullable(info):
+                clean[name] = None
+            else:  # a valid stand-in; the item is left out of its answer (enforce_ranges)
+                drop = True
+                clean[name] = next((c.ge for c in info.metadata if isinstance(c, annotated_types.Ge)), 0)
+        model = handler(clean)
+        model._pending, model._drop = pending, drop
+        return model
+
+    def enforce_ranges(self) -> None:
+        """Replace every number that JSON cannot carry (NaN, +-Infinity, e.g. from 1e308 + 1e308) or that lies
+        outside its field's stated range with null, and say why under the nearest ``missing`` (this
+        model's, else the enclosing one's, keyed by the JSON path). A list item whose required number is
+        out of range (a history point past the year 9999) is left out of its list, with a reason.
+
+        Called on every answer before it is written (Result.to_json), so no figure leaves the API
+        unchecked however it was computed. Idempotent; changes the model in place.
+        """
+        _enforce(self, None, "")
+
+
+def _reason(value: float, info: Any) -> str | None:
+    """Why ``value`` cannot be served in the field ``info``; None when it can."""
+    if not math.isfinite(value):
+        return f"not a finite number ({value}), e.g. upstream values too large to add up"
+    for c in info.metadata:
+        if isinstance(c, annotated_types.Ge) and not value >= c.ge:  # type: ignore[operator]
+            return f"{value:g} is below the physical minimum {c.ge}"
+        if isinstance(c, annotated_types.Le) and not value <= c.le:  # type: ignore[operator]
+            return f"{value:g} is above the physical maximum {c.le}"
+    return None
+
+
+def _enforce(model: ApiModel, sink: dict[str, str] | None, prefix: str) -> bool:
+    """See ApiModel.enforce_ranges; False when a required number is out of range (drop the model)."""
+    own = getattr(model, "missing", None)
+    if isinstance(own, dict):
+        sink, prefix = own, ""
+    keep = not model._drop
+    if sink is not None:
+        sink.update({prefix + k: v for k, v in model._pending.items()})
+    model._pending = {}
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        key = prefix + (info.serialization_alias or name)
+        if isinstance(value, ApiModel):
+            _enforce(value, sink, key + ".")
+        elif isinstance(value, list):
+            kept = []
+            for i, item in enumerate(value):
+                if not isinstance(item, ApiModel) or _enforce(item, sink, f"{key}[{i}]."):
+                    kept.append(item)
+                elif sink is not None:
+                    sink[f"{key}[{i}]"] = "left out: a required figure is impossible (see the other reasons)"
+            if len(kept) != len(value):
+                setattr(model, name, kept)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            why = _reason(float(value), info)
+            if why is None:
+                continue
+            if sink is not None:
+                sink[key] = why
+            if info.is_required() and not _nullable(info):
+                keep = False
+            else:
+                setattr(model, name, None)
+    return keep
+
+
+def _nullable(info: Any) -> bool:
+    return type(None) in getattr(info.annotation, "__args__", ())
+
+
+def _num(description: str, alias: str | None = None, **bounds: Any) -> Any:
+    return Field(default=None, description=description, serialization_alias=alias, **bounds)
 
 
 class Stale(ApiModel):
     """Present when Prometheus failed and the last good answer is served instead (header X-Cache: stale)."""
 
-    since: int = Field(description="When the served figures were read, ms since epoch.")
+    since: int = Field(description="When the served figures were read, ms since epoch.", ge=0, le=MAX_TIMESTAMP_MS)
     reason: str = Field(description="Why Prometheus could not answer now.")
 
 
@@ -43,12 +155,14 @@ class Result(ApiModel):
     missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why it is missing.")
     warnings: list[str] = Field(default_factory=list, description="Warnings and infos from the query engine.")
     partial: bool = Field(default=False, description="The engine answered from part of its data.")
-    timestamp: int = Field(default=0, description="When the figures were read, ms since epoch.")
+    timestamp: int = Field(default=0, description="When the figures were read, ms since epoch.",
+                           ge=0, le=MAX_TIMESTAMP_MS)
     evaluated_at: float | None = Field(
         default=None,
         description="The instant Prometheus evaluated the figures at, s since epoch (ms resolution): the "
         "request's ``time`` parameter, else the API's clock when it asked. Answers with the same evaluatedAt "
         "show one snapshot. Null on answers that are not instant queries.",
+        ge=0, le=MAX_TIMESTAMP_MS / 1000,
     )
     served_stale: Stale | None = Field(
         default=None,
@@ -61,7 +175,9 @@ class Result(ApiModel):
         return self.model_copy(update={"served_stale": Stale(since=self.timestamp, reason=reason)})
 
     def to_json(self) -> dict[str, Any]:
-        """The API's JSON object (camelCase names); ``stale`` appears only on a stale answer."""
+        """The API's JSON object (camelCase names); ``stale`` appears only on a stale answer. Every number
+        is finite and within its stated range first (enforce_ranges)."""
+        self.enforce_ranges()
         exclude = {"served_stale"} if self.served_stale is None else None
         return self.model_dump(by_alias=True, mode="json", exclude=exclude)
 
@@ -81,7 +197,8 @@ class ClusterOverview(Result):
     """``/api/v1/cluster/overview``: the cluster's GPU, Spark, vLLM, alert and target figures."""
 
     cluster: str | None = _num("The inventory's cluster name; null without an inventory.")
-    gpu_utilization: float | None = _num("Average GPU utilisation over all GPUs, % (DCGM_FI_DEV_GPU_UTIL).")
+    gpu_utilization: float | None = _num("Average GPU utilisation over all GPUs, % (DCGM_FI_DEV_GPU_UTIL).",
+                                         ge=0, le=100)
     memory_used_gb: float | None = _num("GPU memory used, GiB (unified-aware; DCGM_FI_DEV_FB_USED).", "memoryUsedGB")
     memory_total_gb: float | None = _num("GPU memory total, GiB (DCGM_FI_DEV_FB_TOTAL).", "memoryTotalGB")
     power_draw_w: float | None = _num("Power of all GPUs, W (DCGM_FI_DEV_POWER_USAGE).", "powerDrawW")
@@ -91,7 +208,8 @@ class ClusterOverview(Result):
     active_tasks: int | None = _num(
         "Spark tasks running: cluster:spark_active_tasks:sum, else the sum of spark_executor_activeTasks."
     )
-    max_gpu_temperature_c: float | None = _num("Hottest GPU, degrees C (DCGM_FI_DEV_GPU_TEMP).", "maxGpuTemperatureC")
+    max_gpu_temperature_c: float | None = _num("Hottest GPU, degrees C (DCGM_FI_DEV_GPU_TEMP).", "maxGpuTemperatureC",
+                                               ge=MIN_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
     nodes_up: int | None = _num("Nodes whose GPU telemetry target is up and not stale.")
     nodes_total: int | None = _num("Nodes in the inventory (or with a node label on up).")
     vllm_requests_running: float | None = _num(
@@ -104,6 +222,11 @@ class ClusterOverview(Result):
         "vLLM generated tokens/s over 1m: cluster:vllm_generation_tokens:rate1m, else from "
         "vllm:generation_tokens_total."
     )
+    inference_generation_tokens_per_sec: float | None = _num(
+        "Generated tokens/s over 1m of every inference engine (vLLM, SGLang, llama.cpp): "
+        "cluster:inference_generation_tokens:rate1m, else from vllm:generation_tokens_total, "
+        "sglang:generation_tokens_total and llamacpp:tokens_predicted_total."
+    )
     firing_alerts: int | None = _num('Alerts firing (ALERTS{alertstate="firing"}); 0 when none.')
     down_targets: list[TargetState] = Field(default_factory=list, description="Targets with up == 0.")
     stale_targets: list[TargetState] = Field(default_factory=list, description="Targets not scraped lately.")
@@ -115,9 +238,10 @@ class GpuMetrics(ApiModel):
     gpu: str = Field(description="The gpu label (NVML index).")
     uuid: str | None = Field(description="The UUID label.")
     model_name: str | None = Field(description="The modelName label.")
-    utilization: float | None = _num("%, DCGM_FI_DEV_GPU_UTIL.")
-    temperature: float | None = _num("Degrees C, DCGM_FI_DEV_GPU_TEMP.")
-    memory_temperature: float | None = _num("Degrees C, DCGM_FI_DEV_MEMORY_TEMP.")
+    utilization: float | None = _num("%, DCGM_FI_DEV_GPU_UTIL.", ge=0, le=100)
+    temperature: float | None = _num("Degrees C, DCGM_FI_DEV_GPU_TEMP.", ge=MIN_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
+    memory_temperature: float | None = _num("Degrees C, DCGM_FI_DEV_MEMORY_TEMP.",
+                                            ge=MIN_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
     power_draw: float | None = _num("W, DCGM_FI_DEV_POWER_USAGE.")
     power_limit: float | None = _num("W, DCGM_FI_DEV_POWER_MGMT_LIMIT.")
     memory_used_mb: float | None = _num("MiB, DCGM_FI_DEV_FB_USED.", "memoryUsedMB")
@@ -142,8 +266,8 @@ class NodeGpuMetrics(Result):
         serialization_alias="staleAnswer",
         description="Present only on an earlier answer served because Prometheus failed (X-Cache: stale).",
     )
-    utilization: float | None = _num("Average over the node's GPUs, %.")
-    temperature: float | None = _num("Hottest GPU, degrees C.")
+    utilization: float | None = _num("Average over the node's GPUs, %.", ge=0, le=100)
+    temperature: float | None = _num("Hottest GPU, degrees C.", ge=MIN_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
     power_draw: float | None = _num("Sum over the node's GPUs, W.")
     memory_used_mb: float | None = _num("Sum over the node's GPUs, MiB.", "memoryUsedMB")
     memory_free_mb: float | None = _num("MiB; a unified pool counts once.", "memoryFreeMB")
@@ -160,14 +284,15 @@ class NodeSummary(ApiModel):
     up: bool | None
     stale: bool | None
     gpu_count: int | None = Field(description="GPUs with a DCGM_FI_DEV_GPU_UTIL or _GPU_TEMP series.")
-    utilization: float | None = Field(description="Average GPU utilisation, %.")
-    temperature: float | None = Field(description="Hottest GPU, degrees C.")
+    utilization: float | None = Field(description="Average GPU utilisation, %.", ge=0, le=100)
+    temperature: float | None = Field(description="Hottest GPU, degrees C.", ge=MIN_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
     power_draw: float | None = Field(description="GPU power, W.")
     memory_used_mb: float | None = Field(serialization_alias="memoryUsedMB", description="GPU memory used, MiB.")
-    cpu_utilization: float | None = Field(description="CPU busy ratio over 1m, 0..1 (iowait counts as idle).")
+    cpu_utilization: float | None = Field(description="CPU busy ratio over 1m, 0..1 (iowait counts as idle).",
+                                          ge=0)
     cpu_utilization_percent: float | None = Field(
         default=None, description="The same CPU busy share in %, 0..100 (cpuUtilization x 100), as every "
-        "other utilisation figure of the API."
+        "other utilisation figure of the API.", ge=0,
     )
     in_inventory: bool
     missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
@@ -183,10 +308,12 @@ class NodeList(Result):
 class HistoryPoint(ApiModel):
     """One history point: timestamp in ms since epoch and value in the answer's unit (null where unknown)."""
 
-    timestamp: int = Field(description="ms since epoch.")
+    timestamp: int = Field(description="ms since epoch.", ge=0, le=MAX_TIMESTAMP_MS)
+    # The physical range depends on the answer's metric, so it is checked where the points are built
+    # (rollups.HISTORY_RANGES); here only finiteness (enforce_ranges).
     value: float | None = Field(
-        description="In the answer's unit (utilization %, temperature degrees C, power W, memory MiB); null "
-        "where the engine had no value."
+        description="In the answer's unit (utilization 0..100 %, temperature -40..150 degrees C, power >= 0 W, "
+        "memory >= 0 MiB); null where the engine had no value or the value lies outside that range."
     )
 
 
@@ -331,24 +458,53 @@ class SparkTotals(ApiModel):
 
 
 class SparkApplications(Result):
-    """``/api/v1/spark``: the Spark Engine page, running applications and the cluster's totals."""
+    """``/api/v1/spark``: the Spark Engine page, running applications and the cluster's totals.
+
+    A node whose Spark target has no application is named in ``missing`` under ``applications[NODE]``,
+    with the reason (target down, or up while none of Spark's series arrive, or rules not loaded).
+    """
 
     cluster: str | None = None
     totals: SparkTotals = Field(default_factory=SparkTotals)
     applications: list[SparkApplication] = Field(default_factory=list)
 
 
-class ModelInference(ApiModel):
-    """One model served by vLLM on one node (``node_model:vllm_*`` rules; vLLM 0.9 and 0.12 names)."""
+InferenceEngine = Literal["vllm", "sglang", "llamacpp"]
 
-    node: str = Field(description="The inventory node of the vLLM target.")
-    model_name: str = Field(description="vLLM's model_name label.")
-    requests_running: float | None = _num("node_model:vllm_requests_running:sum (vllm:num_requests_running).")
-    requests_waiting: float | None = _num("node_model:vllm_requests_waiting:sum (vllm:num_requests_waiting).")
-    generation_tokens_per_sec: float | None = _num("Tokens/s over 1m, node_model:vllm_generation_tokens:rate1m.")
-    prompt_tokens_per_sec: float | None = _num("Tokens/s over 1m, node_model:vllm_prompt_tokens:rate1m.")
+
+class ModelInference(ApiModel):
+    """One model served by one inference engine on one node.
+
+    vLLM: ``node_model:vllm_*`` rules (vLLM 0.9 to 0.34 names); SGLang: ``node_model:sglang_*``; llama.cpp:
+    ``node:llamacpp_*`` (one row per node, no model name). A figure the engine does not export is null,
+    with the reason in ``missing``.
+    """
+
+    engine: InferenceEngine = Field(
+        description="The inference server: vllm, sglang or llamacpp (the inventory key and job name; not "
+        "vLLM's own engine label, which is its engine-core index)."
+    )
+    node: str = Field(description="The inventory node of the target.")
+    model_name: str | None = Field(description="The model_name label; null for llama.cpp, which names none.")
+    requests_running: float | None = _num(
+        "node_model:vllm_requests_running:sum (vllm:num_requests_running), node_model:sglang_requests_running:sum "
+        "(sglang:num_running_reqs), node:llamacpp_requests_running:sum (llamacpp:requests_processing)."
+    )
+    requests_waiting: float | None = _num(
+        "node_model:vllm_requests_waiting:sum (vllm:num_requests_waiting), node_model:sglang_requests_waiting:sum "
+        "(sglang:num_queue_reqs), node:llamacpp_requests_waiting:sum (llamacpp:requests_deferred)."
+    )
+    generation_tokens_per_sec: float | None = _num(
+        "Tokens/s over 1m, node_model:vllm_generation_tokens:rate1m, node_model:sglang_generation_tokens:rate1m, "
+        "node:llamacpp_generation_tokens:rate1m."
+    )
+    prompt_tokens_per_sec: float | None = _num(
+        "Tokens/s over 1m, node_model:vllm_prompt_tokens:rate1m, node_model:sglang_prompt_tokens:rate1m, "
+        "node:llamacpp_prompt_tokens:rate1m."
+    )
     time_to_first_token_p50_seconds: float | None = _num(
-        "s over 1m, node_model:vllm_time_to_first_token_seconds:p50_rate1m; null while no request started."
+        "s over 1m, node_model:vllm_time_to_first_token_seconds:p50_rate1m (sglang_ for SGLang); null while no "
+        "request started."
     )
     time_to_first_token_p95_seconds: float | None = _num(
         "s over 1m, node_model:vllm_time_to_first_token_seconds:p95_rate1m."
@@ -366,24 +522,31 @@ class ModelInference(ApiModel):
     )
     kv_cache_usage: float | None = _num(
         "0..1, fullest engine, node_model:vllm_kv_cache_usage:ratio_max (vllm:kv_cache_usage_perc or "
-        "vllm:gpu_cache_usage_perc)."
+        "vllm:gpu_cache_usage_perc); SGLang: node_model:sglang_kv_cache_usage:ratio_max (sglang:token_usage)."
     )
     preemptions_per_sec: float | None = _num("Over 1m, node_model:vllm_preemptions:rate1m.")
     missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
 
 
 class InferenceTotals(ApiModel):
-    """The cluster's vLLM figures: ``cluster:vllm_*`` rules, preemptions summed over the models."""
+    """The cluster's inference figures: the sums of the rows of every engine; without rows, the
+    ``cluster:vllm_*`` rules."""
 
-    requests_running: float | None = _num("cluster:vllm_requests_running:sum.")
-    requests_waiting: float | None = _num("cluster:vllm_requests_waiting:sum.")
-    generation_tokens_per_sec: float | None = _num("Tokens/s, cluster:vllm_generation_tokens:rate1m.")
-    prompt_tokens_per_sec: float | None = _num("Tokens/s, cluster:vllm_prompt_tokens:rate1m.")
-    preemptions_per_sec: float | None = _num("Sum of the models' preemptions/s.")
+    requests_running: float | None = _num("Sum of the rows, else cluster:vllm_requests_running:sum.")
+    requests_waiting: float | None = _num("Sum of the rows, else cluster:vllm_requests_waiting:sum.")
+    generation_tokens_per_sec: float | None = _num(
+        "Tokens/s, sum of the rows, else cluster:vllm_generation_tokens:rate1m."
+    )
+    prompt_tokens_per_sec: float | None = _num("Tokens/s, sum of the rows, else cluster:vllm_prompt_tokens:rate1m.")
+    preemptions_per_sec: float | None = _num("Sum of the vLLM rows' preemptions/s.")
 
 
 class Inference(Result):
-    """``/api/v1/inference``: vLLM per node and model, and the cluster's totals."""
+    """``/api/v1/inference``: one row per (engine, node, model), and the cluster's totals.
+
+    A node whose inference target has no row is named in ``missing`` under ``models[NODE/ENGINE]``, with
+    the reason (target down, or up while none of the engine's series arrive, or rules not loaded).
+    """
 
     cluster: str | None = None
     totals: InferenceTotals = Field(default_factory=InferenceTotals)
@@ -424,6 +587,7 @@ class Error(ApiModel):
     status: Literal["error"] = "error"
     error_type: str = Field(
         description="The kind of failure, e.g. bad_parameter, unknown_node, query_failed, "
-        "bad_upstream_response, prometheus_unavailable."
+        "bad_upstream_response, prometheus_unavailable, busy (the memory budget for Prometheus answers is spent; "
+        "see Retry-After)."
     )
     error: str = Field(description="One line for a person.")

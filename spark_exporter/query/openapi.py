@@ -183,7 +183,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                 [],
             ),
             "/api/v1/inference": _get(
-                "vLLM inference per node and model, and the cluster's totals", _ref("Inference"), []
+                "Inference per engine (vLLM, SGLang, llama.cpp), node and model, and the cluster's totals",
+                _ref("Inference"), [],
             ),
             "/api/v1/openapi.json": {
                 "get": {

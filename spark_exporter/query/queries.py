@@ -56,6 +56,7 @@ GPU_FIELDS = (*GPU_VALUE_FIELDS, GPU_MEMORY_INFO)
 # Spark and vLLM series as the generated prometheus.yml names them (docs/spark.md, docs/vllm.md).
 SPARK_ACTIVE_JOBS = "spark_driver_DAGScheduler_job_activeJobs"
 SPARK_ACTIVE_TASKS = "spark_executor_activeTasks"
+SPARK_JOBS = ("spark", "spark-executors")  # job names of the generated prometheus.yml
 VLLM_RUNNING = "vllm:num_requests_running"
 VLLM_WAITING = "vllm:num_requests_waiting"
 VLLM_TOKENS = "vllm:generation_tokens_total"
@@ -81,7 +82,11 @@ OVERVIEW_GPU_FIGURES = (
 VLLM_TOKENS_FIGURE = OverviewFigure(
     "vllm_generation_tokens_per_sec", "cluster:vllm_generation_tokens:rate1m", VLLM_TOKENS
 )
-OVERVIEW_RULES = (*OVERVIEW_GPU_FIGURES, VLLM_TOKENS_FIGURE)
+INFERENCE_TOKENS_FIGURE = OverviewFigure(
+    "inference_generation_tokens_per_sec", "cluster:inference_generation_tokens:rate1m",
+    "vllm:generation_tokens_total, sglang:generation_tokens_total or llamacpp:tokens_predicted_total",
+)
+OVERVIEW_RULES = (*OVERVIEW_GPU_FIGURES, VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FIGURE)
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,35 @@ VLLM_MODEL_RULES: dict[str, str] = {
     "kv_cache_usage": "node_model:vllm_kv_cache_usage:ratio_max",
     "preemptions_per_sec": "node_model:vllm_preemptions:rate1m",
 }
+SGLANG_MODEL_RULES: dict[str, str] = {
+    "requests_running": "node_model:sglang_requests_running:sum",
+    "requests_waiting": "node_model:sglang_requests_waiting:sum",
+    "generation_tokens_per_sec": "node_model:sglang_generation_tokens:rate1m",
+    "prompt_tokens_per_sec": "node_model:sglang_prompt_tokens:rate1m",
+    "time_to_first_token_p50_seconds": "node_model:sglang_time_to_first_token_seconds:p50_rate1m",
+    "time_to_first_token_p95_seconds": "node_model:sglang_time_to_first_token_seconds:p95_rate1m",
+    "inter_token_latency_p50_seconds": "node_model:sglang_inter_token_latency_seconds:p50_rate1m",
+    "inter_token_latency_p95_seconds": "node_model:sglang_inter_token_latency_seconds:p95_rate1m",
+    "e2e_request_latency_p95_seconds": "node_model:sglang_e2e_request_latency_seconds:p95_rate1m",
+    "kv_cache_usage": "node_model:sglang_kv_cache_usage:ratio_max",
+}
+# llama.cpp's server labels nothing with a model: one row per node.
+LLAMACPP_NODE_RULES: dict[str, str] = {
+    "requests_running": "node:llamacpp_requests_running:sum",
+    "requests_waiting": "node:llamacpp_requests_waiting:sum",
+    "generation_tokens_per_sec": "node:llamacpp_generation_tokens:rate1m",
+    "prompt_tokens_per_sec": "node:llamacpp_prompt_tokens:rate1m",
+}
+# engine (the inventory key and job name) -> ModelInference attribute -> recording rule.
+INFERENCE_ENGINES = ("vllm", "sglang", "llamacpp")
+ENGINE_RULES: dict[str, dict[str, str]] = {
+    "vllm": VLLM_MODEL_RULES, "sglang": SGLANG_MODEL_RULES, "llamacpp": LLAMACPP_NODE_RULES,
+}
+# Why a figure is null for every row of an engine: the server does not export it.
+ENGINE_LACKS: dict[str, str] = {
+    "sglang": "SGLang exports no preemption counter",
+    "llamacpp": "llama.cpp's server exports no model name, latency histograms, KV-cache usage or preemptions",
+}
 VLLM_CLUSTER_RULES: dict[str, str] = {
     "requests_running": "cluster:vllm_requests_running:sum",
     "requests_waiting": "cluster:vllm_requests_waiting:sum",
@@ -207,9 +241,9 @@ class Queries:
     def overview(self) -> str:
         """One cheap query: the cluster count rules and the raw series read as they are, by name (the per-GPU
         DCGM series of the GPU figures among them), plus ``timestamp(up)`` for target ages, alerts whose rule
-        aggregated the cluster label away, and the vLLM token rate (tagged with its field name).
+        aggregated the cluster label away, and the vLLM and all-engines token rates (tagged with their field names).
 
-        Only the token rate is aggregated in Prometheus: the few samples are summed, counted and compared in
+        Only the token rates are aggregated in Prometheus: the few samples are summed, counted and compared in
         :mod:`.mapping`, at the query's instant, so the GPU figures agree with the node answers for it.
         """
         if self._overview is None:
@@ -226,8 +260,8 @@ class Queries:
         expr = f"{everything} or {stamps}"
         if self.cluster:  # alerts whose expression aggregated the cluster label away still count
             expr += " or " + selector("ALERTS", (Matcher("alertstate", "firing"), Matcher("cluster", "")))
-        # The token rate needs rate(): the one aggregation Prometheus runs here (empty without vLLM).
-        return f"{expr} or {self.overview_raw((VLLM_TOKENS_FIGURE,))}"
+        # The token rates need rate(): the one aggregation Prometheus runs here (empty without an inference engine).
+        return f"{expr} or {self.overview_raw((VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FIGURE))}"
 
     def overview_raw(self, figures: tuple[OverviewFigure, ...]) -> str:
         """The raw aggregations of ``figures``, bundled (each tagged with its field name)."""
@@ -238,6 +272,10 @@ class Queries:
             "power_draw_w": f"sum({self.dedup('DCGM_FI_DEV_POWER_USAGE')})",
             "max_gpu_temperature_c": f"max({self.sel('DCGM_FI_DEV_GPU_TEMP')})",
             "vllm_generation_tokens_per_sec": f"sum(rate({self.sel(VLLM_TOKENS)}[1m]))",
+            "inference_generation_tokens_per_sec": (
+                f"sum(rate({self.sel(VLLM_TOKENS)}[1m]) or rate({self.sel('sglang:generation_tokens_total')}[1m])"
+                f" or rate({self.sel('llamacpp:tokens_predicted_total')}[1m]))"
+            ),
         }
         return promql.bundle({f.field: raw[f.field] for f in figures})
 
@@ -247,13 +285,21 @@ class Queries:
         """The recorded series of ``names`` (constants above) in scope, read as they are: one selector."""
         return selector(None, (Matcher("__name__", "|".join(names), "=~"), *self.scope()))
 
+    def jobs_up(self, *jobs: str) -> str:
+        """The ``up`` series of ``jobs`` (constant job names) in scope."""
+        return self.sel("up", None, Matcher("job", "|".join(jobs), "=~"))
+
     def spark(self) -> str:
-        """One selector for the Spark application and cluster recording rules in scope."""
-        return self.rules(*SPARK_APPLICATION_RULES.values(), *SPARK_CLUSTER_RULES.values())
+        """The Spark application and cluster recording rules in scope, and the up series of the Spark jobs
+        (to say why a node with a Spark target has no application)."""
+        rules = self.rules(*SPARK_APPLICATION_RULES.values(), *SPARK_CLUSTER_RULES.values())
+        return f"{rules} or {self.jobs_up(*SPARK_JOBS)}"
 
     def inference(self) -> str:
-        """One selector for the vLLM model and cluster recording rules in scope."""
-        return self.rules(*VLLM_MODEL_RULES.values(), *VLLM_CLUSTER_RULES.values())
+        """Every engine's row rules and the vLLM cluster rules in scope, and the up series of the inference
+        jobs (to say why a node with an inference target has no row)."""
+        names = [rule for rules in ENGINE_RULES.values() for rule in rules.values()]
+        return f"{self.rules(*names, *VLLM_CLUSTER_RULES.values())} or {self.jobs_up(*INFERENCE_ENGINES)}"
 
     # -- nodes --------------------------------------------------------------------------------
 

@@ -179,19 +179,19 @@ def render_spark(d: dict[str, Any]) -> str:
 
 
 def render_inference(d: dict[str, Any]) -> str:
-    """vLLM per node and model, then the cluster's totals."""
-    rows = [["NODE", "MODEL", "RUNNING", "WAITING", "GEN TOK/s", "PROMPT TOK/s", "TTFT P50", "TTFT P95",
+    """One row per inference engine, node and model (vLLM, SGLang, llama.cpp), then the cluster's totals."""
+    rows = [["NODE", "ENGINE", "MODEL", "RUNNING", "WAITING", "GEN TOK/s", "PROMPT TOK/s", "TTFT P50", "TTFT P95",
              "ITL P50", "ITL P95", "E2E P95", "KV CACHE", "PREEMPT/s"]]
     for m in d["models"]:
         rows.append([
-            m["node"], m["modelName"], fmt(m["requestsRunning"], "", 0), fmt(m["requestsWaiting"], "", 0),
-            fmt(m["generationTokensPerSec"]), fmt(m["promptTokensPerSec"]),
+            m["node"], m["engine"], fmt(m["modelName"]), fmt(m["requestsRunning"], "", 0),
+            fmt(m["requestsWaiting"], "", 0), fmt(m["generationTokensPerSec"]), fmt(m["promptTokensPerSec"]),
             _ms(m["timeToFirstTokenP50Seconds"]), _ms(m["timeToFirstTokenP95Seconds"]),
             _ms(m["interTokenLatencyP50Seconds"]), _ms(m["interTokenLatencyP95Seconds"]),
             _ms(m["e2eRequestLatencyP95Seconds"]), _pct(m["kvCacheUsage"]), fmt(m["preemptionsPerSec"], "", 2),
         ])
     t = d["totals"]
-    rows.append(["total", "", fmt(t["requestsRunning"], "", 0), fmt(t["requestsWaiting"], "", 0),
+    rows.append(["total", "", "", fmt(t["requestsRunning"], "", 0), fmt(t["requestsWaiting"], "", 0),
                  fmt(t["generationTokensPerSec"]), fmt(t["promptTokensPerSec"]), "", "", "", "", "", "",
                  fmt(t["preemptionsPerSec"], "", 2)])
     return table(rows) + _footer(d)

@@ -1,5 +1,5 @@
 """Cluster rollups for the Command Center: overview, node list, per-node GPU, utilisation history, network,
-Spark applications and vLLM inference.
+Spark applications and inference (vLLM, SGLang, llama.cpp).
 
 :class:`Rollups` runs the queries of :mod:`.queries` through a :class:`PrometheusClient` and fills the
 models of :mod:`.models` with :mod:`.mapping`. Every figure is either a reading or ``None`` with a
@@ -11,6 +11,7 @@ reason in ``missing``: no data never reads 0. Each rollup runs under one overall
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -26,6 +27,8 @@ from .client import (
     UnknownNodeError,
 )
 from .models import (
+    MAX_TEMPERATURE_C,
+    MIN_TEMPERATURE_C,
     Alert,
     Alerts,
     ClusterOverview,
@@ -52,6 +55,7 @@ from .queries import (
     GPU_FIELDS,
     GPU_JOBS,
     HISTORY_METRICS,
+    INFERENCE_TOKENS_FIGURE,
     UP_TIMESTAMP,
     VIRTUAL_INTERFACES,
     VLLM_TOKENS_FIGURE,
@@ -96,6 +100,13 @@ HISTORY_STEPS: dict[str, tuple[int, int]] = {
     "24h": (86400, 300),  # 288 points
     "7d": (604800, 1800),  # 336 points
 }
+#: The physical range of each HISTORY_METRICS figure in its unit; a point outside it is served as null.
+HISTORY_RANGES: dict[str, tuple[float, float]] = {
+    "utilization": (0.0, 100.0),  # %
+    "temperature": (MIN_TEMPERATURE_C, MAX_TEMPERATURE_C),  # degrees C
+    "power": (0.0, math.inf),  # W
+    "memory": (0.0, math.inf),  # MiB
+}
 DEFAULT_DEADLINE = 5.0  # s, for all the queries of one rollup together
 # s an instant rollup looks back by default: a scrape's samples carry its start time but land when it ends,
 # so an instant this far back no longer changes while the node answers for it are asked.
@@ -137,9 +148,11 @@ class Rollups:
         return self.inventory.cluster if self.inventory else None
 
     async def _within(self, work: Awaitable[T]) -> T:
-        """``work`` under the rollup deadline; a timeout is PrometheusUnavailable, never retried."""
+        """``work`` under the rollup deadline, its answers held in the client's memory budget until it is done;
+        a timeout is PrometheusUnavailable, never retried."""
         try:
-            async with asyncio.timeout(self.deadline):
+            # The answers this rollup reads stay counted against the budget until it is mapped.
+            async with self.client.budget.scope(), asyncio.timeout(self.deadline):
                 return await work
         except TimeoutError:
             raise PrometheusUnavailable(
@@ -205,7 +218,7 @@ class Rollups:
         res = await self.client.query(self.q.overview(), at)
         parts = mapping.by_name(res)
         mapping.overview_gpu(ov, parts)
-        mapping.overview_raw(ov, [VLLM_TOKENS_FIGURE], parts)
+        mapping.overview_raw(ov, [VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FIGURE], parts)
         self._stamp(ov, res, at=at)
         mapping.overview_counts(ov, parts)
         mapping.overview_missing(ov)
@@ -226,8 +239,10 @@ class Rollups:
         return out
 
     async def inference(self) -> Inference:
-        """vLLM per node and model and cluster totals, from the ``node_model:vllm_*`` and ``cluster:vllm_*``
-        rules in one query (vLLM 0.9 and 0.12 names roll up alike). Without those series: empty, with the reason."""
+        """One row per inference engine, node and model, and cluster totals, from the ``node_model:vllm_*``,
+        ``node_model:sglang_*``, ``node:llamacpp_*`` and ``cluster:vllm_*`` rules and the engines' ``up`` in one
+        query (vLLM 0.9 to 0.34 names roll up alike). A node whose target has no row is in ``missing`` with the
+        reason; without any series: empty, with the reason."""
         res = await self._within(self.client.query(self.q.inference()))
         out = Inference(cluster=self.cluster)
         self._stamp(out, res)
@@ -250,8 +265,9 @@ class Rollups:
             k: mapping.by_node(parts.get(k))
             for k in ("utilization", "temperature", "power_draw", "memory_used_mb", "gpu_count", "cpu_utilization")
         }
+        health = mapping.nodes_health(targets, names)
         for name in names:
-            up, stale = mapping.node_health(targets, name)
+            up, stale = health[name]
             count = cols["gpu_count"].get(name)
             summary = NodeSummary(
                 node=name,
@@ -323,10 +339,17 @@ class Rollups:
         out = UtilizationHistory(node=node, metric=metric, unit=spec.unit, duration=duration, step=step,
                                  start=start, end=end)
         self._stamp(out, res)
-        out.series = [
-            HistorySeries(metric=s.labels, values=[HistoryPoint(timestamp=int(t * 1000), value=v) for t, v in s.points])
-            for s in res.series
-        ]
+        low, high = HISTORY_RANGES[metric]
+        out.series = []
+        for i, s in enumerate(res.series):
+            points = []
+            for j, (t, v) in enumerate(s.points):
+                if v is not None and not low <= v <= high:  # cannot be true: null with a reason
+                    out.missing[f"series[{i}].values[{j}].value"] = (
+                        f"{v:g} {spec.unit} lies outside the physical range {low:g}..{high:g}")
+                    v = None
+                points.append(HistoryPoint(timestamp=int(t * 1000), value=v))
+            out.series.append(HistorySeries(metric=s.labels, values=points))
         if not out.series:
             out.missing["series"] = f"no {spec.source} samples for node {node} in the last {duration}"
         return out

@@ -46,7 +46,9 @@ from .options import (
     DEFAULT_PROMETHEUS_URL,
     DEFAULT_RULE_FILES,
     DEMO_OPTIONS,
+    FLEET_OPTIONS,
     INVENTORY,
+    MAX_SIMULATED_NODES,
     PROMETHEUS_OPTIONS,
     QUERY_OPTIONS,
     ExporterConfig,
@@ -54,6 +56,7 @@ from .options import (
     api_schema,
     config_prometheus_schema,
     demo_schema,
+    fleet_schema,
     query_schema,
 )
 from .schema import (
@@ -82,12 +85,13 @@ from .values import (
 )
 
 __all__ = [
-    "API_OPTIONS", "CONFIG_PROMETHEUS_OPTIONS", "CORE_OPTIONS", "DEFAULT_API_LISTEN_ADDRESS",
+    "API_OPTIONS", "CONFIG_PROMETHEUS_OPTIONS", "CORE_OPTIONS", "ConfigError", "DEFAULT_API_LISTEN_ADDRESS",
     "DEFAULT_LISTEN_ADDRESS", "DEFAULT_PORT", "DEFAULT_PROMETHEUS_URL", "DEFAULT_RULE_FILES", "DEMO_OPTIONS",
-    "ENV_PREFIX", "INVENTORY", "MAX_DURATION", "MAX_FILE_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES",
-    "PROMETHEUS_OPTIONS", "QUERY_OPTIONS", "ConfigError", "ExporterConfig", "ExporterSchema", "Option",
-    "Schema", "Settings", "api_schema", "bool_option", "compile_option", "config_prometheus_schema",
-    "demo_schema", "duration_option", "format_duration", "int_option", "list_option", "load_yaml_file",
-    "number_option", "parse_duration", "parse_listen_address", "parse_yaml", "query_schema", "read_config_file",
-    "read_text_file", "read_token_file", "regex_option", "str_option",
+    "ENV_PREFIX", "ExporterConfig", "ExporterSchema", "FLEET_OPTIONS", "INVENTORY", "MAX_DURATION",
+    "MAX_FILE_BYTES", "MAX_SIMULATED_NODES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "Option",
+    "PROMETHEUS_OPTIONS", "QUERY_OPTIONS", "Schema", "Settings", "api_schema", "bool_option",
+    "compile_option", "config_prometheus_schema", "demo_schema", "duration_option", "fleet_schema",
+    "format_duration", "int_option", "list_option", "load_yaml_file", "number_option", "parse_duration",
+    "parse_listen_address", "parse_yaml", "query_schema", "read_config_file", "read_text_file",
+    "read_token_file", "regex_option", "str_option",
 ]

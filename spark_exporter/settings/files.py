@@ -93,8 +93,11 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
 
 def parse_yaml(text: str, path: str, what: str) -> Any:
     """Parse one YAML document under the limits above; every failure is one line naming the file."""
-    loader = _LimitedLoader(text)
+    loader: _LimitedLoader | None = None
     try:
+        # Inside the try: building the loader already reads the text, and a NUL byte or another
+        # character YAML does not allow is a ReaderError from the constructor.
+        loader = _LimitedLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -110,7 +113,8 @@ def parse_yaml(text: str, path: str, what: str) -> Any:
     except (ValueError, TypeError, RecursionError) as e:  # e.g. a timestamp with month 13
         raise ConfigError(f"{what} {path}: invalid YAML: {str(e).splitlines()[0] if str(e) else e!r}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_yaml_file(path: str, what: str = "config file") -> Any:

@@ -52,6 +52,11 @@ PROMETHEUS_OPTIONS: tuple[Option, ...] = (
     int_option("prometheus.max-response-bytes", 16 * 1024 * 1024,
                "Largest Prometheus answer read, before and after decompression; larger answers are a 502.",
                minimum=1024, maximum=1024**3),
+    int_option("prometheus.answer-budget-bytes", 16 * 1024 * 1024,
+               "Prometheus answers held at once by all requests together (parsing costs about 5 times this "
+               "in memory); an answer that finds it spent waits up to 2 s, then is a 503 with Retry-After. At "
+               "least --prometheus.max-response-bytes.",
+               minimum=1024, maximum=1024**3),
     duration_option("prometheus.scrape-interval", 15.0,
                     "Scrape interval of that Prometheus; a target silent for twice this is stale.", positive=True),
 )
@@ -62,6 +67,9 @@ WEB_LIMIT_OPTIONS: tuple[Option, ...] = (
                     "Deadline from connecting to a complete request head; the server then closes the socket. "
                     "0s turns it off."),
     duration_option("web.idle-timeout", 60.0, "Keep-alive connections idle this long are closed.", positive=True),
+    duration_option("web.write-timeout", 10.0,
+                    "Deadline for an answer the client does not read: a connection whose written answer has not "
+                    "drained for this long is closed.", positive=True),
     int_option("web.max-connections", 0,
                "Most open client connections; 0 derives it from the open-files limit (RLIMIT_NOFILE).",
                minimum=0, maximum=1_000_000),
@@ -194,6 +202,8 @@ def query_schema() -> Schema:
 
 DEFAULT_RULE_FILES = "/etc/prometheus/spark-exporter/rules/*.yml"
 
+OUTPUT_DIR_OPTION = str_option("output", None, "Directory to write into (created if missing); required.",
+                               metavar="DIR")
 FORCE = bool_option("force", False, "Replace files that exist; without it an existing file is an error "
                     "and nothing is written.")
 
@@ -203,6 +213,8 @@ CONFIG_PROMETHEUS_OPTIONS: tuple[Option, ...] = (
     duration_option("scrape-interval", 15.0, "Global scrape_interval.", positive=True),
     duration_option("evaluation-interval", None, "Global evaluation_interval; none means the scrape interval.",
                     positive=True),
+    list_option("alertmanager.url", "Alertmanager to send alerts to (an alerting: section), "
+                "http(s)://HOST:PORT[/PREFIX]; repeat for each member of an Alertmanager cluster.", metavar="URL"),
     str_option("output", None, "Write the prometheus.yml to FILE instead of stdout.", metavar="FILE"),
     FORCE,
 )
@@ -213,9 +225,54 @@ def config_prometheus_schema() -> Schema:
     return Schema(CONFIG_PROMETHEUS_OPTIONS)
 
 
+# -- spark-exporter config alertmanager ------------------------------------------------------
+
+CONFIG_ALERTMANAGER_OPTIONS: tuple[Option, ...] = (
+    str_option("webhook-url", "http://127.0.0.1:5001/", "Webhook of the example 'notify' receiver (warning "
+               "and info alerts); replace the receivers with your own.", metavar="URL"),
+    str_option("page-webhook-url", None, "Webhook of the example 'page' receiver (critical alerts); none "
+               "means --webhook-url.", metavar="URL"),
+    duration_option("group-wait", 30.0, "Wait before the first notification of a new group.", positive=True),
+    duration_option("group-interval", 300.0, "Wait before notifying a group of new or resolved alerts.",
+                    positive=True),
+    duration_option("repeat-interval", 4 * 3600.0, "Resend a still-firing group after this long.", positive=True),
+    duration_option("resolve-timeout", 300.0, "Resolve alerts that carry no end time after this long.",
+                    positive=True),
+    str_option("output", None, "Write the alertmanager.yml to FILE instead of stdout.", metavar="FILE"),
+    FORCE,
+)
+
+
+def config_alertmanager_schema() -> Schema:
+    """A fresh Schema of the ``config alertmanager`` subcommand's options."""
+    return Schema(CONFIG_ALERTMANAGER_OPTIONS)
+
+
+# -- spark-exporter config remote-write ------------------------------------------------------
+
+CONFIG_REMOTE_WRITE_OPTIONS: tuple[Option, ...] = (
+    replace(INVENTORY, help="Cluster inventory (YAML): the nodes and endpoints each site scrapes; required."),
+    str_option("victoria-metrics.write-url", "http://127.0.0.1:8428", "Where samples are written: single-node "
+               "VictoriaMetrics, or vminsert's http://HOST:8480/insert/TENANT/prometheus.", metavar="URL"),
+    str_option("victoria-metrics.read-url", None, "Where queries go: single-node VictoriaMetrics, or vmselect's "
+               "http://HOST:8481/select/TENANT/prometheus; none means the write URL.", metavar="URL"),
+    str_option("alertmanager.url", "http://127.0.0.1:9093", "Alertmanager that vmalert sends alerts to.",
+               metavar="URL"),
+    duration_option("scrape-interval", 15.0, "Scrape interval of the agents, and vmalert's evaluation interval.",
+                    positive=True),
+    OUTPUT_DIR_OPTION,
+    FORCE,
+)
+
+
+def config_remote_write_schema() -> Schema:
+    """A fresh Schema of the ``config remote-write`` subcommand's options."""
+    return Schema(CONFIG_REMOTE_WRITE_OPTIONS)
+
+
 # -- spark-exporter config rules|grafana -----------------------------------------------------
 
-OUTPUT_DIR = str_option("output", None, "Directory to write into (created if missing); required.", metavar="DIR")
+OUTPUT_DIR = OUTPUT_DIR_OPTION
 
 CONFIG_RULES_OPTIONS: tuple[Option, ...] = (OUTPUT_DIR, FORCE)
 
@@ -246,10 +303,17 @@ def _simulator_profile(value: Any) -> str:
     return text
 
 
+#: The most nodes one fleet simulator process serves (the demo's and the fleet simulator's --nodes).
+MAX_SIMULATED_NODES = 256
+
+PROFILE_OPTION = Option("profile", _simulator_profile, "gb10",
+                        "GPU simulator profile: gb10, h100, or with a GPU count, h100x8.", metavar="NAME")
+
 DEMO_OPTIONS: tuple[Option, ...] = (
-    int_option("nodes", 2, "Simulated nodes.", minimum=1, maximum=16),
-    Option("profile", _simulator_profile, "gb10",
-           "GPU simulator profile: gb10, h100, or with a GPU count, h100x8.", metavar="NAME"),
+    int_option("nodes", 2, "Simulated nodes: up to 16 run one exporter process each, more (up to "
+               f"{MAX_SIMULATED_NODES}) are served by one fleet simulator process.", minimum=1,
+               maximum=MAX_SIMULATED_NODES),
+    PROFILE_OPTION,
     duration_option("scrape-interval", 2.0, "Prometheus scrape and rule evaluation interval.", positive=True),
     duration_option("refresh", 2.0, "Overview redraw interval.", positive=True),
     duration_option("duration", 0.0, "Stop by itself after this long; 0s runs until Ctrl-C."),
@@ -260,3 +324,19 @@ DEMO_OPTIONS: tuple[Option, ...] = (
 def demo_schema() -> Schema:
     """A fresh Schema of the ``demo`` subcommand's options."""
     return Schema(DEMO_OPTIONS)
+
+
+# -- python -m spark_exporter.commands.fleet ---------------------------------------------------
+
+FLEET_OPTIONS: tuple[Option, ...] = (
+    int_option("nodes", 2, "Simulated nodes served from this one process, one loopback port each.", minimum=1,
+               maximum=MAX_SIMULATED_NODES),
+    PROFILE_OPTION,
+    str_option("ports-file", None, "Where to write {\"nodes\": {NAME: PORT, ...}} once every node listens; "
+               "required.", metavar="FILE"),
+)
+
+
+def fleet_schema() -> Schema:
+    """A fresh Schema of the fleet simulator's options (``python -m spark_exporter.commands.fleet``)."""
+    return Schema(FLEET_OPTIONS)

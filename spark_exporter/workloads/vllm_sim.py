@@ -11,6 +11,13 @@ It serves, through prometheus_client as vLLM does, the families of vLLM's V1 eng
   ``vllm:inter_token_latency_seconds`` (the old ones are hidden from 0.12 on), plus the families
   added since (``vllm:engine_sleep_state``, ``vllm:request_time_per_output_token_seconds``,
   ``vllm:external_prefix_cache_*``, ``vllm:mm_cache_*``).
+* ``0.34``: 0.12's families and the always-on ones added since (``vllm:num_requests_waiting_by_reason``,
+  ``vllm:prompt_tokens_by_source``, ``vllm:prompt_tokens_cached``, ``vllm:prompt_tokens_cached_by_source``,
+  ``vllm:admission_rejections``, ``vllm:request_num_preemptions``, ``vllm:request_prefill_kv_computed_tokens``,
+  ``vllm:estimated_{flops,read_bytes,write_bytes}_per_gpu_total``); ``finished_reason`` also takes
+  ``error`` and ``repetition``.
+
+``tests/reference/vllm/<version>.json`` holds each release's families as its source defines them.
 
 Traffic is a function of the seed and of time: requests arrive as a Poisson process, wait for a
 slot and KV-cache room, are prefilled, decode token by token and finish with ``stop``, ``length`` or
@@ -24,20 +31,29 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import signal
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.registry import Collector
 
-VERSIONS = ("0.9", "0.12")
+from .serving import listen_address, run_until_signal, serve_registry
+
+VERSIONS = ("0.9", "0.12", "0.34")
 FINISHED_REASONS = ("stop", "length", "abort")  # vLLM's FinishReason, as str() writes it
+FINISHED_REASONS_0_34 = (*FINISHED_REASONS, "error", "repetition")
+WAITING_REASONS = ("capacity", "deferred")  # 0.34's num_requests_waiting_by_reason
+PROMPT_SOURCES = ("local_compute", "local_cache_hit", "external_kv_transfer")  # 0.34's PromptTokenStats
+CACHE_HIT_SOURCES = ("device", "host", "p2p", "disk", "external_unspecified")  # 0.34's CacheHitSource
+ADMISSION_REASONS = ("max_num_queued_reqs", "max_num_queued_tokens")  # 0.34
+REQUEST_NUM_PREEMPTIONS_BUCKETS = (1, 2, 3, 4, 5, 10, 20)
+MODEL_PARAMS = 8e9  # parameters of the simulated model: estimated FLOPs and bytes per token
+WEIGHT_BYTES = 2 * MODEL_PARAMS  # bf16
 STEP_S = 0.05  # simulated seconds per step
 MAX_CATCH_UP_S = 60.0  # a longer pause between scrapes is skipped, not replayed (bounded work per scrape)
 MAX_WAITING = 256  # requests beyond this queue length are aborted on arrival (bounded memory)
@@ -93,6 +109,8 @@ class _Request:
     last_token: float | None = None
     prefill_done_at: float | None = None
     generated: int = 0
+    cached_tokens: int = 0  # prompt tokens found in the prefix cache
+    preemptions: int = 0
 
     def kv_blocks(self, block_size: int) -> int:
         return math.ceil((self.prompt_tokens + self.generated + 1) / block_size)
@@ -138,6 +156,8 @@ class VLLMSimulator:
 
     def _define_families(self) -> None:
         p, reg, old = self.profile, self.registry, self.version == "0.9"
+        new = self.version == "0.34"
+        self.finished_reasons = FINISHED_REASONS_0_34 if new else FINISHED_REASONS
         labels = ["model_name", "engine"]
 
         def gauge(name: str, doc: str, extra: Sequence[str] = ()) -> Gauge:
@@ -237,8 +257,9 @@ class VLLMSimulator:
                            self.h_ttft, self.h_itl, self.h_e2e, self.h_queue, self.h_inference, self.h_prefill,
                            self.h_decode, *([self.h_request_tpot] if self.h_request_tpot else [])):
                 metric.labels(*values)
-            for reason in FINISHED_REASONS:
+            for reason in self.finished_reasons:
                 self.success.labels(*values, reason)
+        self.v034: _Families034 | None = _Families034(self, reg) if new else None
 
     # ------------------------------------------------------------------------------------------------
     # simulation
@@ -292,6 +313,8 @@ class VLLMSimulator:
         self._preempt_if_full(engine)
         if tokens:
             self.h_iteration.labels(*lv).observe(tokens)
+        if self.v034 is not None:
+            self.v034.step(lv, engine, tokens)
         self.running.labels(*lv).set(len(engine.running))
         self.waiting.labels(*lv).set(len(engine.waiting))
         usage = self._blocks_used(engine) / p.num_gpu_blocks
@@ -311,6 +334,8 @@ class VLLMSimulator:
         self.h_max_generation.labels(*lv).observe(max_tokens)
         if len(engine.waiting) >= MAX_WAITING:
             self.success.labels(*lv, "abort").inc()
+            if self.v034 is not None:
+                self.v034.admission_rejections.labels(p.model_name, "max_num_queued_reqs").inc()
             return
         engine.waiting.append(req)
 
@@ -327,10 +352,13 @@ class VLLMSimulator:
             if req.scheduled is None:
                 req.scheduled = t
                 hits = req.prompt_tokens // p.block_size * p.block_size if engine.rng.random() < 0.3 else 0
+                req.cached_tokens = hits
                 for c in self.prefix_queries:
                     c.labels(*lv).inc(req.prompt_tokens)
                 for c in self.prefix_hits:
                     c.labels(*lv).inc(hits)
+                if self.v034 is not None:
+                    self.v034.scheduled(lv, req)
             req.prefill_done_at = t + (req.prompt_tokens + req.generated) / p.prefill_tokens_per_s
             if req.first_token is not None:  # preempted earlier: decoding resumes after the recompute
                 req.last_token = req.prefill_done_at
@@ -341,6 +369,7 @@ class VLLMSimulator:
         while len(engine.running) > 1 and self._blocks_used(engine) > self.profile.num_gpu_blocks:
             victim = engine.running.pop()
             victim.prefill_done_at = None  # recomputed when it is scheduled again
+            victim.preemptions += 1
             engine.waiting.appendleft(victim)
             self.preemptions.labels(*self._labels(engine)).inc()
 
@@ -359,6 +388,75 @@ class VLLMSimulator:
         self.h_generation.labels(*lv).observe(req.generated)
         if self.h_request_tpot is not None and req.generated > 1:
             self.h_request_tpot.labels(*lv).observe((t - req.first_token) / (req.generated - 1))
+        if self.v034 is not None:
+            self.v034.finished(lv, req)
+
+
+class _Families034:
+    """The always-on families vLLM added between 0.12 and 0.34, bound at start-up as vLLM binds them."""
+
+    def __init__(self, sim: VLLMSimulator, reg: CollectorRegistry) -> None:
+        labels = ["model_name", "engine"]
+        p = sim.profile
+        self.waiting_by_reason = Gauge(
+            "vllm:num_requests_waiting_by_reason", "Number of waiting requests by reason. Reason labels: "
+            "'capacity' = waiting for scheduling capacity; 'deferred' = deferred by the scheduler.",
+            [*labels, "reason"], registry=reg)
+        self.prompt_by_source = Counter("vllm:prompt_tokens_by_source", "Number of prompt tokens by source.",
+                                        [*labels, "source"], registry=reg)
+        self.prompt_cached = Counter("vllm:prompt_tokens_cached",
+                                     "Number of cached prompt tokens (local + external).", labels, registry=reg)
+        self.cached_by_source = Counter("vllm:prompt_tokens_cached_by_source",
+                                        "Prefix-cache hit tokens by the cache tier that supplied them.",
+                                        [*labels, "source"], registry=reg)
+        self.admission_rejections = Counter(
+            "vllm:admission_rejections", "Number of admission attempts rejected by a queue limit, by reason.",
+            ["model_name", "reason"], registry=reg)
+        self.h_preemptions = Histogram("vllm:request_num_preemptions",
+                                       "Histogram of the number of times a request was preempted.", labels,
+                                       buckets=REQUEST_NUM_PREEMPTIONS_BUCKETS, registry=reg)
+        self.h_kv_computed = Histogram(
+            "vllm:request_prefill_kv_computed_tokens",
+            "Histogram of new KV tokens computed during prefill (excluding cached tokens).", labels,
+            buckets=build_1_2_5_buckets(p.max_model_len), registry=reg)
+        self.flops = Counter("vllm:estimated_flops_per_gpu_total", "Estimated number of floating point operations "
+                             "per GPU (for Model Flops Utilization calculations).", labels, registry=reg)
+        self.read_bytes = Counter("vllm:estimated_read_bytes_per_gpu_total", "Estimated number of bytes read from "
+                                  "memory per GPU (for Model Flops Utilization calculations).", labels, registry=reg)
+        self.write_bytes = Counter("vllm:estimated_write_bytes_per_gpu_total", "Estimated number of bytes written "
+                                   "to memory per GPU (for Model Flops Utilization calculations).", labels,
+                                   registry=reg)
+        for reason in ADMISSION_REASONS:
+            self.admission_rejections.labels(p.model_name, reason)
+        for engine in sim._engines:
+            lv = (p.model_name, str(engine.index))
+            for reason in WAITING_REASONS:
+                self.waiting_by_reason.labels(*lv, reason)
+            for source in PROMPT_SOURCES:
+                self.prompt_by_source.labels(*lv, source)
+            for source in CACHE_HIT_SOURCES:
+                self.cached_by_source.labels(*lv, source)
+            for metric in (self.prompt_cached, self.h_preemptions, self.h_kv_computed, self.flops, self.read_bytes,
+                           self.write_bytes):
+                metric.labels(*lv)
+
+    def step(self, lv: tuple[str, str], engine: _Engine, tokens: int) -> None:
+        self.waiting_by_reason.labels(*lv, "capacity").set(len(engine.waiting))
+        if tokens:  # one forward pass: 2 FLOPs per parameter and token, the weights read once
+            self.flops.labels(*lv).inc(2 * MODEL_PARAMS * tokens)
+            self.read_bytes.labels(*lv).inc(WEIGHT_BYTES)
+            self.write_bytes.labels(*lv).inc(tokens * 131072)  # bytes of KV written per token (8B, bf16)
+
+    def scheduled(self, lv: tuple[str, str], req: _Request) -> None:
+        self.prompt_by_source.labels(*lv, "local_compute").inc(req.prompt_tokens - req.cached_tokens)
+        self.prompt_by_source.labels(*lv, "local_cache_hit").inc(req.cached_tokens)
+        self.prompt_cached.labels(*lv).inc(req.cached_tokens)
+        self.cached_by_source.labels(*lv, "device").inc(req.cached_tokens)
+
+    def finished(self, lv: tuple[str, str], req: _Request) -> None:
+        self.h_kv_computed.labels(*lv).observe(req.prompt_tokens - req.cached_tokens)
+        if req.preemptions:  # vLLM observes only preempted requests
+            self.h_preemptions.labels(*lv).observe(req.preemptions)
 
 
 class _AdvanceOnCollect(Collector):
@@ -379,62 +477,21 @@ class _AdvanceOnCollect(Collector):
 # server
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """GET /metrics (the registry in the text format) and /health (200, empty), as vLLM's API server.
-
-    Always the classic text format: prometheus_client 0.26's OpenMetrics writer, which Prometheus asks for
-    first, escapes sample names with the label-name rules and so turns ``vllm:x_total`` into
-    ``vllm_x_total``, a name no vLLM dashboard or rule uses.
+def serve(sim: VLLMSimulator, host: str, port: int) -> WSGIServer:
+    """Serve ``sim`` on ``host:port`` from a daemon thread, as vLLM does: prometheus_client's own
+    negotiating exposition on ``/metrics`` (so the answer to Prometheus 2.x's ``Accept`` header carries
+    escaped names from prometheus_client 0.23.1 on), and ``/health``. Returns the server
+    (``shutdown()`` stops it); raises OSError when it cannot listen.
     """
-
-    server: _Server
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            body, ctype = generate_latest(self.server.registry), CONTENT_TYPE_LATEST
-        elif path == "/health":
-            body, ctype = b"", "text/plain"
-        else:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet: one line per scrape
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], registry: CollectorRegistry) -> None:
-        self.registry = registry
-        super().__init__(address, _Handler)
-
-
-def serve(sim: VLLMSimulator, host: str, port: int) -> ThreadingHTTPServer:
-    """Serve ``sim`` on ``host:port`` from a daemon thread; returns the server (``shutdown()`` stops it)."""
-    server = _Server((host, port), sim.registry)
-    threading.Thread(target=server.serve_forever, name="vllm-sim-http", daemon=True).start()
-    return server
-
-
-def _listen_address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid listen address {text!r} (expected host:port)")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    return serve_registry(sim.registry, host, port, name="vllm-sim-http")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m spark_exporter.workloads.vllm_sim",
                                      description="Serve simulated vLLM metrics on /metrics.")
-    parser.add_argument("--vllm-version", choices=VERSIONS, default="0.12", help="metric names of this release")
-    parser.add_argument("--listen", type=_listen_address, default=("127.0.0.1", 8000), metavar="HOST:PORT",
+    parser.add_argument("--vllm-version", "--version", choices=VERSIONS, default="0.12",
+                        help="metric names of this release")
+    parser.add_argument("--listen", type=listen_address, default=("127.0.0.1", 8000), metavar="HOST:PORT",
                         help="address to serve on (default: 127.0.0.1:8000)")
     parser.add_argument("--model", default=Profile.model_name, help="served model name (label model_name)")
     parser.add_argument("--seed", type=int, default=0, help="traffic seed")
@@ -449,20 +506,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     Exit status 2 for bad arguments or when it cannot listen.
     """
     args = _parser().parse_args(argv)
-    try:
+
+    def start() -> WSGIServer:
         sim = VLLMSimulator(args.vllm_version, args.seed,
                             Profile(model_name=args.model, engines=args.engines, request_rate=args.rate))
-        host, port = args.listen
-        server = serve(sim, host, port)
-    except (ValueError, OSError) as e:
-        print(f"vllm_sim: error: {e}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    server.shutdown()
-    return 0
+        return serve(sim, *args.listen)
+    return run_until_signal("vllm_sim", start)
 
 
 if __name__ == "__main__":

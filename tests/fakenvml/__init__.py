@@ -89,6 +89,13 @@ def profile_from_recording(recording: dict[str, Any]) -> dict[str, Any]:
             if value is not None:
                 profile["process_names"][str(args[0])] = value
             continue
+        if fn == "nvmlGpmMetricsGet" and args and isinstance(args[0], dict) and "gpm_metrics_of" in args[0]:
+            gpm_gpu = args[0]["gpm_metrics_of"]
+            if gpm_gpu is not None and not code:
+                metrics = dev(int(gpm_gpu)).setdefault("gpm", {"supported": True, "metrics": {}})["metrics"]
+                metrics.update({str(m["metricId"]): m["value"] for m in value["metrics"]
+                                if m["nvmlReturn"] == pynvml.NVML_SUCCESS})
+            continue
         if gpu is None:
             if code:
                 profile["errors"][fn] = code
@@ -97,6 +104,8 @@ def profile_from_recording(recording: dict[str, Any]) -> dict[str, Any]:
         if fn == "nvmlDeviceGetMemoryInfo":
             fn = "nvmlDeviceGetMemoryInfo_v2" if rest else fn
             rest = []
+        if fn == "nvmlGpmSampleGet":
+            rest = []  # the sample buffer is opaque: an error is the call's, on this GPU
         key = ".".join([fn, *(str(a) for a in rest)])
         if code:
             d["errors"]["busId" if fn == "nvmlDeviceGetPciInfo" else key] = code
@@ -114,6 +123,10 @@ def profile_from_recording(recording: dict[str, Any]) -> dict[str, Any]:
             d[_PROCESS_LISTS[fn]] = [{"pid": p["pid"], **({"used": p["usedGpuMemory"]}
                                                          if p.get("usedGpuMemory") is not None else {})}
                                      for p in value]
+        elif fn == "nvmlGpmQueryDeviceSupport":
+            d.setdefault("gpm", {"metrics": {}})["supported"] = bool(value.get("isSupportedDevice"))
+        elif fn == "nvmlGpmSampleGet":
+            continue  # the sample is opaque; an error was kept above
         elif fn == "nvmlDeviceGetFieldValues":
             for fv in value:
                 fkey = f"field.{fv['fieldId']}.{fv['scopeId']}"

@@ -18,7 +18,14 @@
  *                 "values": {"nvmlDeviceGetUUID": "GPU-...", "nvmlDeviceGetPowerUsage": 45000,
  *                            "nvmlDeviceGetClockInfo.1": 2418, "field.140.0": 52, ...},
  *                 "processes": [{"pid": 4242, "used": 1048576}], "graphics_processes": [],
+ *                 "gpm": {"supported": true,               -- nvmlGpmQueryDeviceSupport's isSupportedDevice
+ *                         "metrics": {"2": 45.5, "20": 900}},  -- NVML_GPM_METRIC_* id -> its value (% or MiB/s)
  *                 "xids": [79]}]}                          -- each delivered once to a registered event set
+ *
+ * GPM: nvmlGpmMetricsGet answers each requested metric the profile's value for the GPU both samples were taken
+ * on (NOT_SUPPORTED where absent; a device error "gpm.<id>" answers that code for that metric alone). It checks
+ * what the real library checks: the struct version, two distinct samples taken on one device in time order.
+ * A device without "gpm" (or with "supported": false) answers isSupportedDevice 0 and NOT_SUPPORTED to samples.
  *
  * A value that is absent answers NVML_ERROR_NOT_SUPPORTED. Symbols an older driver lacks are left out
  * at compile time (-DOMIT_<symbol>), so nvidia-ml-py's own lookup fails as it does on such a driver.
@@ -642,6 +649,89 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t d, unsigned i
     return processes("nvmlDeviceGetGraphicsRunningProcesses_v2", "graphics_processes", d, count, infos);
 }
 #endif
+
+/* ---- GPM ------------------------------------------------------------------------------------------ */
+
+struct nvmlGpmSample_st {
+    int device;              /* -1 until taken */
+    unsigned long long seq;  /* order of nvmlGpmSampleGet calls, 0 until taken */
+};
+static unsigned long long gpm_seq;
+
+static int gpm_supported(unsigned int index) {
+    jnode *gpm = jget(device_node(index), "gpm");
+    if (!gpm || gpm->type != J_OBJ) return 0;
+    jnode *supported = jget(gpm, "supported");
+    return !supported || supported->num != 0;
+}
+
+nvmlReturn_t nvmlGpmQueryDeviceSupport(nvmlDevice_t device, nvmlGpmSupport_t *support) {
+    if (!support) return NVML_ERROR_INVALID_ARGUMENT;
+    if (support->version != NVML_GPM_SUPPORT_VERSION) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    nvmlReturn_t rc = enter("nvmlGpmQueryDeviceSupport", device, "nvmlGpmQueryDeviceSupport", NULL);
+    if (rc != NVML_SUCCESS) return rc;
+    support->isSupportedDevice = (unsigned int)gpm_supported(device->index);
+    leave();
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpmSampleAlloc(nvmlGpmSample_t *sample) {
+    if (!sample) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t rc = enter("nvmlGpmSampleAlloc", NULL, "nvmlGpmSampleAlloc", NULL);
+    if (rc != NVML_SUCCESS) return rc;
+    *sample = calloc(1, sizeof(struct nvmlGpmSample_st));
+    if (*sample) (*sample)->device = -1;
+    leave();
+    return *sample ? NVML_SUCCESS : NVML_ERROR_MEMORY;
+}
+
+nvmlReturn_t nvmlGpmSampleFree(nvmlGpmSample_t sample) {
+    if (!sample) return NVML_ERROR_INVALID_ARGUMENT;
+    free(sample);
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpmSampleGet(nvmlDevice_t device, nvmlGpmSample_t sample) {
+    if (!sample) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t rc = enter("nvmlGpmSampleGet", device, "nvmlGpmSampleGet", NULL);
+    if (rc != NVML_SUCCESS) return rc;
+    if (!gpm_supported(device->index)) rc = NVML_ERROR_NOT_SUPPORTED;
+    else {
+        sample->device = (int)device->index;
+        sample->seq = ++gpm_seq;
+    }
+    leave();
+    return rc;
+}
+
+nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *mg) {
+    char key[KEY_LEN];
+    if (!mg) return NVML_ERROR_INVALID_ARGUMENT;
+    if (mg->version != NVML_GPM_METRICS_GET_VERSION) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    nvmlGpmSample_t s1 = mg->sample1, s2 = mg->sample2;
+    if (!s1 || !s2 || s1 == s2 || !s1->seq || !s2->seq || s1->device != s2->device || s1->seq >= s2->seq ||
+        s1->device < 0 || s1->device >= MAX_DEVICES || mg->numMetrics > NVML_GPM_METRIC_MAX)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlDevice_t device = &devices[s1->device];
+    nvmlReturn_t rc = enter("nvmlGpmMetricsGet", device, "nvmlGpmMetricsGet", NULL);
+    if (rc != NVML_SUCCESS) return rc;
+    jnode *dev = device_node(device->index);
+    jnode *metrics = jget(jget(dev, "gpm"), "metrics");
+    for (unsigned int i = 0; i < mg->numMetrics; i++) {
+        nvmlGpmMetric_t *m = &mg->metrics[i];
+        snprintf(key, sizeof key, "%u", m->metricId);
+        jnode *v = jget(metrics, key);
+        char ekey[KEY_LEN];
+        snprintf(ekey, sizeof ekey, "gpm.%u", m->metricId);
+        int code = lookup_code(jget(dev, "errors"), ekey, ekey);
+        m->metricInfo.shortName = m->metricInfo.longName = m->metricInfo.unit = NULL;
+        if (code) { m->nvmlReturn = (nvmlReturn_t)code; m->value = 0; }
+        else if (!v || v->type != J_NUM) { m->nvmlReturn = NVML_ERROR_NOT_SUPPORTED; m->value = 0; }
+        else { m->nvmlReturn = NVML_SUCCESS; m->value = v->num; }
+    }
+    leave();
+    return NVML_SUCCESS;
+}
 
 /* ---- XID events --------------------------------------------------------------------------------- */
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from cluster import SimulatedCluster, all_rule_files
-from procs import PYTHON, Proc, free_port, http_get, prometheus, start_process, tempdir, wait_for
+from helpers.cluster import SimulatedCluster, all_rule_files
+from helpers.procs import PYTHON, Proc, free_port, http_get, prometheus, start_process, tempdir, wait_for
 
 pytestmark = pytest.mark.integration
 

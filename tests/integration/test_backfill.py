@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from procs import exporter, free_port, http_get, prom_query, require_binary, start_process, tempdir, wait_for
+from helpers.procs import exporter, free_port, http_get, prom_query, require_binary, start_process, tempdir, wait_for
 from spark_exporter.prometheus.backfill import SimulatedNode, backfill
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from cluster import node_name, write_inventory
-from procs import PYTHON, Proc, exporter, free_port, prometheus, start_process, tempdir, wait_for
+from helpers.cluster import node_name, write_inventory
+from helpers.procs import PYTHON, Proc, exporter, free_port, prometheus, start_process, tempdir, wait_for
 from spark_exporter.prometheus.inventory import load_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from procs import REPO
+from helpers.procs import REPO
 from spark_exporter.query.openapi import openapi_document
 
 

@@ -87,7 +87,7 @@ export function useSparkApplications(): ApiQuery<SparkApplications> {
   return useApiQuery(["spark"], (api) => api.spark(), POLLING.spark);
 }
 
-/** Inference per node and model, with cluster totals (`GET /api/v1/inference`), polled every 5 s. */
+/** Inference per engine (vLLM, SGLang, llama.cpp), node and model, with cluster totals (`GET /api/v1/inference`), polled every 5 s. */
 export function useInference(): ApiQuery<Inference> {
   return useApiQuery(["inference"], (api) => api.inference(), POLLING.inference);
 }

@@ -16,8 +16,10 @@ function snapshot(body: Partial<ClusterOverview>): Snapshot {
   };
 }
 
+// Without vitest globals, Testing Library does not unmount between tests by itself.
+afterEach(cleanup);
+
 describe("Cards", () => {
-  afterEach(cleanup);
 
   it("shows an unknown vLLM queue as a dash with the API's reason, never 0 waiting", () => {
     render(
@@ -50,5 +52,25 @@ describe("Cards", () => {
   it("while the first snapshot loads shows skeletons", () => {
     render(<Cards outage={null} snapshot={null} />);
     expect(screen.getByTestId("cards").getAttribute("data-state")).toBe("loading");
+  });
+});
+
+describe("Cards, all engines", () => {
+  it("shows the tokens per second of every inference engine where the API has them", () => {
+    render(
+      <Cards
+        outage={null}
+        snapshot={snapshot({
+          cluster: "c",
+          missing: {},
+          vllmGenerationTokensPerSec: 120,
+          inferenceGenerationTokensPerSec: 170,
+          vllmRequestsRunning: 3,
+          vllmRequestsWaiting: 0,
+        })}
+      />,
+    );
+    const tokens = screen.getByTestId("tokens");
+    expect(tokens.textContent).toBe("170 tok/s");
   });
 });

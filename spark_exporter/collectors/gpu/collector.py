@@ -18,6 +18,7 @@ Fault isolation (the outcome table is in docs/gpu.md):
 
 from __future__ import annotations
 
+import heapq
 import os
 import socket
 import threading
@@ -30,9 +31,10 @@ from typing import Any
 import pynvml
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ...nvml.background import PcieSampler, WatchedDevice, XidWatcher, xid_message
+from ...nvml.background import LIBRARY_POLL_MS, POLL_MS, PcieSampler, WatchedDevice, XidWatcher, xid_message
 from ...nvml.catalogue import CatalogueError, Field, load_catalogue
 from ...nvml.facade import FunctionMissing, GpuLost, Nvml, NvmlFatal, error_name, to_str
+from ...nvml.gpm import GPM_SOURCES, GpmSampler
 from ...nvml.library import load_library
 from ...nvml.profiles import parse_profile
 from ...settings import (
@@ -45,10 +47,13 @@ from ...settings import (
     str_option,
 )
 from .. import register
+from .._files import read_text
 from ..base import Collector, Paths
 from ..families import ExactCounterFamily
 from .memory import read_host_memory
-from .readings import READERS, Device, DeviceReading, Process, ReadingContext, read_pid_max
+from .readings import READERS, Device, DeviceReading, Pending, Process, ReadingContext, read_pid_max
+
+_MAX_COMM = 256  # bytes; the kernel's comm is at most 16
 
 XID_FALLEN_OFF_THE_BUS = 79
 REDISCOVER_INITIAL = 1.0  # seconds before a lost GPU is looked for again
@@ -175,6 +180,8 @@ class GpuCollector(Collector):
                 raise ConfigError(f"--gpu.replay: {e}") from None
         self.nvml = Nvml(nvml_lib, clock)
         self._clock = clock
+        self.gpm = GpmSampler(self.nvml, (GPM_SOURCES[f.source][0] for f in self.catalogue
+                                          if f.source in GPM_SOURCES), clock)
         self._devices: list[Device] | None = None
         self._lost: dict[int, LostGpu] = {}
         self._labels_seen: dict[int, tuple[tuple[str, ...], str]] = {}  # index -> (labels, key)
@@ -189,6 +196,7 @@ class GpuCollector(Collector):
         self._xid79_inferred: set[str] = set()  # ... counted from GpuIsLost, before the driver's event
         self._logged_unsupported: set[tuple[str, str]] = set()
         self._logged_truncated: set[str] = set()
+        self._logged_implausible: set[str] = set()
         self._malformed_logged: set[tuple[str, str]] = set()
         if self.simulate:
             self.log.warning("gpu_simulation_enabled", profile=self.simulate, seed=self.seed)
@@ -205,7 +213,8 @@ class GpuCollector(Collector):
         self.nvml.ensure_initialized()
         try:
             devices = self._discover()
-            results = [r for r in (self._read(d) for d in devices) if r is not None]
+            ctx = self._context()
+            results = [r for r in (self._read(d, ctx) for d in devices) if r is not None]
             families = self._families(results)
         except NvmlFatal as e:
             self._teardown()
@@ -295,12 +304,15 @@ class GpuCollector(Collector):
             self._record_xid(key, XID_FALLEN_OFF_THE_BUS, from_loss=True)
         if self._devices is not None:
             self._devices = [d for d in self._devices if d.index != i]
+        self.gpm.forget(labels[1])
 
     def _start_background(self, devices: list[Device]) -> None:
         watched = [WatchedDevice(d.handle, d.uuid) for d in devices]
         # A previous thread still stuck in an NVML call is never joined by a second one.
         if self.xid is None or not self.xid.alive:
-            self.xid = XidWatcher(self.nvml, self._record_xid)
+            # The simulator and a replay answer an event wait from a queue: poll it often, so close() is quick.
+            poll_ms = LIBRARY_POLL_MS if self.simulate or self.replay else POLL_MS
+            self.xid = XidWatcher(self.nvml, self._record_xid, poll_ms)
             self.xid.start(watched)
         if self.pcie_interval > 0 and (self.pcie is None or not self.pcie.alive):
             self.pcie = PcieSampler(self.nvml, self.pcie_interval, self._clock)
@@ -317,6 +329,7 @@ class GpuCollector(Collector):
         for worker in (self.xid, self.pcie):
             if worker is not None:
                 worker.stop()
+        self.gpm.close()
 
     def close(self) -> None:
         """Stop the background threads and shut NVML down."""
@@ -365,20 +378,31 @@ class GpuCollector(Collector):
     # -- readings -----------------------------------------------------------------------------------
 
     def _context(self) -> ReadingContext:
+        """What this collection's readings share: /proc/meminfo is read at most once per collection."""
+        host: list[tuple[int, int] | None] = []
+
+        def host_memory() -> tuple[int, int] | None:
+            if not host:
+                host.append(read_host_memory(self.paths))
+            return host[0]
+
         return ReadingContext(
             pcie=(self.pcie.latest if self.pcie is not None else lambda _uuid: None),
-            xid_last=self.xid_last, process_name=self._process_name,
-            host_memory=lambda: read_host_memory(self.paths), unified_mode=self.unified_mode,
+            pcie_pending=(self.pcie.pending if self.pcie is not None else lambda _uuid: False),
+            gpm=self.gpm.read, xid_last=self.xid_last,
+            host_memory=host_memory, unified_mode=self.unified_mode,
             pid_max=self._pid_max)
 
-    def _read(self, d: Device) -> DeviceResult | None:
+    def _read(self, d: Device, ctx: ReadingContext) -> DeviceResult | None:
         """Every catalogue field of one GPU; ``None`` (and the GPU marked lost) if it is lost meanwhile."""
-        r = DeviceReading(self.nvml, d, self._context())
+        r = DeviceReading(self.nvml, d, ctx)
         out = DeviceResult(d)
         try:
             for f in self.catalogue:
                 try:
                     raw = READERS[f.source](r)
+                except Pending:
+                    continue  # its first sample is not there yet: not "unsupported"
                 except (TypeError, ValueError, OverflowError, AttributeError) as e:
                     # An answer of the wrong shape (a bad recording, a broken driver): that field only.
                     self._log_malformed(d, f.name, e)
@@ -391,6 +415,8 @@ class GpuCollector(Collector):
             out.memory_source = None if m is None else m.source
             if self.process_metrics:
                 out.processes = r.processes()
+            if r.processes_implausible:
+                self._log_implausible_processes(d)
         except GpuLost as e:
             self._mark_lost(d.index, str(e), count_xid=True)
             return None
@@ -407,10 +433,15 @@ class GpuCollector(Collector):
         if name:
             return os.path.basename(to_str(name)) or to_str(name)
         try:  # NVML may not see other namespaces' processes; the host's procfs often does
-            with open(self.paths.proc(str(pid), "comm"), encoding="utf-8", errors="replace") as fh:
-                return fh.read(256).strip() or "unknown"
+            return read_text(self.paths.proc(str(pid), "comm"), _MAX_COMM).strip() or "unknown"
         except OSError:
             return "unknown"
+
+    def _log_implausible_processes(self, d: Device) -> None:
+        if d.uuid not in self._logged_implausible:
+            self._logged_implausible.add(d.uuid)
+            self.log.warning("gpu_process_list_implausible", gpu=d.index, uuid=d.uuid,
+                             left_out="process memory, FB_USED on unified memory")
 
     def _log_unsupported(self, d: Device, field_name: str) -> None:
         key = (d.uuid, field_name)
@@ -479,6 +510,8 @@ class GpuCollector(Collector):
             self._logged_truncated.add(d.uuid)
             self.log.warning("gpu_processes_truncated", gpu=d.index, processes=len(known),
                              kept=self.max_processes)
-        known.sort(key=lambda p: (-(p.used or 0), p.pid))
-        for p in known[: self.max_processes]:
-            fam.add_metric([*labels, str(p.pid), p.name], float(p.used or 0))
+        # Only the processes kept are named (an NVML call and a /proc read each): at 1,000 processes a GPU,
+        # naming all of them was most of the collection.
+        kept = heapq.nsmallest(self.max_processes, known, key=lambda p: (-(p.used or 0), p.pid))
+        for p in kept:
+            fam.add_metric([*labels, str(p.pid), self._process_name(p.pid)], float(p.used or 0))

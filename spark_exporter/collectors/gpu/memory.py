@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .._files import MAX_ATTR, read_text
 from ..base import Paths
 
 UNIFIED_TOLERANCE = 0.01  # a reported total within 1% of host MemTotal means unified memory
@@ -29,14 +30,15 @@ class Memory:
 
 
 def read_host_memory(paths: Paths) -> tuple[int, int] | None:
-    """(MemTotal, MemAvailable) in bytes from /proc/meminfo, or None if either is missing."""
+    """(MemTotal, MemAvailable) in bytes from /proc/meminfo, or None if either is missing or the file
+    cannot be read through the guarded reader (not a regular file, past MAX_ATTR = 64 KiB; the
+    kernel's meminfo is about 1.5 KiB)."""
     found: dict[str, int] = {}
     try:
-        with open(paths.proc("meminfo"), encoding="ascii") as fh:
-            for line in fh:
-                key, _, rest = line.partition(":")
-                if key in ("MemTotal", "MemAvailable"):
-                    found[key] = int(rest.split()[0]) * KIB
+        for line in read_text(paths.proc("meminfo"), MAX_ATTR).splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("MemTotal", "MemAvailable"):
+                found[key] = int(rest.split()[0]) * KIB
     except (OSError, ValueError, IndexError):
         return None
     if len(found) != 2:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pynvml
 
 from ...nvml.facade import Nvml
+from ...nvml.gpm import GPM_SOURCES, GpmReading
+from .._files import read_text
 from .memory import Memory, is_unified, nvml_memory, unified_memory
 
 NVLINK_FIELDS = (pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
@@ -41,13 +43,19 @@ class Device:
     labels: tuple[str, ...]  # values in the order of gpu_label_names()
 
 
-@dataclass(frozen=True)
-class Process:
-    """A process on a GPU: pid, name, and used GPU memory in bytes (``None`` when NVML does not know)."""
+class Process(NamedTuple):
+    """A process on a GPU: pid and used GPU memory in bytes (``None`` when NVML does not know).
+
+    Not named here: the collector names only the processes it keeps (``--gpu.max-processes``). A named
+    tuple: a GPU may list thousands, and a frozen dataclass costs several times more to build.
+    """
 
     pid: int
-    name: str
     used: int | None  # bytes; None: NVML does not know
+
+
+class Pending(Exception):
+    """A value whose first sample has simply not arrived yet (PCIe, GPM): left out without an "unsupported" log."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,9 @@ class ReadingContext:
     """What a reading needs from outside NVML's per-device calls."""
 
     pcie: Callable[[str], Any]  # uuid -> PcieSample | None
+    pcie_pending: Callable[[str], bool]  # uuid -> no PCIe sample taken yet (but not known unsupported)
+    gpm: Callable[[Any, str], GpmReading]  # (handle, uuid) -> this interval's GPM metrics
     xid_last: Callable[[str], float | None]  # uuid -> last XID code
-    process_name: Callable[[int], str]  # pid -> name
     host_memory: Callable[[], tuple[int, int] | None]  # (MemTotal, MemAvailable) bytes
     unified_mode: str  # auto | off
     pid_max: int
@@ -74,8 +83,7 @@ def num(v: Any) -> float | None:
 def read_pid_max(proc_root: str) -> int:
     """The kernel's pid_max from <proc_root>/sys/kernel/pid_max; PID_MAX_DEFAULT when unreadable or invalid."""
     try:
-        with open(os.path.join(proc_root, "sys", "kernel", "pid_max"), encoding="ascii") as fh:
-            return int(fh.read(32).strip())
+        return int(read_text(os.path.join(proc_root, "sys", "kernel", "pid_max"), 32).strip())
     except (OSError, ValueError):
         return PID_MAX_DEFAULT
 
@@ -93,6 +101,9 @@ class DeviceReading:
         self.h = device.handle
         self.ctx = ctx
         self._cache: dict[Any, Any] = {}
+        #: The process list held an impossible record (a pid of 0 or above pid_max, more memory than the
+        #: device holds): read with the wrong record size by an older binding, so none of it is trusted.
+        self.processes_implausible = False
 
     def once(self, key: Any, fn: Callable[[], Any]) -> Any:
         """``fn()`` the first time ``key`` is asked for in this collection, the cached answer afterwards."""
@@ -163,7 +174,9 @@ class DeviceReading:
         return self.once("memory_info", read)
 
     def processes(self) -> list[Process] | None:
-        """Compute and graphics processes, one entry per pid; None if NVML cannot list them."""
+        """Compute and graphics processes, one entry per pid; None if NVML cannot list them, or if the list
+        holds a record that cannot be true (see :attr:`processes_implausible`).
+        """
         return self.once("processes", self._read_processes)  # type: ignore[no-any-return]
 
     def _read_processes(self) -> list[Process] | None:
@@ -171,19 +184,27 @@ class DeviceReading:
         if all(lst is None for lst in lists):
             return None
         info = self.memory_info()
-        limit = num(info.total) if info is not None else None
+        total = num(info.total) if info is not None else None
+        limit = float("inf") if total is None else total
+        pid_max = self.ctx.pid_max
         used: dict[int, int | None] = {}
         for lst in lists:
-            for p in lst or ():
+            for p in lst or ():  # kept lean: a GPU may list thousands of processes
                 pid = int(p.pid)
-                if not 0 < pid <= self.ctx.pid_max:
-                    continue  # cannot be a process
-                mem = None if num(p.usedGpuMemory) is None else int(p.usedGpuMemory)
-                if mem is not None and limit is not None and mem > limit:
-                    mem = None  # more than the device holds
-                prev = used.get(pid)
-                used[pid] = mem if prev is None else (prev if mem is None else max(prev, mem))
-        return [Process(pid, self.ctx.process_name(pid), mem) for pid, mem in sorted(used.items())]
+                raw = p.usedGpuMemory
+                mem = None if raw is None or raw in NOT_AVAILABLE else int(raw)
+                if not 0 < pid <= pid_max or (mem is not None and mem > limit):
+                    # Cannot be a process: the records were misread (wrong size), so the plausible-looking
+                    # ones are as wrong; summing them would understate memory (issue 20).
+                    self.processes_implausible = True
+                    return None
+                if pid in used:
+                    prev = used[pid]
+                    if prev is None or (mem is not None and mem > prev):
+                        used[pid] = mem
+                else:
+                    used[pid] = mem
+        return [Process(pid, mem) for pid, mem in sorted(used.items())]
 
     def memory(self) -> Memory | None:
         """Framebuffer figures (bytes): NVML's memory info, or host memory on a unified-memory GPU.
@@ -207,9 +228,27 @@ class DeviceReading:
         return None if m is None else getattr(m, attr)
 
     def pcie(self, attr: str) -> float | None:
-        """One attribute of the PCIe sampler's latest reading for this GPU; ``None`` when there is none."""
+        """One attribute of the PCIe sampler's latest reading for this GPU; ``None`` when there is none.
+
+        Raises :class:`Pending` while the sampler has not sampled this GPU yet.
+        """
         s = self.ctx.pcie(self.device.uuid)
+        if s is None and self.ctx.pcie_pending(self.device.uuid):
+            raise Pending("pcie")
         return None if s is None else getattr(s, attr)
+
+    def gpm(self, metric_id: int) -> float | None:
+        """GPM metric ``metric_id`` over the interval since the previous scrape, in nvml.h's unit (percent or
+        MiB/s); ``None`` when the device has no GPM or this metric did not answer.
+
+        Raises :class:`Pending` when there is no interval yet (the first scrape). GpuLost or NvmlFatal propagate.
+        """
+        reading: GpmReading = self.once("gpm", lambda: self.ctx.gpm(self.h, self.device.uuid))
+        if reading.values is None:
+            if reading.pending:
+                raise Pending("gpm")
+            return None
+        return reading.values.get(metric_id)
 
 
 # NVML source name (the catalogue's "source" column) -> how to read it; raw NVML units.
@@ -241,3 +280,10 @@ READERS: dict[str, Callable[[DeviceReading], float | None]] = {
     "remap.uncorrectable": lambda r: r.q_index("nvmlDeviceGetRemappedRows", 1),
     "remap.failure": lambda r: r.q_index("nvmlDeviceGetRemappedRows", 3),
 }
+
+
+def _gpm_reader(metric_id: int) -> Callable[[DeviceReading], float | None]:
+    return lambda r: r.gpm(metric_id)
+
+
+READERS.update({source: _gpm_reader(mid) for source, (mid, _unit) in GPM_SOURCES.items()})  # % or MiB/s

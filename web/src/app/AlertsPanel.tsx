@@ -13,6 +13,12 @@ function useNow(everyMs: number): number {
   return now;
 }
 
+/** The runbook as a link only when it is an absolute http(s) URL: a relative `runbook_url` names a file beside the
+ * rules, not a page this server has, so it is shown as text instead. */
+export function runbookHref(url: string | null | undefined): string | null {
+  return url && /^https?:\/\//i.test(url) ? url : null;
+}
+
 function AlertRow({ a, now }: { a: Alert; now: number }) {
   const where = [a.node, a.gpu != null ? `GPU ${a.gpu}` : null].filter(Boolean).join(" · ") || "cluster";
   return (
@@ -21,12 +27,17 @@ function AlertRow({ a, now }: { a: Alert; now: number }) {
         <span className={`badge sev-${a.severity ?? "none"}`}>{a.severity ?? "—"}</span>
       </td>
       <td>
-        {a.runbookUrl ? (
-          <a href={a.runbookUrl} target="_blank" rel="noopener noreferrer" title="runbook">
+        {runbookHref(a.runbookUrl) ? (
+          <a href={runbookHref(a.runbookUrl)!} target="_blank" rel="noopener noreferrer" title="runbook">
             {a.name}
           </a>
         ) : (
           a.name
+        )}
+        {a.runbookUrl && !runbookHref(a.runbookUrl) && (
+          <span className="runbook-path" title="runbook (a path relative to the rules' source, not to this page)">
+            {" "}runbook: {a.runbookUrl}
+          </span>
         )}
         {a.state === "pending" && <span className="badge pending">pending</span>}
       </td>

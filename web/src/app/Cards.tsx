@@ -99,9 +99,10 @@ export function Cards({ snapshot, outage }: { snapshot: Snapshot | null; outage:
           {data.activeTasks != null && <span className="of"> · {data.activeTasks} tasks</span>}
         </Card>
       )}
-      {data.vllmGenerationTokensPerSec != null && (
+      {(data.inferenceGenerationTokensPerSec ?? data.vllmGenerationTokensPerSec) != null && (
         <Card title="Tokens per second" testId="card-tokens">
-          <Value testId="tokens" text={fmt(data.vllmGenerationTokensPerSec, " tok/s", 0)} />
+          {/* every engine (vLLM, SGLang, llama.cpp); the vLLM-only figure where the API has no other */}
+          <Value testId="tokens" text={fmt(data.inferenceGenerationTokensPerSec ?? data.vllmGenerationTokensPerSec, " tok/s", 0)} />
           {data.vllmRequestsRunning != null && (
             <span className="of">
               {" "}

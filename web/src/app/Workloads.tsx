@@ -1,5 +1,5 @@
 import type { ApiError } from "../api/client";
-import { fmt, fmtBytes, fmtPercent, fmtRate } from "../format";
+import { DASH, fmt, fmtBytes, fmtPercent, fmtRate } from "../format";
 import { useInference, useOutage, useSparkApplications } from "../hooks";
 import { Value } from "./Value";
 
@@ -16,7 +16,7 @@ function Failed({ title, testId, error }: { title: string; testId: string; error
   );
 }
 
-/** Spark applications and inference models, shown only when the cluster runs them, or when their endpoint fails
+/** Spark applications and inference rows (vLLM, SGLang, llama.cpp), shown only when the cluster runs them, or when their endpoint fails
  * while the overview answers (in a Prometheus outage the banner says it once). */
 export function Workloads({ outage }: { outage: boolean }) {
   const spark = useSparkApplications();
@@ -74,11 +74,11 @@ export function Workloads({ outage }: { outage: boolean }) {
       )}
       {!showInferenceError && models.length > 0 && (
         <section className="table-card" data-testid="inference">
-          <h2>Inference (vLLM)</h2>
+          <h2>Inference</h2>
           <table>
             <thead>
               <tr>
-                <th>model</th><th>node</th><th>running</th><th>waiting</th><th>tokens/s</th><th>prompt tokens/s</th>
+                <th>engine</th><th>model</th><th>node</th><th>running</th><th>waiting</th><th>tokens/s</th><th>prompt tokens/s</th>
                 <th>TTFT p95</th><th>inter-token p95</th><th>KV cache</th>
               </tr>
             </thead>
@@ -86,8 +86,9 @@ export function Workloads({ outage }: { outage: boolean }) {
               {models.map((r) => {
                 const m = r.missing ?? {};
                 return (
-                  <tr key={`${r.node}/${r.modelName}`}>
-                    <td>{r.modelName}</td>
+                  <tr key={`${r.node}/${r.engine}/${r.modelName ?? ""}`} data-testid={`inference-${r.node}-${r.engine}`}>
+                    <td>{r.engine}</td>
+                    <td><Value text={r.modelName ?? DASH} reason={m["modelName"]} /></td>
                     <td>{r.node}</td>
                     <td><Value text={fmt(r.requestsRunning, "", 0)} reason={m["requestsRunning"]} /></td>
                     <td><Value text={fmt(r.requestsWaiting, "", 0)} reason={m["requestsWaiting"]} /></td>

@@ -1,0 +1,63 @@
+"""Every figure leaving the API is finite and within its stated range (ApiModel.enforce_ranges, strict_dumps)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spark_exporter.http.errors import strict_dumps
+from spark_exporter.query.models import (
+    GpuMetrics,
+    HistoryPoint,
+    HistorySeries,
+    NetworkStats,
+    NodeGpuMetrics,
+    UtilizationHistory,
+)
+from spark_exporter.query.openapi import openapi_document
+
+
+class TestEnforceRanges:
+    def test_non_finite_arithmetic_becomes_null_with_a_reason(self) -> None:
+        """An infinity computed after building (1e308 + 1e308) is null in the answer, its reason under missing."""
+        out = NetworkStats()
+        out.rx_bytes_per_sec = 1e308 + 1e308
+        doc = out.to_json()
+        assert doc["rxBytesPerSec"] is None and "finite" in doc["missing"]["rxBytesPerSec"]
+        strict_dumps(doc)
+
+    def test_impossible_values_are_left_out_with_a_reason(self) -> None:
+        """-50 % and -50 degrees C are left out; the reason lands in the enclosing answer's missing by JSON path."""
+        out = NodeGpuMetrics(node="n", gpus=[GpuMetrics(gpu="0", uuid=None, model_name=None, utilization=-50.0,
+                                                        temperature=151.0, memory_temperature=-40.0)])
+        doc = out.to_json()
+        assert doc["gpus"][0]["utilization"] is None and doc["gpus"][0]["temperature"] is None
+        assert doc["gpus"][0]["memoryTemperature"] == -40  # the range's edge is a possible value
+        assert set(doc["missing"]) == {"gpus[0].utilization", "gpus[0].temperature"}
+
+    def test_a_point_past_the_year_9999_is_left_out(self) -> None:
+        """A history point whose timestamp is past 9999 is dropped from its series, with a reason."""
+        out = UtilizationHistory(series=[HistorySeries(metric={}, values=[
+            HistoryPoint(timestamp=1000, value=1.0), HistoryPoint(timestamp=int(1e300), value=2.0)])])
+        doc = out.to_json()
+        assert doc["series"][0]["values"] == [{"timestamp": 1000, "value": 1.0}]
+        assert "series[0].values[1]" in doc["missing"]
+        assert doc == out.to_json()  # idempotent: a cached answer written twice reads the same
+
+    def test_the_openapi_document_states_the_ranges(self) -> None:
+        """Utilisation, temperatures and timestamps carry minimum and maximum in the OpenAPI document."""
+        schemas = openapi_document("x")["components"]["schemas"]
+        temp = schemas["GpuMetrics"]["properties"]["temperature"]["anyOf"][0]
+        assert (temp["minimum"], temp["maximum"]) == (-40, 150)
+        util = schemas["GpuMetrics"]["properties"]["utilization"]["anyOf"][0]
+        assert (util["minimum"], util["maximum"]) == (0, 100)
+        stamp = schemas["HistoryPoint"]["properties"]["timestamp"]
+        assert (stamp["minimum"], stamp["maximum"]) == (0, 253_402_300_799_999)
+
+
+def test_strict_dumps_refuses_nan() -> None:
+    """The servers' one JSON encoder refuses NaN and Infinity instead of writing non-JSON."""
+    with pytest.raises(ValueError):
+        strict_dumps({"x": float("nan")})
+    assert json.loads(strict_dumps({"x": 1.5})) == {"x": 1.5}
