@@ -46,8 +46,9 @@ from helpers.procs import (  # noqa: E402
     tempdir,
     wait_for,
 )
+from spark_exporter.exporter.fleet import MAX_NODES  # noqa: E402
 from spark_exporter.prometheus.inventory import load_inventory  # noqa: E402
-from spark_exporter.prometheus.promconfig import build_prometheus_config  # noqa: E402
+from spark_exporter.prometheus.promconfig import build_prometheus_config, check_prom_duration  # noqa: E402
 from spark_exporter.query.queries import OVERVIEW_GPU_FIGURES  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -159,15 +160,43 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def sizes(text: str) -> list[int]:
+    """``--sizes``: comma-separated node counts, each 1..MAX_NODES; argparse turns the error into one line."""
+    try:
+        out = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected node counts like 2,16,64,256, got {text!r}") from None
+    if not all(1 <= n <= MAX_NODES for n in out):
+        raise argparse.ArgumentTypeError(f"every size must be between 1 and {MAX_NODES}, got {text!r}")
+    return out
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def duration(text: str) -> str:
+    try:
+        return check_prom_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--sizes", default="2,16,64,256")
-    parser.add_argument("--polls", type=int, default=100)
-    parser.add_argument("--scrape-interval", default="15s")
+    parser.add_argument("--sizes", type=sizes, default=[2, 16, 64, 256], help="node counts (default 2,16,64,256)")
+    parser.add_argument("--polls", type=positive_int, default=100)
+    parser.add_argument("--scrape-interval", type=duration, default="15s")
     parser.add_argument("--json", type=Path)
     ns = parser.parse_args()
     rows = []
-    for n in (int(s) for s in ns.sizes.split(",")):
+    for n in ns.sizes:
         row = measure(n, ns.polls, ns.scrape_interval)
         print(json.dumps(row), flush=True)
         rows.append(row)

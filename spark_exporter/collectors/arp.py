@@ -35,17 +35,19 @@ class ArpCollector(Collector):
     name = "arp"
     options = (
         regex_option(
-            "arp.device-include", "", "Regexp of arp devices to include (mutually exclusive to device-exclude)."
+            "collector.arp.device-include", "",
+            "Regexp of arp devices to include (mutually exclusive to device-exclude)."
         ),
         regex_option(
-            "arp.device-exclude", "", "Regexp of arp devices to exclude (mutually exclusive to device-include)."
+            "collector.arp.device-exclude", "",
+            "Regexp of arp devices to exclude (mutually exclusive to device-include)."
         ),
     )
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._include = compile_option(config, "arp.device-include")
-        self._exclude = compile_option(config, "arp.device-exclude")
+        self._include = compile_option(config, "collector.arp.device-include")
+        self._exclude = compile_option(config, "collector.arp.device-exclude")
 
     def collect(self) -> Iterable[Metric]:
         """This scrape's families, built afresh (see the module docstring)."""

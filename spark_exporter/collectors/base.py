@@ -82,6 +82,11 @@ class Collector:
         """
         raise NotImplementedError
 
+    def names(self) -> Iterable[str]:
+        """Family and sample names this collector may serve even before it has served them (a catalogue's
+        fields that have no sample yet): text files may never write them. The base class names none."""
+        return ()
+
     def info(self) -> dict[str, Any]:
         """Extra facts shown on the landing page (e.g. the simulated profile)."""
         return {}

@@ -6,13 +6,15 @@ Also, as node_exporter's cpu collector: ``node_cpu_isolated{cpu}`` from <sysfs>/
 CPU's ``thermal_throttle/`` directory, read once per core and per package (sibling threads share them).
 Either is left out where the kernel does not provide it (GB10 has no thermal_throttle directory).
 
-With ``--cpu.info`` (off by default, as in node_exporter): ``node_cpu_info{package,core,cpu,vendor,family,
+With ``--collector.cpu.info`` (off by default, as in node_exporter): ``node_cpu_info{package,core,cpu,vendor,family,
 model,model_name,microcode,stepping,cachesize}`` = 1 per CPU from <procfs>/cpuinfo, and, for the first
 CPU, ``node_cpu_flag_info{flag}`` and ``node_cpu_bug_info{bug}`` for the flags and bugs that
-``--cpu.info.flags-include`` / ``--cpu.info.bugs-include`` select (none unless set). On arm64 (GB10)
+``--collector.cpu.info.flags-include`` / ``--collector.cpu.info.bugs-include`` select (none unless set). On arm64 (GB10)
 the file has other keys: ``CPU implementer`` fills vendor, ``CPU architecture`` family, ``CPU part``
 model, ``CPU revision`` stepping and ``Features`` the flags; package, core, microcode and cache size
-are empty there.
+are empty there. While the cpufreq collector is enabled, ``--collector.cpu.info`` also serves
+``node_cpu_frequency_hertz{package,core,cpu}`` from cpuinfo's ``cpu MHz`` (x86; left out where the line is
+missing, as on arm64, where node_exporter writes 0).
 
 /proc/stat is read directly rather than through ``psutil.cpu_times(percpu=True)``: psutil ignores
 ``--path.procfs`` unless its process-global ``PROCFS_PATH`` is flipped, and it folds guest time into
@@ -83,7 +85,8 @@ INFO_LABELS = [
 
 
 def parse_cpuinfo(text: str) -> list[dict[str, str | list[str]]]:
-    """One dict per processor block: the node_cpu_info labels, plus "flags" and "bugs" as lists."""
+    """One dict per processor block: the node_cpu_info labels, "flags" and "bugs" as lists, and "mhz"
+    (the ``cpu MHz`` line, x86 only) where present."""
     out: list[dict[str, str | list[str]]] = []
     cur: dict[str, str | list[str]] | None = None
     for line in text.splitlines():
@@ -100,6 +103,8 @@ def parse_cpuinfo(text: str) -> list[dict[str, str | list[str]]]:
             cur["flags"] = value.split()
         elif key == "bugs":
             cur["bugs"] = value.split()
+        elif key == "cpu MHz":
+            cur["mhz"] = value
         elif key in CPUINFO_KEYS:
             cur[CPUINFO_KEYS[key]] = value
     return out
@@ -123,14 +128,14 @@ class CpuCollector(Collector):
 
     name = "cpu"
     options = (
-        bool_option("cpu.info", False, "Enables metric node_cpu_info."),
+        bool_option("collector.cpu.info", False, "Enables metric node_cpu_info."),
         regex_option(
-            "cpu.info.flags-include",
+            "collector.cpu.info.flags-include",
             "",
             "Filter the `flags` field in cpuInfo with a value that must be a regular expression",
         ),
         regex_option(
-            "cpu.info.bugs-include",
+            "collector.cpu.info.bugs-include",
             "",
             "Filter the `bugs` field in cpuInfo with a value that must be a regular expression",
         ),
@@ -139,9 +144,9 @@ class CpuCollector(Collector):
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
         self._hz = user_hz()
-        self._info = bool(config["cpu.info"])
-        self._flags = compile_option(config, "cpu.info.flags-include")
-        self._bugs = compile_option(config, "cpu.info.bugs-include")
+        self._info = bool(config["collector.cpu.info"])
+        self._flags = compile_option(config, "collector.cpu.info.flags-include")
+        self._bugs = compile_option(config, "collector.cpu.info.bugs-include")
         # Last value seen per (cpu, column): some kernels let idle/iowait step backwards by a tick;
         # node_exporter holds the previous value then, so a counter never decreases. Same here.
         self._last: dict[tuple[str, int], int] = {}
@@ -188,6 +193,8 @@ class CpuCollector(Collector):
         if not cpus:
             return
         yield info
+        if self.config.collectors.get("cpufreq"):
+            yield from self._cpuinfo_frequency(cpus)
         for field, pattern, name in (("flags", self._flags, "flag"), ("bugs", self._bugs, "bug")):
             if pattern is None:
                 continue
@@ -201,6 +208,22 @@ class CpuCollector(Collector):
                     fam.add_metric([str(value)], 1.0)
             if fam.samples:
                 yield fam
+
+    @staticmethod
+    def _cpuinfo_frequency(cpus: list[dict[str, str | list[str]]]) -> Iterable[Metric]:
+        """node_cpu_frequency_hertz{package,core,cpu} from cpuinfo's ``cpu MHz``, as current node_exporter's cpu
+        collector serves it with --collector.cpu.info while cpufreq is enabled. A CPU without the line (arm64)
+        is left out, where node_exporter writes 0."""
+        fam = GaugeMetricFamily("node_cpu_frequency_hertz", "CPU frequency in hertz from /proc/cpuinfo.",
+                                labels=["package", "core", "cpu"])
+        for cpu in cpus:
+            try:
+                mhz = float(str(cpu.get("mhz", "")))
+            except ValueError:
+                continue
+            fam.add_metric([str(cpu.get("package", "")), str(cpu.get("core", "")), str(cpu["cpu"])], mhz * 1e6)
+        if fam.samples:
+            yield fam
 
     def _isolated(self) -> Iterable[Metric]:
         try:

@@ -124,7 +124,7 @@ class DiskstatsCollector(Collector):
     name = "diskstats"
     options = (
         regex_option(
-            "diskstats.device-exclude",
+            "collector.diskstats.device-exclude",
             DEFAULT_EXCLUDE,
             "Regexp of diskstats devices to exclude (node_exporter's default drops partitions).",
         ),
@@ -138,7 +138,7 @@ class DiskstatsCollector(Collector):
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._exclude = compile_option(config, "diskstats.device-exclude")
+        self._exclude = compile_option(config, "collector.diskstats.device-exclude")
         self._udev_dir = config["path.udev.data"] or os.path.join(paths.rootfs, "run", "udev", "data")
 
     def _udev(self, major: str, minor: str) -> dict[str, str]:

@@ -2,19 +2,24 @@
 
 Per memory controller (``controller``): correctable and uncorrectable errors; per chip-select row
 (``controller``, ``csrow``): the same, with errors the driver could not place counted under
-``csrow="unknown"``. A machine without an EDAC driver has no directory and serves nothing.
+``csrow="unknown"``; per channel of a csrow (``controller``, ``csrow``, ``channel``, ``dimm_label``, from
+``chN_dimm_label`` as current node_exporter writes it, ``unknown`` without one): the same counts. A machine
+without an EDAC driver has no directory and serves nothing.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from . import register
-from ._files import list_dir, read_int
+from ._files import list_dir, read_attr, read_int
 from .base import Collector
+
+_CHANNEL = re.compile(r"^ch([0-9]+)_ce_count$")
 
 
 @register
@@ -42,6 +47,11 @@ class EdacCollector(Collector):
             "Total uncorrectable memory errors for this csrow.",
             labels=["controller", "csrow"],
         )
+        ch_labels = ["controller", "csrow", "channel", "dimm_label"]
+        ch_ce = CounterMetricFamily("node_edac_channel_correctable_errors",
+                                    "Total correctable memory errors for this channel.", labels=ch_labels)
+        ch_ue = CounterMetricFamily("node_edac_channel_uncorrectable_errors",
+                                    "Total uncorrectable memory errors for this channel.", labels=ch_labels)
         for mc in list_dir(base):
             if not (mc.startswith("mc") and mc[2:].isdigit()):
                 continue
@@ -65,6 +75,26 @@ class EdacCollector(Collector):
                     row_ce.add_metric([ctl, row[5:]], rce)
                 if rue is not None:
                     row_ue.add_metric([ctl, row[5:]], rue)
+                self._channels(os.path.join(d, row), [ctl, row[5:]], ch_ce, ch_ue)
         if not ce.samples:
             return []
-        return [ce, ue, row_ce, row_ue]
+        return [ce, ue, row_ce, row_ue, *(f for f in (ch_ce, ch_ue) if f.samples)]
+
+    @staticmethod
+    def _channels(row: str, labels: list[str], ch_ce: CounterMetricFamily, ch_ue: CounterMetricFamily) -> None:
+        """Per-channel counts of one csrow (``chN_ce_count``, ``chN_ue_count``) labelled with the DIMM label."""
+        for f in list_dir(row):
+            m = _CHANNEL.match(f)
+            if m is None:
+                continue
+            channel = m.group(1)
+            label = read_attr(os.path.join(row, f"ch{channel}_dimm_label"))
+            dimm = "unknown" if label is None else (
+                label.replace("#", "").replace("csrow", "_csrow").replace("channel", "_channel"))
+            value = read_int(os.path.join(row, f))
+            if value is None:
+                raise OSError(f"unreadable EDAC count {row}/{f}")
+            ch_ce.add_metric([*labels, channel, dimm], value)
+            ue_count = read_int(os.path.join(row, f"ch{channel}_ue_count"))
+            if ue_count is not None:
+                ch_ue.add_metric([*labels, channel, dimm], ue_count)

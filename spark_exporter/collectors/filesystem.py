@@ -100,17 +100,17 @@ class FilesystemCollector(Collector):
     name = "filesystem"
     options = (
         regex_option(
-            "filesystem.mount-points-exclude",
+            "collector.filesystem.mount-points-exclude",
             DEFAULT_MOUNT_POINTS_EXCLUDE,
             "Regexp of mount points to exclude (node_exporter's upstream default).",
         ),
         regex_option(
-            "filesystem.fs-types-exclude",
+            "collector.filesystem.fs-types-exclude",
             DEFAULT_FS_TYPES_EXCLUDE,
             "Regexp of filesystem types to exclude (node_exporter's upstream default).",
         ),
         duration_option(
-            "filesystem.mount-timeout",
+            "collector.filesystem.mount-timeout",
             2.0,
             "How long to wait for one statvfs before marking the mount point as stuck.",
         ),
@@ -118,9 +118,9 @@ class FilesystemCollector(Collector):
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._mp_exclude = compile_option(config, "filesystem.mount-points-exclude")
-        self._fs_exclude = compile_option(config, "filesystem.fs-types-exclude")
-        self._timeout = float(config["filesystem.mount-timeout"])
+        self._mp_exclude = compile_option(config, "collector.filesystem.mount-points-exclude")
+        self._fs_exclude = compile_option(config, "collector.filesystem.fs-types-exclude")
+        self._timeout = float(config["collector.filesystem.mount-timeout"])
         self._stuck: dict[str, threading.Thread] = {}  # mount point -> thread still inside its statvfs
 
     def mounts(self) -> list[Mount]:

@@ -185,17 +185,19 @@ class HwmonCollector(Collector):
     name = "hwmon"
     options = (
         regex_option(
-            "hwmon.chip-include", "", "Regexp of hwmon chip to include (mutually exclusive to device-exclude)."
+            "collector.hwmon.chip-include", "",
+            "Regexp of hwmon chip to include (mutually exclusive to device-exclude)."
         ),
         regex_option(
-            "hwmon.chip-exclude", "", "Regexp of hwmon chip to exclude (mutually exclusive to device-include)."
+            "collector.hwmon.chip-exclude", "",
+            "Regexp of hwmon chip to exclude (mutually exclusive to device-include)."
         ),
     )
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._include = compile_option(config, "hwmon.chip-include")
-        self._exclude = compile_option(config, "hwmon.chip-exclude")
+        self._include = compile_option(config, "collector.hwmon.chip-include")
+        self._exclude = compile_option(config, "collector.hwmon.chip-exclude")
 
     def _wanted(self, chip: str) -> bool:
         if self._exclude is not None and self._exclude.search(chip):

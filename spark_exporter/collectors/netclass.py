@@ -81,10 +81,10 @@ class NetclassCollector(Collector):
     name = "netclass"
     options = (
         regex_option(
-            "netclass.ignored-devices", "^$", "Regexp of net devices to ignore in the netclass collector."
+            "collector.netclass.ignored-devices", "^$", "Regexp of net devices to ignore in the netclass collector."
         ),
         bool_option(
-            "netclass.ignore-invalid-speed",
+            "collector.netclass.ignore-invalid-speed",
             True,
             "Leave out node_network_speed_bytes where the link reports an invalid speed (-1); node_exporter "
             "1.x passes it through unless told, and makes this its default in 2.x.",
@@ -93,8 +93,8 @@ class NetclassCollector(Collector):
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._ignored = compile_option(config, "netclass.ignored-devices")
-        self._ignore_invalid_speed = bool(config["netclass.ignore-invalid-speed"])
+        self._ignored = compile_option(config, "collector.netclass.ignored-devices")
+        self._ignore_invalid_speed = bool(config["collector.netclass.ignore-invalid-speed"])
         # (device, ifindex) -> (attributes present in its directory, values of the _FIXED ones)
         self._fixed: dict[tuple[str, str | None], tuple[frozenset[str], dict[str, str | None]]] = {}
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
-from ..settings import ExporterConfig, compile_option, regex_option
+from ..settings import ConfigError, ExporterConfig, compile_option, regex_option
 from . import register
 from ._files import list_dir, read_int, read_text
 from .base import Collector, Paths
@@ -67,7 +67,11 @@ class NetdevCollector(Collector):
     name = "netdev"
     options = (
         regex_option(
-            "netdev.device-exclude",
+            "collector.netdev.device-include", "",
+            "Regexp of net devices to include (mutually exclusive to device-exclude; empty: every device).",
+        ),
+        regex_option(
+            "collector.netdev.device-exclude",
             "",
             "Regexp of net devices to exclude from the netdev collector (empty: none, as upstream "
             "node_exporter; Debian's package defaults to ^lo$).",
@@ -76,7 +80,11 @@ class NetdevCollector(Collector):
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._exclude = compile_option(config, "netdev.device-exclude")
+        self._include = compile_option(config, "collector.netdev.device-include")
+        self._exclude = compile_option(config, "collector.netdev.device-exclude")
+        if self._include is not None and self._exclude is not None:
+            raise ConfigError("--collector.netdev.device-include and --collector.netdev.device-exclude are "
+                              "mutually exclusive")
 
     def _nohandler(self, device: str) -> int | None:
         return read_int(self.paths.sys("class", "net", device, "statistics", "rx_nohandler"))
@@ -118,6 +126,8 @@ class NetdevCollector(Collector):
 
         for device, cols in devices.items():
             if self._exclude is not None and self._exclude.search(device):
+                continue
+            if self._include is not None and not self._include.search(device):
                 continue
             for i, col in enumerate(RECEIVE):
                 add(f"receive_{col}", device, float(cols[i]))

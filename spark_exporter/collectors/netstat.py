@@ -57,11 +57,12 @@ class NetstatCollector(Collector):
     """Serves node_netstat_<Proto>_<Field> (untyped) from <procfs>/net/{netstat,snmp,snmp6} (see module docstring)."""
 
     name = "netstat"
-    options = (regex_option("netstat.fields", DEFAULT_FIELDS, "Regexp of fields to return for netstat collector."),)
+    options = (regex_option("collector.netstat.fields", DEFAULT_FIELDS,
+                            "Regexp of fields to return for netstat collector."),)
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._fields = compile_option(config, "netstat.fields")
+        self._fields = compile_option(config, "collector.netstat.fields")
 
     def _read(self, fname: str) -> str | None:
         try:

@@ -5,7 +5,7 @@ On a DGX Spark the USB-C PD input shows here (a ucsi source): ``node_power_suppl
 negotiated supply, which caps the machine near 30 W. Per supply (label ``power_supply``): plain values
 (online, present, capacity, cycle count, times to empty/full), µV/µA/µW/µWh/µAh values served in V, A,
 W, Wh and Ah, tenths of °C served in °C, and ``node_power_supply_info`` with the text attributes
-(type, status, technology, usb_type, ...). ``--powersupplyclass.ignored-supplies`` drops supplies.
+(type, status, technology, usb_type, ...). ``--collector.powersupply.ignored-supplies`` drops supplies.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class PowerSupplyClassCollector(Collector):
     name = "powersupplyclass"
     options = (
         regex_option(
-            "powersupplyclass.ignored-supplies",
+            "collector.powersupply.ignored-supplies",
             "^$",
             "Regexp of power supplies to ignore for powersupplyclass collector.",
         ),
@@ -102,7 +102,7 @@ class PowerSupplyClassCollector(Collector):
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._ignored = compile_option(config, "powersupplyclass.ignored-supplies")
+        self._ignored = compile_option(config, "collector.powersupply.ignored-supplies")
 
     def collect(self) -> Iterable[Metric]:
         """This scrape's families, built afresh (see the module docstring)."""
@@ -131,7 +131,8 @@ class PowerSupplyClassCollector(Collector):
                         f"{suffix} value of /sys/class/power_supply/<power_supply>.",
                         labels=["power_supply"],
                     )
-                fam.add_metric([supply], value * scale if scale != 1 else value)
+                # µ-units / 1e6, as node_exporter divides (x * 1e-6 differs in the last bit: 47.519999... for 47.52)
+                fam.add_metric([supply], value / round(1 / scale) if scale != 1 else value)
             text = {k: read_attr(os.path.join(d, k)) if k in present else None for k in INFO}
             labels = {"power_supply": supply, **{k: v for k, v in text.items() if v}}
             info.add_sample("node_power_supply_info", labels, 1.0)

@@ -17,8 +17,6 @@ from . import register
 from ._files import read_text
 from .base import Collector, Paths
 
-_US = 1e-6  # seconds per microsecond
-
 _HELP = {
     ("cpu", "some"): "Total time in seconds that processes have waited for CPU time",
     ("io", "some"): "Total time in seconds that processes have waited due to IO congestion",
@@ -73,5 +71,5 @@ class PressureCollector(Collector):
                     yield CounterMetricFamily(
                         f"node_pressure_{resource}_{suffix}_seconds",
                         _HELP[(resource, kind)],
-                        value=psi[kind] * _US,
+                        value=psi[kind] / 1000.0 / 1000.0,  # µs -> s in node_exporter's order of operations (bit-exact)
                     )

@@ -2,7 +2,7 @@
 
 node_boot_time_seconds, node_context_switches_total, node_forks_total, node_intr_total,
 node_procs_running and node_procs_blocked. Read directly so ``--path.procfs`` applies. With
-``--stat.softirq`` also ``node_softirqs_total{vector}``, the per-vector columns of the ``softirq`` line.
+``--collector.stat.softirq`` also ``node_softirqs_total{vector}``, the per-vector columns of the ``softirq`` line.
 """
 
 from __future__ import annotations
@@ -62,11 +62,11 @@ class StatCollector(Collector):
     """
 
     name = "stat"
-    options = (bool_option("stat.softirq", False, "Export softirq calls per vector."),)
+    options = (bool_option("collector.stat.softirq", False, "Export softirq calls per vector."),)
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._softirq = bool(config["stat.softirq"])
+        self._softirq = bool(config["collector.stat.softirq"])
 
     def collect(self) -> Iterable[Metric]:
         """This scrape's families, built afresh (see the module docstring)."""

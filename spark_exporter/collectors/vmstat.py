@@ -24,11 +24,12 @@ class VmstatCollector(Collector):
     """Serves node_vmstat_<field> (untyped) from <procfs>/vmstat (see module docstring)."""
 
     name = "vmstat"
-    options = (regex_option("vmstat.fields", DEFAULT_FIELDS, "Regexp of fields to return for the vmstat collector."),)
+    options = (regex_option("collector.vmstat.fields", DEFAULT_FIELDS,
+                            "Regexp of fields to return for the vmstat collector."),)
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
-        self._fields = compile_option(config, "vmstat.fields")
+        self._fields = compile_option(config, "collector.vmstat.fields")
 
     def collect(self) -> Iterable[Metric]:
         """This scrape's families, built afresh (see the module docstring)."""

@@ -21,7 +21,7 @@ from ..query.connect import api_settings, rollups_from_settings
 from ..query.rollups import Rollups
 from ..settings import Schema, Settings, api_schema
 from ..settings.parser import Parser
-from .runner import PROG, Command, fail, run
+from .runner import PROG, Command, fail, os_reason, run
 
 NAME = "api"
 log = structlog.get_logger(component="api")
@@ -64,7 +64,7 @@ def _execute(api: _Api) -> int:
     try:
         asyncio.run(serve())
     except OSError as e:
-        return fail(COMMAND.prog, f"cannot listen on {api.cfg['web.listen-address']}: {e.strerror or e}")
+        return fail(COMMAND.prog, f"cannot listen on {api.cfg['web.listen-address']}: {os_reason(e)}")
     log.info("stopped")
     return 0
 

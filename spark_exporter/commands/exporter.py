@@ -17,8 +17,9 @@ from ..exporter.daemon import exporter_schema, serve_daemon
 from ..http.webconfig import WebConfig, load_web_config
 from ..logs import setup_logging
 from ..settings import ExporterConfig, Schema, Settings
+from ..settings.node_exporter import flag_kind
 from ..settings.parser import Parser
-from .runner import PROG, SUBCOMMANDS, Command, fail, run
+from .runner import PROG, SUBCOMMANDS, Command, fail, os_reason, run
 
 #: The flags ``spark-exporter --help`` shows; ``--help-all`` shows every one.
 COMMON = ("web.listen-address", "web.config.file", "collect.min-age", "collect.timeout",
@@ -39,6 +40,7 @@ def build_parser() -> Parser:
         f"under node_exporter names, served on /metrics.\n\nsubcommands:\n{subcommands}",
         epilog=f"collectors (--collector.NAME / --no-collector.NAME, options in --help-all):\n{collectors}",
         common=COMMON,
+        ignorable=flag_kind,  # a node_exporter flag this build lacks: dropped with a warning, not refused
     )
     parser.add_argument("--version", action="version", version=f"{PROG}, version {__version__}",
                         help="Print the version and exit.")
@@ -58,12 +60,14 @@ def _prepare(ns: argparse.Namespace, cfg: Settings) -> tuple[ExporterConfig, Web
 def _execute(state: tuple[ExporterConfig, WebConfig]) -> int:
     cfg, web_config = state
     setup_logging(cfg["log.level"], cfg["log.format"])
+    for line in cfg.warnings:
+        structlog.get_logger(component="main").warning("setting_warning", detail=line)
     for warning in web_config.warnings:
         structlog.get_logger(component="main").warning("web_config_warning", warning=warning)
     try:
         serve_daemon(cfg, web_config)
     except OSError as e:
-        return fail(PROG, f"cannot listen on {cfg.listen_address}: {e.strerror or e}")
+        return fail(PROG, f"cannot listen on {cfg.listen_address}: {os_reason(e)}")
     return 0
 
 

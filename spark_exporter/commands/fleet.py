@@ -21,7 +21,7 @@ from pathlib import Path
 from ..exporter.fleet import serve_fleet, write_ports
 from ..settings import ConfigError, Schema, Settings, fleet_schema
 from ..settings.parser import Parser
-from .runner import Command, fail, run
+from .runner import Command, fail, os_reason, run
 
 NAME = "fleet"
 FLEET_PROG = "python -m spark_exporter.commands.fleet"
@@ -68,7 +68,7 @@ def _execute(f: _Fleet) -> int:
     try:
         asyncio.run(serve())
     except OSError as e:
-        return fail(FLEET_PROG, f"cannot listen: {e.strerror or e}")
+        return fail(FLEET_PROG, f"cannot listen: {os_reason(e)}")
     return 0
 
 

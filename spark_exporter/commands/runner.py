@@ -22,7 +22,7 @@ from typing import Any
 from ..settings import ConfigError, Schema, Settings
 from ..settings.parser import PROG, Parser, UsageError
 
-__all__ = ["PROG", "SUBCOMMANDS", "Command", "fail", "run"]
+__all__ = ["PROG", "SUBCOMMANDS", "Command", "fail", "os_reason", "run"]
 
 #: subcommand -> (module under spark_exporter.commands, one-line summary for ``spark-exporter --help``)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -65,6 +65,12 @@ def fail(prog: str, message: str, code: int = 1) -> int:
     return code
 
 
+def os_reason(error: OSError) -> str:
+    """The OS's words for ``error`` (``address already in use``): asyncio's bind errors carry a
+    strerror of "error while attempting to bind on address ('127.0.0.1', 19400): ...", a Python tuple."""
+    return os.strerror(error.errno).lower() if error.errno else str(error)
+
+
 def run(command: Command, argv: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
     """Parse, resolve, check and run ``command``; its exit status.
 
@@ -79,6 +85,8 @@ def run(command: Command, argv: Sequence[str], environ: Mapping[str, str] | None
         settings.check_only = bool(getattr(ns, "check_config", False))
         state = command.prepare(ns, settings)
         if settings.check_only:
+            for line in settings.warnings:
+                print(f"{prog}: warning: {line}", file=sys.stderr)
             lines = command.describe(ns, settings) if command.describe else settings.describe()
             print("\n".join(lines))
             for warning in command.warnings(state) if command.warnings else []:

@@ -4,23 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from collections.abc import Collection as Names
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 
 from .. import __version__
+from ..collectors import load_all
 from ..http.encoding import accepts_gzip
 from ..http.errors import json_error as http_json_error
 from ..http.server import Limits, make_app
 from ..http.server import serve as http_serve
 from ..http.webconfig import WebConfig
-from .collection import Collection
+from ..settings.node_exporter import COLLECTORS as NODE_EXPORTER_COLLECTORS
+from .collection import Collection, Selection
 from .exposition import CONTENT_TYPE
 
 log = structlog.get_logger(component="server")
 
 LOOP_KEY = web.AppKey("collection", Collection)
+
+
+@dataclass
+class ScrapeLimits:
+    """Per-app scrape state: ``--web.max-requests`` (0: no limit) and every collector name a
+    ``collect[]``/``exclude[]`` may give (ours and node_exporter's)."""
+
+    max_requests: int = 0
+    known: frozenset[str] = frozenset()
+
+
+SCRAPE_KEY = web.AppKey("scrape_limits", ScrapeLimits)
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -32,13 +48,59 @@ def _accepts_gzip(request: web.Request) -> bool:
     return accepts_gzip(request.headers.get("Accept-Encoding", ""))
 
 
+class SelectionError(ValueError):
+    """``collect[]``/``exclude[]`` that name no collector, or both given: a 400 with this message."""
+
+
+def parse_selection(loop: Collection, collect: Sequence[str], exclude: Sequence[str],
+                    known: Names[str]) -> Selection:
+    """The collectors a scrape asks for, as node_exporter's ``collect[]`` and ``exclude[]`` parameters do.
+
+    ``collect[]`` keeps only the named collectors; each must be enabled (else ``disabled collector: X``)
+    and exist (else ``missing collector: X``), as in node_exporter. ``exclude[]`` leaves the named ones
+    out; a name that is neither one of ours nor one of node_exporter's (``known``) is
+    ``missing collector: X`` (node_exporter ignores it; here a typo does not pass silently), and excluding
+    every collector serves none of them (node_exporter then serves all). Both together are refused, as
+    node_exporter does. Raises SelectionError; returns the :meth:`Collection.selection` key.
+    """
+    if collect and exclude:
+        raise SelectionError("Combined collect and exclude queries are not allowed.")
+    enabled = {c.name for c in loop.collectors}
+    for name in collect:
+        if name not in enabled:
+            raise SelectionError(f"{'disabled' if name in known else 'missing'} collector: {name}")
+    for name in exclude:
+        if name not in known:
+            raise SelectionError(f"missing collector: {name}")
+    if collect:
+        return loop.selection(collect)
+    return loop.selection(enabled - set(exclude))
+
+
 async def metrics(request: web.Request) -> web.StreamResponse:
     """Serve a collection: the recent one (``--collect.min-age``), the one in flight, or a new one.
 
-    The collection runs on a worker thread and is awaited here, so the event loop keeps serving. A
-    scrape takes at most about one ``--collect.timeout`` per hung collector, never longer.
+    ``collect[]``/``exclude[]`` choose the collectors (:func:`parse_selection`; a bad choice is a 400 with
+    the JSON error body). A scrape that would start more than ``--web.max-requests`` collections at once
+    (different ``collect[]`` choices): 503. The collection runs on a
+    worker thread and is awaited here, so the event loop keeps serving. A scrape takes at most about one
+    ``--collect.timeout`` per hung collector, never longer.
     """
-    snap = await request.app[LOOP_KEY].scrape()
+    loop = request.app[LOOP_KEY]
+    limits = request.app[SCRAPE_KEY]
+    try:
+        selection = parse_selection(loop, request.query.getall("collect[]", []),
+                                    request.query.getall("exclude[]", []), limits.known)
+    except SelectionError as e:
+        return json_error(400, str(e))
+    # node_exporter's limit bounds parallel scrape work: there every request collects. Here requests for
+    # the same choice of collectors share one collection, so the limit counts collections in flight, and
+    # a scrape that would start one more than the limit is refused; one that joins a collection (or gets a
+    # recent one) never is, so a flood of identical scrapes cannot shut out the Prometheus that sends them.
+    if (limits.max_requests and not loop.joins(selection)
+            and loop.collections_in_flight >= limits.max_requests):
+        return json_error(503, f"Limit of concurrent requests reached ({limits.max_requests}), try again later.")
+    snap = await loop.scrape(selection)
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
     if _accepts_gzip(request):
         headers["Content-Encoding"] = "gzip"
@@ -85,10 +147,15 @@ def landing_page(loop: Collection, telemetry_path: str) -> str:
 
 
 def build_app(loop: Collection, telemetry_path: str, web_config: WebConfig,
-              limits: Limits | None = None) -> web.Application:
-    """The exporter's routes on the shared HTTP layer (headers, JSON errors, basic auth, limits)."""
+              limits: Limits | None = None, max_requests: int = 0) -> web.Application:
+    """The exporter's routes on the shared HTTP layer (headers, JSON errors, basic auth, limits).
+
+    ``max_requests`` is ``--web.max-requests``: collections in flight at once (scrapes with the same choice
+    of collectors share one), beyond which a scrape that needs another is a 503 (0: no limit).
+    """
     app = make_app(web_config, limits)
     app[LOOP_KEY] = loop
+    app[SCRAPE_KEY] = ScrapeLimits(max_requests, frozenset(load_all()) | frozenset(NODE_EXPORTER_COLLECTORS))
 
     async def index(request: web.Request) -> web.Response:
         return web.Response(text=landing_page(loop, telemetry_path), content_type="text/html")

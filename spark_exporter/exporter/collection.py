@@ -21,7 +21,7 @@ import platform
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -38,6 +38,10 @@ log = structlog.get_logger(component="collection")
 DEFAULT_TIMEOUT = 5.0  # seconds per collector: half of Prometheus' default scrape_timeout (10 s)
 DEFAULT_MIN_AGE = 1.0  # seconds
 
+#: A choice of collectors for one scrape (``collect[]``/``exclude[]``): their names, or None for all.
+Selection = frozenset[str] | None
+#: Most selections whose last collection is kept for ``--collect.min-age`` reuse.
+MAX_SELECTIONS = 32
 #: Namespaces a foreign family (a text file's) may never write: the textfile collector's and the exporter's.
 RESERVED_PREFIXES = ("node_textfile_", "spark_exporter_")
 _MAX_LOGGED_DROPS = 1000  # distinct dropped names logged once each; beyond that, counted only
@@ -141,8 +145,10 @@ class Collection:
     """
 
     def __init__(self, collectors: Sequence[Collector], timeout: float = DEFAULT_TIMEOUT,
-                 min_age: float = DEFAULT_MIN_AGE, extra_info: dict[str, str] | None = None) -> None:
+                 min_age: float = DEFAULT_MIN_AGE, extra_info: dict[str, str] | None = None,
+                 exporter_metrics: bool = True) -> None:
         self.collectors = list(collectors)
+        self.exporter_metrics = exporter_metrics  # serve process_* (off: --web.disable-exporter-metrics)
         # Collectors whose health is also served under node_exporter's self-metric names: the host ones,
         # as each collector class says (Collector.kind).
         self._host = frozenset(c.name for c in self.collectors if c.kind == "host")
@@ -153,13 +159,17 @@ class Collection:
         self._runner: _Runner | None = None
         self._last_error: dict[str, str | None] = {}  # collector -> reason of its last failure
         self._shadowed: set[str] = set()  # self-metric names a collector also served (logged once each)
-        # Every name (family and sample) a built-in collector has served: a text file may not take one
-        # over even in a collection where that collector failed. Finite: built-in names are fixed.
-        self._builtin_names: set[str] = set()
+        # Every name (family and sample) a built-in collector has served or says it may serve
+        # (Collector.names): a text file may not take one over even in a collection where that collector
+        # failed or has no sample yet. Finite: built-in names are fixed.
+        self._builtin_names: set[str] = {n for c in self.collectors if not c.foreign for n in c.names()}
         self._foreign_possible = any(c.foreign for c in self.collectors)
         self._renderer = Renderer()  # keeps the warned-once set and label text across collections
-        self._snapshot: Snapshot | None = None
-        self._pending: asyncio.Future[Snapshot] | None = None  # the collection scrapes are waiting for
+        # The last collection of each selection of collectors (None: all of them), oldest first, and the
+        # collection scrapes of each selection are waiting for.
+        self._snapshots: dict[Selection, Snapshot] = {}
+        self._last: Snapshot | None = None
+        self._pending: dict[Selection, asyncio.Future[Snapshot]] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._process = ProcessCollector(registry=None)
         info_labels = {"version": __version__, "python_version": platform.python_version(), **(extra_info or {})}
@@ -172,42 +182,63 @@ class Collection:
 
     @property
     def snapshot(self) -> Snapshot | None:
-        """The last collection, or None before the first scrape."""
-        return self._snapshot
+        """The last collection (of any selection), or None before the first scrape."""
+        return self._last
 
-    def fresh_snapshot(self) -> Snapshot | None:
-        """The last collection if it finished less than ``min_age`` seconds ago, else None."""
-        snap = self._snapshot
+    def selection(self, names: Iterable[str]) -> Selection:
+        """The key of a collection of the enabled collectors among ``names``: None when that is all of them."""
+        chosen = frozenset(names) & {c.name for c in self.collectors}
+        return None if chosen == {c.name for c in self.collectors} else chosen
+
+    def fresh_snapshot(self, selection: Selection = None) -> Snapshot | None:
+        """The last collection of ``selection`` if it finished less than ``min_age`` seconds ago, else None."""
+        snap = self._snapshots.get(selection)
         if snap is not None and time.monotonic() - snap.finished < self.min_age:
             return snap
         return None
 
-    async def scrape(self) -> Snapshot:
+    @property
+    def collections_in_flight(self) -> int:
+        """Collections running or queued now (one per selection being scraped)."""
+        return len(self._pending)
+
+    def joins(self, selection: Selection = None) -> bool:
+        """Whether a scrape of ``selection`` now would start no collection: a recent one or one in flight
+        serves it."""
+        return selection in self._pending or self.fresh_snapshot(selection) is not None
+
+    async def scrape(self, selection: Selection = None) -> Snapshot:
         """The snapshot a scrape serves: a fresh enough one, the one in flight, or a new collection.
 
-        The collection runs on a worker thread; the event loop only awaits it. Cancelling one waiting
-        scrape (a client that went away) does not cancel the collection the others wait for.
+        ``selection`` (from :meth:`selection`; None: every enabled collector) picks the collectors, as
+        node_exporter's ``collect[]``/``exclude[]`` do; scrapes share collections of the same selection
+        only. The collection runs on a worker thread (one collection at a time); the event loop only
+        awaits it. Cancelling one waiting scrape (a client that went away) does not cancel the
+        collection the others wait for.
         """
-        snap = self.fresh_snapshot()
+        snap = self.fresh_snapshot(selection)
         if snap is not None:
             return snap
-        if self._pending is None:
+        pending = self._pending.get(selection)
+        if pending is None:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collection")
-            pending = asyncio.get_running_loop().run_in_executor(self._executor, self.collect_once)
-            self._pending = pending
+            pending = asyncio.get_running_loop().run_in_executor(self._executor, self.collect_once, selection)
+            self._pending[selection] = pending
 
             def done(_: object) -> None:
-                self._pending = None
+                self._pending.pop(selection, None)
             pending.add_done_callback(done)
-        return await asyncio.shield(self._pending)
+        return await asyncio.shield(pending)
 
-    def collect_once(self) -> Snapshot:
-        """Run one collection now, on the calling thread (blocking), and publish its snapshot."""
+    def collect_once(self, selection: Selection = None) -> Snapshot:
+        """Run one collection of ``selection`` (None: every collector) now, on the calling thread
+        (blocking), and publish its snapshot."""
         families: list[Metric] = []
         results: dict[str, CollectorResult] = {}
         todo: list[Collector] = []
-        for c in self.collectors:
+        chosen = [c for c in self.collectors if selection is None or c.name in selection]
+        for c in chosen:
             stuck = self._stuck.get(c.name)
             if stuck is not None and not stuck[0].call_returned(stuck[1]):
                 # Still stuck in an earlier call: never stack a second call on a hung device.
@@ -217,8 +248,8 @@ class Collection:
                 todo.append(c)
         while todo:
             todo = self._run_batch(todo, families, results)
-        ordered = [results[c.name] for c in self.collectors]
-        return self._publish(families, ordered)
+        ordered = [results[c.name] for c in chosen]
+        return self._publish(families, ordered, selection)
 
     def _run_batch(self, todo: list[Collector], families: list[Metric],
                    results: dict[str, CollectorResult]) -> list[Collector]:
@@ -260,7 +291,7 @@ class Collection:
         self._runner = None
         return batch.collectors[hung + 1:]
 
-    def _publish(self, families: list[Metric], results: list[CollectorResult]) -> Snapshot:
+    def _publish(self, families: list[Metric], results: list[CollectorResult], selection: Selection = None) -> Snapshot:
         for r in results:
             # A failure is logged at warning when its reason changes (a machine without NVML would
             # otherwise log the same line every scrape); repeats go to debug.
@@ -288,7 +319,11 @@ class Collection:
             families.append(dropped)
         snap = Snapshot(body=self._renderer.render(families), timestamp=now, results=tuple(results),
                         finished=time.monotonic())
-        self._snapshot = snap
+        self._snapshots.pop(selection, None)
+        self._snapshots[selection] = snap
+        while len(self._snapshots) > MAX_SELECTIONS:  # drop the oldest: selections come from URLs
+            del self._snapshots[next(iter(self._snapshots))]
+        self._last = snap
         self.collections += 1
         return snap
 
@@ -354,8 +389,10 @@ class Collection:
                 node_duration.add_metric([r.name], r.duration)
         last = GaugeMetricFamily("spark_exporter_last_collection_timestamp_seconds",
                                  "Unix time at which the last collection finished.", value=now)
-        return [success, duration, node_duration, node_success, last, self._build_info,
-                *self._process.collect()]
+        own: list[Metric] = [success, duration, node_duration, node_success, last, self._build_info]
+        if self.exporter_metrics:
+            own.extend(self._process.collect())
+        return own
 
     def stop(self) -> None:
         """Release the worker threads and close every collector (once, at shutdown)."""

@@ -19,6 +19,7 @@ from ..collectors.base import Collector, Paths
 from ..http.server import Limits
 from ..http.webconfig import WebConfig
 from ..settings import ExporterConfig, ExporterSchema
+from ..settings.node_exporter import flag_kind
 from ..settings.parser import PROG, Parser
 from .app import build_app, serve
 from .collection import Collection
@@ -36,7 +37,7 @@ def load_config(argv: Sequence[str] = (), environ: Mapping[str, str] | None = No
     environment) and ``--config.file``. Raises ConfigError (one line naming the source; a flag that
     does not parse is its subclass UsageError)."""
     schema = exporter_schema()
-    parser = Parser(prog=PROG)
+    parser = Parser(prog=PROG, ignorable=flag_kind)
     schema.add_arguments(parser)
     _, cfg = schema.parse_args(parser, argv, os.environ if environ is None else environ)
     assert isinstance(cfg, ExporterConfig)
@@ -57,11 +58,13 @@ def serve_daemon(cfg: ExporterConfig, web_config: WebConfig) -> None:
     """
     log = structlog.get_logger(component="main")
     collectors = make_collectors(cfg)
-    loop = Collection(collectors, timeout=cfg["collect.timeout"], min_age=cfg["collect.min-age"])
+    loop = Collection(collectors, timeout=cfg["collect.timeout"], min_age=cfg["collect.min-age"],
+                      exporter_metrics=not cfg["web.disable-exporter-metrics"])
     log.info("starting", version=__version__, collectors=",".join(cfg.enabled_collectors),
              min_age_seconds=cfg["collect.min-age"], timeout_seconds=cfg["collect.timeout"],
              config_file=cfg.config_file)
-    app = build_app(loop, cfg.telemetry_path, web_config, Limits.from_values(cfg.values))
+    app = build_app(loop, cfg.telemetry_path, web_config, Limits.from_values(cfg.values),
+                    max_requests=cfg["web.max-requests"])
     try:
         asyncio.run(serve(app, cfg.listen_address, web_config))
     except KeyboardInterrupt:

@@ -25,11 +25,13 @@ option and default in docs/security.md:
 * **Pipelining**: at most ``max_pipeline`` (16) requests of one connection are handed to aiohttp
   before their answers are written; further bytes wait in a buffer of at most 64 KiB (beyond it the
   socket is not read), and nothing is handed on while the connection's writes are stuck.
-* **HTTP edges**: a request line in another version than HTTP/1.0 or 1.1 (505), one without a
-  version (HTTP/0.9, 400) and ``Expect: 100-continue`` above the body limit (413) are answered by the
-  connection layer in HTTP/1.1 with the JSON error shape and the configured headers, before aiohttp
-  (which would answer in the request's version, or send ``100 Continue``) sees them; ``CONNECT`` and
-  ``OPTIONS *`` are a JSON 405.
+* **HTTP edges**: a request line in another version than HTTP/1.0 or 1.1 (505), one in another
+  protocol's version (RTSP/1.0, 400) or without one (HTTP/0.9, 400) and ``Expect: 100-continue``
+  above the body limit (413) are answered by the connection layer in HTTP/1.1 with the JSON error
+  shape and the configured headers, before aiohttp (which would answer in the request's version, or
+  send ``100 Continue``) sees them, and so is a method other than GET, HEAD, POST, PUT, DELETE, PATCH,
+  OPTIONS, CONNECT and TRACE (405; aiohttp's parser would refuse an unknown one with its plain-text 400);
+  ``CONNECT`` and ``OPTIONS *`` are a JSON 405.
 * **Head size**: aiohttp's parser bounds (8190-byte request line and header fields, 128 headers).
 * **Quiet errors**: a request aiohttp cannot parse gets aiohttp's own plain-text 400 and a closed
   connection, and at most one ``http_protocol_error`` logfmt line per ``log_interval``, never a
@@ -265,7 +267,8 @@ CONFIG_KEY = web.AppKey("http_config", _Config)
 
 
 MAX_BODY = 64 * 1024  # bytes of a request body (client_max_size); no route reads one
-_REASONS = {400: "Bad Request", 413: "Request Entity Too Large", 505: "HTTP Version Not Supported"}
+_REASONS = {400: "Bad Request", 405: "Method Not Allowed", 413: "Request Entity Too Large",
+            505: "HTTP Version Not Supported"}
 
 
 def _raw_answer(transport: asyncio.BaseTransport, status: int, kind: str, message: str,
@@ -277,12 +280,18 @@ def _raw_answer(transport: asyncio.BaseTransport, status: int, kind: str, messag
     head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", "Content-Type: application/json; charset=utf-8",
             f"Content-Length: {len(body)}", "Connection: close", f"Server: {SERVER_HEADER}",
             *(f"{k}: {v}" for k, v in headers.items())]
+    if status == 405:
+        head.append("Allow: GET, HEAD")
     if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
         transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace") + body)
     transport.close()
 
 
 _METHOD = re.compile(rb"[A-Z]{3,16}")
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: any method name
+#: Methods aiohttp is left to parse (the routes and the request-form middleware answer them); any other
+#: method is a JSON 405 here: aiohttp's parser refuses names it does not know with its plain-text 400.
+_PARSED_METHODS = frozenset(b"GET HEAD POST PUT DELETE PATCH OPTIONS CONNECT TRACE".split())
 
 
 def _refusal(head: bytes, complete: bool) -> tuple[int, str, str] | None:
@@ -291,17 +300,27 @@ def _refusal(head: bytes, complete: bool) -> tuple[int, str, str] | None:
     line, sep, rest = head.partition(b"\r\n")
     if not sep and not complete:
         return None  # the request line is not complete yet
-    parts = line.split(b" ")
+    # Split at runs of whitespace: aiohttp's parser takes "GET  / HTTP/2.0" too (and answered it in HTTP/2.0).
+    parts = line.split()
     if len(parts) == 2 and _METHOD.fullmatch(parts[0]):
         return 400, "bad_request", "a request line without an HTTP version (HTTP/0.9) is not served"
     version = parts[-1] if len(parts) == 3 else b""
-    if version.startswith(b"HTTP/") and version not in (b"HTTP/1.0", b"HTTP/1.1"):
+    if version and version not in (b"HTTP/1.0", b"HTTP/1.1"):
         shown = version.decode("ascii", "replace")[:20]
-        return 505, "http", f"{shown} is not supported: use HTTP/1.1"
+        if version.startswith(b"HTTP/"):
+            return 505, "http", f"{shown} is not supported: use HTTP/1.1"
+        # aiohttp also takes RTSP/x.y (and answered "GET / RTSP/2.0" with "HTTP/2.0 200 OK").
+        return 400, "bad_request", f"{shown} is not an HTTP version: use HTTP/1.1"
+    if version and _TOKEN.fullmatch(parts[0]) and parts[0] not in _PARSED_METHODS:
+        return 405, "http", f"method {parts[0].decode('ascii')[:20]} not allowed"
     if complete and b"100-continue" in rest.lower():
-        fields = [f.strip().lower() for f in rest.split(b"\r\n")]
-        length = next((f.split(b":", 1)[1].strip() for f in fields if f.startswith(b"content-length:")), b"")
-        if b"expect: 100-continue" in fields and length.isdigit() and int(length) > MAX_BODY:
+        fields: dict[bytes, bytes] = {}
+        for f in rest.split(b"\r\n"):  # "expect:100-continue" and "Expect:\t100-Continue" say the same
+            name, colon, value = f.partition(b":")
+            if colon:
+                fields.setdefault(name.strip().lower(), value.strip().lower())
+        length = fields.get(b"content-length", b"")
+        if fields.get(b"expect") == b"100-continue" and length.isdigit() and int(length) > MAX_BODY:
             return 413, "http", f"a request body of {int(length)} bytes is over the limit of {MAX_BODY}"
     return None
 
@@ -479,7 +498,9 @@ class _Guarded(asyncio.Protocol):
         """How much of ``data[:cut]`` may go to aiohttp: all of it, unless a request head in it must be
         refused before aiohttp sees it (answered here, in HTTP/1.1 with the JSON error shape):
 
-        * a request line in another HTTP version than 1.0 or 1.1 (505), or without one (HTTP/0.9, 400):
+        * a request line in another HTTP version than 1.0 or 1.1 (505), in another protocol's (400), or without
+          one (HTTP/0.9, 400), or with a method other than the common ones (405: aiohttp's parser refuses
+          a method it does not know with its plain-text 400):
           aiohttp would answer in the request's own version, or with its plain-text 400;
         * ``Expect: 100-continue`` with a body above MAX_BODY (413): aiohttp would send ``100 Continue``.
 

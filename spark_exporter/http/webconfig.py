@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -107,6 +108,17 @@ class WebConfig:
 
 def _err(path: str, key: str, msg: str) -> ConfigError:
     return ConfigError(f"web config file {path}: key {key!r}: {msg}")
+
+
+def tls_load_reason(error: OSError) -> str:
+    """Why ssl could not load a certificate, key or CA file, in words: OpenSSL's reason without its
+    ``[LIB: CODE]`` prefix and CPython's ``(_ssl.c:NNNN)`` source location, or the OS reason
+    (``No such file or directory``). Used by the web config and the Prometheus client's TLS config."""
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)$", "", error.strerror or str(error))
+    text = re.sub(r"^\[[^\]]*\]\s*", "", text)
+    if text == "PEM lib":  # OpenSSL's word for a file that is not PEM (or a key that is not a key)
+        return "not a PEM certificate or key"
+    return text or type(error).__name__
 
 
 def load_web_config(path: str | None) -> WebConfig:
@@ -225,10 +237,13 @@ def _tls_context(path: str, base: str, tls: Any) -> tuple[ssl.SSLContext, str]:
     if lo > hi:
         raise _err(path, "tls_server_config.min_version", "is above max_version")
     ctx.minimum_version, ctx.maximum_version = lo, hi
+    for k, f in (("cert_file", cert), ("key_file", key)):
+        if not os.path.exists(f):  # ssl's own error would not say which of the two files is missing
+            raise _err(path, f"tls_server_config.{k}", f"{f}: no such file")
     try:
         ctx.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as e:
-        raise _err(path, "tls_server_config.cert_file", f"cannot load certificate/key: {e}") from None
+        raise _err(path, "tls_server_config.cert_file", f"cannot load certificate/key: {tls_load_reason(e)}") from None
     auth = tls.get("client_auth_type") or "NoClientCert"
     if auth in _ACCEPT_ANY:
         raise _err(path, "tls_server_config.client_auth_type",
@@ -245,7 +260,7 @@ def _tls_context(path: str, base: str, tls: Any) -> tuple[ssl.SSLContext, str]:
         try:
             ctx.load_verify_locations(ca)
         except (OSError, ssl.SSLError) as e:
-            raise _err(path, "tls_server_config.client_ca_file", f"cannot load: {e}") from None
+            raise _err(path, "tls_server_config.client_ca_file", f"cannot load: {tls_load_reason(e)}") from None
     elif auth != "NoClientCert":
         ctx.load_default_certs(ssl.Purpose.CLIENT_AUTH)  # Go verifies against the host's roots then
     ctx.verify_mode = _CLIENT_AUTH[auth]

@@ -19,6 +19,7 @@ docs/alerts.md describes the routing and every alert. Prometheus finds the Alert
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,9 @@ from .inventory import check_address
 GROUP_BY = ("cluster", "node")
 PAGE = "page"  # receiver for severity="critical"
 NOTIFY = "notify"  # receiver for severity="warning" and "info"
-DEFAULT_WEBHOOK_URL = "http://127.0.0.1:5001/"  # the example receiver of Alertmanager's documentation
+DEFAULT_WEBHOOK_URL = "http://127.0.0.1:5001/"
+# A path that names Alertmanager's API (/api, /api/v2, /api/v2/alerts) rather than a prefix in front of it.
+API_ENDPOINT_PATH = re.compile(r"/api(/v[12](/alerts)?)?/?$")  # the example receiver of Alertmanager's documentation
 
 #: The alert that says a node is gone (its spark-exporter cannot be scraped); it silences the rest.
 NODE_DOWN_ALERT = "SparkExporterDown"
@@ -174,6 +177,9 @@ def alerting_section(urls: tuple[str, ...] | list[str]) -> dict[str, Any]:
         try:
             if bad:
                 raise ValueError("")
+            if API_ENDPOINT_PATH.search(parts.path):
+                # Prometheus appends /api/v2/alerts to the prefix: an endpoint here would be doubled.
+                raise ValueError("the path is a prefix for Alertmanager's own /api/v2/alerts, not its endpoint")
             address = check_address(parts.netloc)
         except ValueError as e:
             detail = f": {e}" if str(e) else ""

@@ -28,6 +28,7 @@ import yaml
 
 from ..settings import ConfigError
 from . import kit
+from .alertmanager import API_ENDPOINT_PATH
 from .inventory import Inventory
 from .promconfig import build_prometheus_config
 
@@ -49,6 +50,10 @@ def _check_url(url: str, what: str) -> str:
     if (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
             or any(c.isspace() for c in url)):
         raise RemoteWriteError(f"invalid {what} {url!r} (expected http(s)://HOST[:PORT][/PATH])")
+    if "/api/v1/" in parts.path + "/":
+        # The agents append WRITE_PATH and the API its query paths: an endpoint here would be doubled.
+        raise RemoteWriteError(f"invalid {what} {url!r}: give VictoriaMetrics' base URL, without /api/v1/... "
+                               "(http://HOST:8428, or http://HOST:8480/insert/TENANT/prometheus for vminsert)")
     return url.rstrip("/")
 
 
@@ -96,6 +101,9 @@ def commands(output_dir: str | Path, store: Store, inventory_path: str, alertman
     store = store.checked()
     out = PurePosixPath(Path(output_dir).absolute().as_posix())
     notifier = _check_url(alertmanager_url, "Alertmanager URL")
+    if API_ENDPOINT_PATH.search(urllib.parse.urlsplit(notifier).path):  # vmalert appends /api/v2/alerts itself
+        raise RemoteWriteError(f"invalid Alertmanager URL {alertmanager_url!r}: give its base URL, without "
+                               "/api/v2/alerts (vmalert appends it)")
     return {
         "vmagent": ["vmagent", f"-promscrape.config={out / 'vmagent.yml'}",
                     f"-remoteWrite.url={store.remote_write_endpoint}",

@@ -290,8 +290,14 @@ class PrometheusClient:
         http_config: HttpClientConfig | None = None,
         budget: AnswerBudget | None = None,
     ) -> None:
+        shown = re.sub(r"//[^/@]*@", "//", base_url)  # never a user:password@ in a message
         if not base_url.startswith(("http://", "https://")):
-            raise InvalidParameter(f"Prometheus URL must start with http:// or https://, got {base_url!r}")
+            raise InvalidParameter(f"Prometheus URL must start with http:// or https://, got {shown!r}")
+        try:  # what aiohttp would refuse only at the first request, as an InvalidUrlClientError
+            if not URL(base_url).host:
+                raise ValueError("no host")
+        except ValueError as e:
+            raise InvalidParameter(f"Prometheus URL {shown!r} is not a valid URL: {e}") from None
         if max_response_bytes < 1:
             raise InvalidParameter("max_response_bytes must be positive")
         self.base_url = base_url.rstrip("/")
@@ -550,8 +556,10 @@ def _decode(status: int, body: bytes, base_url: str, query: str) -> tuple[dict[s
     if not isinstance(doc, dict):
         if status in _TRANSIENT_STATUS or status >= 500:
             raise PrometheusUnavailable(f"Prometheus at {base_url} answered HTTP {status}")
+        start = " ".join(body[:400].decode("utf-8", "replace").split())[:120]  # whitespace collapsed
         raise BadResponse(
-            f"Prometheus at {base_url} answered HTTP {status} with a body that is not a JSON object: {body[:200]!r}"
+            f"Prometheus at {base_url} answered HTTP {status} with a body that is not a JSON object (is that URL "
+            f"the Prometheus API's base?)" + (f"; it starts: {_short(start)}" if start else "; it is empty")
         )
     if doc.get("status") != "success":
         etype, msg = _short(doc.get("errorType")), _short(doc.get("error") or "unknown error")

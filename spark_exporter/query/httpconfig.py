@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..http.webconfig import tls_load_reason
 from ..settings import ConfigError, load_yaml_file, read_text_file
 
 
@@ -211,7 +212,7 @@ def _tls_file(base: Path, name: str, source: str, key: str) -> str:
 
 def _ssl_context(tls: TlsConfig, base: Path, source: str) -> ssl.SSLContext:
     def fail(key: str, e: Exception) -> ConfigError:
-        reason = getattr(e, "strerror", None) or getattr(e, "reason", None) or str(e)
+        reason = tls_load_reason(e) if isinstance(e, OSError) else str(e)
         return ConfigError(f"http config file {source}: tls_config.{key}: {reason}")
 
     try:

@@ -83,6 +83,12 @@ def by_node(samples: list[Sample] | None) -> dict[str, float | None]:
     return {s.labels.get("node", ""): s.value for s in samples or []}
 
 
+def count(value: float) -> float:
+    """``value`` as an int where it is finite; a sum that overflowed (1e308 + 1e308) stays a float, for
+    ApiModel.enforce_ranges to serve as null with its reason (``int(inf)`` would raise OverflowError)."""
+    return int(value) if math.isfinite(value) else value
+
+
 def total(values: Iterable[float | None]) -> float | None:
     """Sum of the readings present; None when there is none (never 0 for no data)."""
     present = [v for v in values if v is not None]
@@ -210,7 +216,7 @@ def overview_counts(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None
         if value is None:
             value = total(s.value for s in parts.get(c.source, []))
         if value is not None and c.field in ("active_jobs", "active_tasks"):
-            value = int(value)
+            value = count(value)
         setattr(ov, c.field, value)
     # The query ran; no firing ALERTS series means that nothing is firing.
     ov.firing_alerts = sum(1 for s in parts.get("ALERTS", []) if s.labels.get("alertstate") == "firing")
@@ -454,7 +460,7 @@ _INTEGER_COUNTS = ("applications", "active_jobs", "executors", "cores", "active_
 
 def _set(model: BaseModel, field: str, value: float | None) -> None:
     if value is not None and field in _INTEGER_COUNTS:
-        value = int(value)
+        value = count(value)
     setattr(model, field, value)
 
 

@@ -29,6 +29,9 @@ from pydantic.alias_generators import to_camel
 MIN_TEMPERATURE_C = -40
 MAX_TEMPERATURE_C = 150
 MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+#: The largest integer every JSON parser reads exactly (IEEE 754 doubles, RFC 8259 section 6): a larger
+#: integer (int(1e308) has 309 digits) cannot be a count, an id or a bitmask read from a sample.
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 class ApiModel(BaseModel):
@@ -61,7 +64,7 @@ class ApiModel(BaseModel):
             value = clean.get(name)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 continue
-            why = _reason(float(value), info)
+            why = _reason(value, info)
             if why is None:
                 continue
             pending[info.serialization_alias or name] = why
@@ -86,8 +89,11 @@ class ApiModel(BaseModel):
         _enforce(self, None, "")
 
 
-def _reason(value: float, info: Any) -> str | None:
-    """Why ``value`` cannot be served in the field ``info``; None when it can."""
+def _reason(number: float, info: Any) -> str | None:
+    """Why ``number`` cannot be served in the field ``info``; None when it can."""
+    if isinstance(number, int) and abs(number) > MAX_SAFE_INTEGER:
+        return f"an integer of {len(str(abs(number)))} digits, more than JSON parsers read exactly"
+    value = float(number)
     if not math.isfinite(value):
         return f"not a finite number ({value}), e.g. upstream values too large to add up"
     for c in info.metadata:
@@ -122,7 +128,7 @@ def _enforce(model: ApiModel, sink: dict[str, str] | None, prefix: str) -> bool:
             if len(kept) != len(value):
                 setattr(model, name, kept)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            why = _reason(float(value), info)
+            why = _reason(value, info)
             if why is None:
                 continue
             if sink is not None:

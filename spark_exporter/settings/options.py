@@ -80,6 +80,16 @@ WEB_LIMIT_OPTIONS: tuple[Option, ...] = (
 CORE_OPTIONS: tuple[Option, ...] = (
     listen_option(DEFAULT_LISTEN_ADDRESS, "Address to listen on for the web interface and telemetry."),
     str_option("web.telemetry-path", "/metrics", "Path under which to expose metrics.", metavar="PATH"),
+    bool_option("web.disable-exporter-metrics", False,
+                "Exclude metrics about the exporter process itself (process_*), as node_exporter's flag of this "
+                "name drops go_*, process_* and promhttp_*."),
+    int_option("web.max-requests", 40,
+               "Maximum number of parallel scrapes, counted as node_exporter's work is: collections in flight "
+               "(scrapes with the same collect[]/exclude[] share one); a scrape needing one more is answered "
+               "503. 0 disables the limit.",
+               minimum=0, maximum=1_000_000),
+    bool_option("collector.disable-defaults", False,
+                "Set all collectors to disabled by default; --collector.NAME enables one."),
     WEB_CONFIG_FILE,
     *WEB_LIMIT_OPTIONS,
     duration_option("collect.min-age", 1.0,
@@ -96,6 +106,17 @@ CORE_OPTIONS: tuple[Option, ...] = (
 
 # Keys that existed once: using one is an error that names its replacement.
 REMOVED_EXPORTER_KEYS = {"collect.interval": "collect.min-age"}
+
+# Deprecated spellings that still work (one warning line each), besides each collector option's short
+# spelling without ``collector.`` (see ExporterSchema): this project's old name of one option, and the
+# deprecated names node_exporter itself still accepts for options this exporter implements.
+DEPRECATED_EXPORTER_KEYS = {
+    "powersupplyclass.ignored-supplies": "collector.powersupply.ignored-supplies",
+    "collector.filesystem.ignored-mount-points": "collector.filesystem.mount-points-exclude",
+    "collector.filesystem.ignored-fs-types": "collector.filesystem.fs-types-exclude",
+    "collector.diskstats.ignored-devices": "collector.diskstats.device-exclude",
+    "collector.netdev.device-blacklist": "collector.netdev.device-exclude",
+}
 
 
 @dataclass
@@ -131,21 +152,49 @@ def _check_telemetry_path(cfg: Settings) -> None:
                           "/-/healthy or /-/ready")
 
 
+def deprecated_keys(options: Iterable[Option], collectors: Iterable[str]) -> dict[str, str]:
+    """Old spelling -> key: ``NAME.OPTION`` for every ``collector.NAME.OPTION`` option of a collector NAME
+    (the short form this project used before it took node_exporter's flag names), plus
+    DEPRECATED_EXPORTER_KEYS."""
+    keys = {o.key for o in options}
+    names = set(collectors)
+    out = {k.removeprefix("collector."): k for k in keys
+           if k.startswith("collector.") and k.count(".") >= 2 and k.split(".")[1] in names}
+    out.update({old: new for old, new in DEPRECATED_EXPORTER_KEYS.items() if new in keys})
+    return {old: new for old, new in out.items() if old not in keys}
+
+
 class ExporterSchema(Schema):
-    """The daemon's options for this build: the core options plus one per registered collector."""
+    """The daemon's options for this build: the core options plus one per registered collector.
+
+    Every collector has a switch ``collector.NAME`` (``--collector.NAME`` / ``--no-collector.NAME``) whose
+    default is the collector's own, or off under ``--collector.disable-defaults``; its options are
+    ``collector.NAME.OPTION``, node_exporter's names. The older ``NAME.OPTION`` spellings still work, with a
+    warning (:func:`deprecated_keys`).
+    """
 
     def __init__(self, collector_defaults: Mapping[str, bool], collector_options: Iterable[Option] = ()) -> None:
         self.collector_defaults = dict(collector_defaults)
         switches = [bool_option(f"collector.{name}", default, f"Enable the {name} collector.")
                     for name, default in self.collector_defaults.items()]
-        super().__init__([*CORE_OPTIONS, *switches, *collector_options], REMOVED_EXPORTER_KEYS,
-                         [_check_telemetry_path])
+        options = [*CORE_OPTIONS, *switches, *collector_options]
+        super().__init__(options, REMOVED_EXPORTER_KEYS, [_check_telemetry_path],
+                         deprecated_keys(options, self.collector_defaults))
 
     def make(self, values: dict[str, Any], sources: dict[str, str], config_file: str | None) -> ExporterConfig:
-        """An ExporterConfig: ``collector.NAME`` values become the ``collectors`` on/off map, the rest ``values``."""
+        """An ExporterConfig: the ``collector.NAME`` switches become the ``collectors`` on/off map (a switch
+        left at its default is off under ``collector.disable-defaults``), the rest ``values``."""
+        switches = {f"collector.{n}": n for n in self.collector_defaults}
+        no_defaults = bool(values["collector.disable-defaults"])
+
+        def enabled(key: str) -> bool:
+            if no_defaults and sources.get(key, "default") == "default":
+                return False
+            return bool(values[key])
+
         return ExporterConfig(
-            values={k: v for k, v in values.items() if not k.startswith("collector.")},
-            collectors={n: bool(values[f"collector.{n}"]) for n in self.collector_defaults},
+            values={k: v for k, v in values.items() if k not in switches},
+            collectors={n: enabled(k) for k, n in switches.items()},
             sources=sources,
             config_file=config_file,
             render={k: o.render for k, o in self.options.items()},
@@ -252,8 +301,9 @@ def config_alertmanager_schema() -> Schema:
 
 CONFIG_REMOTE_WRITE_OPTIONS: tuple[Option, ...] = (
     replace(INVENTORY, help="Cluster inventory (YAML): the nodes and endpoints each site scrapes; required."),
-    str_option("victoria-metrics.write-url", "http://127.0.0.1:8428", "Where samples are written: single-node "
-               "VictoriaMetrics, or vminsert's http://HOST:8480/insert/TENANT/prometheus.", metavar="URL"),
+    str_option("victoria-metrics.write-url", "http://127.0.0.1:8428", "Where samples are written, as a base URL "
+               "(the agents append /api/v1/write): single-node VictoriaMetrics, or vminsert's "
+               "http://HOST:8480/insert/TENANT/prometheus.", metavar="URL"),
     str_option("victoria-metrics.read-url", None, "Where queries go: single-node VictoriaMetrics, or vmselect's "
                "http://HOST:8481/select/TENANT/prometheus; none means the write URL.", metavar="URL"),
     str_option("alertmanager.url", "http://127.0.0.1:9093", "Alertmanager that vmalert sends alerts to.",

@@ -14,9 +14,10 @@ import argparse
 import difflib
 import re
 import sys
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, NoReturn
 
+from .schema import IGNORED_DEST
 from .values import ConfigError
 
 #: The program's name, everywhere it is shown (usage, errors, help).
@@ -35,8 +36,11 @@ class UsageError(ConfigError):
 
 def did_you_mean(word: str, candidates: Collection[str]) -> str:
     """``"; did you mean X?"`` for the closest of ``candidates`` (difflib), or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
+    # Flags are compared without their leading dashes, which every flag shares and which would
+    # otherwise make unrelated flags look alike (--receivr and --force).
+    bare = {c.lstrip("-"): c for c in candidates}
+    close = difflib.get_close_matches(word.lstrip("-"), sorted(bare), n=1, cutoff=0.6)
+    return f"; did you mean {bare[close[0]]}?" if close else ""
 
 
 class _HelpAll(argparse.Action):
@@ -55,12 +59,19 @@ class Parser(argparse.ArgumentParser):
 
     ``common`` names the settings keys (argparse ``dest``) that the short ``--help`` shows; ``None``
     shows every flag. ``--help-all`` always shows every flag.
+
+    ``ignorable(name)`` (``name`` without ``--``) says whether an unknown flag is dropped instead of
+    refused: ``"bool"`` (no argument; ``--no-NAME`` too), ``"value"`` or ``"list"`` (one argument, after
+    ``=`` or as the next word), or None (refused). The dropped flags are left in the namespace under
+    ``IGNORED_DEST`` for the settings to warn about. The daemon uses it for node_exporter's flags.
     """
 
-    def __init__(self, *args: Any, common: Collection[str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, common: Collection[str] | None = None,
+                 ignorable: Callable[[str], str | None] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
         self.common = None if common is None else frozenset(common)
+        self.ignorable = ignorable
         self.add_argument("--help-all", action=_HelpAll, help="Show every flag, and exit.")
 
     # -- help ------------------------------------------------------------------------------------
@@ -103,12 +114,47 @@ class Parser(argparse.ArgumentParser):
             flags |= {s for a in sub._actions for s in a.option_strings if s.startswith("--")}
         return flags
 
+    def _ignorable(self, name: str) -> str | None:
+        """The kind of flag ``name`` (with ``--``) if :attr:`ignorable` drops it, else None."""
+        if self.ignorable is None:
+            return None
+        bare = name[2:]
+        kind = self.ignorable(bare)
+        if kind is None and bare.startswith("no-") and self.ignorable(bare[3:]) == "bool":
+            kind = "bool"
+        return kind
+
+    def drop_ignorable(self, args: Sequence[str]) -> tuple[list[str], list[str]]:
+        """``args`` without the unknown flags :attr:`ignorable` accepts (and their values), and those flags.
+
+        A flag this parser knows is never dropped; ``--`` ends the flags.
+        """
+        known = self.known_flags()
+        kept: list[str] = []
+        dropped: list[str] = []
+        it = iter(args)
+        for arg in it:
+            name = arg.split("=", 1)[0]
+            if arg == "--":
+                kept.append(arg)
+                kept.extend(it)
+                break
+            kind = self._ignorable(name) if arg.startswith("--") and name not in known else None
+            if kind is None:
+                kept.append(arg)
+                continue
+            dropped.append(name)
+            if kind != "bool" and "=" not in arg:
+                next(it, None)  # its value, given as the next word
+        return kept, dropped
+
     def check_flags(self, args: Sequence[str]) -> None:
         """Raise UsageError for the first ``--flag`` no parser here knows, naming the closest known one.
 
         A prefix of a known flag passes (argparse resolves abbreviations); ``--`` ends the flags.
         """
         known = self.known_flags()
+        chain = self._chosen(args)
         for arg in args:
             if arg == "--":
                 return
@@ -117,14 +163,31 @@ class Parser(argparse.ArgumentParser):
             name = arg.split("=", 1)[0]
             if name in known or any(k.startswith(name) for k in known):
                 continue
-            raise UsageError(f"unknown flag {name}{did_you_mean(name, known)}", self.prog)
+            # Suggest only a flag of the (sub)command being run, and name that command.
+            own = {s for p in chain for a in p._actions for s in a.option_strings if s.startswith("--")}
+            raise UsageError(f"unknown flag {name}{did_you_mean(name, own)}", chain[-1].prog)
+
+    def _chosen(self, args: Sequence[str]) -> list[Parser]:
+        """This parser and the subcommand parsers ``args`` select, outermost first."""
+        chain: list[Parser] = [self]
+        for arg in args:
+            if arg == "--":
+                break
+            subs = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
+            choice = subs[0].choices.get(arg) if subs and not arg.startswith("-") else None
+            if isinstance(choice, Parser):
+                chain.append(choice)
+        return chain
 
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:
         """argparse's parse_args after :meth:`check_flags`; errors are UsageError, never SystemExit(2)."""
-        argv = list(sys.argv[1:] if args is None else args)
+        argv, dropped = self.drop_ignorable(list(sys.argv[1:] if args is None else args))
         self.check_flags(argv)
-        return super().parse_args(argv, namespace)
+        ns = super().parse_args(argv, namespace)
+        if dropped:
+            setattr(ns, IGNORED_DEST, tuple(dropped))
+        return ns
 
     def error(self, message: str) -> NoReturn:
         """Raise UsageError with argparse's ``message``, an invalid choice rephrased with a suggestion."""
@@ -134,4 +197,8 @@ class Parser(argparse.ArgumentParser):
             hint = did_you_mean(m.group(2), choices) or "; choose from " + ", ".join(choices)
             what = f"{m.group(1)}: invalid value" if m.group(1).startswith("-") else "unknown subcommand"
             raise UsageError(f"{what} {m.group(2)!r}{hint}", self.prog)
+        for action in self._actions:  # a missing subcommand: name the subcommands, not argparse's dest
+            if isinstance(action, argparse._SubParsersAction) and \
+                    message == f"the following arguments are required: {argparse._get_action_name(action)}":
+                raise UsageError("a subcommand is required: " + ", ".join(action.choices), self.prog)
         raise UsageError(message, self.prog)

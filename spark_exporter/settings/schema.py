@@ -24,6 +24,11 @@ from .values import (
 )
 
 ENV_PREFIX = "SPARK_EXPORTER_"
+#: argparse ``dest`` prefix of a deprecated spelling's flag (the value is moved to the new key).
+ALIAS_DEST = "alias."
+#: argparse ``dest`` under which :class:`~.parser.Parser` leaves the flags it dropped (node_exporter flags
+#: this build does not implement), for :meth:`Schema.resolve` to turn into warnings.
+IGNORED_DEST = "ignored.flags"
 
 
 def _render(value: Any) -> str:
@@ -158,6 +163,9 @@ class Settings:
     check_only: bool = False
     config_file: str | None = None
     render: dict[str, Callable[[Any], str]] = field(default_factory=dict, repr=False)
+    #: One line each, for the command to log at start-up: a deprecated spelling that was used (and its
+    #: replacement), a node_exporter flag that was ignored.
+    warnings: list[str] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -198,11 +206,14 @@ def _flatten(data: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def read_config_file(path: str, known: Iterable[str], removed: Mapping[str, str] = {}) -> dict[str, Any]:
+def read_config_file(path: str, known: Iterable[str], removed: Mapping[str, str] = {},
+                     aliases: Mapping[str, str] = {}, warnings: list[str] | None = None) -> dict[str, Any]:
     """The YAML config file at ``path`` flattened to dotted keys; ``{}`` for an empty file.
 
-    Raises ConfigError for an unreadable or invalid file, a top level that is not a mapping, an
-    unknown key, or a key in ``removed`` (naming its replacement).
+    A key in ``aliases`` (a deprecated spelling) is read as its replacement, with one line appended to
+    ``warnings``; where both are given the replacement wins. Raises ConfigError for an unreadable or
+    invalid file, a top level that is not a mapping, an unknown key, or a key in ``removed`` (naming its
+    replacement).
     """
     data = load_yaml_file(path)
     if data is None:
@@ -214,8 +225,14 @@ def read_config_file(path: str, known: Iterable[str], removed: Mapping[str, str]
     for key in flat:
         if key in removed:
             raise ConfigError(f"config file {path}: key {key!r} was removed: use {removed[key]!r}")
-        if key not in known_set:
+        if key not in known_set and key not in aliases:
             raise ConfigError(f"config file {path}: unknown key {key!r}")
+    for old, new in aliases.items():
+        if old in flat:
+            value = flat.pop(old)
+            flat.setdefault(new, value)
+            if warnings is not None:
+                warnings.append(f"config file {path}: key {old!r} is deprecated: use {new!r}")
     return flat
 
 
@@ -226,11 +243,13 @@ class Schema:
     """The options one command accepts, resolved with precedence flag > environment > file > default.
 
     ``removed`` maps keys that no longer exist to their replacement: using one (as a flag, variable
-    or file key) is an error naming the replacement. ``checks`` validate combinations of values.
+    or file key) is an error naming the replacement. ``aliases`` maps deprecated keys to the key they
+    now spell: one still works (flag, variable or file key; the new spelling wins where both are given)
+    and adds one line to ``Settings.warnings``. ``checks`` validate combinations of values.
     """
 
     def __init__(self, options: Iterable[Option], removed: Mapping[str, str] | None = None,
-                 checks: Sequence[Check] = ()) -> None:
+                 checks: Sequence[Check] = (), aliases: Mapping[str, str] | None = None) -> None:
         self.options: dict[str, Option] = {}
         for o in options:
             if o.key in self.options:
@@ -238,6 +257,10 @@ class Schema:
             self.options[o.key] = o
         self.removed = dict(removed or {})
         self.checks = list(checks)
+        self.aliases = dict(aliases or {})
+        for old, new in self.aliases.items():
+            if new not in self.options or old in self.options:
+                raise ValueError(f"alias {old} -> {new}: the new key must exist and the old one must not")
 
     def add_arguments(self, parser: argparse.ArgumentParser, suppress: bool = False,
                       grouped: bool = False) -> None:
@@ -276,6 +299,31 @@ class Schema:
         for key in self.removed:
             parser.add_argument("--" + key, dest="removed." + key, default=argparse.SUPPRESS,
                                 help=argparse.SUPPRESS)
+        for old, new in self.aliases.items():
+            o = self.options[new]
+            dest = ALIAS_DEST + old
+            if o.is_bool:
+                parser.add_argument("--" + old, dest=dest, action=argparse.BooleanOptionalAction,
+                                    default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+            else:
+                parser.add_argument("--" + old, dest=dest, action="append" if o.repeatable else "store",
+                                    default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    def _alias_layers(self, flags: Mapping[str, Any], environ: Mapping[str, str],
+                      warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Values given under a deprecated spelling: (environment layer, flag layer), keyed by the new key."""
+        env_layer: dict[str, Any] = {}
+        flag_layer: dict[str, Any] = {}
+        for old, new in self.aliases.items():
+            o = self.options[new]
+            old_env = ENV_PREFIX + re.sub(r"[.\-]", "_", old).upper()
+            if old_env in environ:
+                warnings.append(f"environment variable {old_env} is deprecated: use {o.env}")
+                env_layer[new] = environ[old_env]
+            if flags.get(ALIAS_DEST + old) is not None:
+                warnings.append(f"flag --{old} is deprecated: use {o.flag}")
+                flag_layer[new] = flags[ALIAS_DEST + old]
+        return env_layer, flag_layer
 
     def _removed_error(self, where: str, key: str) -> ConfigError:
         return ConfigError(f"{where} was removed: use --{self.removed[key]} instead")
@@ -289,11 +337,18 @@ class Schema:
             if env in environ:
                 raise self._removed_error(f"environment variable {env}", key)
         config_file = flags.get("config.file") or environ.get(ENV_PREFIX + "CONFIG_FILE") or None
+        warnings: list[str] = []
         layers: list[tuple[str, Mapping[str, Any]]] = []
         if config_file:
-            layers.append((f"config file {config_file}", read_config_file(config_file, self.options, self.removed)))
-        layers.append(("environment", {o.key: environ[o.env] for o in self.options.values() if o.env in environ}))
-        layers.append(("flag", {k: v for k, v in flags.items() if v is not None and k in self.options}))
+            layers.append((f"config file {config_file}",
+                           read_config_file(config_file, self.options, self.removed, self.aliases, warnings)))
+        old_env, old_flags = self._alias_layers(flags, environ, warnings)
+        layers.append(("environment", {**old_env, **{o.key: environ[o.env] for o in self.options.values()
+                                                      if o.env in environ}}))
+        given = {k: v for k, v in flags.items() if v is not None and k in self.options}
+        layers.append(("flag", {**old_flags, **given}))
+        warnings.extend(f"flag {name} ignored: a node_exporter flag this exporter does not implement"
+                        for name in dict.fromkeys(flags.get(IGNORED_DEST) or ()))  # once per flag
 
         values = {k: o.default for k, o in self.options.items()}
         sources = {k: "default" for k in self.options}
@@ -312,6 +367,7 @@ class Schema:
                     raise ConfigError(f"{where}: {e}") from None
                 sources[key] = source
         settings = self.make(values, sources, config_file)
+        settings.warnings = warnings
         for check in self.checks:
             check(settings)
         return settings

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -132,3 +133,15 @@ def client_env(old_client: bool) -> dict[str, str]:
     if old_client:
         env["PYTHONPATH"] = str(old_client_dir())
     return env
+
+
+def relabel(name: str, rules: list[dict[str, Any]]) -> str:
+    """``name`` after metric_relabel_configs of action replace on __name__, as Prometheus applies them
+    (the regex anchored at both ends, ``$1`` for the first group)."""
+    for rule in rules:
+        assert rule.get("action", "replace") == "replace" and rule["source_labels"] == ["__name__"]
+        match = re.fullmatch(rule["regex"], name)
+        if match and rule["target_label"] == "__name__":
+            groups = match.groups()
+            name = re.sub(r"\$\{?(\d+)\}?", lambda m, g=groups: g[int(m.group(1)) - 1], rule["replacement"])
+    return name

@@ -11,7 +11,9 @@ import asyncio
 import json
 import re
 import subprocess
+import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -25,8 +27,9 @@ from helpers.inference_targets import (
     RULES_DIR,
     InferenceCluster,
     inference_cluster,
+    relabel,
 )
-from helpers.procs import PYTHON, http_get, prom_query, wait_for
+from helpers.procs import PYTHON, http_get, prom_query, prometheus, wait_for
 from spark_exporter.query import ClusterOverview, Inference, PrometheusClient, Rollups
 
 pytestmark = pytest.mark.integration
@@ -63,18 +66,6 @@ def scrape(url: str, accept: str | None) -> tuple[str, list[str]]:
             assert match, line
             names.append(match.group())
     return headers["Content-Type"], names
-
-
-def relabel(name: str, rules: list[dict[str, Any]]) -> str:
-    """``name`` after metric_relabel_configs of action replace on __name__, as Prometheus applies them
-    (the regex anchored at both ends, ``$1`` for the first group)."""
-    for rule in rules:
-        assert rule.get("action", "replace") == "replace" and rule["source_labels"] == ["__name__"]
-        match = re.fullmatch(rule["regex"], name)
-        if match and rule["target_label"] == "__name__":
-            groups = match.groups()
-            name = re.sub(r"\$\{?(\d+)\}?", lambda m, g=groups: g[int(m.group(1)) - 1], rule["replacement"])
-    return name
 
 
 def job_config(cluster: InferenceCluster, job: str) -> dict[str, Any]:
@@ -167,6 +158,30 @@ class TestSilentTarget:
         wait_for(lambda: alerts(), timeout=60, what="SparkTargetSilent")
         assert inference.query('up{job="vllm", node="spark-03"}')[0]["value"][1] == "1"
         assert alerts() == {("vllm", silent.address, "spark-03")}
+
+
+    def test_alert_fires_and_names_the_target(self, inference: InferenceCluster, tmp_path: Path) -> None:
+        """With its ``for:`` cut to 2s in a copy of the rules, SparkTargetSilent reaches ``firing`` on a second
+        real Prometheus scraping the same targets, for the silent vLLM target only, with its annotations."""
+        doc = yaml.safe_load((RULES_DIR / "spark-workloads-alerts.yml").read_text())
+        silent_rules = [dict(r, **{"for": "2s"}) for g in doc["groups"] for r in g["rules"]
+                        if r.get("alert") == "SparkTargetSilent"]
+        assert len(silent_rules) == 1
+        rules = tmp_path / "silent.yml"
+        rules.write_text(yaml.safe_dump({"groups": [{"name": "silent", "rules": silent_rules}]}, sort_keys=False))
+        silent = inference.targets[("spark-03", "vllm")]
+        with prometheus(inference.config, rule_files=[rules]) as prom:
+            def firing() -> list[dict[str, Any]]:
+                return prom_query(prom.url, 'ALERTS{alertname="SparkTargetSilent", alertstate="firing"}')
+            wait_for(firing, timeout=60, what="SparkTargetSilent firing")
+            time.sleep(3)  # every other target has been scraped and evaluated by now: none may join
+            fired = {(s["metric"]["job"], s["metric"]["instance"], s["metric"]["node"]) for s in firing()}
+            assert fired == {("vllm", silent.address, "spark-03")}
+            status, body, _ = http_get(f"{prom.url}/api/v1/alerts")
+            assert status == 200
+            alerts = json.loads(body)["data"]["alerts"]
+            alert = next(a for a in alerts if a["labels"]["alertname"] == "SparkTargetSilent")
+            assert silent.address in alert["annotations"]["summary"] and "spark-03" in alert["annotations"]["summary"]
 
 
 def rollup(cluster: InferenceCluster, call: Callable[[Rollups], Awaitable[T]]) -> T:

@@ -78,6 +78,30 @@ class TestLoading:
         wc.write_text("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")
         assert load_web_config(str(wc)).tls
 
+    @pytest.mark.parametrize(("cert", "key", "ca", "wanted"), [
+        ("garbage", "garbage", None, "'tls_server_config.cert_file': cannot load certificate/key: not a PEM "
+         "certificate or key"),
+        ("server.crt", "other.key", None,
+         "'tls_server_config.cert_file': cannot load certificate/key: key values mismatch"),
+        ("server.crt", "server.key", "garbage",
+         "'tls_server_config.client_ca_file': cannot load: no certificate or crl found"),
+    ])
+    def test_unloadable_tls_files_are_named_in_words(self, tmp_path: Path, cert: str, key: str, ca: str | None,
+                                                     wanted: str) -> None:
+        """A certificate, key or CA that ssl cannot load is one line ending in OpenSSL's reason in words: no
+        '[X509: ...]' or '[SSL]' code and no CPython source location '(_ssl.c:NNNN)'."""
+        make_cert(tmp_path)  # server.crt, server.key
+        subprocess.run(["openssl", "genrsa", "-out", str(tmp_path / "other.key"), "2048"], check=True,
+                       capture_output=True)
+        (tmp_path / "garbage").write_text("not a certificate\n")
+        extra = f"  client_ca_file: {ca}\n  client_auth_type: RequireAndVerifyClientCert\n" if ca else ""
+        wc = tmp_path / "web.yml"
+        wc.write_text(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n{extra}")
+        with pytest.raises(ConfigError) as exc:
+            load_web_config(str(wc))
+        assert str(exc.value) == f"web config file {wc}: key {wanted}"
+
+
 
 class TestClientAuth:
     @pytest.mark.parametrize("mode", list(CLIENT_AUTH_MODES))

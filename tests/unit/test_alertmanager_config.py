@@ -113,6 +113,19 @@ class TestAlertingSection:
         with pytest.raises(am.AlertmanagerConfigError, match="invalid Alertmanager URL"):
             am.alerting_section([url])
 
+    @pytest.mark.parametrize("url", ["http://am:9093/api/v2/alerts", "http://am:9093/api/v1/alerts",
+                                     "https://am:9093/am/api/v2/alerts", "http://am:9093/api"])
+    def test_an_endpoint_instead_of_a_prefix_is_refused(self, url: str) -> None:
+        """Prometheus appends /api/v2/alerts to the path prefix; a URL naming that endpoint would post to
+        .../api/v2/alerts/api/v2/alerts and lose every alert, so it is refused with the reason."""
+        with pytest.raises(am.AlertmanagerConfigError, match="a prefix for Alertmanager's own /api/v2/alerts"):
+            am.alerting_section([url])
+
+    def test_a_proxy_prefix_that_starts_with_api_is_kept(self) -> None:
+        """Only a path naming the API itself is refused; a reverse proxy's prefix such as /api/alertmanager stays."""
+        assert am.alerting_section(["http://proxy:8080/api/alertmanager"])["alertmanagers"][0][
+            "path_prefix"] == "/api/alertmanager"
+
 
 class TestCommandLine:
     def test_writes_the_file_and_refuses_to_overwrite(self, tmp_path: Path,

@@ -47,6 +47,18 @@ class TestSuggestions:
         assert len(err) == 1 and err[0].startswith(f"{prog}") and ": error: " in err[0], err
         assert err[0].endswith(wanted), err
 
+    @pytest.mark.parametrize("argv", [
+        ["config", "alertmanager", "--receivr", "x"],  # "--receivr" is not like "--force" but for the dashes
+        ["config", "rules", "--inventry", "x"],  # --inventory is config prometheus', not config rules'
+    ])
+    def test_no_suggestion_of_an_unrelated_or_foreign_flag(self, argv: list[str],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+        """Only a flag of the subcommand being run, and like the mistyped one without its dashes, is suggested;
+        the error names that subcommand."""
+        code, _, err = run(argv, capsys)
+        assert code == 2 and len(err) == 1, err
+        assert err[0] == f"spark-exporter {argv[0]} {argv[1]}: error: unknown flag {argv[2]}", err
+
     def test_value_of_a_mistyped_flag_is_not_blamed(self, capsys: pytest.CaptureFixture[str]) -> None:
         """The flag before a value is named, not the value as an 'invalid choice'."""
         _, _, err = run(["query", "--prometheus.urll", "http://x", "overview"], capsys)
@@ -62,6 +74,14 @@ class TestSuggestions:
         code, _, err = run(["query", "history", "spark-01", "--duration", "12h"], capsys)
         assert code == 2 and len(err) == 1
         assert "--duration: invalid value '12h'" in err[0] and "did you mean" in err[0]
+
+    @pytest.mark.parametrize(("argv", "names"), [(["gpu"], "record"), (["config"], "prometheus, alertmanager")])
+    def test_missing_subcommand_lists_the_subcommands(self, argv: list[str], names: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+        """A command that needs a subcommand, given none, lists them in one line (not argparse's dest)."""
+        code, _, err = run(argv, capsys)
+        assert code == 2 and len(err) == 1, err
+        assert err[0].startswith(f"spark-exporter {argv[0]}: error: a subcommand is required: {names}"), err
 
     def test_missing_required_flag_is_one_line(self, capsys: pytest.CaptureFixture[str]) -> None:
         """gpu record without --output is one line naming --output, exit 2."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from helpers.inference_targets import relabel
+from helpers.reference import reference_file
 from spark_exporter.prometheus.inventory import parse_inventory
 from spark_exporter.prometheus.promconfig import build_prometheus_config
 from spark_exporter.workloads import llamacpp_sim, sglang_sim
@@ -143,7 +146,7 @@ class TestScrapeJobs:
             assert jobs[job]["static_configs"][0]["targets"] == [f"10.0.0.1:{port}"]
             assert jobs[job]["metrics_path"] == "/metrics"
 
-    def test_only_prometheus_client_engines_are_relabelled(self) -> None:
+    def test_only_prometheus_client_engines_are_relabel(self) -> None:
         """vLLM and SGLang jobs restore their own prefix's colon; llama.cpp writes colons itself."""
         jobs = {j["job_name"]: j for j in build_prometheus_config(parse_inventory(self.INVENTORY, "t"), [])[
             "scrape_configs"]}
@@ -152,3 +155,48 @@ class TestScrapeJobs:
                 {"source_labels": ["__name__"], "regex": f"{engine}_(.+)", "target_label": "__name__",
                  "replacement": f"{engine}:$1"}]
         assert "metric_relabel_configs" not in jobs["llamacpp"]
+
+
+# The reference families of each prometheus_client engine (tests/reference/), all releases on record.
+ENGINE_REFERENCES = {"vllm": ("vllm/0.9.json", "vllm/0.12.json", "vllm/0.34.json"), "sglang": ("sglang/0.5.23.json",)}
+SAMPLE_SUFFIXES = {"counter": ("_total", "_created"), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count",
+                                                                                    "_created")}
+
+
+class TestRelabelOverMatching:
+    @pytest.mark.parametrize("engine", ENGINE_REFERENCES)
+    def test_no_family_of_the_engine_is_underscore_named(self, engine: str) -> None:
+        """Every family vLLM (0.9, 0.12, 0.34) and SGLang define is named ``engine:``, so the job's
+        ``engine_(.+)`` rule can only rename names that arrived escaped, never one the engine chose."""
+        for path in ENGINE_REFERENCES[engine]:
+            names = [f["name"] for f in json.loads(reference_file(path).read_text())["families"]]
+            assert names and all(n.startswith(f"{engine}:") for n in names), (path, names)
+
+    @pytest.mark.parametrize("engine", ENGINE_REFERENCES)
+    def test_every_sample_name_comes_back_from_its_escaped_form_and_stays(self, engine: str) -> None:
+        """For every sample name of every reference family, the generated rule maps the escaped name
+        (``:`` -> ``_``) back to it and leaves the name itself unchanged."""
+        jobs = {j["job_name"]: j for j in build_prometheus_config(
+            parse_inventory(TestScrapeJobs.INVENTORY, "t"), [])["scrape_configs"]}
+        rules = jobs[engine]["metric_relabel_configs"]
+        for path in ENGINE_REFERENCES[engine]:
+            for family in json.loads(reference_file(path).read_text())["families"]:
+                base = family["name"].removesuffix("_total") if family["type"] == "counter" else family["name"]
+                for suffix in SAMPLE_SUFFIXES.get(family["type"], ("",)):
+                    sample = base + suffix
+                    assert relabel(sample, rules) == sample
+                    assert relabel(sample.replace(":", "_"), rules) == sample
+
+    def test_other_jobs_and_other_names_are_untouched(self) -> None:
+        """Only the vllm and sglang jobs carry the rule, and it leaves the process, Python and HTTP families
+        the engines also serve, and the other engine's names, as they are."""
+        jobs = {j["job_name"]: j for j in build_prometheus_config(
+            parse_inventory(TestScrapeJobs.INVENTORY, "t"), [])["scrape_configs"]}
+        assert {name for name, job in jobs.items() if any(
+            r.get("regex", "").startswith(("vllm_", "sglang_")) for r in job.get("metric_relabel_configs", []))} == {
+            "vllm", "sglang"}
+        for engine, other in (("vllm", "sglang"), ("sglang", "vllm")):
+            rules = jobs[engine]["metric_relabel_configs"]
+            for name in ("process_cpu_seconds_total", "python_gc_objects_collected_total", "http_requests_total",
+                         f"{other}_num_requests_running", f"{engine}:x", f"{engine}_", f"x_{engine}_y"):
+                assert relabel(name, rules) == name

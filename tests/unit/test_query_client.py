@@ -37,6 +37,17 @@ class TestUnavailable:
         with pytest.raises(InvalidParameter):
             PrometheusClient("localhost:9090")
 
+    @pytest.mark.parametrize(("url", "why"), [
+        ("http://[::1", "Invalid IPv6 URL"), ("http://h:99999", "Port out of range"), ("http://", "no host"),
+        ("https://u:secret@[::1", "Invalid IPv6 URL"),
+    ])
+    def test_malformed_url_is_refused_up_front_without_credentials(self, url: str, why: str) -> None:
+        """A URL aiohttp could not request is refused when the client is made, saying why in words (not as
+        aiohttp's InvalidUrlClientError at the first query), and a password in it is not repeated."""
+        with pytest.raises(InvalidParameter, match="is not a valid URL") as e:
+            PrometheusClient(url)
+        assert why in str(e.value) and "secret" not in str(e.value)
+
 
 # Failure modes a real Prometheus cannot be made to produce on demand (5xx bursts, malformed JSON,
 # Thanos warnings, VictoriaMetrics isPartial, a hung server) are served by this small fake.
@@ -102,6 +113,19 @@ class TestFailureModes:
             with pytest.raises(BadResponse):
                 await c.query("up")
             assert c.queries_issued == 1
+
+    async def test_html_page_is_named_as_text_not_bytes(self, fake: tuple[str, list[Responder]]) -> None:
+        """A 404 HTML page (a URL that is not Prometheus' API) is one line: the start of the page as text
+        (no b'...' repr, no line breaks) and a hint to check the URL."""
+        url, script = fake
+        script.append(lambda _: web.Response(status=404, text="<html>\n  <title>Not Found</title>\n</html>\n",
+                                             content_type="text/html"))
+        async with PrometheusClient(url) as c:
+            with pytest.raises(BadResponse) as e:
+                await c.query("up")
+        message = str(e.value)
+        assert message.endswith("; it starts: <html> <title>Not Found</title> </html>"), message
+        assert "b'" not in message and "\n" not in message and "base?" in message
 
     async def test_wrong_shape_is_bad_response(self, fake: tuple[str, list[Responder]]) -> None:
         """A success without a result list is a BadResponse."""

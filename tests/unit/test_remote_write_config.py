@@ -59,6 +59,22 @@ class TestFiles:
         with pytest.raises(rw.RemoteWriteError, match="invalid (write|read) URL"):
             rw.remote_write_files(INVENTORY, "inv.yml", tmp_path, store)
 
+    @pytest.mark.parametrize("store", [rw.Store("http://vm:8428/api/v1/write"), rw.Store("http://vm:8428/api/v1/"),
+                                       rw.Store(read_url="http://vm:8481/select/0/prometheus/api/v1/query")])
+    def test_an_endpoint_instead_of_the_base_url_is_refused(self, store: rw.Store, tmp_path: Path) -> None:
+        """A URL already ending in an API path (the usual remote_write URL) would be doubled by the agents
+        (``/api/v1/write/api/v1/write``) and given to vmalert and the API as a query root: refused, naming it."""
+        with pytest.raises(rw.RemoteWriteError, match="base URL, without /api/v1/"):
+            rw.remote_write_files(INVENTORY, "inv.yml", tmp_path, store)
+
+
+    @pytest.mark.parametrize("url", ["http://am:9093/api/v2/alerts", "http://am:9093/api/v2"])
+    def test_an_alertmanager_endpoint_is_refused(self, url: str, tmp_path: Path) -> None:
+        """vmalert appends /api/v2/alerts to -notifier.url: the endpoint itself is refused, naming it."""
+        with pytest.raises(rw.RemoteWriteError, match="without /api/v2/alerts"):
+            rw.commands(tmp_path, rw.Store(), "inv.yml", url, "15s")
+        assert rw.commands(tmp_path, rw.Store(), "inv.yml", "https://am.example/proxy", "15s")["vmalert"]
+
 
 class TestCommandLine:
     def test_writes_once_and_refuses_to_overwrite(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

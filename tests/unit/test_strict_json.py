@@ -7,15 +7,21 @@ import json
 import pytest
 
 from spark_exporter.http.errors import strict_dumps
+from spark_exporter.query.client import Sample
+from spark_exporter.query.mapping import fill_spark
 from spark_exporter.query.models import (
     GpuMetrics,
     HistoryPoint,
     HistorySeries,
     NetworkStats,
     NodeGpuMetrics,
+    NodeList,
+    NodeSummary,
+    SparkApplications,
     UtilizationHistory,
 )
 from spark_exporter.query.openapi import openapi_document
+from spark_exporter.query.queries import SPARK_CLUSTER_RULES
 
 
 class TestEnforceRanges:
@@ -44,6 +50,29 @@ class TestEnforceRanges:
         assert doc["series"][0]["values"] == [{"timestamp": 1000, "value": 1.0}]
         assert "series[0].values[1]" in doc["missing"]
         assert doc == out.to_json()  # idempotent: a cached answer written twice reads the same
+
+    def test_an_overflowing_count_is_null_not_an_internal_error(self) -> None:
+        """Two clusters' Spark counts of 1e308 add up to infinity: the count is null with a reason (int(inf)
+        raised OverflowError, and /api/v1/spark answered 500)."""
+        out = SparkApplications()
+        rule = SPARK_CLUSTER_RULES["active_jobs"]
+        fill_spark(out, {rule: [Sample({"cluster": c}, 1.0, 1e308) for c in ("a", "b")]})
+        doc = out.to_json()
+        assert doc["totals"]["activeJobs"] is None and "finite" in doc["missing"]["totals.activeJobs"]
+        strict_dumps(doc)
+
+    def test_an_integer_no_json_parser_reads_exactly_is_null(self) -> None:
+        """int(1e308) (309 digits) as a GPU count is null with a reason; 2**53 - 1 is still served."""
+        def node(count: int) -> dict:  # type: ignore[type-arg]
+            summary = NodeSummary(node="n", up=True, stale=False, gpu_count=None, utilization=None, temperature=None,
+                                  power_draw=None, memory_used_mb=None, cpu_utilization=None, in_inventory=True)
+            summary.gpu_count = count
+            return NodeList(nodes=[summary]).to_json()["nodes"][0]  # type: ignore[no-any-return]
+
+        huge = node(int(1e308))
+        assert huge["gpuCount"] is None and "digits" in huge["missing"]["gpuCount"]
+        assert node(2**53)["gpuCount"] is None
+        assert node(2**53 - 1)["gpuCount"] == 2**53 - 1
 
     def test_the_openapi_document_states_the_ranges(self) -> None:
         """Utilisation, temperatures and timestamps carry minimum and maximum in the OpenAPI document."""

@@ -10,11 +10,13 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
+from helpers.gpu import Clock, make_collector, write_meminfo
 from spark_exporter.collectors import textfile
 from spark_exporter.collectors.base import Collector, Paths
 from spark_exporter.collectors.textfile import TextfileCollector
 from spark_exporter.exporter.collection import Collection
 from spark_exporter.exporter.daemon import load_config
+from spark_exporter.nvml.sim import SimulatedNvml
 
 
 def collector(directory: Path) -> TextfileCollector:
@@ -34,7 +36,11 @@ class TestCostLimits:
     @pytest.mark.parametrize(("name", "text", "limit", "value"), [
         ("labels", "m{" + ",".join(f'l{i}="v"' for i in range(200)) + "} 1\n", "MAX_LABELS", 128),
         ("line", 'm{l="' + "x" * 5000 + '"} 1\n', "MAX_LINE", 4096),
+        # "\x1c" and "\r" in label values end no line for the parser, so they end none for the limits either.
+        ("labels-split", "m{" + ",".join(f'l{i}="\x1c"' for i in range(200)) + "} 1\n", "MAX_LABELS", 128),
+        ("line-split", 'm{l="' + "x\r" * 2500 + '"} 1\n', "MAX_LINE", 4096),
         ("families", "".join(f"# TYPE fam_{i} gauge\n" for i in range(50)), "MAX_FAMILIES", 40),
+        ("untyped-families", "".join(f"fam_{i} 1\n" for i in range(50)), "MAX_FAMILIES", 40),
         ("bytes", "m 1\n" * 400, "MAX_FILE_BYTES", 1000),
         ("samples", "".join(f'm{{i="{i}"}} 1\n' for i in range(50)), "MAX_SAMPLES", 40),
     ])
@@ -59,6 +65,31 @@ class TestCostLimits:
         fams = by_name(collector(tmp_path).collect())
         assert len(fams["wide"].samples[0].labels) == 128 and fams["long"].samples[0].value == 2
         assert scrape_error(fams) == 0
+
+    def test_samples_of_a_typed_family_count_as_that_family(self, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+        """A histogram's _bucket/_sum/_count samples and a counter's _total count as one family each."""
+        monkeypatch.setattr(textfile, "MAX_FAMILIES", 2)
+        (tmp_path / "h.prom").write_text("# TYPE lat histogram\nlat_bucket{le=\"+Inf\"} 1\nlat_sum 2\nlat_count 1\n"
+                                         "# TYPE jobs counter\njobs_total 3\n")
+        fams = by_name(collector(tmp_path).collect())
+        assert "lat" in fams and "jobs" in fams and scrape_error(fams) == 0
+
+    def test_files_past_the_file_limit_are_not_read(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Only the first MAX_FILES files in name order are read (each costs an mtime series); more set
+        scrape_error and log one line. Hidden files are not files to read."""
+        monkeypatch.setattr(textfile, "MAX_FILES", 3)
+        for i in range(5):
+            (tmp_path / f"f{i}.prom").write_text(f"m{i} 1\n")
+        (tmp_path / ".hidden.prom").write_text("hidden 1\n")
+        with capture_logs() as logs:
+            fams = by_name(collector(tmp_path).collect())
+        assert {"m0", "m1", "m2"} <= set(fams) and not {"m3", "m4", "hidden"} & set(fams)
+        assert len(fams["node_textfile_mtime_seconds"].samples) == 3 and scrape_error(fams) == 1
+        assert [e["event"] for e in logs] == ["textfile_refused"]
+        (tmp_path / "f3.prom").unlink()
+        (tmp_path / "f4.prom").unlink()
+        assert scrape_error(by_name(collector(tmp_path).collect())) == 0
 
     def test_total_bytes_are_shared_by_all_files(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Files are admitted in name order until the bytes of all files would pass the total."""
@@ -137,3 +168,21 @@ class TestNoOverwrite:
         assert dropped == {"builtin": 3, "reserved": 4}
         later = by_name(text_string_to_metric_families(second))
         assert "node_time_seconds" not in later and "node_uname_info" not in later
+
+    def test_a_gpu_field_not_served_yet_is_still_the_gpu_collectors(self, tmp_path: Path) -> None:
+        """A file's DCGM_FI_PROF_SM_ACTIVE is dropped on the first collection too, when the GPU collector has no
+        GPM interval yet and serves no sample of it (it used to be served from the file until then)."""
+        files = tmp_path / "files"
+        files.mkdir()
+        (files / "fake.prom").write_text('DCGM_FI_PROF_SM_ACTIVE{gpu="0"} 0.99\nnightly_nccl_busbw_gbps 21.5\n')
+        gpu = make_collector(SimulatedNvml("h100"), write_meminfo(tmp_path / "proc"), clock=Clock())
+        try:
+            col = Collection([collector(files), gpu], min_age=0)
+            with capture_logs():
+                fams = by_name(text_string_to_metric_families(col.collect_once().body.decode()))
+        finally:
+            gpu.close()
+        assert "DCGM_FI_DEV_GPU_TEMP" in fams and "DCGM_FI_PROF_SM_ACTIVE" not in fams  # no interval yet
+        assert fams["nightly_nccl_busbw_gbps"].samples[0].value == 21.5
+        dropped = {s.labels["reason"]: s.value for s in fams["spark_exporter_textfile_series_dropped"].samples}
+        assert dropped == {"builtin": 1, "reserved": 0}

@@ -18,7 +18,8 @@ class TestLoading:
 
     @pytest.mark.parametrize(("content", "needle"), [
         ("tls_server_config:\n  cert_file: x.crt\n", "cert_file and key_file are both required"),
-        ("tls_server_config:\n  cert_file: x.crt\n  key_file: x.key\n", "cannot load"),
+        ("tls_server_config:\n  cert_file: x.crt\n  key_file: x.key\n", "tls_server_config.cert_file': "),
+        ("tls_server_config:\n  cert_file: x.crt\n  key_file: x.key\n", "x.crt: no such file"),
         ("tls_server_config:\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n", "tls_server_config.cipher_suites"),
         ("basic_auth: {}\n", "unknown key"),
         ("http_server_config:\n  headers:\n    Server: x\n", "header may not be set"),

@@ -368,6 +368,11 @@ class GpuCollector(Collector):
             self._xid_last[key] = xid
             self._xid_counts[(key, xid)] = self._xid_counts.get((key, xid), 0) + 1
 
+    def names(self) -> Iterable[str]:
+        """Every catalogue field (DCGM_FI_*): a GPU may serve one later (a GPM ratio from the second scrape on,
+        a PCIe rate after its first sample, a field another GPU supports), so a text file may never write one."""
+        return [f.name for f in self.catalogue]
+
     def xid_last(self, uuid: str) -> float | None:
         """The last XID code, 0 if none yet; None if this device is not watched for XIDs."""
         if self.xid is None or uuid not in self.xid.watched:

@@ -18,7 +18,13 @@ CASES = [
     (b"GET /-/healthy HTTP/2.0\r\nHost: x\r\n\r\n", 505, "http"),
     (b"GET /-/healthy HTTP/3.0\r\nHost: x\r\n\r\n", 505, "http"),
     (b"POST /-/healthy HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 104857600\r\n\r\n", 413, "http"),
+    # Spellings aiohttp's parser takes as well: runs of spaces, RTSP/ versions, header fields without a space.
+    (b"GET  /-/healthy HTTP/2.0\r\nHost: x\r\n\r\n", 505, "http"),
+    (b"GET /-/healthy RTSP/2.0\r\nHost: x\r\n\r\n", 400, "bad_request"),
+    (b"POST /-/healthy HTTP/1.1\r\nHost: x\r\nexpect:100-Continue\r\nContent-Length:104857600\r\n\r\n", 413, "http"),
     (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", 405, "http"),
+    (b"FOO /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n", 405, "http"),
+    (b"PROPFIND /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405, "http"),
     (b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405, "http"),
 ]
 
@@ -38,7 +44,9 @@ def server(request: pytest.FixtureRequest) -> Iterator[int]:
 
 
 @pytest.mark.parametrize(("raw", "status", "kind"), CASES, ids=["no-version", "http2", "http3", "expect-100mb",
-                                                                "connect", "options-asterisk"])
+                                                                "double-space-http2", "rtsp2", "expect-unspaced",
+                                                                "connect", "unknown-method", "webdav-method",
+                                                                "options-asterisk"])
 def test_edge_requests_get_a_json_refusal(server: int, raw: bytes, status: int, kind: str) -> None:
     """Each edge request is refused with the JSON error shape, in HTTP/1.1, with the configured headers,
     and an oversized Expect: 100-continue never sees 100 Continue."""
