@@ -48,6 +48,7 @@ from ..collectors._files import read_tail, read_text
 from ..exporter import fleet
 from ..logs import setup_logging
 from ..prometheus import kit
+from ..prometheus.backfill import BackfillError, SimulatedNode, backfill
 from ..prometheus.inventory import Inventory, load_inventory
 from ..prometheus.promconfig import build_prometheus_config
 from ..query.api import ApiSettings, build_app, serve_api
@@ -282,6 +283,40 @@ def start_spark(demo: Demo) -> Child:
     return demo.spawn("spark-app", argv, port, env)
 
 
+BACKFILL_SPAN = 3600.0  # s of history written before Prometheus starts
+MAX_SCRAPE_BYTES = 8 * 1024 * 1024  # of the one scrape per exporter that gives the series' labels
+
+
+async def backfill_history(demo: Demo, ns: argparse.Namespace, inventory: Inventory,
+                           exporters: list[tuple[str, str]]) -> None:
+    """An hour of the simulators' history in Prometheus' data directory, so the page's charts open full.
+
+    ``exporters`` are the (node, host:port) pairs of start_exporters or start_fleet: both run node ``i`` of
+    fleet.node_names on the ``--profile`` simulator seeded ``i + 1``, which is what is replayed here. One scrape
+    per exporter gives the series' labels; ``promtool`` writes the blocks. Any failure is one line on stdout
+    and the demo goes on with an empty history.
+    """
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        print("demo: no history backfilled (no 'promtool' on PATH)", flush=True)
+        return
+    seeds = {name: i + 1 for i, name in enumerate(fleet.node_names(ns.nodes))}
+    nodes = []
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:  # per request
+            for name, address in exporters:
+                async with session.get(f"http://{address}/metrics") as resp:
+                    body = await resp.content.read(MAX_SCRAPE_BYTES)
+                target = {"job": "spark-exporter", "instance": address, "cluster": inventory.cluster, "node": name}
+                nodes.append(SimulatedNode(ns.profile, seeds[name], target, body.decode("utf-8", "replace")))
+        samples = await asyncio.to_thread(backfill, promtool, nodes, demo.workdir, demo.workdir / "data",
+                                          time.time(), BACKFILL_SPAN)
+    except (aiohttp.ClientError, TimeoutError, BackfillError, OSError, ValueError, KeyError) as e:
+        print(f"demo: no history backfilled: {e}", flush=True)
+        return
+    print(f"demo: backfilled {BACKFILL_SPAN / 3600:g} h of GPU history ({samples} samples)", flush=True)
+
+
 async def start_exporters(demo: Demo, ns: argparse.Namespace) -> list[tuple[str, str]]:
     """One spark-exporter daemon per node (all collectors, simulated GPUs); (node, address) once all are ready."""
     exporters = []
@@ -355,6 +390,7 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
         evaluation_interval=ns.scrape_interval,
     )
     (demo.workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    await backfill_history(demo, ns, inventory, exporter_addresses)
     port = free_port()
     prom = demo.spawn(
         "prometheus",
@@ -381,7 +417,8 @@ def _node_summary(inventory: Inventory, shown: int = 4) -> str:
 async def show(rollups: Rollups, header: str, tty: bool, seen: set[str]) -> None:
     """Draw one frame; ``seen`` collects the nodes that have had GPU figures (until then: waiting)."""
     try:
-        ov, nodes = await asyncio.gather(rollups.cluster_overview(), rollups.nodes())
+        at = rollups.instant(None)  # one instant for both, as the page does
+        ov, nodes = await asyncio.gather(rollups.cluster_overview(at), rollups.nodes(at))
         seen.update(n.node for n in nodes.nodes if n.utilization is not None)
         if seen:
             body = render_overview(ov.to_json()) + "\n\n" + render_nodes(nodes.to_json())

@@ -1,15 +1,18 @@
 """``spark-exporter api``: the telemetry JSON API for the Command Center backend.
 
-Endpoints (all GET): ``/api/v1/cluster/overview``, ``/api/v1/nodes``, ``/api/v1/nodes/{node}/gpu``,
-``/api/v1/nodes/{node}/gpu/utilization?duration=1h``, ``/api/v1/network[?node=]``, ``/api/v1/spark``,
-``/api/v1/inference``, the OpenAPI document ``/api/v1/openapi.json`` and the API's own metrics
-``/metrics`` (:mod:`.selfmetrics`). Errors are JSON: 400 bad parameter, 401 no or wrong token, 404 unknown
-node or path, 429 rate limited, 502 query rejected, 503 Prometheus unreachable.
+Endpoints (all GET): ``/api/v1/cluster/overview``, ``/api/v1/nodes``, ``/api/v1/nodes/{node}/gpu``
+(these three and ``/api/v1/network`` take ``?time=`` to evaluate at one instant),
+``/api/v1/nodes/{node}/gpu/{utilization,temperature,power,memory}?duration=1h``, ``/api/v1/network[?node=]``,
+``/api/v1/spark``, ``/api/v1/inference``, ``/api/v1/alerts``, the OpenAPI document ``/api/v1/openapi.json``
+and the API's own metrics ``/metrics`` (:mod:`.selfmetrics`). Errors are JSON: 400 bad parameter, 401 no or
+wrong token, 404 unknown node or path, 429 rate limited, 502 query rejected, 503 Prometheus unreachable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,13 +38,14 @@ from .client import (
 )
 from .middleware import UNLIMITED_PATHS, cors_middleware, rate_limit_middleware, token_middleware
 from .openapi import openapi_document
-from .rollups import HISTORY_STEPS, Result, Rollups
+from .rollups import HISTORY_METRICS, HISTORY_STEPS, Result, Rollups
 from .selfmetrics import ApiMetrics
 
 log = structlog.get_logger(component="api")
 
 DEFAULT_LISTEN = "127.0.0.1:19401"
 DEFAULT_PROMETHEUS = "http://localhost:9090"
+MAX_FUTURE = 60.0  # s a ``time`` parameter may lie ahead of the API's clock
 
 
 @dataclass
@@ -99,26 +103,54 @@ async def _node_param(request: web.Request) -> str:
     return await request.app[ROLLUPS_KEY].check_node(node)
 
 
+def _time_param(request: web.Request) -> float | None:
+    """The ``time`` query parameter: s since epoch (decimals allowed), at most MAX_FUTURE ahead; absent is None
+    (now). InvalidParameter (400) for anything else."""
+    raw = request.query.get("time")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidParameter(f"invalid time {raw[:40]!r}: use seconds since the epoch, e.g. 1767225600.123")
+    now = request.app[ROLLUPS_KEY].clock()
+    if value > now + MAX_FUTURE:
+        raise InvalidParameter(f"invalid time {raw[:40]!r}: more than {MAX_FUTURE:g}s in the future")
+    return round(value, 3)
+
+
+def _at_key(at: float | None) -> str:
+    """The cache key part of an instant: "" for now (cached for the TTL), else the instant itself."""
+    return "" if at is None else f"{at:.3f}"
+
+
 async def overview(request: web.Request) -> web.Response:
-    """GET /api/v1/cluster/overview: the cluster overview JSON (cached). The X-Cache header says hit, miss or stale."""
+    """GET /api/v1/cluster/overview[?time=]: the cluster overview JSON (cached), evaluated at ``time`` (s since epoch;
+    default now; echoed as evaluatedAt). InvalidParameter (400) for a bad time. X-Cache says hit, miss or stale."""
     r = request.app[ROLLUPS_KEY]
-    return _respond(request, await _cached(request, ("overview",), r.cluster_overview))
+    at = _time_param(request)
+    return _respond(request, await _cached(request, ("overview", _at_key(at)), lambda: r.cluster_overview(at)))
 
 
 async def nodes(request: web.Request) -> web.Response:
-    """GET /api/v1/nodes: per-node summaries JSON (cached). The X-Cache header says hit, miss or stale."""
+    """GET /api/v1/nodes[?time=]: per-node summaries JSON (cached), at ``time`` as for the overview."""
     r = request.app[ROLLUPS_KEY]
-    return _respond(request, await _cached(request, ("nodes",), r.nodes))
+    at = _time_param(request)
+    return _respond(request, await _cached(request, ("nodes", _at_key(at)), lambda: r.nodes(at)))
 
 
 async def node_gpu(request: web.Request) -> web.Response:
-    """GET /api/v1/nodes/{node}/gpu: the node's per-GPU metrics JSON (cached).
+    """GET /api/v1/nodes/{node}/gpu[?time=]: the node's per-GPU metrics JSON (cached), at ``time`` as for the overview.
 
-    InvalidParameter (400) for a malformed node name, UnknownNodeError (404) for an unknown one.
+    InvalidParameter (400) for a malformed node name or time, UnknownNodeError (404) for an unknown node.
     """
     r = request.app[ROLLUPS_KEY]
+    at = _time_param(request)
     node = await _node_param(request)
-    return _respond(request, await _cached(request, ("gpu", node), lambda: r.node_gpu_metrics(node)))
+    key = ("gpu", node, _at_key(at))
+    return _respond(request, await _cached(request, key, lambda: r.node_gpu_metrics(node, at)))
 
 
 def _flag_param(request: web.Request, name: str) -> bool:
@@ -129,8 +161,8 @@ def _flag_param(request: web.Request, name: str) -> bool:
     return value in ("true", "1")
 
 
-async def node_history(request: web.Request) -> web.Response:
-    """GET /api/v1/nodes/{node}/gpu/utilization?duration=&envelope=: utilization history (cached).
+async def node_history(request: web.Request, metric: str = "utilization") -> web.Response:
+    """GET /api/v1/nodes/{node}/gpu/{metric}?duration=&envelope=: the history of one HISTORY_METRICS figure (cached).
 
     A bare list of points unless ``envelope`` (the rest in headers). InvalidParameter (400) for a bad duration
     or flag; InvalidParameter (400) for a malformed node name, UnknownNodeError (404) for an unknown one.
@@ -142,7 +174,7 @@ async def node_history(request: web.Request) -> web.Response:
     envelope = _flag_param(request, "envelope")  # checked before any query is spent
     node = await _node_param(request)
     result = await _cached(
-        request, ("history", node, duration), lambda: r.gpu_utilization_history(node, duration)
+        request, ("history", node, metric, duration), lambda: r.gpu_history(node, metric, duration)
     )
     doc = result.to_json()
     if envelope:
@@ -156,9 +188,10 @@ async def node_history(request: web.Request) -> web.Response:
 
 
 async def network(request: web.Request) -> web.Response:
-    """GET /api/v1/network[?node=]: interface and RDMA throughput JSON (cached).
+    """GET /api/v1/network[?node=][&time=]: interface and RDMA throughput JSON (cached), at ``time`` as for the
+    overview.
 
-    InvalidParameter (400) for a malformed node name, UnknownNodeError (404) for an unknown one.
+    InvalidParameter (400) for a malformed node name or time, UnknownNodeError (404) for an unknown node.
     """
     r = request.app[ROLLUPS_KEY]
     node = request.query.get("node")
@@ -166,8 +199,9 @@ async def network(request: web.Request) -> web.Response:
         if not valid_node_name(node):
             raise InvalidParameter(f"invalid node name {node[:80]!r}")
         node = await r.check_node(node)
-    key = ("network", node or "")
-    return _respond(request, await _cached(request, key, lambda: r.network_stats(node)))
+    at = _time_param(request)
+    key = ("network", node or "", _at_key(at))
+    return _respond(request, await _cached(request, key, lambda: r.network_stats(node, at)))
 
 
 async def spark(request: web.Request) -> web.Response:
@@ -181,6 +215,12 @@ async def inference(request: web.Request) -> web.Response:
     miss or stale."""
     r = request.app[ROLLUPS_KEY]
     return _respond(request, await _cached(request, ("inference",), r.inference))
+
+
+async def alerts(request: web.Request) -> web.Response:
+    """GET /api/v1/alerts: firing and pending alerts from Prometheus' /api/v1/alerts, most severe first (cached)."""
+    r = request.app[ROLLUPS_KEY]
+    return _respond(request, await _cached(request, ("alerts",), r.alerts))
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -213,10 +253,12 @@ def build_app(rollups: Rollups, settings: ApiSettings) -> web.Application:
     app.router.add_get("/api/v1/cluster/overview", overview)
     app.router.add_get("/api/v1/nodes", nodes)
     app.router.add_get("/api/v1/nodes/{node}/gpu", node_gpu)
-    app.router.add_get("/api/v1/nodes/{node}/gpu/utilization", node_history)
+    for metric in HISTORY_METRICS:
+        app.router.add_get(f"/api/v1/nodes/{{node}}/gpu/{metric}", functools.partial(node_history, metric=metric))
     app.router.add_get("/api/v1/network", network)
     app.router.add_get("/api/v1/spark", spark)
     app.router.add_get("/api/v1/inference", inference)
+    app.router.add_get("/api/v1/alerts", alerts)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/metrics", metrics.handle)  # behind the same auth and rate limit as the API

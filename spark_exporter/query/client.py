@@ -1,9 +1,11 @@
-"""An async client for the Prometheus HTTP query API (``/api/v1/query`` and ``/api/v1/query_range``).
+"""An async client for the Prometheus HTTP query API (``/api/v1/query``, ``/api/v1/query_range`` and
+``/api/v1/alerts``).
 
-Only those two endpoints are used, so it works unchanged against Prometheus, VictoriaMetrics and the
-Thanos and Mimir query front ends. Transient failures (connection refused, 502/503/504) are retried
-a bounded number of times; a timeout and a rejected query are not. Warnings and partial responses
-(Thanos ``warnings``, VictoriaMetrics ``isPartial``) are carried on every result.
+Only those endpoints are used, so it works unchanged against Prometheus, VictoriaMetrics (vmalert's
+alerts through its proxy) and the Thanos and Mimir query front ends. Transient failures (connection
+refused, 502/503/504) are retried a bounded number of times; a timeout and a rejected query are not.
+Warnings and partial responses (Thanos ``warnings``, VictoriaMetrics ``isPartial``) are carried on every
+result.
 
 Every answer is bounded: at most ``max_response_bytes`` (default 16 MiB) as sent and again once
 inflated (gzip/deflate are inflated here, chunk by chunk, so a compression bomb stops at the cap),
@@ -365,6 +367,19 @@ class PrometheusClient:
                 raise BadResponse(f"range query returned {str(data.get('resultType'))[:40]!r}, expected matrix")
             return RangeResult(warnings=meta.warnings, partial=meta.partial, series=_matrix(_result_list(data)))
 
+    async def alerts(self) -> AlertsResult:
+        """GET /api/v1/alerts: the alerts the engine's rules hold (firing and pending), checked.
+
+        Raises PrometheusUnavailable, QueryError or BadResponse (a malformed alert list) as query().
+        """
+        async with self._held() as held:
+            data, meta = await self._call("/api/v1/alerts", {}, held)
+            raw = data.get("alerts")
+            if not isinstance(raw, list):
+                raise BadResponse("alerts response data has no 'alerts' list")
+            return AlertsResult(warnings=meta.warnings, partial=meta.partial,
+                                alerts=list(_checked_items(_ALERTS, raw, "alerts")))
+
     @contextlib.asynccontextmanager
     async def _held(self) -> AsyncIterator[_Held]:
         """The budget account of one query: the enclosing scope's, else its own, given back at the end."""
@@ -600,6 +615,26 @@ _MATRIX = TypeAdapter(list[_MatrixSeries])
 _SCALAR = TypeAdapter(tuple[_Timestamp, str | float])
 _STRING = TypeAdapter(tuple[_Timestamp, str])
 _NOTES = TypeAdapter(tuple[list[str], list[str]])
+
+
+class UpstreamAlert(_Upstream):
+    """One alert of Prometheus' ``/api/v1/alerts``: labels, annotations, state, activeAt (RFC 3339), value."""
+
+    labels: _Labels = Field(default_factory=dict)
+    annotations: _Labels = Field(default_factory=dict)
+    state: str
+    active_at: str | None = Field(default=None, alias="activeAt")
+    value: str | None = None
+
+
+_ALERTS = TypeAdapter(list[UpstreamAlert])
+
+
+@dataclass
+class AlertsResult(Meta):
+    """The alerts of one ``/api/v1/alerts`` answer, as the engine sent them (checked, not yet sorted)."""
+
+    alerts: list[UpstreamAlert] = field(default_factory=list)
 
 
 def _result_list(data: dict[str, Any]) -> list[Any]:

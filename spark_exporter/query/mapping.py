@@ -6,6 +6,7 @@ model from :mod:`.models`. A figure without samples stays ``None`` and gets a re
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Iterable
 from typing import cast
@@ -13,8 +14,9 @@ from typing import cast
 from pydantic import BaseModel
 
 from . import promql
-from .client import InstantResult, Sample
+from .client import InstantResult, Sample, UpstreamAlert
 from .models import (
+    Alert,
     ClusterOverview,
     GpuMetrics,
     Inference,
@@ -35,19 +37,15 @@ from .queries import (
     GPU_JOBS,
     GPU_MEMORY_INFO,
     GPU_VALUE_FIELDS,
-    INFERENCE_ENGINES,
     INFERENCE_TOKENS_FIGURE,
     OVERVIEW_COUNTS,
     OVERVIEW_GPU_FIGURES,
-    OVERVIEW_RULES,
     RDMA_GAUGES,
     RDMA_RATES,
     SPARK_APPLICATION_RULES,
     SPARK_CLUSTER_RULES,
     VLLM_CLUSTER_RULES,
-    VLLM_RUNNING,
     VLLM_TOKENS_FIGURE,
-    VLLM_WAITING,
     OverviewFigure,
 )
 
@@ -161,25 +159,6 @@ def nodes_health(
 # -- cluster overview -------------------------------------------------------------------------
 
 
-def overview_rules(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> list[OverviewFigure]:
-    """Fill the figures whose recording rule answered; return those that need the raw fallback.
-
-    The vLLM token rate falls back only when vLLM is scraped at all, and the all-engines rate only when an
-    inference job has a target, so a cluster without inference costs no second query.
-    """
-    need = []
-    vllm = bool(parts.get(VLLM_RUNNING) or parts.get(VLLM_WAITING))
-    engines = any(s.labels.get("job") in INFERENCE_ENGINES for s in parts.get("up", []))
-    for fig in OVERVIEW_RULES:
-        value = highest(s.value for s in parts.get(fig.rule, []))
-        if value is None:
-            if fig in OVERVIEW_GPU_FIGURES or (vllm if fig is VLLM_TOKENS_FIGURE else vllm or engines):
-                need.append(fig)
-            continue
-        set_overview_figure(ov, fig.field, value)
-    return need
-
-
 def set_overview_figure(ov: ClusterOverview, field: str, value: float | None) -> None:
     """Set ``ov.<field>``; memory figures are converted from bytes to GiB, None stays None."""
     if value is not None and field in ("memory_used_gb", "memory_total_gb"):
@@ -187,11 +166,43 @@ def set_overview_figure(ov: ClusterOverview, field: str, value: float | None) ->
     setattr(ov, field, value)
 
 
-def overview_raw(ov: ClusterOverview, figures: list[OverviewFigure], res: InstantResult) -> None:
-    """Fill the overview's GPU figures from the raw-series bundle ``res``, one part per figure."""
-    parts = split(res)
+def overview_raw(ov: ClusterOverview, figures: list[OverviewFigure], parts: dict[str, list[Sample]]) -> None:
+    """Fill overview figures from the overview query's parts tagged with their field name."""
     for fig in figures:
         set_overview_figure(ov, fig.field, one(parts.get(fig.field)))
+
+
+def _per_gpu(samples: list[Sample]) -> list[float | None]:
+    """One value per GPU, keyed (node, UUID) as the node answers key them: a GPU exported by two jobs counts once."""
+    by: dict[tuple[str, str], float | None] = {}
+    for s in samples:
+        key = (s.labels.get("node", ""), s.labels.get("UUID") or s.labels.get("gpu", ""))
+        by[key] = highest([by.get(key), s.value])
+    return list(by.values())
+
+
+def overview_gpu(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None:
+    """The overview's GPU figures from the raw per-GPU DCGM samples the overview query read at its instant:
+    average utilisation, memory used and total (bytes, then GiB), power summed, hottest GPU."""
+    def raw(fig: OverviewFigure) -> list[Sample]:
+        return parts.get(fig.source, [])
+
+    util = [s.value for s in parts.get("DCGM_FI_DEV_GPU_UTIL", []) if s.value is not None]
+    figures = {
+        "gpu_utilization": sum(util) / len(util) if util else None,  # avg() over every series, as the rule
+        "memory_used_gb": None,
+        "memory_total_gb": None,
+        "power_draw_w": None,
+        "max_gpu_temperature_c": highest(s.value for s in parts.get("DCGM_FI_DEV_GPU_TEMP", [])),
+    }
+    for fig in OVERVIEW_GPU_FIGURES:
+        if fig.field in ("memory_used_gb", "memory_total_gb"):
+            mib = total(_per_gpu(raw(fig)))
+            figures[fig.field] = None if mib is None else mib * 1024 * 1024  # bytes, as the rule
+        elif fig.field == "power_draw_w":
+            figures[fig.field] = total(_per_gpu(raw(fig)))
+    for field, value in figures.items():
+        set_overview_figure(ov, field, value)
 
 
 def overview_counts(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None:
@@ -583,3 +594,69 @@ def _no_row_reason(up: Sample, what: str) -> str:
         return f"the {job} target {instance} is down (up 0)"
     return (f"the {job} target {instance} is up, but {what}: none of the series its rules read arrive "
             "(see the SparkTargetSilent alert), or the rule files are not loaded")
+
+
+# -- alerts -------------------------------------------------------------------------------------
+
+SEVERITY_ORDER = ("critical", "error", "warning", "info")  # most severe first; any other severity after them
+_MAX_TEXT = 500  # characters kept of an annotation or label value
+
+
+def _text(value: str | None) -> str | None:
+    if not value:
+        return None
+    return "".join(c if c.isprintable() or c == "\n" else " " for c in value[:_MAX_TEXT])
+
+
+def _since(active_at: str | None) -> float | None:
+    """RFC 3339 (Prometheus' activeAt, up to nanoseconds) to s since epoch; None for an unset or odd value."""
+    if not active_at or active_at.startswith("0001-01-01"):
+        return None
+    try:
+        return datetime.datetime.fromisoformat(active_at).timestamp()
+    except ValueError:
+        return None
+
+
+def _runbook(url: str | None) -> str | None:
+    """The runbook_url annotation when it is a web address or a relative path; never javascript: or data:."""
+    if not url:
+        return None
+    url = url.strip()[:_MAX_TEXT]
+    if url.startswith(("https://", "http://", "/")) or ":" not in url.split("/", 1)[0]:
+        return url
+    return None
+
+
+def alert(u: UpstreamAlert) -> Alert | None:
+    """One firing or pending alert of the engine's answer as the API writes it; None for any other state."""
+    if u.state not in ("firing", "pending"):
+        return None
+    ann = u.annotations
+    description = _text(ann.get("description"))
+    summary = _text(ann.get("summary")) or (description.split("\n", 1)[0] if description else None)
+    try:
+        value = float(u.value) if u.value is not None else None
+    except ValueError:
+        value = None
+    return Alert(
+        name=_text(u.labels.get("alertname")) or "(unnamed)",
+        state=u.state,  # type: ignore[arg-type]  # checked above
+        severity=_text(u.labels.get("severity")),
+        node=_text(u.labels.get("node")),
+        gpu=_text(u.labels.get("gpu")),
+        since=_since(u.active_at),
+        summary=summary,
+        description=description,
+        runbook_url=_runbook(ann.get("runbook_url")),
+        value=value if value is not None and math.isfinite(value) else None,
+        labels={k[:_MAX_TEXT]: v[:_MAX_TEXT] for k, v in u.labels.items()},
+    )
+
+
+def alert_order(a: Alert) -> tuple[int, int, float, str, str, str]:
+    """Sort key: severity (SEVERITY_ORDER, then others), firing before pending, oldest first, then name, node, gpu."""
+    sev = (a.severity or "").lower()
+    rank = SEVERITY_ORDER.index(sev) if sev in SEVERITY_ORDER else len(SEVERITY_ORDER)
+    return (rank, 0 if a.state == "firing" else 1, a.since if a.since is not None else math.inf,
+            a.name, a.node or "", a.gpu or "")

@@ -163,6 +163,13 @@ class Result(ApiModel):
     partial: bool = Field(default=False, description="The engine answered from part of its data.")
     timestamp: int = Field(default=0, description="When the figures were read, ms since epoch.",
                            ge=0, le=MAX_TIMESTAMP_MS)
+    evaluated_at: float | None = Field(
+        default=None,
+        description="The instant Prometheus evaluated the figures at, s since epoch (ms resolution): the "
+        "request's ``time`` parameter, else the API's clock when it asked. Answers with the same evaluatedAt "
+        "show one snapshot. Null on answers that are not instant queries.",
+        ge=0, le=MAX_TIMESTAMP_MS / 1000,
+    )
     served_stale: Stale | None = Field(
         default=None,
         serialization_alias="stale",
@@ -289,6 +296,10 @@ class NodeSummary(ApiModel):
     memory_used_mb: float | None = Field(serialization_alias="memoryUsedMB", description="GPU memory used, MiB.")
     cpu_utilization: float | None = Field(description="CPU busy ratio over 1m, 0..1 (iowait counts as idle).",
                                           ge=0)
+    cpu_utilization_percent: float | None = Field(
+        default=None, description="The same CPU busy share in %, 0..100 (cpuUtilization x 100), as every "
+        "other utilisation figure of the API.", ge=0,
+    )
     in_inventory: bool
     missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
 
@@ -301,23 +312,31 @@ class NodeList(Result):
 
 
 class HistoryPoint(ApiModel):
-    """One utilisation point: timestamp in ms since epoch and value in % (null where unknown)."""
+    """One history point: timestamp in ms since epoch and value in the answer's unit (null where unknown)."""
 
     timestamp: int = Field(description="ms since epoch.", ge=0, le=MAX_TIMESTAMP_MS)
-    value: float | None = Field(description="GPU utilisation, %; null where the engine had no value.", ge=0, le=100)
+    # The physical range depends on the answer's metric, so it is checked where the points are built
+    # (rollups.HISTORY_RANGES); here only finiteness (enforce_ranges).
+    value: float | None = Field(
+        description="In the answer's unit (utilization 0..100 %, temperature -40..150 degrees C, power >= 0 W, "
+        "memory >= 0 MiB); null where the engine had no value or the value lies outside that range."
+    )
 
 
 class HistorySeries(ApiModel):
-    """One utilisation series: its labels and points."""
+    """One history series: its labels and points."""
 
     metric: dict[str, str] = Field(description="The series' labels.")
     values: list[HistoryPoint]
 
 
 class UtilizationHistory(Result):
-    """``/api/v1/nodes/{node}/gpu/utilization?envelope=true``; without envelope only ``series`` is sent."""
+    """``/api/v1/nodes/{node}/gpu/{metric}?envelope=true`` for metric utilization, temperature, power or memory;
+    without envelope only ``series`` is sent. (Named for the first of them; every metric has this shape.)"""
 
     node: str = ""
+    metric: str = Field(default="utilization", description="utilization, temperature, power or memory.")
+    unit: str = Field(default="%", description='The values\' unit: "%", "C" (degrees), "W" or "MiB".')
     duration: str = ""
     step: int = Field(default=0, description="s between points.")
     start: float = Field(default=0.0, description="s since epoch.")
@@ -538,6 +557,34 @@ class Inference(Result):
     cluster: str | None = None
     totals: InferenceTotals = Field(default_factory=InferenceTotals)
     models: list[ModelInference] = Field(default_factory=list)
+
+
+class Alert(ApiModel):
+    """One alert Prometheus' rules hold, firing or pending (``/api/v1/alerts`` of Prometheus)."""
+
+    name: str = Field(description="The alertname label.")
+    state: Literal["firing", "pending"] = Field(description="firing, or pending while its for: has not passed.")
+    severity: str | None = Field(description="The severity label (critical, warning, info, ...); null without one.")
+    node: str | None = Field(description="The node label; null for a cluster-wide alert.")
+    gpu: str | None = Field(description="The gpu label (NVML index); null when the alert is not about one GPU.")
+    since: float | None = Field(description="When the alert became active (pending), s since epoch.")
+    summary: str | None = Field(description="The summary annotation, else the description's first line.")
+    description: str | None = Field(description="The description annotation.")
+    runbook_url: str | None = Field(
+        description="The runbook_url annotation (http, https or a relative path)."
+    )
+    value: float | None = Field(description="The value of the alert expression when it last fired, if numeric.")
+    labels: dict[str, str] = Field(description="Every label of the alert.")
+
+
+class Alerts(Result):
+    """``/api/v1/alerts``: firing and pending alerts, most severe first (critical, warning, info, others),
+    firing before pending, then oldest first."""
+
+    firing: int = Field(default=0, description="Alerts firing.")
+    pending: int = Field(default=0, description="Alerts pending.")
+    truncated: bool = Field(default=False, description="More alerts than the API lists (MAX_ALERTS) were active.")
+    alerts: list[Alert] = Field(default_factory=list)
 
 
 class Error(ApiModel):

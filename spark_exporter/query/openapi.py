@@ -13,6 +13,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from .models import (
+    Alerts,
     ClusterOverview,
     Error,
     HistorySeries,
@@ -23,7 +24,7 @@ from .models import (
     SparkApplications,
     UtilizationHistory,
 )
-from .rollups import HISTORY_STEPS
+from .rollups import HISTORY_METRICS, HISTORY_STEPS
 
 _MODELS = (
     Error,
@@ -35,6 +36,7 @@ _MODELS = (
     NetworkStats,
     SparkApplications,
     Inference,
+    Alerts,
 )
 _REF = "#/components/schemas/{model}"
 # Written only on an answer served stale (see Result.to_json), so never required.
@@ -114,6 +116,32 @@ _HISTORY_PARAMS = [
 ]
 
 
+_TIME = {
+    "name": "time",
+    "in": "query",
+    "required": False,
+    "description": "Evaluate at this instant, s since epoch (at most 60 s ahead); default now. The answer's "
+    "evaluatedAt echoes it, so answers asked for one instant form one snapshot.",
+    "schema": {"type": "number", "exclusiveMinimum": 0},
+}
+
+
+def _history_paths(history: dict[str, Any]) -> dict[str, Any]:
+    units = {"utilization": "GPU utilisation (%)", "temperature": "hottest GPU temperature (degrees C)",
+             "power": "GPU power (W)", "memory": "GPU memory used (MiB)"}
+    return {
+        f"/api/v1/nodes/{{node}}/gpu/{metric}": _get(
+            f"History of one node's {units[metric]}: a bare list of series, or with envelope=true "
+            "the UtilizationHistory object",
+            history,
+            _HISTORY_PARAMS,
+            400,
+            404,
+        )
+        for metric in HISTORY_METRICS
+    }
+
+
 def openapi_document(version: str) -> dict[str, Any]:
     """The whole document for API ``version``; schemas from :func:`schemas`."""
     history = {"oneOf": [{"type": "array", "items": _ref("HistorySeries")}, _ref("UtilizationHistory")]}
@@ -131,23 +159,23 @@ def openapi_document(version: str) -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": {
-            "/api/v1/cluster/overview": _get("Cluster overview", _ref("ClusterOverview"), []),
-            "/api/v1/nodes": _get("Nodes with health and GPU summary", _ref("NodeList"), []),
-            "/api/v1/nodes/{node}/gpu": _get("GPU metrics of one node", _ref("NodeGpuMetrics"), [_NODE], 400, 404),
-            "/api/v1/nodes/{node}/gpu/utilization": _get(
-                "GPU utilisation history of one node: a bare list of series, or with envelope=true "
-                "the UtilizationHistory object",
-                history,
-                _HISTORY_PARAMS,
-                400,
-                404,
+            "/api/v1/cluster/overview": _get("Cluster overview", _ref("ClusterOverview"), [_TIME], 400),
+            "/api/v1/nodes": _get("Nodes with health and GPU summary", _ref("NodeList"), [_TIME], 400),
+            "/api/v1/nodes/{node}/gpu": _get(
+                "GPU metrics of one node", _ref("NodeGpuMetrics"), [_NODE, _TIME], 400, 404
             ),
+            **_history_paths(history),
             "/api/v1/network": _get(
                 "Network throughput per node and physical interface",
                 _ref("NetworkStats"),
-                [{"name": "node", "in": "query", "required": False, "schema": _NODE["schema"]}],
+                [{"name": "node", "in": "query", "required": False, "schema": _NODE["schema"]}, _TIME],
                 400,
                 404,
+            ),
+            "/api/v1/alerts": _get(
+                "Firing and pending alerts, most severe first, with node, GPU, since when, summary and runbook",
+                _ref("Alerts"),
+                [],
             ),
             "/api/v1/spark": _get(
                 "Spark applications running (the Spark Engine page) and the cluster's Spark totals",

@@ -90,6 +90,24 @@ OVERVIEW_RULES = (*OVERVIEW_GPU_FIGURES, VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FI
 
 
 @dataclass(frozen=True)
+class HistoryMetric:
+    """One per-node GPU history: its DCGM source, the unit of its values and how a node's GPUs combine."""
+
+    source: str  # DCGM field
+    unit: str  # of the values in the answer
+    combine: str  # PromQL aggregation over the node's GPUs (one value per GPU first: max by UUID)
+
+
+# metric (the path segment of /api/v1/nodes/{node}/gpu/{metric}) -> how it is read
+HISTORY_METRICS: dict[str, HistoryMetric] = {
+    "utilization": HistoryMetric("DCGM_FI_DEV_GPU_UTIL", "%", "avg"),
+    "temperature": HistoryMetric("DCGM_FI_DEV_GPU_TEMP", "C", "max"),
+    "power": HistoryMetric("DCGM_FI_DEV_POWER_USAGE", "W", "sum"),
+    "memory": HistoryMetric("DCGM_FI_DEV_FB_USED", "MiB", "sum"),
+}
+
+
+@dataclass(frozen=True)
 class OverviewCount:
     """A cluster figure read from its rule where loaded, else summed from the raw series (same query)."""
 
@@ -105,7 +123,8 @@ OVERVIEW_COUNTS = (
     OverviewCount("vllm_requests_waiting", "cluster:vllm_requests_waiting:sum", VLLM_WAITING),
 )
 # Raw series the overview reads as they are and aggregates itself (a handful per node).
-OVERVIEW_RAW = ("up", "ALERTS", *(c.source for c in OVERVIEW_COUNTS))
+# and the per-GPU DCGM series of OVERVIEW_GPU_FIGURES, aggregated in mapping.overview_gpu at the query's instant.
+OVERVIEW_RAW = ("up", "ALERTS", *(c.source for c in OVERVIEW_COUNTS), *(f.source for f in OVERVIEW_GPU_FIGURES))
 
 
 # Spark Engine page: model attribute -> recording rule (rules/spark-workloads-recording.yml).
@@ -220,18 +239,20 @@ class Queries:
     # -- cluster overview ---------------------------------------------------------------------
 
     def overview(self) -> str:
-        """One cheap query: the cluster rules and the raw series read as they are, by name, plus
-        ``timestamp(up)`` for target ages and alerts whose rule aggregated the cluster label away.
+        """One cheap query: the cluster count rules and the raw series read as they are, by name (the per-GPU
+        DCGM series of the GPU figures among them), plus ``timestamp(up)`` for target ages, alerts whose rule
+        aggregated the cluster label away, and the vLLM and all-engines token rates (tagged with their field names).
 
-        No aggregation runs in Prometheus: the few samples are summed, counted and compared in
-        :mod:`.mapping`, which is what brings this under the cost of the spec's four parallel queries.
+        Only the token rates are aggregated in Prometheus: the few samples are summed, counted and compared in
+        :mod:`.mapping`, at the query's instant, so the GPU figures agree with the node answers for it.
         """
         if self._overview is None:
             self._overview = self._build_overview()
         return self._overview
 
     def _build_overview(self) -> str:
-        names = [*(f.rule for f in OVERVIEW_RULES), *(c.rule for c in OVERVIEW_COUNTS)] if self.cluster else []
+        # The figures of OVERVIEW_RULES come from overview_raw at the same instant, not from their rules.
+        names = [c.rule for c in OVERVIEW_COUNTS] if self.cluster else []
         names += OVERVIEW_RAW
         # Constant names and one constant regex: nothing here comes from a caller.
         everything = selector(None, (Matcher("__name__", "|".join(names), "=~"), *self.scope()))
@@ -239,10 +260,11 @@ class Queries:
         expr = f"{everything} or {stamps}"
         if self.cluster:  # alerts whose expression aggregated the cluster label away still count
             expr += " or " + selector("ALERTS", (Matcher("alertstate", "firing"), Matcher("cluster", "")))
-        return expr
+        # The token rates need rate(): the one aggregation Prometheus runs here (empty without an inference engine).
+        return f"{expr} or {self.overview_raw((VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FIGURE))}"
 
     def overview_raw(self, figures: tuple[OverviewFigure, ...]) -> str:
-        """The raw aggregations standing in for ``figures`` whose rule has no series (bundled)."""
+        """The raw aggregations of ``figures``, bundled (each tagged with its field name)."""
         raw = {
             "gpu_utilization": f"avg({self.sel('DCGM_FI_DEV_GPU_UTIL')})",
             "memory_used_gb": f"sum({self.dedup('DCGM_FI_DEV_FB_USED')}) * {MIB}",
@@ -283,21 +305,20 @@ class Queries:
 
     def node_parts(self, node: str | None = None) -> dict[str, str]:
         """Bundle parts of per-node GPU and CPU figures (utilization, temperature, power in W, memory in MiB,
-        GPU count ...), each the recording rule where it has a series, else the raw DCGM/node form.
+        GPU count ...). The GPU figures aggregate the raw DCGM series at the query's instant, so they equal the
+        node's own answer (:meth:`node_gpus`) and the overview at that instant (a ``node:*`` rule lags its
+        sources by up to an evaluation interval); CPU prefers its recording rule, else the raw rate.
         """
         n = node
-        util_rule = f"max by (node) ({self.sel('node:gpu_utilization:avg', n)})"
-        power_rule = f"max by (node) ({self.sel('node:gpu_power_watts:sum', n)})"
-        used_rule = f"max by (node) ({self.sel('node:gpu_memory_used_bytes:sum', n)}) / {MIB}"
         cpu_rule = f"max by (node) ({self.sel('node:cpu_utilization:ratio', n)})"
         # iowait counts as idle, as in the node:cpu_utilization:ratio rule
         idle = self.sel("node_cpu_seconds_total", n, Matcher("mode", "idle|iowait", "=~"))
         gpus = f"{self.sel('DCGM_FI_DEV_GPU_UTIL', n)} or {self.sel('DCGM_FI_DEV_GPU_TEMP', n)}"
         return {
-            "utilization": f"{util_rule} or avg by (node) ({self.sel('DCGM_FI_DEV_GPU_UTIL', n)})",
+            "utilization": f"avg by (node) ({self.sel('DCGM_FI_DEV_GPU_UTIL', n)})",
             "temperature": f"max by (node) ({self.sel('DCGM_FI_DEV_GPU_TEMP', n)})",
-            "power_draw": f"{power_rule} or sum by (node) ({self.dedup('DCGM_FI_DEV_POWER_USAGE', n)})",
-            "memory_used_mb": f"{used_rule} or sum by (node) ({self.dedup('DCGM_FI_DEV_FB_USED', n)})",
+            "power_draw": f"sum by (node) ({self.dedup('DCGM_FI_DEV_POWER_USAGE', n)})",
+            "memory_used_mb": f"sum by (node) ({self.dedup('DCGM_FI_DEV_FB_USED', n)})",
             "gpu_count": f"count by (node) (max by (node, UUID) ({gpus}))",
             "cpu_utilization": f"{cpu_rule} or (1 - avg by (node) (sum without (mode) (rate({idle}[1m]))))",
             **self.targets(n),
@@ -318,6 +339,17 @@ class Queries:
         rule = f"avg_over_time({self.sel('node:gpu_utilization:avg', node)}[{window}])"
         raw = f"avg by (node) (avg_over_time({self.sel('DCGM_FI_DEV_GPU_UTIL', node)}[{window}]))"
         return f"max by (node) ({rule}) or {raw}" if self.cluster else raw
+
+    def history(self, metric: str, node: str, step: int) -> str:
+        """PromQL for one HISTORY_METRICS figure of ``node`` averaged over max(step, 60) seconds; utilisation
+        keeps its recording rule (see utilization_history), the others read the raw DCGM series, one value
+        per GPU (by UUID) combined over the node's GPUs."""
+        if metric == "utilization":
+            return self.utilization_history(node, step)
+        spec = HISTORY_METRICS[metric]
+        window = promql.seconds_to_duration(max(step, 60))
+        per_gpu = f"max {promql.by('node', 'UUID')} (avg_over_time({self.sel(spec.source, node)}[{window}]))"
+        return f"{spec.combine} {promql.by('node')} ({per_gpu})"
 
     def network(self, node: str | None) -> str:
         """One bundled query: rx/tx bytes per second and link state per (node, device), virtual interfaces

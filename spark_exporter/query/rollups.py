@@ -11,6 +11,7 @@ reason in ``missing``: no data never reads 0. Each rollup runs under one overall
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -18,15 +19,18 @@ from typing import TypeVar
 from ..prometheus.inventory import Inventory, valid_node_name
 from . import mapping, promql
 from .client import (
-    InstantResult,
     InvalidParameter,
+    Meta,
     PrometheusClient,
     PrometheusUnavailable,
-    RangeResult,
     Sample,
     UnknownNodeError,
 )
 from .models import (
+    MAX_TEMPERATURE_C,
+    MIN_TEMPERATURE_C,
+    Alert,
+    Alerts,
     ClusterOverview,
     GpuMetrics,
     HistoryPoint,
@@ -47,13 +51,26 @@ from .models import (
     TargetState,
     UtilizationHistory,
 )
-from .queries import GPU_FIELDS, GPU_JOBS, UP_TIMESTAMP, VIRTUAL_INTERFACES, Queries
+from .queries import (
+    GPU_FIELDS,
+    GPU_JOBS,
+    HISTORY_METRICS,
+    INFERENCE_TOKENS_FIGURE,
+    UP_TIMESTAMP,
+    VIRTUAL_INTERFACES,
+    VLLM_TOKENS_FIGURE,
+    Queries,
+)
 
 __all__ = [
     "GPU_FIELDS",
     "GPU_JOBS",
+    "HISTORY_METRICS",
     "HISTORY_STEPS",
+    "MAX_ALERTS",
     "VIRTUAL_INTERFACES",
+    "Alert",
+    "Alerts",
     "ClusterOverview",
     "GpuMetrics",
     "HistoryPoint",
@@ -83,7 +100,18 @@ HISTORY_STEPS: dict[str, tuple[int, int]] = {
     "24h": (86400, 300),  # 288 points
     "7d": (604800, 1800),  # 336 points
 }
+#: The physical range of each HISTORY_METRICS figure in its unit; a point outside it is served as null.
+HISTORY_RANGES: dict[str, tuple[float, float]] = {
+    "utilization": (0.0, 100.0),  # %
+    "temperature": (MIN_TEMPERATURE_C, MAX_TEMPERATURE_C),  # degrees C
+    "power": (0.0, math.inf),  # W
+    "memory": (0.0, math.inf),  # MiB
+}
 DEFAULT_DEADLINE = 5.0  # s, for all the queries of one rollup together
+# s an instant rollup looks back by default: a scrape's samples carry its start time but land when it ends,
+# so an instant this far back no longer changes while the node answers for it are asked.
+DEFAULT_SETTLE = 2.0
+MAX_ALERTS = 500  # alerts listed by /api/v1/alerts; the counts cover all of them
 
 T = TypeVar("T")
 
@@ -103,12 +131,14 @@ class Rollups:
         scrape_interval: float = 15.0,
         clock: Callable[[], float] = time.time,
         deadline: float = DEFAULT_DEADLINE,
+        settle: float = DEFAULT_SETTLE,
     ) -> None:
         self.client = client
         self.inventory = inventory
         self.scrape_interval = scrape_interval  # s; a target silent for 2 intervals is stale
         self.clock = clock
         self.deadline = deadline  # s per rollup
+        self.settle = settle  # s the default instant lies behind the clock
         self.q = Queries(inventory.cluster if inventory else None)
         self._known: tuple[float, tuple[str, ...]] | None = None
 
@@ -129,8 +159,14 @@ class Rollups:
                 f"Prometheus at {self.client.shown_url} did not answer within the {self.deadline:g}s deadline"
             ) from None
 
-    def _stamp(self, result: Result, *responses: InstantResult | RangeResult) -> None:
+    def instant(self, at: float | None) -> float:
+        """The evaluation instant of a rollup: ``at`` (s since epoch) if given, else ``settle`` s before now (so
+        the figures at it are final and the same for every rollup asked for it); ms resolution."""
+        return round(self.clock() - self.settle if at is None else at, 3)
+
+    def _stamp(self, result: Result, *responses: Meta, at: float | None = None) -> None:
         result.timestamp = int(self.clock() * 1000)
+        result.evaluated_at = at
         for r in responses:
             result.warnings.extend(r.warnings)
             result.partial = result.partial or r.partial
@@ -167,31 +203,23 @@ class Rollups:
 
     # -- cluster overview ---------------------------------------------------------------------
 
-    async def cluster_overview(self) -> ClusterOverview:
-        """The cluster figures from one cheap query, with a second only for rules that have no series."""
-        return await self._within(self._cluster_overview())
+    async def cluster_overview(self, at: float | None = None) -> ClusterOverview:
+        """The cluster figures at ``at`` (s since epoch; default ``settle`` s ago), from one query at that instant.
 
-    async def _cluster_overview(self) -> ClusterOverview:
+        The GPU figures and the vLLM token rate are aggregated from the raw series at that instant, not read
+        from the ``cluster:*`` rules, so they equal the aggregate of the node answers asked for the same
+        instant (a rule lags its sources by up to one evaluation interval). The Spark and vLLM counts prefer
+        their rules where they have a series.
+        """
+        return await self._within(self._cluster_overview(self.instant(at)))
+
+    async def _cluster_overview(self, at: float) -> ClusterOverview:
         ov = ClusterOverview(cluster=self.cluster)
-        responses: list[InstantResult] = []
-        if self.cluster is None:
-            # Without a cluster the rules (one series per cluster) do not apply: raw aggregation at once.
-            figures = list(mapping.OVERVIEW_RULES)
-            res, raw = await asyncio.gather(
-                self.client.query(self.q.overview()), self.client.query(self.q.overview_raw(tuple(figures)))
-            )
-            parts = mapping.by_name(res)
-            responses += [res, raw]
-        else:
-            res = await self.client.query(self.q.overview())
-            parts = mapping.by_name(res)
-            figures = mapping.overview_rules(ov, parts)
-            responses.append(res)
-            if figures:  # rules not loaded (or not evaluated yet): the raw series answer instead
-                responses.append(await self.client.query(self.q.overview_raw(tuple(figures))))
-        if figures:
-            mapping.overview_raw(ov, figures, responses[1])
-        self._stamp(ov, *responses)
+        res = await self.client.query(self.q.overview(), at)
+        parts = mapping.by_name(res)
+        mapping.overview_gpu(ov, parts)
+        mapping.overview_raw(ov, [VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FIGURE], parts)
+        self._stamp(ov, res, at=at)
         mapping.overview_counts(ov, parts)
         mapping.overview_missing(ov)
         ages = mapping.stamp_ages(parts.get(UP_TIMESTAMP, []))
@@ -223,12 +251,13 @@ class Rollups:
 
     # -- nodes --------------------------------------------------------------------------------
 
-    async def nodes(self) -> NodeList:
-        """Every node in the inventory or on ``up``, with health, GPU and CPU summary."""
-        res = await self._within(self.client.query(promql.bundle(self.q.node_parts())))
+    async def nodes(self, at: float | None = None) -> NodeList:
+        """Every node in the inventory or on ``up``, with health, GPU and CPU summary, at ``at`` (s; default now)."""
+        at = self.instant(at)
+        res = await self._within(self.client.query(promql.bundle(self.q.node_parts()), at))
         parts = mapping.split(res)
         out = NodeList(cluster=self.cluster)
-        self._stamp(out, res)
+        self._stamp(out, res, at=at)
         targets = self._targets(parts)
         inv = set(self.inventory.names) if self.inventory else set()
         names = sorted(inv | {t.node for t in targets if t.node})
@@ -252,23 +281,27 @@ class Rollups:
                 cpu_utilization=cols["cpu_utilization"].get(name),
                 in_inventory=name in inv,
             )
+            if summary.cpu_utilization is not None:
+                summary.cpu_utilization_percent = summary.cpu_utilization * 100
             for field in cols:
                 if getattr(summary, field) is None:
                     key = mapping.json_name(summary, field)
                     summary.missing[key] = mapping.why_missing(name, up, key)
+                    if field == "cpu_utilization":
+                        summary.missing["cpuUtilizationPercent"] = summary.missing[key]
             out.nodes.append(summary)
         return out
 
-    async def node_gpu_metrics(self, node: str) -> NodeGpuMetrics:
-        """One node's GPUs (GPU_FIELDS) and their aggregate; its scrape targets."""
-        return await self._within(self._node_gpu_metrics(node))
+    async def node_gpu_metrics(self, node: str, at: float | None = None) -> NodeGpuMetrics:
+        """One node's GPUs (GPU_FIELDS) and their aggregate; its scrape targets; at ``at`` (s; default now)."""
+        return await self._within(self._node_gpu_metrics(node, self.instant(at)))
 
-    async def _node_gpu_metrics(self, node: str) -> NodeGpuMetrics:
+    async def _node_gpu_metrics(self, node: str, at: float) -> NodeGpuMetrics:
         node = await self.check_node(node)
-        res = await self.client.query(self.q.node_gpus(node))
+        res = await self.client.query(self.q.node_gpus(node), at)
         parts = mapping.split(res)
         out = NodeGpuMetrics(node=node)
-        self._stamp(out, res)
+        self._stamp(out, res, at=at)
         out.targets = self._targets(parts)
         out.up, out.stale = mapping.node_health(out.targets, node)
         out.gpus = mapping.gpus(parts.get("gpu", []))
@@ -283,39 +316,75 @@ class Rollups:
 
     async def gpu_utilization_history(self, node: str, duration: str) -> UtilizationHistory:
         """GPU utilisation of one node over ``duration`` (a HISTORY_STEPS key), % per step."""
+        return await self.gpu_history(node, "utilization", duration)
+
+    async def gpu_history(self, node: str, metric: str, duration: str) -> UtilizationHistory:
+        """One HISTORY_METRICS figure of one node (utilization %, temperature C, power W, memory MiB) over
+        ``duration`` (a HISTORY_STEPS key), one point per step. InvalidParameter for another metric or duration."""
         if duration not in HISTORY_STEPS:
             raise InvalidParameter(f"invalid duration {str(duration)[:20]!r}: use one of {', '.join(HISTORY_STEPS)}")
-        return await self._within(self._history(node, duration))
+        if metric not in HISTORY_METRICS:
+            raise InvalidParameter(
+                f"invalid history metric {str(metric)[:20]!r}: use one of {', '.join(HISTORY_METRICS)}"
+            )
+        return await self._within(self._history(node, metric, duration))
 
-    async def _history(self, node: str, duration: str) -> UtilizationHistory:
+    async def _history(self, node: str, metric: str, duration: str) -> UtilizationHistory:
         node = await self.check_node(node)
         span, step = HISTORY_STEPS[duration]
         end = float(int(self.clock()))  # s; the newest point is the latest reading
         start = end - span
-        res = await self.client.query_range(self.q.utilization_history(node, step), start, end, step)
-        out = UtilizationHistory(node=node, duration=duration, step=step, start=start, end=end)
+        res = await self.client.query_range(self.q.history(metric, node, step), start, end, step)
+        spec = HISTORY_METRICS[metric]
+        out = UtilizationHistory(node=node, metric=metric, unit=spec.unit, duration=duration, step=step,
+                                 start=start, end=end)
         self._stamp(out, res)
-        out.series = [
-            HistorySeries(metric=s.labels, values=[HistoryPoint(timestamp=int(t * 1000), value=v) for t, v in s.points])
-            for s in res.series
-        ]
+        low, high = HISTORY_RANGES[metric]
+        out.series = []
+        for i, s in enumerate(res.series):
+            points = []
+            for j, (t, v) in enumerate(s.points):
+                if v is not None and not low <= v <= high:  # cannot be true: null with a reason
+                    out.missing[f"series[{i}].values[{j}].value"] = (
+                        f"{v:g} {spec.unit} lies outside the physical range {low:g}..{high:g}")
+                    v = None
+                points.append(HistoryPoint(timestamp=int(t * 1000), value=v))
+            out.series.append(HistorySeries(metric=s.labels, values=points))
         if not out.series:
-            out.missing["series"] = f"no DCGM_FI_DEV_GPU_UTIL samples for node {node} in the last {duration}"
+            out.missing["series"] = f"no {spec.source} samples for node {node} in the last {duration}"
+        return out
+
+    # -- alerts -------------------------------------------------------------------------------
+
+    async def alerts(self) -> Alerts:
+        """Firing and pending alerts from the engine's ``/api/v1/alerts``, in scope (the inventory's cluster,
+        when its alerts carry a cluster label), most severe first; at most MAX_ALERTS listed."""
+        res = await self._within(self.client.alerts())
+        out = Alerts()
+        self._stamp(out, res)
+        found = [a for a in (mapping.alert(u) for u in res.alerts) if a is not None]
+        if self.cluster is not None:
+            found = [a for a in found if a.labels.get("cluster", self.cluster) == self.cluster]
+        found.sort(key=mapping.alert_order)
+        out.firing = sum(1 for a in found if a.state == "firing")
+        out.pending = sum(1 for a in found if a.state == "pending")
+        out.truncated = len(found) > MAX_ALERTS
+        out.alerts = found[:MAX_ALERTS]
         return out
 
     # -- network ------------------------------------------------------------------------------
 
-    async def network_stats(self, node: str | None = None) -> NetworkStats:
+    async def network_stats(self, node: str | None = None, at: float | None = None) -> NetworkStats:
         """Throughput of physical interfaces (not VIRTUAL_INTERFACES) and of RDMA ports, B/s over 1m, in scope;
-        the RDMA ports' states and link rates. One query (Queries.network)."""
-        return await self._within(self._network(node))
+        the RDMA ports' states and link rates, at ``at`` (s; default now). One query (Queries.network)."""
+        return await self._within(self._network(node, self.instant(at)))
 
-    async def _network(self, node: str | None) -> NetworkStats:
+    async def _network(self, node: str | None, at: float) -> NetworkStats:
         if node is not None:
             node = await self.check_node(node)
-        res = await self.client.query(self.q.network(node))
+        res = await self.client.query(self.q.network(node), at)
         out = NetworkStats(node=node)
-        self._stamp(out, res)
+        self._stamp(out, res, at=at)
         mapping.fill_network(out, mapping.split(res))
         if not out.interfaces:
             where = self._where(node)

@@ -174,9 +174,13 @@ class TestSpecShapes:
             "/api/v1/nodes",
             "/api/v1/nodes/{node}/gpu",
             "/api/v1/nodes/{node}/gpu/utilization",
+            "/api/v1/nodes/{node}/gpu/temperature",
+            "/api/v1/nodes/{node}/gpu/power",
+            "/api/v1/nodes/{node}/gpu/memory",
             "/api/v1/network",
             "/api/v1/spark",
             "/api/v1/inference",
+            "/api/v1/alerts",
             "/api/v1/openapi.json",
         }
         for ref in json.dumps(body).split('"$ref": "')[1:]:

@@ -6,11 +6,12 @@ import json
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from helpers.procs import PYTHON, http_get, parse_metrics, tempdir, wait_for
+from helpers.procs import PYTHON, http_get, parse_metrics, prom_query, tempdir, wait_for
 from spark_exporter.exporter import fleet
 
 pytestmark = pytest.mark.integration
@@ -61,7 +62,8 @@ def test_bad_node_count_is_exit_2(tmp_path: Path) -> None:
 
 
 def test_demo_past_16_nodes_runs_on_the_fleet_simulator() -> None:
-    """`demo --nodes 17` serves all 17 nodes from one fleet process: the API counts 17 up; SIGTERM cleans up."""
+    """`demo --nodes 17` serves all 17 nodes from one fleet process: the API counts 17 up; the hour of history
+    backfilled for every node is one series with the live one (same profile and seed); SIGTERM cleans up."""
     popen = subprocess.Popen([PYTHON, "-m", "spark_exporter", "demo", "--nodes=17", "--scrape-interval=1s",
                               "--refresh=1s"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True)
@@ -84,6 +86,18 @@ def test_demo_past_16_nodes_runs_on_the_fleet_simulator() -> None:
 
         ov = wait_for(overview, 120, 1.0, "17 nodes up in the demo's API")
         assert ov["nodesTotal"] == 17
+        assert any(line.startswith("demo: backfilled 1 h of GPU history") for line in list(lines)), lines
+        prom = state["prometheus"]
+        now = time.time()
+        # 45 minutes back lies before the demo started: only the backfill can have samples there
+        past = prom_query(prom, "count by (node) (count_over_time(DCGM_FI_DEV_GPU_TEMP[10m]))", now - 45 * 60)
+        assert {s["metric"]["node"] for s in past} == set(fleet.node_names(17))
+        # a backfilled series labelled unlike the live one would be a second series of the node's one GPU
+        both = prom_query(prom, "count by (node) (count_over_time(DCGM_FI_DEV_GPU_TEMP[2h]))", now)
+        assert {s["metric"]["node"]: float(s["value"][1]) for s in both} == dict.fromkeys(fleet.node_names(17), 1.0)
+        # the backfilled temperatures are the node's own simulator's (seed i+1): they differ between nodes
+        temps = prom_query(prom, "max_over_time(DCGM_FI_DEV_GPU_TEMP[10m])", now - 45 * 60)
+        assert len({s["value"][1] for s in temps}) > 1
         popen.send_signal(signal.SIGTERM)
         assert popen.wait(60) == 0
         assert not Path(state["tempdir"]).exists()

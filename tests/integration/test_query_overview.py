@@ -131,11 +131,12 @@ class TestOverviewAggregation:
         assert ov.inference_generation_tokens_per_sec == 0.0
         assert "inferenceGenerationTokensPerSec" not in ov.missing
 
-    def test_missing_gpu_rules_cost_one_fallback_query(self, workload_prometheus: tuple[str, Path]) -> None:
-        """Without GPU rule series the overview asks the raw series once more; GPU figures are None with reasons."""
+    def test_missing_gpu_series_cost_no_second_query(self, workload_prometheus: tuple[str, Path]) -> None:
+        """The overview is one query, its GPU figures aggregated from the raw series in it; without DCGM series
+        they are None with reasons."""
         url, inv = workload_prometheus
         ov, queries = overview(url, inv)
-        assert queries == 2
+        assert queries == 1
         assert ov.gpu_utilization is None and ov.power_draw_w is None
         assert ov.missing["gpuUtilization"] == "no DCGM_FI_DEV_GPU_UTIL series for cluster t"
         assert ov.missing["memoryUsedGB"] == "no DCGM_FI_DEV_FB_USED series for cluster t"

@@ -117,8 +117,9 @@ class TestSparkRollup:
 
     def test_overview_active_jobs_equal_the_rest_apis_running_jobs(self, workloads: WorkloadCluster) -> None:
         """The overview's activeJobs and activeTasks are what Spark's REST API lists as running."""
-        ov = wait_for(lambda: (o := overview(workloads)).active_jobs is not None and o, timeout=30,
-                      what="activeJobs")
+        # The overview reads an instant 2 s back (Rollups.settle): wait until it has the job started just now.
+        ov = wait_for(lambda: (o := overview(workloads)).active_jobs == 1 and (o.active_tasks or 0) >= 1 and o,
+                      timeout=30, what="the running job and its task in the overview")
         running = workloads.spark.running_jobs()
         assert ov.active_jobs == len(running) == 1
         assert ov.active_tasks == sum(j["numActiveTasks"] for j in running)

@@ -100,3 +100,21 @@ export function lowClockUnderLoad(
   }
   return null;
 }
+
+/** An instant (s since epoch) as the viewer's local HH:MM:SS. */
+export function fmtClock(epochSeconds: number | null | undefined): string {
+  if (epochSeconds === null || epochSeconds === undefined || !Number.isFinite(epochSeconds)) return DASH;
+  const d = new Date(epochSeconds * 1000);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** How long ago an instant (s since epoch) was, relative to `now` (s): "45 s", "12 min", "3 h", "2 d". */
+export function fmtAgo(epochSeconds: number | null | undefined, now: number): string {
+  if (epochSeconds === null || epochSeconds === undefined || !Number.isFinite(epochSeconds)) return DASH;
+  const s = Math.max(0, now - epochSeconds);
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}

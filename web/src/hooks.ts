@@ -1,32 +1,37 @@
-// React Query hooks over the JSON API, with the Command Center spec's polling: overview and node GPU
-// every 5 s with a 3 s stale time, history every 60 s. A Command Center app wraps its tree in
-// <ApiProvider> and calls these; the built-in page uses nothing else.
+// React Query hooks over the JSON API. One generic hook (`useApiQuery`) owns polling, stale times and
+// retries; the page's live figures come from `useSnapshot`, which asks every node endpoint for the
+// overview's own evaluation instant, so the cards and the node panels never mix two instants.
+// A Command Center app wraps its tree in <ApiProvider> and calls these; the built-in page uses nothing else.
 import { useQueries, useQuery, type UseQueryResult } from "@tanstack/react-query";
-import { createContext, createElement, useContext, type ReactNode } from "react";
+import { createContext, createElement, useContext, useRef, type ReactNode } from "react";
 import {
   createApiClient,
+  type Alerts,
+  type Answer,
   type ApiClient,
   type ApiError,
   type ClusterOverview,
   type HistoryDuration,
+  type HistoryMetric,
   type Inference,
-  type SparkApplications,
   type NetworkStats,
   type NodeGpuMetrics,
   type NodeList,
+  type SparkApplications,
   type UtilizationHistory,
 } from "./api/client";
 
-/** Polling interval and stale time per hook, in ms. */
+/** Polling interval and stale time per kind of answer, in ms. */
 export const POLLING = {
   overview: { refetchInterval: 5_000, staleTime: 3_000 },
-  nodes: { refetchInterval: 5_000, staleTime: 3_000 },
-  nodeGpu: { refetchInterval: 5_000, staleTime: 3_000 },
-  network: { refetchInterval: 5_000, staleTime: 3_000 },
   history: { refetchInterval: 60_000, staleTime: 30_000 },
   spark: { refetchInterval: 5_000, staleTime: 3_000 },
   inference: { refetchInterval: 5_000, staleTime: 3_000 },
+  alerts: { refetchInterval: 5_000, staleTime: 3_000 },
 } as const;
+
+/** Above this many nodes the page lists them in a compact table (panel on demand) instead of one panel each. */
+export const PANEL_LIMIT = 8;
 
 const ApiContext = createContext<ApiClient | null>(null);
 
@@ -35,7 +40,7 @@ export function ApiProvider({ client, children }: { client: ApiClient; children:
   return createElement(ApiContext.Provider, { value: client }, children);
 }
 
-function useApi(): ApiClient {
+export function useApi(): ApiClient {
   return useContext(ApiContext) ?? defaultClient;
 }
 const defaultClient = createApiClient();
@@ -45,79 +50,112 @@ function retry(failures: number, error: ApiError): boolean {
   return failures < 1 && (error.status === 0 || error.status === 429 || error.status >= 500);
 }
 
+export type ApiQuery<T> = UseQueryResult<Answer<T>, ApiError>;
+
+/** The one query hook: `call` polled every `polling.refetchInterval` ms, fresh for `polling.staleTime` ms. */
+export function useApiQuery<T>(
+  key: readonly unknown[],
+  call: (api: ApiClient) => Promise<Answer<T>>,
+  polling: { refetchInterval: number | false; staleTime: number },
+  enabled = true,
+): ApiQuery<T> {
+  const api = useApi();
+  return useQuery({ queryKey: key, queryFn: () => call(api), retry, enabled, ...polling });
+}
+
+/** The error of a query while it is in an outage: set by a failure, kept (unlike React Query's `error`, which a
+ * refetch of a query without data resets) until the next success. So the page states an outage steadily. */
+export function useOutage<T>(q: ApiQuery<T>): ApiError | null {
+  const last = useRef<ApiError | null>(null);
+  if (q.error) last.current = q.error;
+  if (q.dataUpdatedAt > q.errorUpdatedAt) last.current = null;
+  return q.errorUpdatedAt > q.dataUpdatedAt ? last.current : null;
+}
+
 /** The cluster overview (`GET /api/v1/cluster/overview`), polled every 5 s. */
-export function useClusterOverview(): UseQueryResult<ClusterOverview, ApiError> {
-  const api = useApi();
-  return useQuery({ queryKey: ["overview"], queryFn: () => api.overview(), retry, ...POLLING.overview });
+export function useClusterOverview(): ApiQuery<ClusterOverview> {
+  return useApiQuery(["overview"], (api) => api.overview(), POLLING.overview);
 }
 
-/** The node list with per-node summaries (`GET /api/v1/nodes`), polled every 5 s. */
-export function useNodes(): UseQueryResult<NodeList, ApiError> {
-  const api = useApi();
-  return useQuery({ queryKey: ["nodes"], queryFn: () => api.nodes(), retry, ...POLLING.nodes });
-}
-
-/** One node's GPUs (`GET /api/v1/nodes/{node}/gpu`), polled every 5 s. */
-export function useNodeGpuMetrics(node: string): UseQueryResult<NodeGpuMetrics, ApiError> {
-  const api = useApi();
-  return useQuery({
-    queryKey: ["nodeGpu", node],
-    queryFn: () => api.nodeGpu(node),
-    enabled: node !== "",
-    retry,
-    ...POLLING.nodeGpu,
-  });
-}
-
-/** GPU utilisation history of one node over 1h/6h/24h/7d, polled every 60 s. */
-export function useGpuUtilizationHistory(
-  node: string,
-  duration: HistoryDuration,
-): UseQueryResult<UtilizationHistory, ApiError> {
-  const api = useApi();
-  return useQuery({
-    queryKey: ["history", node, duration],
-    queryFn: () => api.gpuUtilizationHistory(node, duration),
-    enabled: node !== "",
-    retry,
-    ...POLLING.history,
-  });
-}
-
-/** Network throughput per node and interface (`GET /api/v1/network[?node=]`), polled every 5 s. */
-export function useNetworkStats(node?: string): UseQueryResult<NetworkStats, ApiError> {
-  const api = useApi();
-  return useQuery({
-    queryKey: ["network", node ?? ""],
-    queryFn: () => api.network(node),
-    retry,
-    ...POLLING.network,
-  });
+/** One history of one node (utilization, temperature, power or memory) over 1h/6h/24h/7d, polled every 60 s. */
+export function useGpuHistory(node: string, metric: HistoryMetric, duration: HistoryDuration): ApiQuery<UtilizationHistory> {
+  return useApiQuery(["history", node, metric, duration], (api) => api.history(node, metric, duration), POLLING.history, node !== "");
 }
 
 /** Spark applications running, per application and cluster totals (`GET /api/v1/spark`), polled every 5 s. */
-export function useSparkApplications(): UseQueryResult<SparkApplications, ApiError> {
-  const api = useApi();
-  return useQuery({ queryKey: ["spark"], queryFn: () => api.spark(), retry, ...POLLING.spark });
+export function useSparkApplications(): ApiQuery<SparkApplications> {
+  return useApiQuery(["spark"], (api) => api.spark(), POLLING.spark);
 }
 
 /** Inference per engine (vLLM, SGLang, llama.cpp), node and model, with cluster totals (`GET /api/v1/inference`), polled every 5 s. */
-export function useInference(): UseQueryResult<Inference, ApiError> {
-  const api = useApi();
-  return useQuery({ queryKey: ["inference"], queryFn: () => api.inference(), retry, ...POLLING.inference });
+export function useInference(): ApiQuery<Inference> {
+  return useApiQuery(["inference"], (api) => api.inference(), POLLING.inference);
 }
 
-/** Several nodes' GPUs at once (the same queries as {@link useNodeGpuMetrics}, so shared, not repeated). */
-export function useNodesGpuMetrics(nodes: readonly string[]): UseQueryResult<NodeGpuMetrics, ApiError>[] {
+/** Firing and pending alerts, most severe first (`GET /api/v1/alerts`), polled every 5 s. */
+export function useAlerts(): ApiQuery<Alerts> {
+  return useApiQuery(["alerts"], (api) => api.alerts(), POLLING.alerts);
+}
+
+/** Everything the cards and node panels show, from one evaluation instant. */
+export interface Snapshot {
+  /** The instant, s since epoch (the overview's `evaluatedAt`). */
+  time: number;
+  overview: Answer<ClusterOverview>;
+  nodes: Answer<NodeList> | ApiError;
+  network: Answer<NetworkStats> | ApiError;
+  /** Per node shown as a panel: its GPU answer at `time`, or the error it got. Empty for a fleet (> PANEL_LIMIT). */
+  gpus: Map<string, Answer<NodeGpuMetrics> | ApiError>;
+}
+
+const AT_INSTANT = { refetchInterval: false, staleTime: Infinity } as const; // one instant's answer never changes
+
+/** The page's snapshot: the overview polled every 5 s, then the node list, the network and (up to PANEL_LIMIT
+ * nodes, or `only`) each node's GPUs asked for the overview's `evaluatedAt`. Returns the newest snapshot whose
+ * answers have all arrived (an error counts as arrived), so a frame never mixes two instants; null until one has. */
+export function useSnapshot(only: string | null): { snapshot: Snapshot | null; overview: ApiQuery<ClusterOverview> } {
   const api = useApi();
-  return useQueries({
-    queries: nodes.map((node) => ({
-      queryKey: ["nodeGpu", node],
-      queryFn: () => api.nodeGpu(node),
+  const overview = useClusterOverview();
+  const time = overview.data?.body.evaluatedAt ?? null;
+  const on = time != null;
+  const nodes = useApiQuery(["nodes", time], (api) => api.nodes(time ?? undefined), AT_INSTANT, on);
+  const network = useApiQuery(["network", "", time], (api) => api.network(undefined, time ?? undefined), AT_INSTANT, on);
+  const names = only
+    ? [only]
+    : (nodes.data?.body.nodes ?? []).length > PANEL_LIMIT
+      ? []
+      : (nodes.data?.body.nodes ?? []).map((n) => n.node);
+  const gpus = useQueries({
+    queries: names.map((node) => ({
+      queryKey: ["nodeGpu", node, time],
+      queryFn: () => api.nodeGpu(node, time ?? undefined),
+      enabled: on && (only != null || nodes.isSuccess),
       retry,
-      ...POLLING.nodeGpu,
+      ...AT_INSTANT,
     })),
   });
+  const last = useRef<Snapshot | null>(null);
+  const settled = (q: { isSuccess: boolean; isError: boolean }) => q.isSuccess || q.isError;
+  const ready =
+    on && overview.data && settled(nodes) && settled(network) && (only != null || nodes.isError || gpus.every(settled));
+  if (ready && time !== last.current?.time) {
+    const byNode = new Map<string, Answer<NodeGpuMetrics> | ApiError>();
+    names.forEach((n, i) => {
+      const q = gpus[i]!;
+      if (q.data) byNode.set(n, q.data);
+      else if (q.error) byNode.set(n, q.error as ApiError);
+    });
+    if (!only || byNode.has(only)) {
+      last.current = {
+        time,
+        overview: overview.data!,
+        nodes: nodes.data ?? nodes.error!,
+        network: network.data ?? network.error!,
+        gpus: byNode,
+      };
+    }
+  }
+  return { snapshot: last.current, overview };
 }
 
 /** How the cluster's unified memory splits, summed over the nodes whose GPUs share host memory (GB10):

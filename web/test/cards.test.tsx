@@ -1,54 +1,76 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
-import { createApiClient } from "../src/api/client";
+import { ApiError, type ClusterOverview } from "../src/api/client";
 import { Cards } from "../src/app/Cards";
 import { DASH } from "../src/format";
-import { ApiProvider } from "../src/hooks";
+import type { Snapshot } from "../src/hooks";
 
-/** Renders the cards against one fixed overview answer. */
-function renderCards(body: unknown) {
-  const fetchFn = (async () =>
-    new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } })) as typeof fetch;
-  const client = createApiClient({ fetch: fetchFn });
-  render(
-    <ApiProvider client={client}>
-      <QueryClientProvider client={new QueryClient()}>
-        <Cards />
-      </QueryClientProvider>
-    </ApiProvider>,
-  );
+function snapshot(body: Partial<ClusterOverview>): Snapshot {
+  const fresh = { stale: false, reason: null };
+  return {
+    time: 1000,
+    overview: { body: body as ClusterOverview, staleness: fresh },
+    nodes: new ApiError(0, "network", "not asked"),
+    network: new ApiError(0, "network", "not asked"),
+    gpus: new Map(),
+  };
 }
 
 // Without vitest globals, Testing Library does not unmount between tests by itself.
 afterEach(cleanup);
 
 describe("Cards", () => {
-  it("shows an unknown vLLM queue as a dash with the API's reason, never 0 waiting", async () => {
-    renderCards({
-      cluster: "c",
-      missing: { vllmRequestsWaiting: "no vllm:num_requests_waiting series" },
-      vllmGenerationTokensPerSec: 120,
-      vllmRequestsRunning: 3,
-      vllmRequestsWaiting: null,
-    });
-    const waiting = await screen.findByTestId("tokens-waiting");
+
+  it("shows an unknown vLLM queue as a dash with the API's reason, never 0 waiting", () => {
+    render(
+      <Cards
+        outage={null}
+        snapshot={snapshot({
+          cluster: "c",
+          missing: { vllmRequestsWaiting: "no vllm:num_requests_waiting series" },
+          vllmGenerationTokensPerSec: 120,
+          vllmRequestsRunning: 3,
+          vllmRequestsWaiting: null,
+        })}
+      />,
+    );
+    const waiting = screen.getByTestId("tokens-waiting");
     expect(waiting.textContent).toBe(DASH);
     expect(waiting.getAttribute("title")).toBe("no vllm:num_requests_waiting series");
+  });
+
+  it("in an outage before any snapshot shows dashes with the reason, not loading skeletons", () => {
+    render(<Cards outage={new ApiError(503, "prometheus_unavailable", "Prometheus is down")} snapshot={null} />);
+    const cards = screen.getByTestId("cards");
+    expect(cards.getAttribute("data-state")).toBe("outage");
+    expect(cards.querySelectorAll("[aria-busy]").length).toBe(0);
+    const dashes = cards.querySelectorAll("[data-missing]");
+    expect(dashes.length).toBe(6);
+    expect(dashes[0]!.getAttribute("title")).toBe("Prometheus is down");
+  });
+
+  it("while the first snapshot loads shows skeletons", () => {
+    render(<Cards outage={null} snapshot={null} />);
+    expect(screen.getByTestId("cards").getAttribute("data-state")).toBe("loading");
   });
 });
 
 describe("Cards, all engines", () => {
-  it("shows the tokens per second of every inference engine where the API has them", async () => {
-    renderCards({
-      cluster: "c",
-      missing: {},
-      vllmGenerationTokensPerSec: 120,
-      inferenceGenerationTokensPerSec: 170,
-      vllmRequestsRunning: 3,
-      vllmRequestsWaiting: 0,
-    });
-    const tokens = await screen.findByTestId("tokens");
+  it("shows the tokens per second of every inference engine where the API has them", () => {
+    render(
+      <Cards
+        outage={null}
+        snapshot={snapshot({
+          cluster: "c",
+          missing: {},
+          vllmGenerationTokensPerSec: 120,
+          inferenceGenerationTokensPerSec: 170,
+          vllmRequestsRunning: 3,
+          vllmRequestsWaiting: 0,
+        })}
+      />,
+    );
+    const tokens = screen.getByTestId("tokens");
     expect(tokens.textContent).toBe("170 tok/s");
   });
 });

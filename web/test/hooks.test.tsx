@@ -6,32 +6,38 @@ import { ApiError, createApiClient } from "../src/api/client";
 import {
   ApiProvider,
   POLLING,
+  useAlerts,
   useClusterOverview,
-  useGpuUtilizationHistory,
+  useGpuHistory,
   useInference,
-  useNetworkStats,
-  useNodeGpuMetrics,
+  useOutage,
+  useSnapshot,
   useSparkApplications,
 } from "../src/hooks";
 
 type Answer = { status: number; body: unknown; headers?: Record<string, string> };
 
-/** A fetch that records the URLs asked for and answers from a queue (the last answer repeats). */
+const BASE = "http://api.test";
+
+/** A fetch that records the paths asked for (with the query) and answers from a queue (the last answer repeats). */
 function fakeFetch(answers: Answer[]) {
   const calls: string[] = [];
-  const fn = vi.fn(async (input: RequestInfo | URL, _init?: RequestInit) => {
-    calls.push(String(input));
+  const requests: Request[] = [];
+  const fn = vi.fn(async (req: Request) => {
+    requests.push(req);
+    const u = new URL(req.url);
+    calls.push(u.pathname + u.search);
     const a = answers.length > 1 ? answers.shift()! : answers[0]!;
     return new Response(JSON.stringify(a.body), {
       status: a.status,
       headers: { "Content-Type": "application/json", ...(a.headers ?? {}) },
     });
   });
-  return { fn, calls };
+  return { fn, calls, requests };
 }
 
-function wrapper(fetchFn: typeof fetch) {
-  const client = createApiClient({ fetch: fetchFn });
+function wrapper(fetchFn: (req: Request) => Promise<Response>) {
+  const client = createApiClient({ baseUrl: BASE, fetch: fetchFn });
   const qc = new QueryClient({ defaultOptions: { queries: { retryDelay: 1 } } });
   return ({ children }: { children: ReactNode }) => (
     <ApiProvider client={client}>
@@ -49,7 +55,7 @@ describe("polling intervals", () => {
   it("useClusterOverview polls every 5 s and not sooner", async () => {
     const { fn, calls } = fakeFetch([{ status: 200, body: overview }]);
     const { result } = renderHook(() => useClusterOverview(), { wrapper: wrapper(fn) });
-    await waitFor(() => expect(result.current.data?.gpuUtilization).toBe(42.5));
+    await waitFor(() => expect(result.current.data?.body.gpuUtilization).toBe(42.5));
     expect(calls).toHaveLength(1);
     await act(async () => { await vi.advanceTimersByTimeAsync(4_000); });
     expect(calls).toHaveLength(1);
@@ -58,37 +64,65 @@ describe("polling intervals", () => {
     expect(calls[0]).toBe("/api/v1/cluster/overview");
   });
 
-  it("useNodeGpuMetrics polls the node's endpoint every 5 s, escaping the node name", async () => {
-    const { fn, calls } = fakeFetch([{ status: 200, body: { node: "a b", gpus: [], missing: {} } }]);
-    const { result } = renderHook(() => useNodeGpuMetrics("a b"), { wrapper: wrapper(fn) });
-    await waitFor(() => expect(result.current.isSuccess).toBe(true));
-    await act(async () => { await vi.advanceTimersByTimeAsync(5_100); });
-    expect(calls).toEqual(["/api/v1/nodes/a%20b/gpu", "/api/v1/nodes/a%20b/gpu"]);
-  });
-
-  it("useGpuUtilizationHistory polls every 60 s with the envelope and duration", async () => {
+  it("useGpuHistory polls every 60 s with the envelope and duration, one path per metric", async () => {
     const { fn, calls } = fakeFetch([{ status: 200, body: { series: [], missing: {}, step: 15 } }]);
-    const { result } = renderHook(() => useGpuUtilizationHistory("spark-01", "6h"), { wrapper: wrapper(fn) });
+    const { result } = renderHook(() => useGpuHistory("spark-01", "utilization", "6h"), { wrapper: wrapper(fn) });
     await waitFor(() => expect(result.current.isSuccess).toBe(true));
     await act(async () => { await vi.advanceTimersByTimeAsync(30_000); });
     expect(calls).toHaveLength(1);
     await act(async () => { await vi.advanceTimersByTimeAsync(30_100); });
     expect(calls).toHaveLength(2);
-    expect(calls[0]).toBe("/api/v1/nodes/spark-01/gpu/utilization?duration=6h&envelope=1");
+    expect(calls[0]).toBe("/api/v1/nodes/spark-01/gpu/utilization?duration=6h&envelope=true");
+    const temp = renderHook(() => useGpuHistory("spark-01", "temperature", "1h"), { wrapper: wrapper(fn) });
+    await waitFor(() => expect(temp.result.current.isSuccess).toBe(true));
+    expect(calls.at(-1)).toBe("/api/v1/nodes/spark-01/gpu/temperature?duration=1h&envelope=true");
+  });
+});
+
+/** Answers by path: the overview at instant 1000.5, the nodes and each node's GPUs at whatever time was asked. */
+function snapshotFetch(nodes: string[]) {
+  const calls: string[] = [];
+  const fn = vi.fn(async (req: Request) => {
+    const u = new URL(req.url);
+    calls.push(u.pathname + u.search);
+    const time = Number(u.searchParams.get("time"));
+    let body: unknown;
+    if (u.pathname === "/api/v1/cluster/overview") body = { evaluatedAt: 1000.5, powerDrawW: 30, missing: {} };
+    else if (u.pathname === "/api/v1/nodes") body = { evaluatedAt: time, nodes: nodes.map((node) => ({ node, missing: {} })), missing: {} };
+    else if (u.pathname === "/api/v1/network") body = { evaluatedAt: time, nodes: [], interfaces: [], rdmaPorts: [], missing: {} };
+    else body = { evaluatedAt: time, node: decodeURIComponent(u.pathname.split("/")[4]!), powerDraw: 15, gpus: [], missing: {} };
+    return new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
+  });
+  return { fn, calls };
+}
+
+describe("one snapshot", () => {
+  it("asks the node endpoints for the overview's instant and returns them together", async () => {
+    const { fn, calls } = snapshotFetch(["a b", "c"]);
+    const { result } = renderHook(() => useSnapshot(null), { wrapper: wrapper(fn) });
+    await waitFor(() => expect(result.current.snapshot).not.toBeNull());
+    const snap = result.current.snapshot!;
+    expect(snap.time).toBe(1000.5);
+    expect([...snap.gpus.keys()]).toEqual(["a b", "c"]);
+    expect(calls).toContain("/api/v1/nodes?time=1000.5");
+    expect(calls).toContain("/api/v1/nodes/a%20b/gpu?time=1000.5");
+    expect(calls).toContain("/api/v1/network?time=1000.5");
   });
 
-  it("useNetworkStats passes the node as a query parameter", async () => {
-    const { fn, calls } = fakeFetch([{ status: 200, body: { nodes: [], interfaces: [], missing: {} } }]);
-    const { result } = renderHook(() => useNetworkStats("spark-02"), { wrapper: wrapper(fn) });
-    await waitFor(() => expect(result.current.isSuccess).toBe(true));
-    expect(calls[0]).toBe("/api/v1/network?node=spark-02");
+  it("a fleet above the panel limit asks no node's GPUs", async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `n${i}`);
+    const { fn, calls } = snapshotFetch(names);
+    const { result } = renderHook(() => useSnapshot(null), { wrapper: wrapper(fn) });
+    await waitFor(() => expect(result.current.snapshot).not.toBeNull());
+    expect(result.current.snapshot!.gpus.size).toBe(0);
+    expect(calls.filter((c) => c.endsWith("/gpu?time=1000.5"))).toEqual([]);
   });
 });
 
 describe("stale times", () => {
   it("declares the spec's stale times: 3 s for live figures, longer for history", () => {
     expect(POLLING.overview).toEqual({ refetchInterval: 5_000, staleTime: 3_000 });
-    expect(POLLING.nodeGpu).toEqual({ refetchInterval: 5_000, staleTime: 3_000 });
+    expect(POLLING.alerts).toEqual({ refetchInterval: 5_000, staleTime: 3_000 });
     expect(POLLING.history.refetchInterval).toBe(60_000);
   });
 
@@ -98,7 +132,7 @@ describe("stale times", () => {
     const first = renderHook(() => useClusterOverview(), { wrapper: w });
     await waitFor(() => expect(first.result.current.isSuccess).toBe(true));
     const { result } = renderHook(() => useClusterOverview(), { wrapper: w });
-    expect(result.current.data?.gpuUtilization).toBe(42.5);
+    expect(result.current.data?.body.gpuUtilization).toBe(42.5);
     expect(calls).toHaveLength(1);
   });
 });
@@ -121,7 +155,7 @@ describe("error states", () => {
     const { fn, calls } = fakeFetch([
       { status: 404, body: { status: "error", errorType: "unknown_node", error: "unknown node 'x'" } },
     ]);
-    const { result } = renderHook(() => useNodeGpuMetrics("x"), { wrapper: wrapper(fn) });
+    const { result } = renderHook(() => useGpuHistory("x", "power", "1h"), { wrapper: wrapper(fn) });
     await waitFor(() => expect(result.current.isError).toBe(true));
     expect(result.current.error?.status).toBe(404);
     expect(calls).toHaveLength(1);
@@ -138,7 +172,33 @@ describe("error states", () => {
       await waitFor(() => expect(result.current.isSuccess).toBe(true));
       await act(async () => { await vi.advanceTimersByTimeAsync(5_100); });
       await waitFor(() => expect(result.current.error?.status).toBe(503));
-      expect(result.current.data?.gpuUtilization).toBe(42.5);
+      expect(result.current.data?.body.gpuUtilization).toBe(42.5);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("an outage from the start stays stated through refetches (React Query clears `error` while refetching)", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      const { fn } = fakeFetch([
+        { status: 503, body: { status: "error", errorType: "prometheus_unavailable", error: "down" } },
+      ]);
+      const seen: (string | null)[] = [];
+      const { result } = renderHook(
+        () => {
+          const q = useClusterOverview();
+          const outage = useOutage(q);
+          seen.push(outage?.message ?? null);
+          return outage;
+        },
+        { wrapper: wrapper(fn) },
+      );
+      await waitFor(() => expect(result.current?.message).toBe("down"), { timeout: 3000 });
+      const first = seen.indexOf("down");
+      await act(async () => { await vi.advanceTimersByTimeAsync(16_000); }); // three polls, each failing
+      expect(fn.mock.calls.length).toBeGreaterThanOrEqual(4);
+      expect(seen.slice(first).every((m) => m === "down")).toBe(true);
     } finally {
       vi.useRealTimers();
     }
@@ -146,27 +206,29 @@ describe("error states", () => {
 
   it("a network failure is an ApiError with status 0", async () => {
     const fn = vi.fn(async () => { throw new TypeError("Failed to fetch"); });
-    const client = createApiClient({ fetch: fn as unknown as typeof fetch });
+    const client = createApiClient({ baseUrl: BASE, fetch: fn as unknown as (r: Request) => Promise<Response> });
     await expect(client.overview()).rejects.toMatchObject({ status: 0, errorType: "network" });
   });
 
   it("sends the bearer token when one is set", async () => {
     const { fn } = fakeFetch([{ status: 200, body: overview }]);
-    const client = createApiClient({ fetch: fn, token: () => "s3cret" });
+    const client = createApiClient({ baseUrl: BASE, fetch: fn, token: () => "s3cret" });
     await client.overview();
-    const init = fn.mock.calls[0]![1]!;
-    expect((init.headers as Record<string, string>).Authorization).toBe("Bearer s3cret");
+    expect(fn.mock.calls[0]![0].headers.get("Authorization")).toBe("Bearer s3cret");
   });
 });
 
 describe("workload hooks", () => {
-  it("useSparkApplications and useInference read their endpoints", async () => {
-    const { fn, calls } = fakeFetch([{ status: 200, body: { applications: [], models: [], missing: {} } }]);
+  it("useSparkApplications, useInference and useAlerts read their endpoints", async () => {
+    const { fn, calls } = fakeFetch([{ status: 200, body: { applications: [], models: [], alerts: [], missing: {} } }]);
     const w = wrapper(fn);
     const spark = renderHook(() => useSparkApplications(), { wrapper: w });
     const inference = renderHook(() => useInference(), { wrapper: w });
-    await waitFor(() => expect(spark.result.current.isSuccess && inference.result.current.isSuccess).toBe(true));
-    expect(calls.sort()).toEqual(["/api/v1/inference", "/api/v1/spark"]);
+    const alerts = renderHook(() => useAlerts(), { wrapper: w });
+    await waitFor(() =>
+      expect(spark.result.current.isSuccess && inference.result.current.isSuccess && alerts.result.current.isSuccess).toBe(true),
+    );
+    expect(calls.sort()).toEqual(["/api/v1/alerts", "/api/v1/inference", "/api/v1/spark"]);
     expect(POLLING.spark).toEqual({ refetchInterval: 5_000, staleTime: 3_000 });
   });
 });

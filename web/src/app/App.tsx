@@ -1,9 +1,12 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { Component, useEffect, useMemo, useState, type ReactNode } from "react";
-import { createApiClient, staleness } from "../api/client";
-import { ApiProvider, useClusterOverview, useNetworkStats, useNodes } from "../hooks";
+import { ApiError, createApiClient, type ClusterOverview, type NetworkStats } from "../api/client";
+import { fmt, fmtClock, fmtPercent } from "../format";
+import { ApiProvider, PANEL_LIMIT, useOutage, useSnapshot, type ApiQuery, type Snapshot } from "../hooks";
+import { AlertsPanel } from "./AlertsPanel";
 import { Cards } from "./Cards";
-import { NodePanel } from "./NodePanel";
+import { NodePanel, type NodeSummary } from "./NodePanel";
+import { Value } from "./Value";
 import { Workloads } from "./Workloads";
 
 const TOKEN_KEY = "spark-exporter.token";
@@ -16,22 +19,22 @@ function readToken(): string | null {
   }
 }
 
-/** Banner when Prometheus is unreachable or answers are served stale; the last data stays below it. */
-function Banner() {
-  const { data, error } = useClusterOverview();
-  const st = staleness(data);
-  if (error && (error.unavailable || error.status === 0)) {
+/** The one place an outage is stated: Prometheus (or the API) unreachable, or answers served stale from the
+ * API's cache. It names the last instant the page has figures for; the figures below stay or show dashes. */
+function Banner({ overview, outage, snapshot }: { overview: ApiQuery<ClusterOverview>; outage: ApiError | null; snapshot: Snapshot | null }) {
+  const last = snapshot ? `showing the figures as of ${fmtClock(snapshot.time)}` : "no figures received yet";
+  if (outage && outage.status !== 401) {
     return (
       <div className="banner" role="alert" data-testid="banner">
-        Telemetry unavailable: {error.message}
-        {data ? " (showing the last data received)" : ""}
+        Telemetry unavailable: {outage.message} ({last})
       </div>
     );
   }
-  if (st.stale) {
+  const st = overview.data?.staleness;
+  if (st?.stale) {
     return (
       <div className="banner" role="alert" data-testid="banner">
-        Prometheus is not answering; showing cached figures{st.reason ? `: ${st.reason}` : ""}
+        Prometheus is not answering; showing cached figures{st.reason ? `: ${st.reason}` : ""} ({last})
       </div>
     );
   }
@@ -64,22 +67,70 @@ function TokenForm({ onToken, message }: { onToken: (t: string) => void; message
   );
 }
 
-function Nodes({ only }: { only: string | null }) {
-  const nodes = useNodes();
-  const network = useNetworkStats();
-  if (only) {
+/** A fleet (more than PANEL_LIMIT nodes) on one screen: one small tile per node with its name, state, GPU
+ * utilisation, hottest GPU and power; the name opens that node's panel (`#/node/NAME`). */
+function NodeTiles({ nodes, time }: { nodes: NodeSummary[]; time: number }) {
+  return (
+    <section className="table-card fleet" data-testid="node-table" data-time={time} aria-label="Nodes">
+      <h2>Nodes ({nodes.length})</h2>
+      <ul className="tiles">
+        {nodes.map((n) => {
+          const m = n.missing ?? {};
+          const state = n.up == null ? "unknown" : n.up === false ? "down" : n.stale ? "stale" : "up";
+          return (
+            <li key={n.node} data-testid={`row-${n.node}`} className={`tile ${state}`} title={`${n.node}: ${state}`}>
+              <a href={`#/node/${encodeURIComponent(n.node)}`}>{n.node}</a>
+              {state !== "up" && <span className={`badge ${state}`}>{state}</span>}
+              <span className="tile-figures">
+                <Value text={fmtPercent(n.utilization)} reason={m["utilization"]} /> ·{" "}
+                <Value text={fmt(n.temperature, " °C", 0)} reason={m["temperature"]} /> ·{" "}
+                <Value testId={`row-power-${n.node}`} text={fmt(n.powerDraw, " W", 0)} reason={m["powerDraw"]} />
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}
+
+/** The node panels of one snapshot (or, for a fleet, the node tiles); `#/node/NAME` shows that node alone. */
+function Nodes({ only, snapshot, outage }: { only: string | null; snapshot: Snapshot | null; outage: ApiError | null }) {
+  if (!snapshot) {
     return (
       <div className="nodes">
-        <NodePanel node={only} summary={(nodes.data?.nodes ?? []).find((n) => n.node === only)} network={network.data} />
+        {only ? (
+          <NodePanel node={only} dashes={outage != null} />
+        ) : outage ? null : (
+          <section className="node" aria-label="nodes loading">
+            <div className="skeleton-line" />
+          </section>
+        )}
       </div>
     );
   }
-  if (nodes.isPending) return <div className="nodes"><section className="node"><div className="skeleton-line" /></section></div>;
-  if (!nodes.data) return <div className="error-inline">{nodes.error?.message ?? "no nodes"}</div>;
+  const list = snapshot.nodes instanceof ApiError ? null : snapshot.nodes.body.nodes ?? [];
+  const network: NetworkStats | undefined = snapshot.network instanceof ApiError ? undefined : snapshot.network.body;
+  if (only) {
+    return (
+      <div className="nodes">
+        <NodePanel
+          node={only}
+          summary={list?.find((n) => n.node === only)}
+          network={network}
+          gpu={snapshot.gpus.get(only)}
+          time={snapshot.time}
+        />
+      </div>
+    );
+  }
+  if (list == null) return <div className="error-inline">{(snapshot.nodes as ApiError).message}</div>;
+  const named = list.filter((n) => n.node);
+  if (named.length > PANEL_LIMIT) return <NodeTiles nodes={named} time={snapshot.time} />;
   return (
     <div className="nodes">
-      {(nodes.data.nodes ?? []).filter((n) => n.node).map((n) => (
-        <NodePanel key={n.node} node={n.node!} summary={n} network={network.data} />
+      {named.map((n) => (
+        <NodePanel key={n.node} node={n.node} summary={n} network={network} gpu={snapshot.gpus.get(n.node)} time={snapshot.time} />
       ))}
     </div>
   );
@@ -91,8 +142,9 @@ function nodeFromHash(): string | null {
 }
 
 function Page({ onUnauthorized }: { onUnauthorized: (msg: string) => void }) {
-  const overview = useClusterOverview();
   const [only, setOnly] = useState<string | null>(nodeFromHash());
+  const { snapshot, overview } = useSnapshot(only);
+  const outage = useOutage(overview);
   useEffect(() => {
     const f = () => setOnly(nodeFromHash());
     window.addEventListener("hashchange", f);
@@ -107,12 +159,18 @@ function Page({ onUnauthorized }: { onUnauthorized: (msg: string) => void }) {
         <h1>
           <a href="#">DGX Spark Command Center</a>
         </h1>
-        <span className="cluster">{overview.data?.cluster ?? ""}</span>
+        <span className="cluster">{snapshot?.overview.body.cluster ?? ""}</span>
+        <span className="as-of" data-testid="as-of" data-time={snapshot?.time ?? ""}>
+          {snapshot ? `as of ${fmtClock(snapshot.time)}` : ""}
+        </span>
       </header>
-      <Banner />
-      <Cards />
-      {!only && <Workloads />}
-      <Nodes only={only} />
+      <main>
+        <Banner overview={overview} outage={outage} snapshot={snapshot} />
+        <Cards snapshot={snapshot} outage={outage} />
+        {!only && <AlertsPanel outage={outage != null} />}
+        {!only && <Workloads outage={outage != null} />}
+        <Nodes only={only} snapshot={snapshot} outage={outage} />
+      </main>
     </>
   );
 }

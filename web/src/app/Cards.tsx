@@ -1,37 +1,42 @@
-import { unifiedMemoryBreakdown, useClusterOverview, useNodes, useNodesGpuMetrics } from "../hooks";
+import type { ApiError } from "../api/client";
 import { fmt, fmtMiBAsGiB, fmtPercent } from "../format";
+import { unifiedMemoryBreakdown, type Snapshot } from "../hooks";
 import { Skeleton, Value } from "./Value";
 
 function Card({ title, children, testId }: { title: string; children: React.ReactNode; testId: string }) {
   return (
-    <section className="card" data-testid={testId}>
-      <h3>{title}</h3>
+    <section className="card" data-testid={testId} aria-label={title}>
+      <h2>{title}</h2>
       <div className="card-value">{children}</div>
     </section>
   );
 }
 
-/** The overview cards: nodes up, GPU utilisation, memory, power, hottest GPU, alerts, workloads. */
-export function Cards() {
-  const { data, isPending } = useClusterOverview();
-  const names = (useNodes().data?.nodes ?? []).map((n) => n.node);
-  const breakdown = unifiedMemoryBreakdown(useNodesGpuMetrics(names).map((q) => q.data));
-  if (isPending || !data) {
+const CARD_TITLES = ["Nodes up", "GPU utilisation", "GPU memory", "Power", "Hottest GPU", "Firing alerts"];
+
+/** The overview cards of one snapshot: nodes up, GPU utilisation, memory, power, hottest GPU, alerts, workloads.
+ * Before the first snapshot: skeletons while loading, dashes (the banner says why) in an outage. */
+export function Cards({ snapshot, outage }: { snapshot: Snapshot | null; outage: ApiError | null }) {
+  if (!snapshot) {
     return (
-      <div className="cards">
-        {Array.from({ length: 6 }, (_, i) => (
-          <section className="card" key={i}>
-            <Skeleton lines={2} />
-          </section>
+      <div className="cards" data-testid="cards" data-state={outage ? "outage" : "loading"}>
+        {CARD_TITLES.map((t) => (
+          <Card key={t} title={t} testId={`card-${t}`}>
+            {outage ? <Value text={fmt(null)} reason={outage.message} /> : <Skeleton lines={1} />}
+          </Card>
         ))}
       </div>
     );
   }
+  const data = snapshot.overview.body;
+  const answers = [...snapshot.gpus.values()].map((a) => ("body" in a ? a.body : undefined));
+  const breakdown = snapshot.gpus.size > 0 ? unifiedMemoryBreakdown(answers) : null;
   const m = data.missing ?? {};
   const usedPct =
     data.memoryUsedGB != null && data.memoryTotalGB ? (100 * data.memoryUsedGB) / data.memoryTotalGB : null;
+  const showOther = breakdown != null && breakdown.otherMiB >= 0.05 * 1024;
   return (
-    <div className="cards">
+    <div className="cards" data-testid="cards" data-state="loaded" data-time={snapshot.time}>
       <Card title="Nodes up" testId="card-nodes">
         <Value
           testId="nodes-up"
@@ -52,11 +57,19 @@ export function Cards() {
           <div data-testid="memory-card-breakdown" title="unified memory: what the GPUs hold, the rest, what is free">
             <div className="bar stacked">
               <div className="seg gpu" style={{ width: `${(100 * breakdown.gpuMiB) / breakdown.totalMiB}%` }} />
-              <div className="seg other" style={{ width: `${(100 * breakdown.otherMiB) / breakdown.totalMiB}%` }} />
+              {showOther && (
+                <div className="seg other" style={{ width: `${(100 * breakdown.otherMiB) / breakdown.totalMiB}%` }} />
+              )}
             </div>
             <div className="legend">
-              <span className="key gpu" /> GPU {fmtMiBAsGiB(breakdown.gpuMiB)} <span className="key other" /> other{" "}
-              {fmtMiBAsGiB(breakdown.otherMiB)} · free {fmtMiBAsGiB(breakdown.freeMiB)}
+              <span className="key gpu" /> GPU <span className="v">{fmtMiBAsGiB(breakdown.gpuMiB)}</span>
+              {showOther && (
+                <>
+                  {" "}
+                  <span className="key other" /> other <span className="v">{fmtMiBAsGiB(breakdown.otherMiB)}</span>
+                </>
+              )}{" "}
+              · free <span className="v">{fmtMiBAsGiB(breakdown.freeMiB)}</span>
             </div>
           </div>
         ) : (

@@ -1,59 +1,121 @@
 import { useEffect, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { HISTORY_DURATIONS, type HistoryDuration } from "../api/client";
-import { useGpuUtilizationHistory } from "../hooks";
-import { alignHistory, historyWindow } from "./chartData";
+import { HISTORY_DURATIONS, HISTORY_METRICS, type HistoryDuration, type HistoryMetric, type UtilizationHistory } from "../api/client";
+import { useGpuHistory } from "../hooks";
+import { alignHistory, historyWindow, type Columns } from "./chartData";
 import { Skeleton } from "./Value";
 
-/** GPU utilisation history of one node, one line per series, with the spec's 1h/6h/24h/7d choices. */
-export function HistoryChart({ node }: { node: string }) {
-  const [duration, setDuration] = useState<HistoryDuration>("1h");
-  const { data, error, isPending } = useGpuUtilizationHistory(node, duration);
+const HEIGHT = 110; // px of each chart
+const MIN_WIDTH = 120; // px: below it the chart is not drawn narrower (its box scrolls instead)
+
+/** What each history is called and how its axis reads. */
+const META: Record<HistoryMetric, { title: string; tick: (v: number) => string; range?: [number, number] }> = {
+  utilization: { title: "GPU utilisation", tick: (v) => `${v} %`, range: [0, 100] },
+  temperature: { title: "Temperature", tick: (v) => `${v} °C` },
+  power: { title: "Power", tick: (v) => `${v} W` },
+  memory: { title: "GPU memory", tick: (v) => `${(v / 1024).toFixed(v >= 10240 ? 0 : 1)} GiB` },
+};
+
+/** One uPlot chart, created once per metric and updated in place: new answers go through `setData` and the
+ * window through `setScale`; a ResizeObserver on the box resizes it (`setSize`) at any width. */
+function Chart({ history, metric }: { history: UtilizationHistory; metric: HistoryMetric }) {
   const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const seriesCount = history.series.length;
 
   useEffect(() => {
     const el = box.current;
-    if (!el || !data || data.series.length === 0) return;
-    const columns = alignHistory(data.series);
-    const span = historyWindow(data, columns[0]);
-    const plot = new uPlot(
+    if (!el) return;
+    const meta = META[metric];
+    const u = new uPlot(
       {
-        width: Math.max(240, el.clientWidth),
-        height: 140,
-        scales: { x: { time: true, ...(span ? { range: span } : {}) }, y: { range: [0, 100] } },
-        series: [{}, ...data.series.map((s, i) => ({ label: s.metric["gpu"] ?? `series ${i}`, stroke: COLORS[i % COLORS.length] }))],
-        axes: [{}, { size: 56, values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${t} %`) }],
+        width: Math.max(MIN_WIDTH, el.clientWidth),
+        height: HEIGHT,
+        scales: { x: { time: true }, y: meta.range ? { range: meta.range } : { auto: true } },
+        series: [{}, ...Array.from({ length: seriesCount }, (_, i) => ({ label: `series ${i}`, stroke: COLORS[i % COLORS.length], width: 1.5 }))],
+        axes: [{ size: 28 }, { size: 60, values: (_u: uPlot, ticks: number[]) => ticks.map(meta.tick) }],
         legend: { show: false },
+        cursor: { show: false },
       },
-      columns as uPlot.AlignedData,
+      [[]] as unknown as uPlot.AlignedData,
       el,
     );
-    return () => plot.destroy();
-  }, [data]);
+    plot.current = u;
+    const ro = new ResizeObserver(() => {
+      const w = Math.max(MIN_WIDTH, Math.floor(el.clientWidth));
+      if (w !== u.width) u.setSize({ width: w, height: HEIGHT });
+    });
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+  }, [metric, seriesCount]);
 
+  useEffect(() => {
+    const u = plot.current;
+    if (!u) return;
+    const columns: Columns = alignHistory(history.series);
+    u.setData(columns as uPlot.AlignedData, true);
+    const span = historyWindow(history, columns[0]);
+    if (span) u.setScale("x", { min: span[0], max: span[1] });
+  }, [history, seriesCount]);
+
+  const points = history.series.reduce((n, s) => n + s.values.filter((p) => p.value != null).length, 0);
+  return (
+    <div
+      ref={box}
+      className="chart"
+      role="img"
+      aria-label={`${META[metric].title} over ${history.duration}`}
+      data-testid={`chart-${metric}`}
+      data-points={points}
+    />
+  );
+}
+
+function OneHistory({ node, metric, duration }: { node: string; metric: HistoryMetric; duration: HistoryDuration }) {
+  const { data, error, isPending } = useGpuHistory(node, metric, duration);
+  const h = data?.body;
+  return (
+    <figure className="history-one" data-testid={`history-${node}-${metric}`}>
+      <figcaption>{META[metric].title}</figcaption>
+      {isPending && !error && <Skeleton lines={2} />}
+      {error && !h && <div className="error-inline">{error.message}</div>}
+      {h && h.series.length === 0 && (
+        <div className="empty" title={Object.values(h.missing ?? {}).join("; ")}>
+          no history yet{Object.keys(h.missing ?? {}).length ? `: ${Object.values(h.missing)[0]}` : ""}
+        </div>
+      )}
+      {h && h.series.length > 0 && <Chart history={h} metric={metric} />}
+    </figure>
+  );
+}
+
+/** A node's GPU utilisation, temperature, power and memory over one chosen window (1h / 6h / 24h / 7d). */
+export function HistoryChart({ node }: { node: string }) {
+  const [duration, setDuration] = useState<HistoryDuration>("1h");
   return (
     <div className="history" data-testid={`history-${node}`}>
       <div className="history-head">
-        <span>GPU utilisation history</span>
-        <span className="durations" role="group" aria-label="history range">
+        <span>History</span>
+        <span className="durations" role="group" aria-label={`history range of ${node}`}>
           {HISTORY_DURATIONS.map((d) => (
-            <button key={d} className={d === duration ? "active" : ""} onClick={() => setDuration(d)}>
+            <button key={d} type="button" className={d === duration ? "active" : ""} aria-pressed={d === duration} onClick={() => setDuration(d)}>
               {d}
             </button>
           ))}
         </span>
       </div>
-      {isPending && <Skeleton lines={3} />}
-      {error && !data && <div className="error-inline">{error.message}</div>}
-      {data && data.series.length === 0 && (
-        <div className="empty" title={Object.values(data.missing ?? {}).join("; ")}>
-          no history yet{Object.keys(data.missing ?? {}).length ? `: ${Object.values(data.missing)[0]}` : ""}
-        </div>
-      )}
-      <div ref={box} className="chart" />
+      <div className="history-grid">
+        {HISTORY_METRICS.map((m) => (
+          <OneHistory key={m} node={node} metric={m} duration={duration} />
+        ))}
+      </div>
     </div>
   );
 }
 
-const COLORS = ["#76b900", "#1f77b4", "#ff7f0e", "#9467bd", "#d62728", "#17becf", "#8c564b", "#e377c2"];
+const COLORS = ["#4d7a00", "#1f77b4", "#c45500", "#9467bd", "#d62728", "#17becf", "#8c564b", "#e377c2"];

@@ -1,10 +1,9 @@
-import type { NetworkStats, NodeList } from "../api/client";
+import { ApiError, type Answer, type NetworkStats, type NodeGpuMetrics, type NodeList } from "../api/client";
 import { fmt, fmtLinkRate, fmtMiBAsGiB, fmtPercent, fmtRate, lowClockUnderLoad, rdmaStateBadge } from "../format";
-import { useNodeGpuMetrics } from "../hooks";
 import { HistoryChart } from "./HistoryChart";
 import { Skeleton, Value } from "./Value";
 
-type NodeSummary = NonNullable<NodeList["nodes"]>[number];
+export type NodeSummary = NonNullable<NodeList["nodes"]>[number];
 type RdmaPort = NonNullable<NetworkStats["rdmaPorts"]>[number];
 
 function Row({ label, children }: { label: string; children: React.ReactNode }) {
@@ -28,14 +27,19 @@ function MemoryBreakdown({ used, free, total, unified }: { used?: number | null;
         {other != null && <div className="seg other" style={{ width: pct(other) }} title={`rest of shared memory: ${fmtMiBAsGiB(other)}`} />}
       </div>
       <div className="legend">
-        <span className="key gpu" /> GPU {fmtMiBAsGiB(used)}
-        {other != null && (
+        <span className="key gpu" /> GPU <span className="v">{fmtMiBAsGiB(used)}</span>
+        {other != null && other >= 0.05 * 1024 && (
           <>
             {" "}
-            <span className="key other" /> other {fmtMiBAsGiB(other)}
+            <span className="key other" /> other <span className="v">{fmtMiBAsGiB(other)}</span>
           </>
         )}
-        {free != null && <> · free {fmtMiBAsGiB(free)}</>}
+        {free != null && (
+          <>
+            {" "}
+            · free <span className="v">{fmtMiBAsGiB(free)}</span>
+          </>
+        )}
       </div>
     </div>
   );
@@ -69,16 +73,33 @@ function RdmaPortRow({ node, port }: { node: string; port: RdmaPort }) {
   );
 }
 
-/** One node: GPU utilisation, temperature, power, clocks, memory, CPU, network (Ethernet interfaces, then RDMA
- * ports when the node has any), history. */
-export function NodePanel({ node, summary, network }: { node: string; summary?: NodeSummary; network?: NetworkStats }) {
-  const { data, error, isPending } = useNodeGpuMetrics(node);
+/** One node at one snapshot instant: GPU utilisation, temperature, power, clocks, memory, CPU, network (Ethernet
+ * interfaces, then RDMA ports when the node has any), history. `gpu` is the node's answer at that instant (or its
+ * error); undefined while the first snapshot loads, or in an outage before any (`dashes`: the banner says why). */
+export function NodePanel({
+  node,
+  summary,
+  network,
+  gpu,
+  time,
+  dashes = false,
+}: {
+  node: string;
+  summary?: NodeSummary;
+  network?: NetworkStats;
+  gpu?: Answer<NodeGpuMetrics> | ApiError;
+  time?: number;
+  dashes?: boolean;
+}) {
+  const error = gpu instanceof ApiError ? gpu : null;
+  const data = gpu && !(gpu instanceof ApiError) ? gpu.body : undefined;
+  const isPending = !gpu;
   // Until this node's own answer arrives, the node list's view of it (up, stale, down) is shown.
   const known = data ?? summary;
   const state = !known || known.up == null ? "unknown" : known.up === false ? "down" : known.stale ? "stale" : "up";
   if (error && !data) {
     return (
-      <section className="node error" data-testid={`node-${node}`} data-state="error">
+      <section className="node error" data-testid={`node-${node}`} data-state="error" aria-label={`node ${node}`}>
         <h2>{node}</h2>
         <div className="error-inline" role="alert">
           {error.status === 404 ? `Unknown node: ${error.message}` : error.message}
@@ -90,22 +111,31 @@ export function NodePanel({ node, summary, network }: { node: string; summary?: 
   const ifaces = (network?.interfaces ?? []).filter((i) => i.node === node);
   const rdma = (network?.rdmaPorts ?? []).filter((p) => p.node === node);
   return (
-    <section className={`node ${state}`} data-testid={`node-${node}`} data-state={state}>
+    <section className={`node ${state}`} data-testid={`node-${node}`} data-state={state} data-time={time} aria-label={`node ${node}`}>
       <h2>
         {node} {state !== "up" && <span className={`badge ${state}`}>{state}</span>}
       </h2>
       {isPending || !data ? (
-        <Skeleton lines={6} />
+        dashes ? (
+          <div className="row">
+            <span className="label">GPU utilisation</span>
+            <span className="val">
+              <Value testId={`util-${node}`} text={fmt(null)} reason="no answer from the API yet" />
+            </span>
+          </div>
+        ) : (
+          <Skeleton lines={6} />
+        )
       ) : (
         <>
           <Row label="GPU utilisation">
             <Value testId={`util-${node}`} text={fmtPercent(data.utilization)} reason={m["utilization"]} />
           </Row>
           <Row label="Temperature">
-            <Value text={fmt(data.temperature, " °C", 0)} reason={m["temperature"]} />
+            <Value testId={`temp-${node}`} text={fmt(data.temperature, " °C", 0)} reason={m["temperature"]} />
           </Row>
           <Row label="Power">
-            <Value text={fmt(data.powerDraw, " W", 1)} reason={m["powerDraw"]} />
+            <Value testId={`power-${node}`} text={fmt(data.powerDraw, " W", 1)} reason={m["powerDraw"]} />
           </Row>
           {(data.gpus ?? []).map((g) => {
             const flag = lowClockUnderLoad(g.utilization, g.smClockMHz, g.throttleReasons);
@@ -132,8 +162,8 @@ export function NodePanel({ node, summary, network }: { node: string; summary?: 
           />
           <Row label="CPU">
             <Value
-              text={summary?.cpuUtilization == null ? fmt(null) : fmtPercent(summary.cpuUtilization * 100)}
-              reason={summary?.missing?.["cpuUtilization"]}
+              text={fmtPercent(summary?.cpuUtilizationPercent)}
+              reason={summary?.missing?.["cpuUtilizationPercent"] ?? summary?.missing?.["cpuUtilization"]}
             />
           </Row>
           {ifaces.map((i) => (

@@ -1,17 +1,38 @@
+import type { ApiError } from "../api/client";
 import { DASH, fmt, fmtBytes, fmtPercent, fmtRate } from "../format";
-import { useInference, useSparkApplications } from "../hooks";
+import { useInference, useOutage, useSparkApplications } from "../hooks";
 import { Value } from "./Value";
 
-/** Spark applications and inference rows (vLLM, SGLang, llama.cpp), shown only when the cluster runs them. */
-export function Workloads() {
+/** A workload endpoint that failed while the rest of the API answers: its table states the error once. */
+function Failed({ title, testId, error }: { title: string; testId: string; error: ApiError }) {
+  return (
+    <section className="table-card" data-testid={testId} data-state="error" aria-label={title}>
+      <h2>{title}</h2>
+      <div className="error-inline" role="alert">
+        Cannot read {title.toLowerCase()}: {error.message}
+        {error.errorType ? ` (${error.errorType}, HTTP ${error.status})` : ""}
+      </div>
+    </section>
+  );
+}
+
+/** Spark applications and inference rows (vLLM, SGLang, llama.cpp), shown only when the cluster runs them, or when their endpoint fails
+ * while the overview answers (in a Prometheus outage the banner says it once). */
+export function Workloads({ outage }: { outage: boolean }) {
   const spark = useSparkApplications();
   const inference = useInference();
-  const apps = spark.data?.applications ?? [];
-  const models = inference.data?.models ?? [];
-  if (apps.length === 0 && models.length === 0) return null;
+  const sparkError = useOutage(spark);
+  const inferenceError = useOutage(inference);
+  const apps = spark.data?.body.applications ?? [];
+  const models = inference.data?.body.models ?? [];
+  const showSparkError = !outage && sparkError != null;
+  const showInferenceError = !outage && inferenceError != null;
+  if (apps.length === 0 && models.length === 0 && !showSparkError && !showInferenceError) return null;
   return (
     <div className="workloads">
-      {apps.length > 0 && (
+      {showSparkError && <Failed title="Spark applications" testId="spark-apps" error={sparkError} />}
+      {showInferenceError && <Failed title="Inference" testId="inference" error={inferenceError} />}
+      {!showSparkError && apps.length > 0 && (
         <section className="table-card" data-testid="spark-apps">
           <h2>Spark applications</h2>
           <table>
@@ -51,7 +72,7 @@ export function Workloads() {
           </table>
         </section>
       )}
-      {models.length > 0 && (
+      {!showInferenceError && models.length > 0 && (
         <section className="table-card" data-testid="inference">
           <h2>Inference</h2>
           <table>
