@@ -91,9 +91,15 @@ class TestSparkRollup:
         assert app.memory_used_bytes is not None and 0 <= app.memory_used_bytes <= app.memory_max_bytes
 
     def test_active_tasks_are_the_slow_jobs_task(self, workloads: WorkloadCluster) -> None:
-        """Active tasks equal the running jobs' active tasks in the REST API (the slow job's one task)."""
-        app = the_app(workloads)
-        assert app.active_tasks == sum(j["numActiveTasks"] for j in workloads.spark.running_jobs()) == 1
+        """Active tasks equal the running jobs' active tasks in the REST API (the slow job's one task), once a
+        scrape has caught up with what the REST API already says (the rollup reads the last scrape, evaluated
+        2 s behind the clock)."""
+        def agree() -> tuple[int | None, int] | None:
+            app = the_app(workloads)
+            rest = sum(j["numActiveTasks"] for j in workloads.spark.running_jobs())
+            return (app.active_tasks, rest) if app.active_tasks == rest == 1 else None
+
+        assert wait_for(agree, timeout=60, interval=1, what="the rollup's active tasks equal to the REST API's (1)")
 
     def test_rates_and_ratios_are_readings(self, workloads: WorkloadCluster) -> None:
         """Shuffle rates and failed tasks are numbers >= 0; the GC share is 0..1, or null saying no task ran."""
