@@ -97,3 +97,24 @@ class RowFamily(Metric):
     @samples.setter
     def samples(self, _value: list[Sample]) -> None:
         raise AttributeError("RowFamily samples are its rows: use add()")
+
+
+class LabelTexts:
+    """:func:`label_text` for one tuple of label names, remembered per tuple of values.
+
+    Label sets repeat from one collection to the next (a GPU's, a process's), so most calls are a dictionary
+    lookup; the memory is cleared when it holds ``size`` label sets (pids come and go).
+    """
+
+    def __init__(self, names: tuple[str, ...], size: int) -> None:
+        self.names = names
+        self._size = size
+        self._texts: dict[tuple[str, ...], str] = {}
+
+    def __call__(self, values: tuple[str, ...]) -> str:
+        text = self._texts.get(values)
+        if text is None:
+            if len(self._texts) >= self._size:
+                self._texts.clear()
+            text = self._texts[values] = label_text(self.names, values)
+        return text

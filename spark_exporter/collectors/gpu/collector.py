@@ -49,7 +49,7 @@ from ...settings import (
 from .. import register
 from .._files import read_text
 from ..base import Collector, Paths
-from ..families import RowFamily, label_text
+from ..families import LabelTexts, RowFamily
 from .memory import read_host_memory
 from .readings import READERS, Device, DeviceReading, Pending, Process, ReadingContext, read_pid_max
 
@@ -173,7 +173,13 @@ class GpuCollector(Collector):
         self.max_processes: int = config["gpu.max-processes"]
         self.hostname = socket.gethostname()
         self.label_names = tuple(gpu_label_names(self.hostname_label))
-        self._label_texts: dict[tuple[str, ...], str] = {}  # GPU label values -> their label text
+        # Label text per label set, written once (label_text()): a GPU's changes only at discovery.
+        names = self.label_names
+        self._text = LabelTexts(names, 4 * MAX_GPUS)
+        self._text_xid_last = LabelTexts((*names, "err_code", "err_msg"), 64 * MAX_GPUS)
+        self._text_memory_info = LabelTexts((*names, "memory_source"), 4 * MAX_GPUS)
+        self._text_xid = LabelTexts((*names, "xid"), 64 * MAX_GPUS)
+        self._text_process = LabelTexts((*names, "pid", "process_name"), 20_000)
         if nvml_lib is None:
             try:
                 nvml_lib = load_library(self.simulate, self.seed, self.replay)
@@ -457,16 +463,6 @@ class GpuCollector(Collector):
 
     # -- families ----------------------------------------------------------------------------------------
 
-    def _text(self, labels: tuple[str, ...]) -> str:
-        """The label text of a GPU's label set (gpu_label_names() order), written once per label set: label
-        sets change only at discovery, so this is a dictionary lookup on every other collection."""
-        text = self._label_texts.get(labels)
-        if text is None:
-            if len(self._label_texts) >= 4 * MAX_GPUS:  # a GPU that keeps changing identity cannot grow it
-                self._label_texts.clear()
-            text = self._label_texts[labels] = label_text(self.label_names, labels)
-        return text
-
     def _families(self, results: list[DeviceResult]) -> list[Metric]:
         families: list[Metric] = []
         names = self.label_names
@@ -474,12 +470,12 @@ class GpuCollector(Collector):
         for f in self.catalogue:
             exact = f.type == "counter"
             if f.source == "xid.last":
-                fam = RowFamily(f.name, f.help, "gauge", (*names, "err_code", "err_msg"))
+                fam = RowFamily(f.name, f.help, "gauge", self._text_xid_last.names)
                 for values, labels, _text in rows:
                     raw = values.get(f.name)
                     if raw is not None:
-                        extra = (str(int(raw)), xid_message(int(raw)))
-                        fam.add((*labels, *extra), label_text(fam.label_names, (*labels, *extra)), f.scale(raw))
+                        lv = (*labels, str(int(raw)), xid_message(int(raw)))
+                        fam.add(lv, self._text_xid_last(lv), f.scale(raw))
             else:
                 fam = RowFamily(f.name, f.help, "counter" if exact else "gauge", names, exact=exact)
                 scale, add = f.scale, fam.rows.append
@@ -500,12 +496,12 @@ class GpuCollector(Collector):
         mem_info = RowFamily(
             "spark_exporter_gpu_memory_info",
             "Where the DCGM_FI_DEV_FB_* values come from: nvml (device memory) or unified (GB10: process "
-            "memory and host meminfo).", "gauge", (*names, "memory_source"))
+            "memory and host meminfo).", "gauge", self._text_memory_info.names)
         xid_total = RowFamily("spark_exporter_gpu_xid_errors",
                               "XID error events seen, by XID code (a lost GPU counts as XID 79).", "counter",
-                              (*names, "xid"))
+                              self._text_xid.names)
         procs = RowFamily("spark_exporter_gpu_process_memory_bytes", "GPU memory used by a process, in bytes.",
-                          "gauge", (*names, "pid", "process_name"))
+                          "gauge", self._text_process.names)
         with self._xid_lock:
             counts = dict(self._xid_counts)
         if counts:
@@ -515,13 +511,13 @@ class GpuCollector(Collector):
                 for (k, xid), n in sorted(counts.items()):
                     if k == key:
                         values = (*shown_labels, str(xid))
-                        xid_total.add(values, label_text(xid_total.label_names, values), float(n))
+                        xid_total.add(values, self._text_xid(values), float(n))
         for res in results:
             labels = res.device.labels
             up.add(labels, self._text(labels), 1.0)
             if res.memory_source is not None:
                 values = (*labels, res.memory_source)
-                mem_info.add(values, label_text(mem_info.label_names, values), 1.0)
+                mem_info.add(values, self._text_memory_info(values), 1.0)
             if self.process_metrics:
                 self._add_processes(procs, res)
         for lost in sorted(self._lost.values(), key=lambda x: x.index):
@@ -538,7 +534,6 @@ class GpuCollector(Collector):
         # Only the processes kept are named (an NVML call and a /proc read each): at 1,000 processes a GPU,
         # naming all of them was most of the collection.
         kept = heapq.nsmallest(self.max_processes, known, key=lambda p: (-(p.used or 0), p.pid))
-        names = fam.label_names
         for p in kept:
             values = (*d.labels, str(p.pid), self._process_name(p.pid))
-            fam.add(values, label_text(names, values), float(p.used or 0))
+            fam.add(values, self._text_process(values), float(p.used or 0))
