@@ -124,6 +124,22 @@ _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
+_SPECIAL_FLOATS = {"inf": "+Inf", "-inf": "-Inf", "nan": "NaN"}
+
+
+def go_float(value: float) -> str:
+    """``floatToGoString(value)`` (prometheus-client's sample value text), with its common case inline:
+    Python's ``repr`` unless the value is infinite, NaN, or positive with more than six digits before the
+    point (where Go writes an exponent sooner than Python, and the library's function is called).
+    """
+    s = repr(float(value))
+    if s[-1] in "fn":  # inf, -inf, nan
+        return _SPECIAL_FLOATS[s]
+    if value > 0 and s.find(".") > 6:
+        return floatToGoString(value)
+    return s
+
+
 class Renderer:
     """Renders collections; keeps the warned-once set and a bounded cache of label-set text.
 
@@ -189,7 +205,7 @@ class Renderer:
             if text in seen:
                 continue
             seen.add(text)
-            lines.append(f"{sname}{text} {floatToGoString(value)}\n")
+            lines.append(f"{sname}{text} {go_float(value)}\n")
         dropped = len(fam.rows) + 1 - len(lines)
         if dropped:
             _report(self.warned, "duplicate_series", fam.name, dropped=dropped)
