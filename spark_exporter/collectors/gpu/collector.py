@@ -525,7 +525,8 @@ class GpuCollector(Collector):
         return [f for f in (up, mem_info, xid_total, procs) if f.rows]
 
     def _add_processes(self, fam: RowFamily, res: DeviceResult) -> None:
-        known = [p for p in res.processes or () if p.used is not None]
+        # (-bytes, pid): the largest first, ties by pid; plain tuples compare without a key function
+        known = [(-used, pid) for pid, used in res.processes or () if used is not None]
         d = res.device
         if len(known) > self.max_processes and d.uuid not in self._logged_truncated:
             self._logged_truncated.add(d.uuid)
@@ -533,7 +534,6 @@ class GpuCollector(Collector):
                              kept=self.max_processes)
         # Only the processes kept are named (an NVML call and a /proc read each): at 1,000 processes a GPU,
         # naming all of them was most of the collection.
-        kept = heapq.nsmallest(self.max_processes, known, key=lambda p: (-(p.used or 0), p.pid))
-        for p in kept:
-            values = (*d.labels, str(p.pid), self._process_name(p.pid))
-            fam.add(values, self._text_process(values), float(p.used or 0))
+        for neg_used, pid in heapq.nsmallest(self.max_processes, known):
+            values = (*d.labels, str(pid), self._process_name(pid))
+            fam.add(values, self._text_process(values), float(-neg_used))

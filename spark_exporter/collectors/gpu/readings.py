@@ -24,6 +24,7 @@ from .memory import Memory, is_unified, nvml_memory, unified_memory
 NVLINK_FIELDS = (pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
 #: NVML's "not available" sentinels (unsigned int and unsigned long long all ones).
 NOT_AVAILABLE = frozenset({0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF})
+_ABSENT = object()
 PID_MAX_DEFAULT = 4_194_304  # the kernel's PID_MAX_LIMIT on 64-bit, when /proc/sys/kernel/pid_max is unreadable
 
 # Newest variant first; the facade falls back down the chain where the driver lacks one.
@@ -174,7 +175,7 @@ class DeviceReading:
         return self.once("memory_info", read)
 
     def processes(self) -> list[Process] | None:
-        """Compute and graphics processes, one entry per pid; None if NVML cannot list them, or if the list
+        """Compute and graphics processes, one entry per pid, in NVML's order; None if NVML cannot list them, or if the list
         holds a record that cannot be true (see :attr:`processes_implausible`).
         """
         return self.once("processes", self._read_processes)  # type: ignore[no-any-return]
@@ -188,6 +189,7 @@ class DeviceReading:
         limit = float("inf") if total is None else total
         pid_max = self.ctx.pid_max
         used: dict[int, int | None] = {}
+        seen = used.get
         for lst in lists:
             for p in lst or ():  # kept lean: a GPU may list thousands of processes
                 pid = int(p.pid)
@@ -198,13 +200,10 @@ class DeviceReading:
                     # ones are as wrong; summing them would understate memory (issue 20).
                     self.processes_implausible = True
                     return None
-                if pid in used:
-                    prev = used[pid]
-                    if prev is None or (mem is not None and mem > prev):
-                        used[pid] = mem
-                else:
+                prev = seen(pid, _ABSENT)  # one entry per pid: the largest figure NVML gives for it
+                if prev is _ABSENT or (mem is not None and (prev is None or mem > prev)):  # type: ignore[operator]
                     used[pid] = mem
-        return [Process(pid, mem) for pid, mem in sorted(used.items())]
+        return list(map(Process._make, used.items()))  # in list order: the collector ranks what it keeps
 
     def memory(self) -> Memory | None:
         """Framebuffer figures (bytes): NVML's memory info, or host memory on a unified-memory GPU.
