@@ -51,7 +51,7 @@ from .._files import read_text
 from ..base import Collector, Paths
 from ..families import LabelTexts, RowFamily
 from .memory import read_host_memory
-from .readings import READERS, Device, DeviceReading, Pending, Process, ReadingContext, read_pid_max
+from .readings import READERS, Device, DeviceReading, Pending, ReadingContext, read_pid_max
 
 _MAX_COMM = 256  # bytes; the kernel's comm is at most 16
 
@@ -140,7 +140,7 @@ class DeviceResult:
     device: Device
     values: dict[str, float] = field(default_factory=dict)  # DCGM field -> value in DCGM units
     memory_source: str | None = None
-    processes: list[Process] | None = None
+    processes: dict[int, int | None] | None = None  # pid -> bytes (None: unknown)
 
 
 @register
@@ -526,7 +526,7 @@ class GpuCollector(Collector):
 
     def _add_processes(self, fam: RowFamily, res: DeviceResult) -> None:
         # (-bytes, pid): the largest first, ties by pid; plain tuples compare without a key function
-        known = [(-used, pid) for pid, used in res.processes or () if used is not None]
+        known = [(-used, pid) for pid, used in (res.processes or {}).items() if used is not None]
         d = res.device
         if len(known) > self.max_processes and d.uuid not in self._logged_truncated:
             self._logged_truncated.add(d.uuid)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import pynvml
 
@@ -42,17 +42,6 @@ class Device:
     handle: Any
     uuid: str
     labels: tuple[str, ...]  # values in the order of gpu_label_names()
-
-
-class Process(NamedTuple):
-    """A process on a GPU: pid and used GPU memory in bytes (``None`` when NVML does not know).
-
-    Not named here: the collector names only the processes it keeps (``--gpu.max-processes``). A named
-    tuple: a GPU may list thousands, and a frozen dataclass costs several times more to build.
-    """
-
-    pid: int
-    used: int | None  # bytes; None: NVML does not know
 
 
 class Pending(Exception):
@@ -174,13 +163,18 @@ class DeviceReading:
             return info if info is not None else self.nvml.query("nvmlDeviceGetMemoryInfo", self.h)
         return self.once("memory_info", read)
 
-    def processes(self) -> list[Process] | None:
-        """Compute and graphics processes, one entry per pid, in NVML's order; None if NVML cannot list them, or if the list
-        holds a record that cannot be true (see :attr:`processes_implausible`).
+    def processes(self) -> dict[int, int | None] | None:
+        """Compute and graphics processes: pid -> used GPU memory in bytes (``None`` when NVML does not know),
+        one entry per pid, in NVML's order; None if NVML cannot list them, or if the list holds a record that
+        cannot be true (see :attr:`processes_implausible`).
+
+        A plain dictionary: a GPU may list thousands of processes, and an object per process cost a third
+        of the collector's own time at 1,000 processes a GPU. Not named here: the collector names only the
+        processes it keeps (``--gpu.max-processes``).
         """
         return self.once("processes", self._read_processes)  # type: ignore[no-any-return]
 
-    def _read_processes(self) -> list[Process] | None:
+    def _read_processes(self) -> dict[int, int | None] | None:
         lists = [self.chain(COMPUTE_PROCESSES), self.chain(GRAPHICS_PROCESSES)]
         if all(lst is None for lst in lists):
             return None
@@ -203,7 +197,7 @@ class DeviceReading:
                 prev = seen(pid, _ABSENT)  # one entry per pid: the largest figure NVML gives for it
                 if prev is _ABSENT or (mem is not None and (prev is None or mem > prev)):  # type: ignore[operator]
                     used[pid] = mem
-        return list(map(Process._make, used.items()))  # in list order: the collector ranks what it keeps
+        return used
 
     def memory(self) -> Memory | None:
         """Framebuffer figures (bytes): NVML's memory info, or host memory on a unified-memory GPU.
@@ -218,7 +212,7 @@ class DeviceReading:
             host = self.ctx.host_memory()
             if host is not None and is_unified(info, host):
                 procs = self.processes()
-                return unified_memory(host, None if procs is None else [p.used for p in procs])
+                return unified_memory(host, None if procs is None else list(procs.values()))
         return None if info is None else nvml_memory(info)
 
     def memory_value(self, attr: str) -> float | None:
