@@ -161,6 +161,7 @@ class GpuCollector(Collector):
             self.catalogue: tuple[Field, ...] = load_catalogue(READERS)
         except CatalogueError as e:
             raise ConfigError(f"DCGM field catalogue: {e}") from None
+        self._readers = [(f.name, READERS[f.source]) for f in self.catalogue]  # what each field is read with
         self.simulate: str | None = config["gpu.simulate"]
         self.replay: str | None = config["gpu.replay"]
         if self.simulate and self.replay:
@@ -409,20 +410,21 @@ class GpuCollector(Collector):
         """Every catalogue field of one GPU; ``None`` (and the GPU marked lost) if it is lost meanwhile."""
         r = DeviceReading(self.nvml, d, ctx)
         out = DeviceResult(d)
+        values = out.values
         try:
-            for f in self.catalogue:
+            for name, reader in self._readers:
                 try:
-                    raw = READERS[f.source](r)
+                    raw = reader(r)
                 except Pending:
                     continue  # its first sample is not there yet: not "unsupported"
                 except (TypeError, ValueError, OverflowError, AttributeError) as e:
                     # An answer of the wrong shape (a bad recording, a broken driver): that field only.
-                    self._log_malformed(d, f.name, e)
+                    self._log_malformed(d, name, e)
                     continue
                 if raw is None:
-                    self._log_unsupported(d, f.name)
+                    self._log_unsupported(d, name)
                     continue
-                out.values[f.name] = raw
+                values[name] = raw
             m = r.memory()
             out.memory_source = None if m is None else m.source
             if self.process_metrics:
