@@ -12,7 +12,10 @@ library formats each sample through several validation and escaping calls (about
 collection); this renderer writes gauge, counter, untyped and info families directly, caching the
 text of label sets that repeat from one collection to the next (0.3-0.4 ms). Anything else
 (histograms, summaries, ``_created`` samples, timestamps, exemplars, names outside the legacy
-character set) goes to ``generate_latest`` unchanged.
+character set) goes to ``generate_latest`` unchanged. A
+:class:`~spark_exporter.collectors.families.RowFamily` (the gpu collector's families) carries its label
+text already written, once per label set, by the collector: its rows are written as they are (issue 20:
+building prometheus-client families and rendering them was 2.2 ms of a 4.9 ms scrape of 8 H100s).
 
 Families are checked as they are rendered, without being modified:
 
