@@ -91,6 +91,7 @@ class DeviceReading:
         self.h = device.handle
         self.ctx = ctx
         self._cache: dict[Any, Any] = {}
+        self._gpm: GpmReading | None = None
         #: The process list held an impossible record (a pid of 0 or above pid_max, more memory than the
         #: device holds): read with the wrong record size by an older binding, so none of it is trusted.
         self.processes_implausible = False
@@ -106,14 +107,25 @@ class DeviceReading:
 
         GpuLost or NvmlFatal propagate.
         """
-        return self.once((fn, *args), lambda: self.nvml.query(fn, self.h, *args))
+        # once() inlined: some 20 of these per GPU and collection
+        key = (fn, *args)
+        cache = self._cache
+        if key in cache:
+            return cache[key]
+        value = cache[key] = self.nvml.query(fn, self.h, *args)
+        return value
 
     def chain(self, fns: tuple[str, ...], *args: Any) -> Any:
         """``Nvml.query_chain(fns, handle, *args)`` (newest variant first), at most once per collection.
 
         GpuLost or NvmlFatal propagate.
         """
-        return self.once((fns, *args), lambda: self.nvml.query_chain(fns, self.h, *args))
+        key = (fns, *args)
+        cache = self._cache
+        if key in cache:
+            return cache[key]
+        value = cache[key] = self.nvml.query_chain(fns, self.h, *args)
+        return value
 
     def q_index(self, fn: str, i: int) -> float | None:
         """Element ``i`` of ``fn``'s answer as a number (via num()).
@@ -236,7 +248,9 @@ class DeviceReading:
 
         Raises :class:`Pending` when there is no interval yet (the first scrape). GpuLost or NvmlFatal propagate.
         """
-        reading: GpmReading = self.once("gpm", lambda: self.ctx.gpm(self.h, self.device.uuid))
+        reading = self._gpm
+        if reading is None:  # one GPM reading per collection, for all its metrics
+            reading = self._gpm = self.ctx.gpm(self.h, self.device.uuid)
         if reading.values is None:
             if reading.pending:
                 raise Pending("gpm")
