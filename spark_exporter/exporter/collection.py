@@ -31,6 +31,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from .. import __version__
 from ..collectors.base import Collector, ForeignFamily
+from ..collectors.families import RowFamily
 from .exposition import Renderer
 
 log = structlog.get_logger(component="collection")
@@ -337,7 +338,10 @@ class Collection:
         for m in families:
             if not isinstance(m, ForeignFamily):
                 self._builtin_names.add(m.name)
-                self._builtin_names.update(s.name for s in m.samples)
+                if isinstance(m, RowFamily):  # one sample name; its samples are built only on demand
+                    self._builtin_names.add(m.sample_name)
+                else:
+                    self._builtin_names.update(s.name for s in m.samples)
         counts = {"builtin": 0, "reserved": 0}
         kept: list[Metric] = []
         for m in families:

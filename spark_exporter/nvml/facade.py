@@ -29,7 +29,7 @@ from typing import Any
 import pynvml
 import structlog
 
-from .base import decode_field_value
+from .base import field_return_and_value
 
 log = structlog.get_logger(component="nvml")
 
@@ -273,10 +273,10 @@ class Nvml:
             return [None] * len(field_ids)
         out: list[float | None] = []
         for fv in values:
-            ret = fv.nvmlReturn  # pynvml's structs resolve every attribute in Python: read once
+            ret, value = field_return_and_value(fv)
             if ret in GPU_CODES:
                 raise GpuLost("nvmlDeviceGetFieldValues", pynvml.NVMLError(ret))
-            out.append(decode_field_value(fv) if ret == pynvml.NVML_SUCCESS else None)
+            out.append(value)
         return out
 
     def _log_once(self, fn: str, event: str, error: str) -> None:

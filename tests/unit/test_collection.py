@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 from helpers.procs import parse_metrics
 from spark_exporter.collectors._files import read_text
 from spark_exporter.collectors.base import Collector, Paths
+from spark_exporter.collectors.families import is_exact_counter
 from spark_exporter.exporter.app import build_app
 from spark_exporter.exporter.collection import Collection
 from spark_exporter.exporter.exposition import ExactCounterFamily, Renderer, render
@@ -383,7 +384,7 @@ class TestExposition:
 
         expected = generate_latest(Registry())  # type: ignore[arg-type]
         for fam in families:
-            if isinstance(fam, ExactCounterFamily):
+            if is_exact_counter(fam):  # ExactCounterFamily, or the gpu collector's exact RowFamily
                 gauge, counter_line = f"# TYPE {fam.name} gauge\n", f"# TYPE {fam.name} counter\n"
                 expected = expected.replace(gauge.encode(), counter_line.encode())
         assert render(families) == expected

@@ -9,7 +9,7 @@ Importing this package registers the collector.
 from __future__ import annotations
 
 from .collector import OPTIONS, GpuCollector, gpu_label_names, gpu_label_values
-from .readings import READERS, Device, DeviceReading, Memory, Process
+from .readings import READERS, Device, DeviceReading, Memory
 
-__all__ = ["OPTIONS", "READERS", "Device", "DeviceReading", "GpuCollector", "Memory", "Process",
+__all__ = ["OPTIONS", "READERS", "Device", "DeviceReading", "GpuCollector", "Memory",
            "gpu_label_names", "gpu_label_values"]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pynvml
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from ...nvml.background import LIBRARY_POLL_MS, POLL_MS, PcieSampler, WatchedDevice, XidWatcher, xid_message
 from ...nvml.catalogue import CatalogueError, Field, load_catalogue
@@ -49,9 +49,9 @@ from ...settings import (
 from .. import register
 from .._files import read_text
 from ..base import Collector, Paths
-from ..families import ExactCounterFamily
+from ..families import LabelTexts, RowFamily
 from .memory import read_host_memory
-from .readings import READERS, Device, DeviceReading, Pending, Process, ReadingContext, read_pid_max
+from .readings import READERS, Device, DeviceReading, Pending, ReadingContext, read_pid_max
 
 _MAX_COMM = 256  # bytes; the kernel's comm is at most 16
 
@@ -140,7 +140,7 @@ class DeviceResult:
     device: Device
     values: dict[str, float] = field(default_factory=dict)  # DCGM field -> value in DCGM units
     memory_source: str | None = None
-    processes: list[Process] | None = None
+    processes: dict[int, int | None] | None = None  # pid -> bytes (None: unknown)
 
 
 @register
@@ -161,6 +161,7 @@ class GpuCollector(Collector):
             self.catalogue: tuple[Field, ...] = load_catalogue(READERS)
         except CatalogueError as e:
             raise ConfigError(f"DCGM field catalogue: {e}") from None
+        self._readers = [(f.name, READERS[f.source]) for f in self.catalogue]  # what each field is read with
         self.simulate: str | None = config["gpu.simulate"]
         self.replay: str | None = config["gpu.replay"]
         if self.simulate and self.replay:
@@ -172,7 +173,14 @@ class GpuCollector(Collector):
         self.pcie_interval: float = config["gpu.pcie-interval"]
         self.max_processes: int = config["gpu.max-processes"]
         self.hostname = socket.gethostname()
-        self.label_names = gpu_label_names(self.hostname_label)
+        self.label_names = tuple(gpu_label_names(self.hostname_label))
+        # Label text per label set, written once (label_text()): a GPU's changes only at discovery.
+        names = self.label_names
+        self._text = LabelTexts(names, 4 * MAX_GPUS)
+        self._text_xid_last = LabelTexts((*names, "err_code", "err_msg"), 64 * MAX_GPUS)
+        self._text_memory_info = LabelTexts((*names, "memory_source"), 4 * MAX_GPUS)
+        self._text_xid = LabelTexts((*names, "xid"), 64 * MAX_GPUS)
+        self._text_process = LabelTexts((*names, "pid", "process_name"), 20_000)
         if nvml_lib is None:
             try:
                 nvml_lib = load_library(self.simulate, self.seed, self.replay)
@@ -402,20 +410,21 @@ class GpuCollector(Collector):
         """Every catalogue field of one GPU; ``None`` (and the GPU marked lost) if it is lost meanwhile."""
         r = DeviceReading(self.nvml, d, ctx)
         out = DeviceResult(d)
+        values = out.values
         try:
-            for f in self.catalogue:
+            for name, reader in self._readers:
                 try:
-                    raw = READERS[f.source](r)
+                    raw = reader(r)
                 except Pending:
                     continue  # its first sample is not there yet: not "unsupported"
                 except (TypeError, ValueError, OverflowError, AttributeError) as e:
                     # An answer of the wrong shape (a bad recording, a broken driver): that field only.
-                    self._log_malformed(d, f.name, e)
+                    self._log_malformed(d, name, e)
                     continue
                 if raw is None:
-                    self._log_unsupported(d, f.name)
+                    self._log_unsupported(d, name)
                     continue
-                out.values[f.name] = raw
+                values[name] = raw
             m = r.memory()
             out.memory_source = None if m is None else m.source
             if self.process_metrics:
@@ -454,62 +463,72 @@ class GpuCollector(Collector):
             self._logged_unsupported.add(key)
             self.log.info("gpu_field_unsupported", gpu=d.index, uuid=d.uuid, field=field_name)
 
-    # -- families -----------------------------------------------------------------------------------
+    # -- families ----------------------------------------------------------------------------------------
 
     def _families(self, results: list[DeviceResult]) -> list[Metric]:
         families: list[Metric] = []
+        names = self.label_names
+        rows = [(res.values, res.device.labels, self._text(res.device.labels)) for res in results]
         for f in self.catalogue:
-            extra = ["err_code", "err_msg"] if f.source == "xid.last" else []
-            cls = ExactCounterFamily if f.type == "counter" else GaugeMetricFamily
-            fam = cls(f.name, f.help, labels=self.label_names + extra)
-            for res in results:
-                raw = res.values.get(f.name)
-                if raw is None:
-                    continue
-                values = list(res.device.labels)
-                if extra:
-                    values += [str(int(raw)), xid_message(int(raw))]
-                fam.add_metric(values, f.scale(raw))
-            if fam.samples:
+            exact = f.type == "counter"
+            if f.source == "xid.last":
+                fam = RowFamily(f.name, f.help, "gauge", self._text_xid_last.names)
+                for values, labels, _text in rows:
+                    raw = values.get(f.name)
+                    if raw is not None:
+                        lv = (*labels, str(int(raw)), xid_message(int(raw)))
+                        fam.add(lv, self._text_xid_last(lv), f.scale(raw))
+            else:
+                fam = RowFamily(f.name, f.help, "counter" if exact else "gauge", names, exact=exact)
+                scale, add = f.scale, fam.rows.append
+                for values, labels, text in rows:
+                    raw = values.get(f.name)
+                    if raw is not None:
+                        add((labels, text, scale(raw)))
+            if fam.rows:
                 families.append(fam)
         families.extend(self._own_families(results))
         return families
 
     def _own_families(self, results: list[DeviceResult]) -> list[Metric]:
-        up = GaugeMetricFamily("spark_exporter_gpu_up",
-                               "1 if the GPU answers NVML, 0 if it is lost (GpuIsLost, ResetRequired, or it "
-                               "cannot be identified) until a re-discovery finds it.", labels=self.label_names)
-        mem_info = GaugeMetricFamily(
+        names = self.label_names
+        up = RowFamily("spark_exporter_gpu_up",
+                       "1 if the GPU answers NVML, 0 if it is lost (GpuIsLost, ResetRequired, or it "
+                       "cannot be identified) until a re-discovery finds it.", "gauge", names)
+        mem_info = RowFamily(
             "spark_exporter_gpu_memory_info",
             "Where the DCGM_FI_DEV_FB_* values come from: nvml (device memory) or unified (GB10: process "
-            "memory and host meminfo).", labels=[*self.label_names, "memory_source"])
-        xid_total = CounterMetricFamily("spark_exporter_gpu_xid_errors",
-                                        "XID error events seen, by XID code (a lost GPU counts as XID 79).",
-                                        labels=[*self.label_names, "xid"])
-        procs = GaugeMetricFamily("spark_exporter_gpu_process_memory_bytes",
-                                  "GPU memory used by a process, in bytes.",
-                                  labels=[*self.label_names, "pid", "process_name"])
+            "memory and host meminfo).", "gauge", self._text_memory_info.names)
+        xid_total = RowFamily("spark_exporter_gpu_xid_errors",
+                              "XID error events seen, by XID code (a lost GPU counts as XID 79).", "counter",
+                              self._text_xid.names)
+        procs = RowFamily("spark_exporter_gpu_process_memory_bytes", "GPU memory used by a process, in bytes.",
+                          "gauge", self._text_process.names)
         with self._xid_lock:
             counts = dict(self._xid_counts)
-        shown: list[tuple[tuple[str, ...], str]] = [(r.device.labels, r.device.uuid) for r in results]
-        shown += [(lost.labels, lost.key) for lost in self._lost.values()]
-        for shown_labels, key in sorted(shown, key=lambda x: int(x[0][0])):
-            for (k, xid), n in sorted(counts.items()):
-                if k == key:
-                    xid_total.add_metric([*shown_labels, str(xid)], float(n))
+        if counts:
+            shown: list[tuple[tuple[str, ...], str]] = [(r.device.labels, r.device.uuid) for r in results]
+            shown += [(lost.labels, lost.key) for lost in self._lost.values()]
+            for shown_labels, key in sorted(shown, key=lambda x: int(x[0][0])):
+                for (k, xid), n in sorted(counts.items()):
+                    if k == key:
+                        values = (*shown_labels, str(xid))
+                        xid_total.add(values, self._text_xid(values), float(n))
         for res in results:
-            labels = list(res.device.labels)
-            up.add_metric(labels, 1.0)
+            labels = res.device.labels
+            up.add(labels, self._text(labels), 1.0)
             if res.memory_source is not None:
-                mem_info.add_metric([*labels, res.memory_source], 1.0)
+                values = (*labels, res.memory_source)
+                mem_info.add(values, self._text_memory_info(values), 1.0)
             if self.process_metrics:
-                self._add_processes(procs, res, labels)
+                self._add_processes(procs, res)
         for lost in sorted(self._lost.values(), key=lambda x: x.index):
-            up.add_metric(list(lost.labels), 0.0)
-        return [f for f in (up, mem_info, xid_total, procs) if f.samples]
+            up.add(lost.labels, self._text(lost.labels), 0.0)
+        return [f for f in (up, mem_info, xid_total, procs) if f.rows]
 
-    def _add_processes(self, fam: GaugeMetricFamily, res: DeviceResult, labels: list[str]) -> None:
-        known = [p for p in res.processes or () if p.used is not None]
+    def _add_processes(self, fam: RowFamily, res: DeviceResult) -> None:
+        # (-bytes, pid): the largest first, ties by pid; plain tuples compare without a key function
+        known = [(-used, pid) for pid, used in (res.processes or {}).items() if used is not None]
         d = res.device
         if len(known) > self.max_processes and d.uuid not in self._logged_truncated:
             self._logged_truncated.add(d.uuid)
@@ -517,6 +536,6 @@ class GpuCollector(Collector):
                              kept=self.max_processes)
         # Only the processes kept are named (an NVML call and a /proc read each): at 1,000 processes a GPU,
         # naming all of them was most of the collection.
-        kept = heapq.nsmallest(self.max_processes, known, key=lambda p: (-(p.used or 0), p.pid))
-        for p in kept:
-            fam.add_metric([*labels, str(p.pid), self._process_name(p.pid)], float(p.used or 0))
+        for neg_used, pid in heapq.nsmallest(self.max_processes, known):
+            values = (*d.labels, str(pid), self._process_name(pid))
+            fam.add(values, self._text_process(values), float(-neg_used))

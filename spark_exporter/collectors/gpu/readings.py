@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import pynvml
 
@@ -24,6 +24,7 @@ from .memory import Memory, is_unified, nvml_memory, unified_memory
 NVLINK_FIELDS = (pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
 #: NVML's "not available" sentinels (unsigned int and unsigned long long all ones).
 NOT_AVAILABLE = frozenset({0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF})
+_ABSENT = object()
 PID_MAX_DEFAULT = 4_194_304  # the kernel's PID_MAX_LIMIT on 64-bit, when /proc/sys/kernel/pid_max is unreadable
 
 # Newest variant first; the facade falls back down the chain where the driver lacks one.
@@ -41,17 +42,6 @@ class Device:
     handle: Any
     uuid: str
     labels: tuple[str, ...]  # values in the order of gpu_label_names()
-
-
-class Process(NamedTuple):
-    """A process on a GPU: pid and used GPU memory in bytes (``None`` when NVML does not know).
-
-    Not named here: the collector names only the processes it keeps (``--gpu.max-processes``). A named
-    tuple: a GPU may list thousands, and a frozen dataclass costs several times more to build.
-    """
-
-    pid: int
-    used: int | None  # bytes; None: NVML does not know
 
 
 class Pending(Exception):
@@ -101,6 +91,7 @@ class DeviceReading:
         self.h = device.handle
         self.ctx = ctx
         self._cache: dict[Any, Any] = {}
+        self._gpm: GpmReading | None = None
         #: The process list held an impossible record (a pid of 0 or above pid_max, more memory than the
         #: device holds): read with the wrong record size by an older binding, so none of it is trusted.
         self.processes_implausible = False
@@ -116,14 +107,25 @@ class DeviceReading:
 
         GpuLost or NvmlFatal propagate.
         """
-        return self.once((fn, *args), lambda: self.nvml.query(fn, self.h, *args))
+        # once() inlined: some 20 of these per GPU and collection
+        key = (fn, *args)
+        cache = self._cache
+        if key in cache:
+            return cache[key]
+        value = cache[key] = self.nvml.query(fn, self.h, *args)
+        return value
 
     def chain(self, fns: tuple[str, ...], *args: Any) -> Any:
         """``Nvml.query_chain(fns, handle, *args)`` (newest variant first), at most once per collection.
 
         GpuLost or NvmlFatal propagate.
         """
-        return self.once((fns, *args), lambda: self.nvml.query_chain(fns, self.h, *args))
+        key = (fns, *args)
+        cache = self._cache
+        if key in cache:
+            return cache[key]
+        value = cache[key] = self.nvml.query_chain(fns, self.h, *args)
+        return value
 
     def q_index(self, fn: str, i: int) -> float | None:
         """Element ``i`` of ``fn``'s answer as a number (via num()).
@@ -173,13 +175,18 @@ class DeviceReading:
             return info if info is not None else self.nvml.query("nvmlDeviceGetMemoryInfo", self.h)
         return self.once("memory_info", read)
 
-    def processes(self) -> list[Process] | None:
-        """Compute and graphics processes, one entry per pid; None if NVML cannot list them, or if the list
-        holds a record that cannot be true (see :attr:`processes_implausible`).
+    def processes(self) -> dict[int, int | None] | None:
+        """Compute and graphics processes: pid -> used GPU memory in bytes (``None`` when NVML does not know),
+        one entry per pid, in NVML's order; None if NVML cannot list them, or if the list holds a record that
+        cannot be true (see :attr:`processes_implausible`).
+
+        A plain dictionary: a GPU may list thousands of processes, and an object per process cost a third
+        of the collector's own time at 1,000 processes a GPU. Not named here: the collector names only the
+        processes it keeps (``--gpu.max-processes``).
         """
         return self.once("processes", self._read_processes)  # type: ignore[no-any-return]
 
-    def _read_processes(self) -> list[Process] | None:
+    def _read_processes(self) -> dict[int, int | None] | None:
         lists = [self.chain(COMPUTE_PROCESSES), self.chain(GRAPHICS_PROCESSES)]
         if all(lst is None for lst in lists):
             return None
@@ -188,6 +195,7 @@ class DeviceReading:
         limit = float("inf") if total is None else total
         pid_max = self.ctx.pid_max
         used: dict[int, int | None] = {}
+        seen = used.get
         for lst in lists:
             for p in lst or ():  # kept lean: a GPU may list thousands of processes
                 pid = int(p.pid)
@@ -198,13 +206,10 @@ class DeviceReading:
                     # ones are as wrong; summing them would understate memory (issue 20).
                     self.processes_implausible = True
                     return None
-                if pid in used:
-                    prev = used[pid]
-                    if prev is None or (mem is not None and mem > prev):
-                        used[pid] = mem
-                else:
+                prev = seen(pid, _ABSENT)  # one entry per pid: the largest figure NVML gives for it
+                if prev is _ABSENT or (mem is not None and (prev is None or mem > prev)):  # type: ignore[operator]
                     used[pid] = mem
-        return [Process(pid, mem) for pid, mem in sorted(used.items())]
+        return used
 
     def memory(self) -> Memory | None:
         """Framebuffer figures (bytes): NVML's memory info, or host memory on a unified-memory GPU.
@@ -219,7 +224,7 @@ class DeviceReading:
             host = self.ctx.host_memory()
             if host is not None and is_unified(info, host):
                 procs = self.processes()
-                return unified_memory(host, None if procs is None else [p.used for p in procs])
+                return unified_memory(host, None if procs is None else list(procs.values()))
         return None if info is None else nvml_memory(info)
 
     def memory_value(self, attr: str) -> float | None:
@@ -243,7 +248,9 @@ class DeviceReading:
 
         Raises :class:`Pending` when there is no interval yet (the first scrape). GpuLost or NvmlFatal propagate.
         """
-        reading: GpmReading = self.once("gpm", lambda: self.ctx.gpm(self.h, self.device.uuid))
+        reading = self._gpm
+        if reading is None:  # one GPM reading per collection, for all its metrics
+            reading = self._gpm = self.ctx.gpm(self.h, self.device.uuid)
         if reading.values is None:
             if reading.pending:
                 raise Pending("gpm")
