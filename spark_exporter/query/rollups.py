@@ -55,10 +55,8 @@ from .queries import (
     GPU_FIELDS,
     GPU_JOBS,
     HISTORY_METRICS,
-    INFERENCE_TOKENS_FIGURE,
-    UP_TIMESTAMP,
+    OVERVIEW_RULES,
     VIRTUAL_INTERFACES,
-    VLLM_TOKENS_FIGURE,
     Queries,
 )
 
@@ -215,16 +213,14 @@ class Rollups:
 
     async def _cluster_overview(self, at: float) -> ClusterOverview:
         ov = ClusterOverview(cluster=self.cluster)
-        res = await self.client.query(self.q.overview(), at)
+        names = self.inventory.names if self.inventory else None
+        res = await self.client.query(self.q.overview(2 * self.scrape_interval, names), at)
         parts = mapping.by_name(res)
-        mapping.overview_gpu(ov, parts)
-        mapping.overview_raw(ov, [VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FIGURE], parts)
+        mapping.overview_raw(ov, list(OVERVIEW_RULES), parts)
         self._stamp(ov, res, at=at)
         mapping.overview_counts(ov, parts)
         mapping.overview_missing(ov)
-        ages = mapping.stamp_ages(parts.get(UP_TIMESTAMP, []))
-        targets = mapping.targets(parts.get("up", []), ages, self.scrape_interval)
-        mapping.overview_nodes(ov, targets, self.inventory.names if self.inventory else None)
+        mapping.overview_nodes(ov, parts, names, self.scrape_interval)
         return ov
 
     # -- workloads ----------------------------------------------------------------------------
