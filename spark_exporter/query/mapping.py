@@ -175,6 +175,32 @@ def overview_raw(ov: ClusterOverview, figures: list[OverviewFigure], parts: dict
         set_overview_figure(ov, fig.field, one(parts.get(fig.field)))
 
 
+def _per_gpu(samples: list[Sample]) -> list[float | None]:
+    """One value per GPU, keyed (node, UUID) as the node answers key them: a GPU exported by two jobs counts once."""
+    by: dict[tuple[str, str], float | None] = {}
+    for s in samples:
+        key = (s.labels.get("node", ""), s.labels.get("UUID") or s.labels.get("gpu", ""))
+        by[key] = highest([by.get(key), s.value])
+    return list(by.values())
+
+
+def overview_gpu(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None:
+    """The overview's GPU figures from the raw per-GPU DCGM samples the small-fleet overview read at its
+    instant (Queries.overview_samples): average utilisation, memory used and total (bytes, then GiB), power
+    summed, hottest GPU; the same aggregations as Queries.overview runs in Prometheus."""
+    util = [s.value for s in parts.get("DCGM_FI_DEV_GPU_UTIL", []) if s.value is not None]
+    figures: dict[str, float | None] = {
+        "gpu_utilization": sum(util) / len(util) if util else None,  # avg() over every series, as the rule
+        "max_gpu_temperature_c": highest(s.value for s in parts.get("DCGM_FI_DEV_GPU_TEMP", [])),
+        "power_draw_w": total(_per_gpu(parts.get("DCGM_FI_DEV_POWER_USAGE", []))),
+    }
+    for field, source in (("memory_used_gb", "DCGM_FI_DEV_FB_USED"), ("memory_total_gb", "DCGM_FI_DEV_FB_TOTAL")):
+        mib = total(_per_gpu(parts.get(source, [])))
+        figures[field] = None if mib is None else mib * 1024 * 1024  # bytes, as the rule
+    for field, value in figures.items():
+        set_overview_figure(ov, field, value)
+
+
 def overview_counts(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None:
     """Spark, vLLM and alert figures from the samples the overview query read.
 
@@ -189,8 +215,11 @@ def overview_counts(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None
             value = int(value)
         setattr(ov, c.field, value)
     # The query ran; no count (no firing ALERTS series) means that nothing is firing.
-    firing = highest(s.value for s in parts.get(FIRING_ALERTS, []))
-    ov.firing_alerts = 0 if firing is None else int(firing)
+    if "ALERTS" in parts:  # the small-fleet overview read the ALERTS series themselves
+        ov.firing_alerts = sum(1 for s in parts["ALERTS"] if s.labels.get("alertstate") == "firing")
+    else:
+        firing = highest(s.value for s in parts.get(FIRING_ALERTS, []))
+        ov.firing_alerts = 0 if firing is None else int(firing)
 
 
 def overview_missing(ov: ClusterOverview) -> None:
@@ -220,13 +249,27 @@ def json_name(model: BaseModel, field: str) -> str:
     return type(model).model_fields[field].serialization_alias or field
 
 
+def overview_targets(ov: ClusterOverview, targets: list[TargetState], inventory_names: tuple[str, ...] | None) -> None:
+    """Small-fleet overview: set down/stale targets and nodes up/total from every target's state; the node set
+    is the inventory's, else the targets'. With no node at all, nodesUp and nodesTotal are recorded as missing.
+    """
+    ov.down_targets = [t for t in targets if not t.up]
+    ov.stale_targets = [t for t in targets if t.stale]
+    names = set(inventory_names) if inventory_names is not None else {t.node for t in targets if t.node}
+    if not names:
+        ov.missing["nodesUp"] = ov.missing["nodesTotal"] = f"no scrape targets with a node label for {ov.cluster}"
+        return
+    ov.nodes_total = len(names)
+    ov.nodes_up = sum(1 for up, _ in nodes_health(targets, names).values() if up)
+
+
 def overview_nodes(
     ov: ClusterOverview,
     parts: dict[str, list[Sample]],
     inventory_names: tuple[str, ...] | None,
     scrape_interval: float,
 ) -> None:
-    """Set down/stale targets and nodes up/total from the overview query's parts (Queries.overview).
+    """Large-fleet overview: set down/stale targets and nodes up/total from the parts of Queries.overview.
 
     The targets are the problem ones only (TARGETS_DOWN and TARGETS_LATE parts); nodesUp is Prometheus' count
     (NODES_UP, absent when it counted none), nodesTotal the inventory's size, else the count of node labels

@@ -121,6 +121,14 @@ OVERVIEW_COUNTS = (
     OverviewCount("vllm_requests_running", "cluster:vllm_requests_running:sum", VLLM_RUNNING),
     OverviewCount("vllm_requests_waiting", "cluster:vllm_requests_waiting:sum", VLLM_WAITING),
 )
+# Raw series the small-fleet overview (Queries.overview_samples) reads as they are and aggregates itself:
+# a handful per node, and the per-GPU DCGM series of OVERVIEW_GPU_FIGURES.
+OVERVIEW_RAW = ("up", "ALERTS", *(c.source for c in OVERVIEW_COUNTS), *(f.source for f in OVERVIEW_GPU_FIGURES))
+UP_TIMESTAMP = "up_timestamp"  # field tag of timestamp(up) in the small-fleet overview query
+# Above this many nodes the overview lets Prometheus aggregate (Queries.overview): its answer then stays the
+# same size as the fleet grows; below, reading the few samples by name costs Prometheus and the API less
+# (bench/fleet.py, bench/bench_api.py in docs/benchmarks.md).
+OVERVIEW_AGGREGATE_ABOVE = 32
 # Tags of the overview's aggregated parts (promql.FIELD_LABEL values; the figures' own tags are their field names).
 FIRING_ALERTS = "firing_alerts"  # count of firing ALERTS series
 TARGETS_LATE = "targets_late"  # timestamp(up) of the targets silent for longer than stale_after
@@ -213,6 +221,7 @@ class Queries:
         self.cluster = cluster
         # built once per (stale_after, nodes): quoting costs more than the rest of a request
         self._overview: dict[tuple[float, tuple[str, ...] | None], str] = {}
+        self._overview_samples: str | None = None
 
     def scope(self, node: str | None = None, **extra: str) -> tuple[Matcher, ...]:
         """Matchers for cluster (when set), then ``node`` (when given), then ``extra`` label=value pairs."""
@@ -242,7 +251,8 @@ class Queries:
     # -- cluster overview ---------------------------------------------------------------------
 
     def overview(self, stale_after: float = 30.0, nodes: tuple[str, ...] | None = None) -> str:
-        """One query whose answer does not grow with the fleet, every part evaluated at its one instant.
+        """The large-fleet overview: one query whose answer does not grow with the fleet, every part evaluated
+        at its one instant.
 
         Prometheus aggregates: the GPU figures from the raw per-GPU DCGM series (as the node answers do, so
         the cards equal the nodes' aggregate at that instant; not the ``cluster:*`` rules, which lag), the
@@ -258,6 +268,29 @@ class Queries:
         if key not in self._overview:
             self._overview[key] = self._build_overview(stale_after, nodes)
         return self._overview[key]
+
+    def overview_samples(self) -> str:
+        """The small-fleet overview, one cheap query: the cluster count rules and the raw series read as they
+        are, by name (the per-GPU DCGM series of the GPU figures among them), ``timestamp(up)`` for target
+        ages (tag UP_TIMESTAMP), alerts whose rule aggregated the cluster label away, and the vLLM and
+        all-engines token rates (tagged with their field names). The samples are summed, counted and compared
+        in :mod:`.mapping` at the query's instant, so the GPU figures agree with the node answers for it. Its
+        answer grows with the fleet (about 8 samples per node): Queries.overview above
+        OVERVIEW_AGGREGATE_ABOVE nodes.
+        """
+        if self._overview_samples is None:
+            names = [c.rule for c in OVERVIEW_COUNTS] if self.cluster else []
+            names += OVERVIEW_RAW
+            # Constant names and one constant regex: nothing here comes from a caller.
+            everything = selector(None, (Matcher("__name__", "|".join(names), "=~"), *self.scope()))
+            stamps = promql.tag(UP_TIMESTAMP, f"timestamp({self.sel('up')})")
+            expr = f"{everything} or {stamps}"
+            if self.cluster:  # alerts whose expression aggregated the cluster label away still count
+                expr += " or " + selector("ALERTS", (Matcher("alertstate", "firing"), Matcher("cluster", "")))
+            # The token rates need rate(): the one aggregation Prometheus runs here.
+            tokens = self.overview_raw((VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FIGURE))
+            self._overview_samples = f"{expr} or {tokens}"
+        return self._overview_samples
 
     def _build_overview(self, stale_after: float, nodes: tuple[str, ...] | None) -> str:
         parts = {

@@ -92,10 +92,14 @@ def workload_prometheus() -> Iterator[tuple[str, Path]]:
         server.server_close()
 
 
-def overview(url: str, inventory: Path) -> tuple[ClusterOverview, int]:
+def overview(url: str, inventory: Path, aggregate_above: int | None = None) -> tuple[ClusterOverview, int]:
+    """The overview and the number of queries it cost; ``aggregate_above`` 0 forces the large-fleet query."""
     async def go() -> tuple[ClusterOverview, int]:
         async with PrometheusClient(url) as client:
-            ov = await Rollups(client, load_inventory(str(inventory)), scrape_interval=1.0).cluster_overview()
+            rollups = Rollups(client, load_inventory(str(inventory)), scrape_interval=1.0)
+            if aggregate_above is not None:
+                rollups.aggregate_above = aggregate_above
+            ov = await rollups.cluster_overview()
             return ov, client.queries_issued
 
     return asyncio.run(go())
@@ -156,11 +160,23 @@ class TestOverviewSize:
 
     def test_nodes_up_count_only_the_inventory_s_nodes(self, workload_prometheus: tuple[str, Path]) -> None:
         """nodesTotal is the inventory's size and nodesUp counts its nodes that are up, matched literally: an
-        inventory node 'n.' is not the scraped node n1, and one Prometheus has no target for is not up."""
+        inventory node 'n.' is not the scraped node n1, and one Prometheus has no target for is not up; in the
+        small-fleet and the large-fleet query alike."""
         url, inv = workload_prometheus
         for names, expected in ((["n1", "n9"], (1, 2)), (["n."], (0, 1))):
             other = inv.parent / "other.yml"
             other.write_text(yaml.safe_dump({"cluster": "t", "nodes": [
                 {"name": n, "exporter": f"127.0.0.1:{9100 + i}"} for i, n in enumerate(names)]}))
-            ov, _ = overview(url, other)
-            assert (ov.nodes_up, ov.nodes_total) == expected, names
+            for aggregate_above in (None, 0):
+                ov, queries = overview(url, other, aggregate_above)
+                assert (ov.nodes_up, ov.nodes_total, queries) == (*expected, 1), (names, aggregate_above)
+
+    def test_the_large_fleet_query_sums_and_counts_alike(self, workload_prometheus: tuple[str, Path]) -> None:
+        """The query Prometheus aggregates gives the same Spark, vLLM and alert figures as the one read by name."""
+        url, inv = workload_prometheus
+        wait_for(lambda: overview(url, inv)[0].firing_alerts == 2, 60, what="both alerts firing")
+        small, large = overview(url, inv)[0], overview(url, inv, 0)[0]
+        for field in ("active_jobs", "active_tasks", "vllm_requests_running", "vllm_requests_waiting",
+                      "firing_alerts", "nodes_up", "nodes_total", "missing"):
+            assert getattr(large, field) == getattr(small, field), field
+        assert (large.active_jobs, large.active_tasks, large.firing_alerts) == (3, 7, 2)
