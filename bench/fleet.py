@@ -51,7 +51,7 @@ from helpers.procs import (  # noqa: E402
 )
 from spark_exporter.prometheus.inventory import load_inventory  # noqa: E402
 from spark_exporter.prometheus.promconfig import build_prometheus_config  # noqa: E402
-from spark_exporter.query.queries import OVERVIEW_GPU_FIGURES, Queries  # noqa: E402
+from spark_exporter.query.queries import OVERVIEW_AGGREGATE_ABOVE, OVERVIEW_GPU_FIGURES, Queries  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -144,8 +144,12 @@ def measure(nodes: int, polls: int, interval: str) -> dict[str, Any]:
                 cpu = cpu_seconds(api.popen.pid) - cpu0
                 upstream = api_upstream(api.url) - upstream0
                 queries = prometheus_queries(prom.url) - queries0
-                # The overview's PromQL asked directly, after the polls (not counted in queries per poll).
-                query_url = prom.url + "/api/v1/query?" + urllib.parse.urlencode({"query": Queries("bench").overview()})
+                # The overview's PromQL asked directly, after the polls (not counted in queries per poll), in
+                # the form the API chose for this fleet size.
+                q = Queries("bench")
+                names = load_inventory(str(inventory_path)).names
+                promql = q.overview(30.0, names) if nodes > OVERVIEW_AGGREGATE_ABOVE else q.overview_samples()
+                query_url = prom.url + "/api/v1/query?" + urllib.parse.urlencode({"query": promql})
                 prom_ms = [get_json(query_url)[0] for _ in range(polls)]
             finally:
                 api.stop()
