@@ -34,16 +34,21 @@ from .models import (
 from .queries import (
     ENGINE_LACKS,
     ENGINE_RULES,
+    FIRING_ALERTS,
     GPU_JOBS,
     GPU_MEMORY_INFO,
     GPU_VALUE_FIELDS,
     INFERENCE_TOKENS_FIGURE,
+    NODES_SEEN,
+    NODES_UP,
     OVERVIEW_COUNTS,
     OVERVIEW_GPU_FIGURES,
     RDMA_GAUGES,
     RDMA_RATES,
     SPARK_APPLICATION_RULES,
     SPARK_CLUSTER_RULES,
+    TARGETS_DOWN,
+    TARGETS_LATE,
     VLLM_CLUSTER_RULES,
     VLLM_TOKENS_FIGURE,
     OverviewFigure,
@@ -126,6 +131,10 @@ def target_ages(samples: Iterable[Sample]) -> dict[tuple[str, str], float | None
     return {(s.labels.get("job", ""), s.labels.get("instance", "")): s.value for s in samples}
 
 
+def _target_key(s: Sample) -> tuple[str, str]:
+    return s.labels.get("job", ""), s.labels.get("instance", "")
+
+
 def stamp_ages(samples: Iterable[Sample]) -> dict[tuple[str, str], float | None]:
     """(job, instance) -> age in s, from ``timestamp(up)`` samples read at their evaluation time."""
     return {
@@ -182,25 +191,18 @@ def _per_gpu(samples: list[Sample]) -> list[float | None]:
 
 
 def overview_gpu(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None:
-    """The overview's GPU figures from the raw per-GPU DCGM samples the overview query read at its instant:
-    average utilisation, memory used and total (bytes, then GiB), power summed, hottest GPU."""
-    def raw(fig: OverviewFigure) -> list[Sample]:
-        return parts.get(fig.source, [])
-
+    """The overview's GPU figures from the raw per-GPU DCGM samples the small-fleet overview read at its
+    instant (Queries.overview_samples): average utilisation, memory used and total (bytes, then GiB), power
+    summed, hottest GPU; the same aggregations as Queries.overview runs in Prometheus."""
     util = [s.value for s in parts.get("DCGM_FI_DEV_GPU_UTIL", []) if s.value is not None]
-    figures = {
+    figures: dict[str, float | None] = {
         "gpu_utilization": sum(util) / len(util) if util else None,  # avg() over every series, as the rule
-        "memory_used_gb": None,
-        "memory_total_gb": None,
-        "power_draw_w": None,
         "max_gpu_temperature_c": highest(s.value for s in parts.get("DCGM_FI_DEV_GPU_TEMP", [])),
+        "power_draw_w": total(_per_gpu(parts.get("DCGM_FI_DEV_POWER_USAGE", []))),
     }
-    for fig in OVERVIEW_GPU_FIGURES:
-        if fig.field in ("memory_used_gb", "memory_total_gb"):
-            mib = total(_per_gpu(raw(fig)))
-            figures[fig.field] = None if mib is None else mib * 1024 * 1024  # bytes, as the rule
-        elif fig.field == "power_draw_w":
-            figures[fig.field] = total(_per_gpu(raw(fig)))
+    for field, source in (("memory_used_gb", "DCGM_FI_DEV_FB_USED"), ("memory_total_gb", "DCGM_FI_DEV_FB_TOTAL")):
+        mib = total(_per_gpu(parts.get(source, [])))
+        figures[field] = None if mib is None else mib * 1024 * 1024  # bytes, as the rule
     for field, value in figures.items():
         set_overview_figure(ov, field, value)
 
@@ -218,8 +220,12 @@ def overview_counts(ov: ClusterOverview, parts: dict[str, list[Sample]]) -> None
         if value is not None and c.field in ("active_jobs", "active_tasks"):
             value = count(value)
         setattr(ov, c.field, value)
-    # The query ran; no firing ALERTS series means that nothing is firing.
-    ov.firing_alerts = sum(1 for s in parts.get("ALERTS", []) if s.labels.get("alertstate") == "firing")
+    # The query ran; no count (no firing ALERTS series) means that nothing is firing.
+    if "ALERTS" in parts:  # the small-fleet overview read the ALERTS series themselves
+        ov.firing_alerts = sum(1 for s in parts["ALERTS"] if s.labels.get("alertstate") == "firing")
+    else:
+        firing = highest(s.value for s in parts.get(FIRING_ALERTS, []))
+        ov.firing_alerts = 0 if firing is None else int(firing)
 
 
 def overview_missing(ov: ClusterOverview) -> None:
@@ -249,10 +255,9 @@ def json_name(model: BaseModel, field: str) -> str:
     return type(model).model_fields[field].serialization_alias or field
 
 
-def overview_nodes(ov: ClusterOverview, targets: list[TargetState], inventory_names: tuple[str, ...] | None) -> None:
-    """Set down/stale targets and nodes up/total; the node set is the inventory's, else the targets'.
-
-    With no node at all, nodesUp and nodesTotal are recorded as missing.
+def overview_targets(ov: ClusterOverview, targets: list[TargetState], inventory_names: tuple[str, ...] | None) -> None:
+    """Small-fleet overview: set down/stale targets and nodes up/total from every target's state; the node set
+    is the inventory's, else the targets'. With no node at all, nodesUp and nodesTotal are recorded as missing.
     """
     ov.down_targets = [t for t in targets if not t.up]
     ov.stale_targets = [t for t in targets if t.stale]
@@ -262,6 +267,37 @@ def overview_nodes(ov: ClusterOverview, targets: list[TargetState], inventory_na
         return
     ov.nodes_total = len(names)
     ov.nodes_up = sum(1 for up, _ in nodes_health(targets, names).values() if up)
+
+
+def overview_nodes(
+    ov: ClusterOverview,
+    parts: dict[str, list[Sample]],
+    inventory_names: tuple[str, ...] | None,
+    scrape_interval: float,
+) -> None:
+    """Large-fleet overview: set down/stale targets and nodes up/total from the parts of Queries.overview.
+
+    The targets are the problem ones only (TARGETS_DOWN and TARGETS_LATE parts); nodesUp is Prometheus' count
+    (NODES_UP, absent when it counted none), nodesTotal the inventory's size, else the count of node labels
+    on ``up`` (NODES_SEEN). With no node at all, nodesUp and nodesTotal are recorded as missing.
+    """
+    down = parts.get(TARGETS_DOWN, [])
+    late = parts.get(TARGETS_LATE, [])
+    down_keys = {_target_key(s) for s in down}
+    # One TargetState per problem target, from its timestamp(up) sample (the value is its last scrape, s).
+    stamps = {_target_key(s): s for s in (*late, *down)}
+    ups = [Sample(s.labels, s.timestamp, 0.0 if key in down_keys else 1.0) for key, s in stamps.items()]
+    problems = targets(ups, stamp_ages(stamps.values()), scrape_interval)
+    ov.down_targets = [t for t in problems if not t.up]
+    ov.stale_targets = [t for t in problems if t.stale]
+    seen = highest(s.value for s in parts.get(NODES_SEEN, []))
+    total_nodes = len(inventory_names) if inventory_names is not None else int(seen or 0)
+    if not total_nodes:
+        ov.missing["nodesUp"] = ov.missing["nodesTotal"] = f"no scrape targets with a node label for {ov.cluster}"
+        return
+    ov.nodes_total = total_nodes
+    up = highest(s.value for s in parts.get(NODES_UP, []))
+    ov.nodes_up = 0 if up is None else int(up)
 
 
 # -- one node's GPUs --------------------------------------------------------------------------

@@ -6,8 +6,9 @@ label *name* checked against Prometheus' name grammar, or a duration chosen from
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 # Prometheus' data model grammar for names (colons are allowed in metric names for recording rules).
@@ -93,6 +94,20 @@ def selector(metric: str | None, matchers: Mapping[str, str] | tuple[Matcher, ..
             raise ValueError("a selector without a metric name needs at least one matcher")
         return "{" + body + "}"
     return metric_name(metric) + ("{" + body + "}" if body else "")
+
+
+def number(value: float) -> str:
+    """A finite float as a PromQL number literal (``repr``, which the lexer reads back exactly); ValueError for
+    NaN or infinity."""
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {value!r}")
+    return repr(float(value))
+
+
+def literal_alternation(values: Iterable[str]) -> str:
+    """An RE2 regex (for a ``=~`` Matcher, which quotes it) matching exactly one of ``values``: each escaped
+    with :func:`re.escape`, whose backslash escapes of punctuation RE2 reads as the literal character."""
+    return "|".join(re.escape(v) for v in values)
 
 
 def by(*labels: str) -> str:

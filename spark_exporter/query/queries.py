@@ -60,7 +60,6 @@ SPARK_JOBS = ("spark", "spark-executors")  # job names of the generated promethe
 VLLM_RUNNING = "vllm:num_requests_running"
 VLLM_WAITING = "vllm:num_requests_waiting"
 VLLM_TOKENS = "vllm:generation_tokens_total"
-UP_TIMESTAMP = "up_timestamp"  # field tag of timestamp(up) in the overview query
 
 
 @dataclass(frozen=True)
@@ -122,9 +121,20 @@ OVERVIEW_COUNTS = (
     OverviewCount("vllm_requests_running", "cluster:vllm_requests_running:sum", VLLM_RUNNING),
     OverviewCount("vllm_requests_waiting", "cluster:vllm_requests_waiting:sum", VLLM_WAITING),
 )
-# Raw series the overview reads as they are and aggregates itself (a handful per node).
-# and the per-GPU DCGM series of OVERVIEW_GPU_FIGURES, aggregated in mapping.overview_gpu at the query's instant.
+# Raw series the small-fleet overview (Queries.overview_samples) reads as they are and aggregates itself:
+# a handful per node, and the per-GPU DCGM series of OVERVIEW_GPU_FIGURES.
 OVERVIEW_RAW = ("up", "ALERTS", *(c.source for c in OVERVIEW_COUNTS), *(f.source for f in OVERVIEW_GPU_FIGURES))
+UP_TIMESTAMP = "up_timestamp"  # field tag of timestamp(up) in the small-fleet overview query
+# Above this many nodes the overview lets Prometheus aggregate (Queries.overview): its answer then stays the
+# same size as the fleet grows; below, reading the few samples by name costs Prometheus and the API less
+# (bench/fleet.py, bench/bench_api.py in docs/benchmarks.md).
+OVERVIEW_AGGREGATE_ABOVE = 32
+# Tags of the overview's aggregated parts (promql.FIELD_LABEL values; the figures' own tags are their field names).
+FIRING_ALERTS = "firing_alerts"  # count of firing ALERTS series
+TARGETS_LATE = "targets_late"  # timestamp(up) of the targets silent for longer than stale_after
+TARGETS_DOWN = "targets_down"  # timestamp(up) of the targets whose up is 0
+NODES_SEEN = "nodes_seen"  # count of node label values on up
+NODES_UP = "nodes_up"  # count of nodes whose GPU-telemetry target (else any target) is up and fresh
 
 
 # Spark Engine page: model attribute -> recording rule (rules/spark-workloads-recording.yml).
@@ -209,7 +219,9 @@ class Queries:
 
     def __init__(self, cluster: str | None) -> None:
         self.cluster = cluster
-        self._overview: str | None = None  # built once: quoting costs more than the rest of a request
+        # built once per (stale_after, nodes): quoting costs more than the rest of a request
+        self._overview: dict[tuple[float, tuple[str, ...] | None], str] = {}
+        self._overview_samples: str | None = None
 
     def scope(self, node: str | None = None, **extra: str) -> tuple[Matcher, ...]:
         """Matchers for cluster (when set), then ``node`` (when given), then ``extra`` label=value pairs."""
@@ -238,34 +250,91 @@ class Queries:
 
     # -- cluster overview ---------------------------------------------------------------------
 
-    def overview(self) -> str:
-        """One cheap query: the cluster count rules and the raw series read as they are, by name (the per-GPU
-        DCGM series of the GPU figures among them), plus ``timestamp(up)`` for target ages, alerts whose rule
-        aggregated the cluster label away, and the vLLM and all-engines token rates (tagged with their field names).
+    def overview(self, stale_after: float = 30.0, nodes: tuple[str, ...] | None = None) -> str:
+        """The large-fleet overview: one query whose answer does not grow with the fleet, every part evaluated
+        at its one instant.
 
-        Only the token rates are aggregated in Prometheus: the few samples are summed, counted and compared in
-        :mod:`.mapping`, at the query's instant, so the GPU figures agree with the node answers for it.
+        Prometheus aggregates: the GPU figures from the raw per-GPU DCGM series (as the node answers do, so
+        the cards equal the nodes' aggregate at that instant; not the ``cluster:*`` rules, which lag), the
+        token rates, the raw Spark/vLLM counts (``sum``, beside their ``cluster:*`` rules read by name), the
+        firing alerts (``count``), and the nodes: ``nodes_seen`` (node label values on ``up``) and
+        ``nodes_up`` (nodes with a GPU-telemetry target, else any target, that is up and scraped within
+        ``stale_after`` s; only the inventory's ``nodes`` when given). Target by target it returns only the
+        problem ones, as their ``timestamp(up)``: TARGETS_DOWN (up is 0) and TARGETS_LATE (silent for more
+        than ``stale_after`` s). Built once per argument pair; ``nodes`` enter as an escaped literal regex,
+        ``stale_after`` as a number literal.
         """
-        if self._overview is None:
-            self._overview = self._build_overview()
-        return self._overview
+        key = (stale_after, nodes)
+        if key not in self._overview:
+            self._overview[key] = self._build_overview(stale_after, nodes)
+        return self._overview[key]
 
-    def _build_overview(self) -> str:
-        # The figures of OVERVIEW_RULES come from overview_raw at the same instant, not from their rules.
-        names = [c.rule for c in OVERVIEW_COUNTS] if self.cluster else []
-        names += OVERVIEW_RAW
-        # Constant names and one constant regex: nothing here comes from a caller.
-        everything = selector(None, (Matcher("__name__", "|".join(names), "=~"), *self.scope()))
-        stamps = promql.tag(UP_TIMESTAMP, f"timestamp({self.sel('up')})")
-        expr = f"{everything} or {stamps}"
+    def overview_samples(self) -> str:
+        """The small-fleet overview, one cheap query: the cluster count rules and the raw series read as they
+        are, by name (the per-GPU DCGM series of the GPU figures among them), ``timestamp(up)`` for target
+        ages (tag UP_TIMESTAMP), alerts whose rule aggregated the cluster label away, and the vLLM and
+        all-engines token rates (tagged with their field names). The samples are summed, counted and compared
+        in :mod:`.mapping` at the query's instant, so the GPU figures agree with the node answers for it. Its
+        answer grows with the fleet (about 8 samples per node): Queries.overview above
+        OVERVIEW_AGGREGATE_ABOVE nodes.
+        """
+        if self._overview_samples is None:
+            names = [c.rule for c in OVERVIEW_COUNTS] if self.cluster else []
+            names += OVERVIEW_RAW
+            # Constant names and one constant regex: nothing here comes from a caller.
+            everything = selector(None, (Matcher("__name__", "|".join(names), "=~"), *self.scope()))
+            stamps = promql.tag(UP_TIMESTAMP, f"timestamp({self.sel('up')})")
+            expr = f"{everything} or {stamps}"
+            if self.cluster:  # alerts whose expression aggregated the cluster label away still count
+                expr += " or " + selector("ALERTS", (Matcher("alertstate", "firing"), Matcher("cluster", "")))
+            # The token rates need rate(): the one aggregation Prometheus runs here.
+            tokens = self.overview_raw((VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FIGURE))
+            self._overview_samples = f"{expr} or {tokens}"
+        return self._overview_samples
+
+    def _build_overview(self, stale_after: float, nodes: tuple[str, ...] | None) -> str:
+        parts = {
+            **self._overview_figures(),
+            **{c.source: f"sum({self.sel(c.source)})" for c in OVERVIEW_COUNTS},
+            FIRING_ALERTS: f"count({self._firing_alerts()})",
+            **self._overview_targets(promql.number(stale_after), nodes),
+        }
+        expr = promql.bundle(parts)
+        if self.cluster:  # the cluster rules of the counts, one series each, read by name
+            expr = f"{self.rules(*(c.rule for c in OVERVIEW_COUNTS))} or {expr}"
+        return expr
+
+    def _firing_alerts(self) -> str:
+        firing = Matcher("alertstate", "firing")
+        alerts = self.sel("ALERTS", None, firing)
         if self.cluster:  # alerts whose expression aggregated the cluster label away still count
-            expr += " or " + selector("ALERTS", (Matcher("alertstate", "firing"), Matcher("cluster", "")))
-        # The token rates need rate(): the one aggregation Prometheus runs here (empty without an inference engine).
-        return f"{expr} or {self.overview_raw((VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FIGURE))}"
+            alerts += " or " + selector("ALERTS", (firing, Matcher("cluster", "")))
+        return alerts
 
-    def overview_raw(self, figures: tuple[OverviewFigure, ...]) -> str:
-        """The raw aggregations of ``figures``, bundled (each tagged with its field name)."""
-        raw = {
+    def _overview_targets(self, stale: str, nodes: tuple[str, ...] | None) -> dict[str, str]:
+        # Each selector costs Prometheus a pass over every target's up series, so as few as serve.
+        up = self.sel("up")
+        gpu_up = self.sel("up", None, Matcher("job", "|".join(GPU_JOBS), "=~"))
+
+        def healthy(sel: str) -> str:
+            return f"group by (node) (({sel} == 1) and timestamp({sel}) >= time() - {stale})"
+
+        # A node is up when one of its GPU-telemetry targets is; a node without one, when any target is.
+        up_nodes = f"{healthy(gpu_up)} or ({healthy(up)} unless on (node) group by (node) ({gpu_up}))"
+        named = self.sel("up", None, Matcher("node", "", "!="))
+        if nodes:  # only the inventory's nodes count (one regex selector: each costs a pass over the targets)
+            inventory = self.sel("up", None, Matcher("node", promql.literal_alternation(nodes), "=~"))
+            up_nodes = f"({up_nodes}) and on (node) group by (node) ({inventory})"
+        return {
+            TARGETS_LATE: f"timestamp({up}) < time() - {stale}",
+            TARGETS_DOWN: f"timestamp({up}) and {up} == 0",
+            NODES_SEEN: f"count(group by (node) ({named}))",
+            NODES_UP: f"count({up_nodes})",
+        }
+
+    def _overview_figures(self) -> dict[str, str]:
+        """OverviewFigure.field -> its aggregation of the raw series in scope (GPUs de-duplicated by UUID)."""
+        return {
             "gpu_utilization": f"avg({self.sel('DCGM_FI_DEV_GPU_UTIL')})",
             "memory_used_gb": f"sum({self.dedup('DCGM_FI_DEV_FB_USED')}) * {MIB}",
             "memory_total_gb": f"sum({self.dedup('DCGM_FI_DEV_FB_TOTAL')}) * {MIB}",
@@ -277,6 +346,10 @@ class Queries:
                 f" or rate({self.sel('llamacpp:tokens_predicted_total')}[1m]))"
             ),
         }
+
+    def overview_raw(self, figures: tuple[OverviewFigure, ...]) -> str:
+        """The raw aggregations of ``figures``, bundled (each tagged with its field name)."""
+        raw = self._overview_figures()
         return promql.bundle({f.field: raw[f.field] for f in figures})
 
     # -- workloads ----------------------------------------------------------------------------

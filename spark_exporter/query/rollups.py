@@ -56,6 +56,8 @@ from .queries import (
     GPU_JOBS,
     HISTORY_METRICS,
     INFERENCE_TOKENS_FIGURE,
+    OVERVIEW_AGGREGATE_ABOVE,
+    OVERVIEW_RULES,
     UP_TIMESTAMP,
     VIRTUAL_INTERFACES,
     VLLM_TOKENS_FIGURE,
@@ -136,6 +138,9 @@ class Rollups:
         self.client = client
         self.inventory = inventory
         self.scrape_interval = scrape_interval  # s; a target silent for 2 intervals is stale
+        # Nodes above which the overview lets Prometheus aggregate (the inventory's size, else the last answer's).
+        self.aggregate_above = OVERVIEW_AGGREGATE_ABOVE
+        self._fleet_seen = 0
         self.clock = clock
         self.deadline = deadline  # s per rollup
         self.settle = settle  # s the default instant lies behind the clock
@@ -209,22 +214,35 @@ class Rollups:
         The GPU figures and the vLLM token rate are aggregated from the raw series at that instant, not read
         from the ``cluster:*`` rules, so they equal the aggregate of the node answers asked for the same
         instant (a rule lags its sources by up to one evaluation interval). The Spark and vLLM counts prefer
-        their rules where they have a series.
+        their rules where they have a series. Up to ``aggregate_above`` nodes (the inventory's, else the last
+        answer's nodesTotal) the query reads every target's and GPU's samples by name and aggregates them here
+        (Queries.overview_samples); above, Prometheus aggregates and returns only the problem targets
+        (Queries.overview), so the answer does not grow with the fleet. Both give the same figures.
         """
         return await self._within(self._cluster_overview(self.instant(at)))
 
     async def _cluster_overview(self, at: float) -> ClusterOverview:
         ov = ClusterOverview(cluster=self.cluster)
-        res = await self.client.query(self.q.overview(), at)
-        parts = mapping.by_name(res)
-        mapping.overview_gpu(ov, parts)
-        mapping.overview_raw(ov, [VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FIGURE], parts)
+        names = self.inventory.names if self.inventory else None
+        fleet = len(names) if names is not None else self._fleet_seen
+        if fleet > self.aggregate_above:  # Prometheus aggregates: an answer of the same size at any fleet size
+            res = await self.client.query(self.q.overview(2 * self.scrape_interval, names), at)
+            parts = mapping.by_name(res)
+            mapping.overview_raw(ov, list(OVERVIEW_RULES), parts)
+        else:  # a few samples per node, read by name and aggregated here: cheaper for a small fleet
+            res = await self.client.query(self.q.overview_samples(), at)
+            parts = mapping.by_name(res)
+            mapping.overview_gpu(ov, parts)
+            mapping.overview_raw(ov, [VLLM_TOKENS_FIGURE, INFERENCE_TOKENS_FIGURE], parts)
         self._stamp(ov, res, at=at)
         mapping.overview_counts(ov, parts)
         mapping.overview_missing(ov)
-        ages = mapping.stamp_ages(parts.get(UP_TIMESTAMP, []))
-        targets = mapping.targets(parts.get("up", []), ages, self.scrape_interval)
-        mapping.overview_nodes(ov, targets, self.inventory.names if self.inventory else None)
+        if fleet > self.aggregate_above:
+            mapping.overview_nodes(ov, parts, names, self.scrape_interval)
+        else:
+            ages = mapping.stamp_ages(parts.get(UP_TIMESTAMP, []))
+            mapping.overview_targets(ov, mapping.targets(parts.get("up", []), ages, self.scrape_interval), names)
+        self._fleet_seen = ov.nodes_total or 0
         return ov
 
     # -- workloads ----------------------------------------------------------------------------

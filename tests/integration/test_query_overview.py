@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers.procs import prometheus, tempdir, wait_for
+from helpers.procs import prom_query, prometheus, tempdir, wait_for
 from spark_exporter.prometheus.inventory import load_inventory
 from spark_exporter.query import ClusterOverview, PrometheusClient, Rollups
+from spark_exporter.query.queries import Queries
 
 EXPOSITION = b"""\
 spark_driver_DAGScheduler_job_activeJobs{application_id="app-0001"} 2
@@ -91,10 +92,14 @@ def workload_prometheus() -> Iterator[tuple[str, Path]]:
         server.server_close()
 
 
-def overview(url: str, inventory: Path) -> tuple[ClusterOverview, int]:
+def overview(url: str, inventory: Path, aggregate_above: int | None = None) -> tuple[ClusterOverview, int]:
+    """The overview and the number of queries it cost; ``aggregate_above`` 0 forces the large-fleet query."""
     async def go() -> tuple[ClusterOverview, int]:
         async with PrometheusClient(url) as client:
-            ov = await Rollups(client, load_inventory(str(inventory)), scrape_interval=1.0).cluster_overview()
+            rollups = Rollups(client, load_inventory(str(inventory)), scrape_interval=1.0)
+            if aggregate_above is not None:
+                rollups.aggregate_above = aggregate_above
+            ov = await rollups.cluster_overview()
             return ov, client.queries_issued
 
     return asyncio.run(go())
@@ -141,3 +146,37 @@ class TestOverviewAggregation:
         assert ov.missing["gpuUtilization"] == "no DCGM_FI_DEV_GPU_UTIL series for cluster t"
         assert ov.missing["memoryUsedGB"] == "no DCGM_FI_DEV_FB_USED series for cluster t"
         assert (ov.nodes_up, ov.nodes_total) == (1, 1)
+
+
+class TestOverviewSize:
+    def test_healthy_targets_send_no_series(self, workload_prometheus: tuple[str, Path]) -> None:
+        """With every target up and fresh, the overview's answer holds no series per target (only totals), so it
+        does not grow with the fleet; a target silent for longer than stale_after is listed with its age."""
+        url, _ = workload_prometheus
+        fresh = prom_query(url, Queries("t").overview(60.0, ("n1",)))
+        assert fresh and not [s["metric"] for s in fresh if "instance" in s["metric"]]
+        late = prom_query(url, Queries("t").overview(0.000001, ("n1",)))
+        assert [s["metric"]["node"] for s in late if "instance" in s["metric"]] == ["n1"]
+
+    def test_nodes_up_count_only_the_inventory_s_nodes(self, workload_prometheus: tuple[str, Path]) -> None:
+        """nodesTotal is the inventory's size and nodesUp counts its nodes that are up, matched literally: an
+        inventory node 'n.' is not the scraped node n1, and one Prometheus has no target for is not up; in the
+        small-fleet and the large-fleet query alike."""
+        url, inv = workload_prometheus
+        for names, expected in ((["n1", "n9"], (1, 2)), (["n."], (0, 1))):
+            other = inv.parent / "other.yml"
+            other.write_text(yaml.safe_dump({"cluster": "t", "nodes": [
+                {"name": n, "exporter": f"127.0.0.1:{9100 + i}"} for i, n in enumerate(names)]}))
+            for aggregate_above in (None, 0):
+                ov, queries = overview(url, other, aggregate_above)
+                assert (ov.nodes_up, ov.nodes_total, queries) == (*expected, 1), (names, aggregate_above)
+
+    def test_the_large_fleet_query_sums_and_counts_alike(self, workload_prometheus: tuple[str, Path]) -> None:
+        """The query Prometheus aggregates gives the same Spark, vLLM and alert figures as the one read by name."""
+        url, inv = workload_prometheus
+        wait_for(lambda: overview(url, inv)[0].firing_alerts == 2, 60, what="both alerts firing")
+        small, large = overview(url, inv)[0], overview(url, inv, 0)[0]
+        for field in ("active_jobs", "active_tasks", "vllm_requests_running", "vllm_requests_waiting",
+                      "firing_alerts", "nodes_up", "nodes_total", "missing"):
+            assert getattr(large, field) == getattr(small, field), field
+        assert (large.active_jobs, large.active_tasks, large.firing_alerts) == (3, 7, 2)

@@ -172,6 +172,25 @@ class TestClusterOverview:
         assert (ov.nodes_up, ov.nodes_total) == (2, 2)
         assert ov.down_targets == [] and ov.stale_targets == []
 
+    @pytest.mark.parametrize("inventory", [True, False])
+    def test_the_small_and_large_fleet_queries_agree_at_one_instant(self, engine: Engine, inventory: bool) -> None:
+        """The overview read by name and aggregated by the API (small fleet) equals the one Prometheus aggregates
+        (large fleet, Rollups.aggregate_above 0) at the same instant: every figure, count, target and reason."""
+
+        async def both(r: Rollups):  # type: ignore[no-untyped-def]
+            at = r.instant(None)
+            small = await r.cluster_overview(at)
+            r.aggregate_above = 0
+            r._fleet_seen = small.nodes_total or 0
+            return small, await r.cluster_overview(at)
+
+        small, large = run(engine, both, inventory=inventory)
+        a, b = small.model_dump(exclude={"timestamp"}), large.model_dump(exclude={"timestamp"})  # when answered
+        for key in ("gpu_utilization", "memory_used_gb", "memory_total_gb", "power_draw_w"):
+            assert a.pop(key) == pytest.approx(b.pop(key), rel=1e-9), key
+        assert a == b
+        assert large.nodes_total == 2 and large.gpu_utilization is not None
+
     def test_absent_sources_are_none_with_a_reason(self, engine: Engine) -> None:
         """Spark and vLLM are not scraped, so their figures are None with a reason, never 0."""
         ov = run(engine, lambda r: r.cluster_overview())
@@ -283,6 +302,13 @@ class TestDownAndStale:
             e = Engine("prometheus", c.prometheus_url, c.inventory, c.exporters)
             wait_until_complete(e)
             c.exporters["spark-02"].stop()
+
+            async def aggregated(r: Rollups):  # type: ignore[no-untyped-def]
+                r.aggregate_above = 0  # the large-fleet query, which lists only the problem targets
+                return await r.cluster_overview()
+
+            wait_for(lambda: run(e, aggregated).nodes_up == 1, 60, 1.0, "the aggregated overview to count 1 up")
+            assert [t.node for t in run(e, aggregated).down_targets] == ["spark-02"]
             wait_for(
                 lambda: run(e, lambda r: r.cluster_overview()).nodes_up == 1,
                 timeout=30,
@@ -297,14 +323,17 @@ class TestDownAndStale:
     def test_silent_target_is_stale(self, engine: Engine) -> None:
         """A target whose last scrape is older than two scrape intervals is flagged stale."""
 
-        async def tight(r: Rollups):  # type: ignore[no-untyped-def]
-            r.scrape_interval = 0.001  # s: every real scrape is older than 2 ms by the time it is read
-            return await r.cluster_overview()
+        for aggregate_above in (32, 0):  # the small-fleet and the large-fleet query
 
-        ov = run(engine, tight)
-        assert {t.node for t in ov.stale_targets} == set(NODES)
-        assert all(t.last_scrape_age_seconds is not None and t.last_scrape_age_seconds > 0 for t in ov.stale_targets)
-        assert ov.nodes_up == 0
+            async def tight(r: Rollups):  # type: ignore[no-untyped-def]
+                r.scrape_interval = 0.001  # s: every real scrape is older than 2 ms by the time it is read
+                r.aggregate_above = aggregate_above  # noqa: B023 - awaited within this iteration
+                return await r.cluster_overview()
+
+            ov = run(engine, tight)
+            assert {t.node for t in ov.stale_targets} == set(NODES)
+            assert all(t.last_scrape_age_seconds and t.last_scrape_age_seconds > 0 for t in ov.stale_targets)
+            assert ov.nodes_up == 0
 
 
 class TestWithoutRecordingRules:

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spark_exporter.query.promql import Matcher, duration, quote, seconds_to_duration, selector
+from spark_exporter.query.promql import (
+    Matcher,
+    duration,
+    literal_alternation,
+    number,
+    quote,
+    seconds_to_duration,
+    selector,
+)
 
 
 class TestQuote:
@@ -80,3 +88,20 @@ class TestBuilders:
             seconds_to_duration(0)
 
 
+
+
+class TestLiterals:
+    def test_number_reads_back_exactly_and_refuses_non_finite(self) -> None:
+        """A float becomes a literal that parses back to the same value; NaN and infinities are refused."""
+        assert float(number(30.0)) == 30.0 and float(number(0.002)) == 0.002
+        for bad in (float("nan"), float("inf"), float("-inf")):
+            with pytest.raises(ValueError):
+                number(bad)
+
+    def test_literal_alternation_matches_only_the_names(self) -> None:
+        """The alternation matches each name whole and literally ('.' is not a wildcard), as RE2 reads it."""
+        import re
+
+        pattern = re.compile(f"^(?:{literal_alternation(['n.', 'spark-01'])})$")
+        assert pattern.match("n.") and pattern.match("spark-01")
+        assert not pattern.match("n1") and not pattern.match("spark-0")
