@@ -305,11 +305,16 @@ class TestDelivery:
                      {"alertname": "SparkVLLMDown", "severity": "critical", "job": "vllm",
                       "instance": "10.0.0.3:8000", **node}]
         held = {"alertname": "SparkCollectorFailing", "collector": "gpu", "severity": "warning", **exporter, **node}
-        post_alerts(manager.url, [*delivered, held])
+        # The source first, as Prometheus sends it (an exporter that is down has no collector to fail): one
+        # batch with both would race Alertmanager's inhibitor, which learns of new alerts asynchronously.
+        post_alerts(manager.url, delivered)
         try:
             for alert in delivered:
                 wait_for(lambda a=alert: hook.deliveries("page", "firing", **a), DEADLINE, 0.3,
                          f"{alert['alertname']} of spark-03 delivered")
+            post_alerts(manager.url, [held])
+            wait_for(lambda: am_alert(manager.url, node="spark-03", alertname="SparkCollectorFailing"), DEADLINE,
+                     0.3, "SparkCollectorFailing of spark-03 known to Alertmanager")
             state = am_alert(manager.url, node="spark-03", alertname="SparkCollectorFailing")
             assert state is not None and state["status"]["state"] == "suppressed", state
             assert state["status"]["inhibitedBy"], state
