@@ -207,3 +207,12 @@ class TestBenchCommands:
         assert path.is_file(), f"{script} does not exist"
         flags = {w.split("=", 1)[0] for w in command[command.index(script) + 1:] if w.startswith("--")}
         assert flags <= bench_script_flags(path), f"{' '.join(command)}: {sorted(flags - bench_script_flags(path))}"
+
+
+class TestReadmeShape:
+    def test_readme_is_at_most_200_lines_and_installs_before_it_develops(self) -> None:
+        """README.md stays an operator's page: at most 200 lines, installing on a node before any test command."""
+        lines = README.read_text().splitlines()
+        assert len(lines) <= 200, f"README.md has {len(lines)} lines; move details to docs/ or CONTRIBUTING.md"
+        text = "\n".join(lines)
+        assert "systemd" in text and "./dev.sh test" not in text.split("systemd", 1)[0]
