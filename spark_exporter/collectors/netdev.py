@@ -1,10 +1,15 @@
-"""Per-interface traffic counters from /proc/net/dev (node_exporter's netdev collector).
+"""Per-interface traffic counters (node_exporter's netdev collector).
 
 Every column of /proc/net/dev becomes ``node_network_{receive,transmit}_<column>_total{device}``
 (bytes, packets, errs, drop, fifo, frame/colls, compressed, multicast/carrier), plus
-``node_network_receive_nohandler_total`` from ``<sysfs>/class/net/DEV/statistics/rx_nohandler``,
-which node_exporter 1.5 gets over netlink and /proc/net/dev lacks. All interfaces are included
-(``lo``, bridges, ConnectX-7 ports such as ``enp1s0f0np0``/``enP2p1s0f1np1``); nothing assumes a name.
+``node_network_receive_nohandler_total``. All interfaces are included (``lo``, bridges, ConnectX-7
+ports such as ``enp1s0f0np0``/``enP2p1s0f1np1``); nothing assumes a name.
+
+Source, as node_exporter's: by default (``--collector.netdev.netlink``) the kernel's per-link counters
+over rtnetlink (``_netlink.py``), for the exporter's own network namespace whatever ``--path.procfs``
+says; the columns are summed from them as the kernel sums /proc/net/dev's. With
+``--no-collector.netdev.netlink``, ``<procfs>/net/dev`` (and ``rx_nohandler`` from
+``<sysfs>/class/net/DEV/statistics``), or where that file is missing, those statistics files alone.
 
 The file is read directly rather than through ``psutil.net_io_counters``: psutil drops the
 fifo/frame/compressed/multicast columns and ignores ``--path.procfs``.
@@ -17,15 +22,17 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
-from ..settings import ConfigError, ExporterConfig, compile_option, regex_option
+from ..settings import ConfigError, ExporterConfig, bool_option, compile_option, regex_option
 from . import register
 from ._files import list_dir, read_int, read_text
+from ._netlink import link_stats
 from .base import Collector, Paths
 
 # /proc/net/dev columns, in file order (see the kernel's dev_seq_printf_stats).
 RECEIVE = ("bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast")
 TRANSMIT = ("bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "compressed")
-# The statistics files summed into each column, as the kernel's dev_seq_printf_stats sums them.
+# The counters (netlink's struct rtnl_link_stats64 fields, also the file names under
+# /sys/class/net/DEV/statistics) summed into each column, as the kernel's dev_seq_printf_stats sums them.
 SYSFS_COLUMNS = (
     ("rx_bytes",),
     ("rx_packets",),
@@ -76,6 +83,11 @@ class NetdevCollector(Collector):
             "Regexp of net devices to exclude from the netdev collector (empty: none, as upstream "
             "node_exporter; Debian's package defaults to ^lo$).",
         ),
+        bool_option(
+            "collector.netdev.netlink", True,
+            "Use netlink to gather stats instead of /proc/net/dev (the exporter's own network namespace; "
+            "--path.procfs does not apply).",
+        ),
     )
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
@@ -85,6 +97,18 @@ class NetdevCollector(Collector):
         if self._include is not None and self._exclude is not None:
             raise ConfigError("--collector.netdev.device-include and --collector.netdev.device-exclude are "
                               "mutually exclusive")
+        self._netlink = bool(config["collector.netdev.netlink"])
+
+    @staticmethod
+    def _netlink_devices() -> tuple[dict[str, list[int]], dict[str, int]]:
+        """The /proc/net/dev columns and rx_nohandler of each link, from the kernel over netlink."""
+        devices: dict[str, list[int]] = {}
+        nohandler: dict[str, int] = {}
+        for device, stats in link_stats().items():
+            devices[device] = [sum(stats.get(n, 0) for n in names) for names in SYSFS_COLUMNS]
+            if "rx_nohandler" in stats:
+                nohandler[device] = stats["rx_nohandler"]
+        return devices, nohandler
 
     def _nohandler(self, device: str) -> int | None:
         return read_int(self.paths.sys("class", "net", device, "statistics", "rx_nohandler"))
@@ -110,10 +134,14 @@ class NetdevCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         """This scrape's families, built afresh (see the module docstring)."""
-        try:
-            devices = parse_net_dev(read_text(self.paths.proc("net", "dev")))
-        except FileNotFoundError:
-            devices = self._sysfs_devices()
+        nohandler: dict[str, int] | None = None
+        if self._netlink:
+            devices, nohandler = self._netlink_devices()
+        else:
+            try:
+                devices = parse_net_dev(read_text(self.paths.proc("net", "dev")))
+            except FileNotFoundError:
+                devices = self._sysfs_devices()
         fams: dict[str, CounterMetricFamily] = {}
 
         def add(key: str, device: str, value: float) -> None:
@@ -133,7 +161,7 @@ class NetdevCollector(Collector):
                 add(f"receive_{col}", device, float(cols[i]))
             for i, col in enumerate(TRANSMIT, start=len(RECEIVE)):
                 add(f"transmit_{col}", device, float(cols[i]))
-            nohandler = self._nohandler(device)
-            if nohandler is not None:
-                add("receive_nohandler", device, float(nohandler))
+            dropped = nohandler.get(device) if nohandler is not None else self._nohandler(device)
+            if dropped is not None:
+                add("receive_nohandler", device, float(dropped))
         yield from fams.values()

@@ -20,9 +20,11 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "host"
 
 
 def make(name: str, *flags: str, root: Path = FIXTURE) -> Collector:
-    """Instantiate one registered collector on a fixture root, with optional extra flags."""
+    """Instantiate one registered collector on a fixture root, with optional extra flags. netdev reads the
+    root's files (``--no-collector.netdev.netlink``): by default it asks the live kernel over netlink."""
     cfg = load_config(
-        [f"--path.procfs={root}/proc", f"--path.sysfs={root}/sys", f"--path.rootfs={root}/rootfs", *flags]
+        [f"--path.procfs={root}/proc", f"--path.sysfs={root}/sys", f"--path.rootfs={root}/rootfs",
+         "--no-collector.netdev.netlink", *flags]
     )
     return load_all()[name](cfg, Paths.from_config(cfg))
 

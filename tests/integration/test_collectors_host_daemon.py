@@ -16,6 +16,7 @@ class TestFailureIsolation:
             f"--path.procfs={FIXTURE}/proc",
             f"--path.sysfs={FIXTURE}/sys",
             f"--path.rootfs={FIXTURE}/rootfs",
+            "--no-collector.netdev.netlink",  # the tree's /proc/net/dev, not the live kernel's links
         ) as p:
             fams = parse_metrics(http_get(p.url + "/metrics")[1].decode())
         assert set(CX7_PORTS) <= set(values(fams["node_network_receive_bytes"], "device"))

@@ -376,7 +376,7 @@ NOT_ON_FIXTURE_TREES = {
     "filesystem": "off in node_exporter's end-to-end test: it reads the live machine's mounts",
     "timex": "off in node_exporter's end-to-end test: it reads the live kernel (adjtimex)",
     "uname": "off in node_exporter's end-to-end test: it reads the live kernel (uname)",
-    "netdev": "1.5.0 reads it over netlink from the live kernel, and the trees have no /proc/net/dev",
+    "netdev": "both read it over netlink from the live kernel (the trees have no /proc/net/dev)",
     "os": "the trees have no os-release",
     "textfile": "the trees have no text files",
     "gpu": "NVML, not node_exporter's",
