@@ -100,3 +100,22 @@ class TestLiveKernel:
         monkeypatch.setattr(_netlink.socket, "socket", refuse)
         with pytest.raises(NetlinkError, match="cannot open a route socket: Permission denied"):
             list(make("netdev", "--collector.netdev.netlink").collect())
+
+    def test_dump_over_its_cap_is_an_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The whole dump is bounded: past MAX_DUMP bytes the read stops with an error."""
+        monkeypatch.setattr(_netlink, "MAX_DUMP", 64)
+        with pytest.raises(NetlinkError, match="link dump over 64 bytes"):
+            link_stats()
+
+    def test_a_silent_kernel_meets_the_deadline(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Every wait has a deadline: a socket that never answers ends in one NetlinkError (ETIMEDOUT)."""
+        real = socket.socket
+
+        class Silent(real):  # type: ignore[misc,valid-type]
+            def recvmsg(self, *_: object) -> tuple[bytes, list[object], int, object]:
+                raise TimeoutError
+
+        monkeypatch.setattr(_netlink.socket, "socket", Silent)
+        with pytest.raises(NetlinkError, match=r"no complete link dump within 0\.2 s") as err:
+            link_stats(timeout=0.2)
+        assert err.value.errno == errno.ETIMEDOUT
