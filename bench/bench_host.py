@@ -32,10 +32,12 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from helpers.procs import exporter, free_port, http_get, wait_for  # noqa: E402
-from spark_exporter.collectors import load_all  # noqa: E402
+from spark_exporter.exporter.daemon import load_config  # noqa: E402
 
-# node_exporter collectors that correspond to ours: every host collector we register has node_exporter's name.
-NODE_COLLECTORS = sorted(set(load_all()) - {"gpu"})
+# The host collectors our daemon runs by default (each has node_exporter's name); both processes get the same
+# command line, --collector.disable-defaults and these, so each runs exactly this set.
+NODE_COLLECTORS = sorted(load_config(["--no-collector.gpu"], {}).enabled_collectors)
+COLLECTOR_FLAGS = ["--collector.disable-defaults", *(f"--collector.{c}" for c in NODE_COLLECTORS)]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -91,13 +93,12 @@ def main() -> int:
         print("prometheus-node-exporter is not installed (./dev.sh setup installs it)", file=sys.stderr)
         return 2
     ne_port = free_port()
-    ne_args = [binary, f"--web.listen-address=127.0.0.1:{ne_port}", "--collector.disable-defaults",
-               *[f"--collector.{c}" for c in NODE_COLLECTORS]]
+    ne_args = [binary, f"--web.listen-address=127.0.0.1:{ne_port}", *COLLECTOR_FLAGS]
     ne = subprocess.Popen(ne_args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     result: dict[str, object] = {}
     try:
         wait_for(lambda: http_get(f"http://127.0.0.1:{ne_port}/metrics")[0] == 200, 20, what="node_exporter")
-        with exporter("--no-collector.gpu", "--collect.min-age=0s") as ours:
+        with exporter(*COLLECTOR_FLAGS, "--collect.min-age=0s") as ours:
             pid = ours.popen.pid
             s_ours, s_ne = Scraper(ours.port), Scraper(ne_port)
             rss_start = rss_mb(pid)

@@ -5,13 +5,14 @@
 #   sudo systemd/install.sh --rules     only the rules, to /etc/prometheus/spark-exporter/rules/ (a Prometheus host)
 #   sudo systemd/install.sh --api       the telemetry API unit and an example /etc/spark-exporter/inventory.yml
 #   --exporter, --rules, --api combine; --root DIR --no-start stages everything under DIR (packaging, tests)
+#   --wheel FILE installs that wheel (built once with 'pip wheel --no-deps .') instead of building this clone
 #
 # Existing configuration (/etc/spark-exporter/*, /etc/default/spark-exporter*) is kept; the unit files and
 # the rule files are replaced with this clone's.
 set -euo pipefail
 usage() {
   cat <<'EOF'
-usage: systemd/install.sh [--exporter] [--rules] [--api] [--root DIR] [--no-start]
+usage: systemd/install.sh [--exporter] [--rules] [--api] [--root DIR] [--no-start] [--wheel FILE]
 Install spark-exporter from this clone as hardened systemd services (run as root). Name what to
 install; with none of --exporter, --rules, --api it installs the exporter.
   --exporter    the exporter: venv in /opt/spark-exporter, unit, /etc/spark-exporter/config.yml;
@@ -22,6 +23,9 @@ install; with none of --exporter, --rules, --api it installs the exporter.
                 systemd/inventory.example.yml
   --root DIR    stage everything under DIR instead of / (packaging, tests)
   --no-start    do not enable or start the exporter unit
+  --wheel FILE  install this spark-exporter wheel (from 'pip wheel --no-deps .' on a build
+                host, so the nodes need no Node.js build) instead of building this clone;
+                units, configuration and rules still come from this clone
 Existing configuration (/etc/spark-exporter/*, /etc/default/spark-exporter*) is kept; the unit
 files and the rule files are replaced with this clone's.
 EOF
@@ -32,6 +36,7 @@ START=1
 EXPORTER=0
 RULES=0
 API=0
+WHEEL=
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) ROOT=$2; shift 2 ;;
@@ -40,11 +45,17 @@ while [ $# -gt 0 ]; do
     --exporter) EXPORTER=1; shift ;;
     --rules) RULES=1; shift ;;
     --api) API=1; shift ;;
+    --wheel) [ $# -gt 1 ] || { echo "install.sh: --wheel needs a .whl file" >&2; exit 2; }; WHEEL=$2; shift 2 ;;
+    --wheel=*) WHEEL=${1#--wheel=}; [ -n "$WHEEL" ] || { echo "install.sh: --wheel needs a .whl file" >&2; exit 2; }; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 ROOT=${ROOT%/}
+if [ -n "$WHEEL" ] && { [ ! -f "$WHEEL" ] || [ "${WHEEL%.whl}" = "$WHEEL" ]; }; then
+  echo "install.sh: --wheel needs a .whl file; $WHEEL is not one" >&2
+  exit 2
+fi
 # No component named: the exporter, as on every node.
 [ "$EXPORTER$RULES$API" != 000 ] || EXPORTER=1
 PREFIX="$ROOT/opt/spark-exporter"
@@ -76,7 +87,7 @@ if [ "$EXPORTER" = 1 ] || [ "$API" = 1 ]; then
   fi
   mkdir -p "$PREFIX"
   [ -x "$PREFIX/venv/bin/python" ] || "$PY" -m venv "$PREFIX/venv"
-  "$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check "$SRC" 2>&1 | { grep -v '^WARNING: Location' || true; }
+  "$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check "${WHEEL:-$SRC}" 2>&1 | { grep -v '^WARNING: Location' || true; }
   mkdir -p "$PREFIX/src"
   cp -r "$SRC/README.md" "$SRC/docs" "$PREFIX/src/"
 fi

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.procs import REPO, require_binary
+from helpers.procs import PYTHON, REPO, require_binary
 
 UNITS = ["spark-exporter.service", "spark-exporter-api.service"]
 
@@ -50,6 +50,20 @@ class TestUnits:
         assert all(d.startswith("char-nvidia") for d in s["DeviceAllow"])
 
 
+INSTALL = ["bash", str(REPO / "systemd" / "install.sh")]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This clone built once as a wheel (the page included), for the installs that test what follows the build."""
+    out = tmp_path_factory.mktemp("wheel")
+    r = subprocess.run([PYTHON, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(REPO)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (built,) = out.glob("spark_exporter-*.whl")
+    return built
+
+
 class TestInstall:
     def test_install_into_staging_root(self, tmp_path: Path) -> None:
         """install.sh --root stages venv, units, config and rules, and the installed binary accepts the config."""
@@ -66,17 +80,20 @@ class TestInstall:
                               "--check-config"], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0 and "web.listen-address=:19400" in out.stdout
 
-    def test_existing_config_is_kept(self, tmp_path: Path) -> None:
-        """A second install keeps an edited /etc/spark-exporter/config.yml."""
+    def test_existing_config_is_kept(self, tmp_path: Path, wheel: Path) -> None:
+        """A second install keeps an edited /etc/spark-exporter/config.yml (installing a given --wheel)."""
         root = tmp_path / "root"
         cfg = root / "etc/spark-exporter/config.yml"
         cfg.parent.mkdir(parents=True)
         cfg.write_text("collect:\n  min-age: 15s\n")
-        r = subprocess.run(["bash", str(REPO / "systemd" / "install.sh"), "--root", str(root), "--no-start"],
+        r = subprocess.run([*INSTALL, "--root", str(root), "--no-start", "--wheel", str(wheel)],
                            capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
         assert cfg.read_text() == "collect:\n  min-age: 15s\n"
         assert "keeping existing" in r.stdout
+        # --wheel installed that file, not a build of the clone
+        (record,) = (root / "opt/spark-exporter/venv/lib").glob("python3*/site-packages/spark_exporter-*.dist-info")
+        assert wheel.name in (record / "direct_url.json").read_text()
 
     def test_rules_alone_installs_only_the_rules(self, tmp_path: Path) -> None:
         """--rules by itself (a Prometheus host) installs the rule files and no venv, unit or config."""
@@ -88,10 +105,10 @@ class TestInstall:
         assert installed == sorted(f"etc/prometheus/spark-exporter/rules/{p.name}"
                                    for p in (REPO / "rules").glob("*.yml"))
 
-    def test_api_gets_an_example_inventory_that_is_kept(self, tmp_path: Path) -> None:
+    def test_api_gets_an_example_inventory_that_is_kept(self, tmp_path: Path, wheel: Path) -> None:
         """--api installs the API unit and the example inventory it reads, and keeps an edited inventory."""
         root = tmp_path / "root"
-        argv = ["bash", str(REPO / "systemd" / "install.sh"), "--root", str(root), "--no-start", "--api"]
+        argv = [*INSTALL, "--root", str(root), "--no-start", "--api", "--wheel", str(wheel)]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
         inventory = root / "etc/spark-exporter/inventory.yml"
@@ -103,3 +120,14 @@ class TestInstall:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
         assert inventory.read_text().startswith("cluster: mine")
+
+    @pytest.mark.parametrize("args", [["--wheel"], ["--wheel="], ["--wheel", "README.md"],
+                                      ["--wheel=/nonexistent.whl"]])
+    def test_a_bad_wheel_argument_is_one_line_and_exit_2(self, tmp_path: Path, args: list[str]) -> None:
+        """--wheel without a .whl file is refused before anything is installed."""
+        root = tmp_path / "root"
+        r = subprocess.run([*INSTALL, *args, "--root", str(root), "--no-start"], capture_output=True, text=True,
+                           cwd=REPO, timeout=60)
+        assert r.returncode == 2 and r.stdout == ""
+        assert r.stderr.splitlines()[0].startswith("install.sh: ")
+        assert not root.exists()
