@@ -1,0 +1,172 @@
+"""A stand-in for systemd's D-Bus interface, served on a real private ``dbus-daemon``.
+
+systemd cannot run in the test machine, so the stand-in is the part of it both exporters talk to: a
+process that owns ``org.freedesktop.systemd1`` on a private bus and answers, from a JSON file (see
+``tests/fixtures/systemd/units.json``), what node_exporter's systemd collector asks:
+
+- ``org.freedesktop.systemd1.Manager.ListUnits`` on ``/org/freedesktop/systemd1`` (``a(ssssssouso)``),
+- ``org.freedesktop.DBus.Properties.Get``/``GetAll`` on the Manager's path and on each unit's path
+  (``/org/freedesktop/systemd1/unit/<escaped name>``, escaped as systemd escapes bus paths), with each
+  value's D-Bus signature from the file (``["u", 3]``), as systemd types them,
+- anything else: the D-Bus error systemd gives (``UnknownObject``, ``UnknownInterface``, ``UnknownProperty``,
+  ``UnknownMethod``).
+
+``python tests/helpers/systemd_bus.py ADDRESS FILE`` serves until killed; :func:`private_bus` and
+:func:`systemd_standin` run the daemon and the stand-in for a test, on a temp dir, and clean up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+UNITS_FILE = REPO / "tests" / "fixtures" / "systemd" / "units.json"
+SYSTEMD = "org.freedesktop.systemd1"
+MANAGER_PATH = "/org/freedesktop/systemd1"
+
+_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>custom</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+"""
+
+
+def unit_path(name: str) -> str:
+    """systemd's object path of unit ``name`` (bytes outside ``[A-Za-z0-9]``, and a leading digit, as ``_xx``)."""
+    out = []
+    for i, b in enumerate(name.encode()):
+        c = chr(b)
+        out.append(c if (c.isascii() and c.isalpha()) or (i > 0 and c.isdigit()) else f"_{b:02x}")
+    return f"{MANAGER_PATH}/unit/" + "".join(out)
+
+
+def load_objects(data: dict[str, Any]) -> tuple[list[tuple[Any, ...]], dict[str, dict[str, dict[str, Any]]]]:
+    """ListUnits' rows, and object path -> interface -> property -> (signature, value), from the file's data."""
+    rows: list[tuple[Any, ...]] = []
+    objects: dict[str, dict[str, dict[str, Any]]] = {
+        MANAGER_PATH: {f"{SYSTEMD}.Manager": {k: tuple(v) for k, v in data["manager"].items()}},
+    }
+    for u in data["units"]:
+        path = unit_path(u["name"])
+        rows.append((u["name"], u.get("description", ""), u["load"], u["active"], u["sub"], "", path, 0, "", "/"))
+        ifaces = objects.setdefault(path, {})
+        unit_props = {"Id": ("s", u["name"]), "LoadState": ("s", u["load"]), "ActiveState": ("s", u["active"]),
+                      "SubState": ("s", u["sub"])}
+        for iface, props in u.get("properties", {}).items():
+            ifaces[f"{SYSTEMD}.{iface}"] = {k: tuple(v) for k, v in props.items()}
+        ifaces.setdefault(f"{SYSTEMD}.Unit", {}).update(unit_props)
+    return rows, objects
+
+
+def serve(address: str, units_file: Path) -> None:
+    """Own org.freedesktop.systemd1 on ``address`` and answer from ``units_file`` until killed."""
+    from jeepney import MessageType, message_bus, new_error, new_method_return
+    from jeepney.io.blocking import open_dbus_connection
+
+    rows, objects = load_objects(json.loads(units_file.read_text()))
+    conn = open_dbus_connection(bus=address)
+    reply = conn.send_and_get_reply(message_bus.RequestName(SYSTEMD), timeout=5)
+    if reply.body != (1,):
+        raise SystemExit(f"could not own {SYSTEMD}: {reply.body}")
+    print("ready", flush=True)
+    err = "org.freedesktop.DBus.Error."
+    while True:
+        msg = conn.receive()
+        if msg.header.message_type != MessageType.method_call:
+            continue
+        f = msg.header.fields
+        path, iface, member = str(f.get(1, "")), str(f.get(2, "")), str(f.get(3, ""))
+        obj = objects.get(path)
+        if obj is None:
+            conn.send(new_error(msg, err + "UnknownObject", "s", (f"Unknown object '{path}'.",)))
+        elif iface == f"{SYSTEMD}.Manager" and member == "ListUnits" and path == MANAGER_PATH:
+            conn.send(new_method_return(msg, "a(ssssssouso)", (rows,)))
+        elif iface == "org.freedesktop.DBus.Properties" and member == "Get":
+            want_iface, prop = msg.body
+            if want_iface not in obj:
+                conn.send(new_error(msg, err + "UnknownInterface", "s", (f"Unknown interface {want_iface}.",)))
+            elif prop not in obj[want_iface]:
+                conn.send(new_error(msg, err + "UnknownProperty", "s", (f"Unknown property {prop}.",)))
+            else:
+                conn.send(new_method_return(msg, "v", (obj[want_iface][prop],)))
+        elif iface == "org.freedesktop.DBus.Properties" and member == "GetAll":
+            (want_iface,) = msg.body
+            conn.send(new_method_return(msg, "a{sv}", (dict(obj.get(want_iface, {})),)))
+        else:
+            conn.send(new_error(msg, err + "UnknownMethod", "s", (f"Unknown method {member}.",)))
+
+
+@contextlib.contextmanager
+def private_bus() -> Iterator[str]:
+    """A real ``dbus-daemon`` with an allow-all policy on a socket in a temp dir; yields its address."""
+    from helpers.procs import free_port, require_binary, start_process, tempdir, wait_for
+
+    binary = require_binary("dbus-daemon")
+    with tempdir("dbus") as d:
+        socket_path = d / "bus"
+        conf = d / "bus.conf"
+        conf.write_text(_CONFIG.format(socket=socket_path))
+        proc = start_process("dbus-daemon", [binary, f"--config-file={conf}", "--nofork", "--nopidfile"],
+                             free_port(), d, None)
+        try:
+            wait_for(lambda: proc.alive() and socket_path.exists() or _dead(proc), 20, 0.05, "dbus-daemon's socket")
+            yield f"unix:path={socket_path}"
+        finally:
+            proc.stop()
+
+
+def _dead(proc: Any) -> bool:
+    if not proc.alive():
+        raise RuntimeError(f"dbus-daemon exited:\n{proc.log()[-2000:]}")
+    return False
+
+
+@contextlib.contextmanager
+def systemd_standin(address: str, data: dict[str, Any] | None = None) -> Iterator[None]:
+    """Serve systemd's interface on ``address`` from ``data`` (default: the fixture file) until the block ends."""
+    from helpers.procs import PYTHON, free_port, start_process, tempdir, wait_for
+
+    with tempdir("systemd-standin") as d:
+        units = d / "units.json"
+        if data is None:
+            shutil.copy(UNITS_FILE, units)
+        else:
+            units.write_text(json.dumps(data))
+        proc = start_process("systemd-standin", [PYTHON, str(Path(__file__)), address, str(units)], free_port(), d,
+                             None)
+        try:
+            wait_for(lambda: "ready" in proc.log() or _dead_standin(proc), 20, 0.05, "the systemd stand-in")
+            yield
+        finally:
+            proc.stop()
+
+
+def _dead_standin(proc: Any) -> bool:
+    if not proc.alive():
+        raise RuntimeError(f"systemd stand-in exited:\n{proc.log()[-2000:]}")
+    return False
+
+
+def fixture_data() -> dict[str, Any]:
+    """The fixture file's data (a fresh copy each call, for tests that change it)."""
+    data: dict[str, Any] = json.loads(UNITS_FILE.read_text())
+    return data
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], Path(sys.argv[2]))
