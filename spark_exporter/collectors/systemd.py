@@ -303,10 +303,11 @@ class SystemdCollector(Collector):
         """This scrape's families, built afresh (see the module docstring). Raises OSError (no bus),
         TimeoutError, DBusError (ListUnits or SystemState failed, an answer too large)."""
         deadline = time.monotonic() + self._timeout
+        address = self._address()
         try:
-            conn = _Connection(self._address(), hello=not self._private, deadline=deadline)
-        except (OSError, DBusError) as e:
-            raise DBusError(f"couldn't get dbus connection: {e}") from None
+            conn = _Connection(address, hello=not self._private, deadline=deadline)
+        except (OSError, DBusError, ValueError, RuntimeError) as e:  # Value/RuntimeError: an address jeepney refuses
+            raise DBusError(f"couldn't get dbus connection ({address}): {e}") from None
         try:
             return self._collect(conn)
         finally:

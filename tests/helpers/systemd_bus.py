@@ -8,6 +8,7 @@ process that owns ``org.freedesktop.systemd1`` on a private bus and answers, fro
 - ``org.freedesktop.DBus.Properties.Get``/``GetAll`` on the Manager's path and on each unit's path
   (``/org/freedesktop/systemd1/unit/<escaped name>``, escaped as systemd escapes bus paths), with each
   value's D-Bus signature from the file (``["u", 3]``), as systemd types them,
+- a method named in the file's optional ``"silent"`` list: no answer at all (a hung systemd),
 - anything else: the D-Bus error systemd gives (``UnknownObject``, ``UnknownInterface``, ``UnknownProperty``,
   ``UnknownMethod``).
 
@@ -78,7 +79,9 @@ def serve(address: str, units_file: Path) -> None:
     from jeepney import MessageType, message_bus, new_error, new_method_return
     from jeepney.io.blocking import open_dbus_connection
 
-    rows, objects = load_objects(json.loads(units_file.read_text()))
+    data = json.loads(units_file.read_text())
+    rows, objects = load_objects(data)
+    silent = set(data.get("silent", ()))
     conn = open_dbus_connection(bus=address)
     reply = conn.send_and_get_reply(message_bus.RequestName(SYSTEMD), timeout=5)
     if reply.body != (1,):
@@ -92,6 +95,8 @@ def serve(address: str, units_file: Path) -> None:
         f = msg.header.fields
         path, iface, member = str(f.get(1, "")), str(f.get(2, "")), str(f.get(3, ""))
         obj = objects.get(path)
+        if member in silent:
+            continue
         if obj is None:
             conn.send(new_error(msg, err + "UnknownObject", "s", (f"Unknown object '{path}'.",)))
         elif iface == f"{SYSTEMD}.Manager" and member == "ListUnits" and path == MANAGER_PATH:
