@@ -627,7 +627,8 @@ class TestMissingFiles:
             *(f"--collector.{c}" for c in collectors),
             "--collector.textfile.directory=",
         ]
-        with node_exporter(*ne_args) as ne, exporter(*paths, "--no-collector.gpu") as ours:
+        # systemd is off by default in both: switched on in ours too, so both try it (it reads D-Bus, not the root).
+        with node_exporter(*ne_args) as ne, exporter(*paths, "--no-collector.gpu", "--collector.systemd") as ours:
             theirs = _success(_scrape(ne), "node_scrape_collector_success")
             mine = _success(_scrape(ours), "spark_exporter_collector_success")
         assert set(theirs) == set(mine) == set(collectors)
