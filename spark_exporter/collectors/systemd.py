@@ -162,7 +162,9 @@ class _Connection:
                 auth.feed(chunk)
             self._sock.sendall(BEGIN)
             if hello:
-                self.call_many([jeepney.DBus().Hello()])[0]
+                (named,) = self.call_many([jeepney.DBus().Hello()])
+                if isinstance(named, DBusError):
+                    raise named
         except BaseException:
             self._sock.close()
             raise

@@ -13,7 +13,8 @@ process that owns ``org.freedesktop.systemd1`` on a private bus and answers, fro
   ``UnknownMethod``).
 
 ``python tests/helpers/systemd_bus.py ADDRESS FILE`` serves until killed; :func:`private_bus` and
-:func:`systemd_standin` run the daemon and the stand-in for a test, on a temp dir, and clean up.
+:func:`systemd_standin` run the daemon and the stand-in for a test, on a temp dir, and clean up;
+:func:`private_socket` answers the same way as systemd's private socket does (a direct peer connection).
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import socket
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jeepney import Message
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS_FILE = REPO / "tests" / "fixtures" / "systemd" / "units.json"
@@ -74,46 +80,114 @@ def load_objects(data: dict[str, Any]) -> tuple[list[tuple[Any, ...]], dict[str,
     return rows, objects
 
 
-def serve(address: str, units_file: Path) -> None:
-    """Own org.freedesktop.systemd1 on ``address`` and answer from ``units_file`` until killed."""
-    from jeepney import MessageType, message_bus, new_error, new_method_return
-    from jeepney.io.blocking import open_dbus_connection
+def answer(data: dict[str, Any]) -> Callable[[Message], Message | None]:
+    """A function from a method call to systemd's answer for ``data`` (None: no answer, for a ``silent`` method)."""
+    from jeepney import MessageType, new_error, new_method_return
 
-    data = json.loads(units_file.read_text())
     rows, objects = load_objects(data)
     silent = set(data.get("silent", ()))
-    conn = open_dbus_connection(bus=address)
-    reply = conn.send_and_get_reply(message_bus.RequestName(SYSTEMD), timeout=5)
-    if reply.body != (1,):
-        raise SystemExit(f"could not own {SYSTEMD}: {reply.body}")
-    print("ready", flush=True)
     err = "org.freedesktop.DBus.Error."
-    while True:
-        msg = conn.receive()
+
+    def reply(msg: Message) -> Message | None:
         if msg.header.message_type != MessageType.method_call:
-            continue
+            return None
         f = msg.header.fields
         path, iface, member = str(f.get(1, "")), str(f.get(2, "")), str(f.get(3, ""))
         obj = objects.get(path)
         if member in silent:
-            continue
+            return None
         if obj is None:
-            conn.send(new_error(msg, err + "UnknownObject", "s", (f"Unknown object '{path}'.",)))
-        elif iface == f"{SYSTEMD}.Manager" and member == "ListUnits" and path == MANAGER_PATH:
-            conn.send(new_method_return(msg, "a(ssssssouso)", (rows,)))
-        elif iface == "org.freedesktop.DBus.Properties" and member == "Get":
+            return new_error(msg, err + "UnknownObject", "s", (f"Unknown object '{path}'.",))
+        if iface == f"{SYSTEMD}.Manager" and member == "ListUnits" and path == MANAGER_PATH:
+            return new_method_return(msg, "a(ssssssouso)", (rows,))
+        if iface == "org.freedesktop.DBus.Properties" and member == "Get":
             want_iface, prop = msg.body
             if want_iface not in obj:
-                conn.send(new_error(msg, err + "UnknownInterface", "s", (f"Unknown interface {want_iface}.",)))
-            elif prop not in obj[want_iface]:
-                conn.send(new_error(msg, err + "UnknownProperty", "s", (f"Unknown property {prop}.",)))
-            else:
-                conn.send(new_method_return(msg, "v", (obj[want_iface][prop],)))
-        elif iface == "org.freedesktop.DBus.Properties" and member == "GetAll":
+                return new_error(msg, err + "UnknownInterface", "s", (f"Unknown interface {want_iface}.",))
+            if prop not in obj[want_iface]:
+                return new_error(msg, err + "UnknownProperty", "s", (f"Unknown property {prop}.",))
+            return new_method_return(msg, "v", (obj[want_iface][prop],))
+        if iface == "org.freedesktop.DBus.Properties" and member == "GetAll":
             (want_iface,) = msg.body
-            conn.send(new_method_return(msg, "a{sv}", (dict(obj.get(want_iface, {})),)))
-        else:
-            conn.send(new_error(msg, err + "UnknownMethod", "s", (f"Unknown method {member}.",)))
+            return new_method_return(msg, "a{sv}", (dict(obj.get(want_iface, {})),))
+        return new_error(msg, err + "UnknownMethod", "s", (f"Unknown method {member}.",))
+
+    return reply
+
+
+def serve(address: str, units_file: Path) -> None:
+    """Own org.freedesktop.systemd1 on ``address`` and answer from ``units_file`` until killed."""
+    from jeepney import message_bus
+    from jeepney.io.blocking import open_dbus_connection
+
+    reply = answer(json.loads(units_file.read_text()))
+    conn = open_dbus_connection(bus=address)
+    owned = conn.send_and_get_reply(message_bus.RequestName(SYSTEMD), timeout=5)
+    if owned.body != (1,):
+        raise SystemExit(f"could not own {SYSTEMD}: {owned.body}")
+    print("ready", flush=True)
+    while True:
+        out = reply(conn.receive())
+        if out is not None:
+            conn.send(out)
+
+
+@contextlib.contextmanager
+def private_socket(path: Path, data: dict[str, Any] | None = None) -> Iterator[list[str]]:
+    """systemd's private socket: a peer-to-peer D-Bus server at ``path`` (no bus daemon, no Hello) answering
+    from ``data`` (default: the fixture file), in a thread, one connection at a time, until the block ends.
+    Yields the list of methods called, in order (``Interface.Member``), for the test to inspect."""
+    from jeepney import Parser
+
+    reply = answer(data if data is not None else fixture_data())
+    calls: list[str] = []
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(4)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(10)
+        buf, ok_sent = b"", False
+        while b"BEGIN\r\n" not in buf:  # SASL EXTERNAL, server side: a NUL, AUTH EXTERNAL <uid>, BEGIN
+            chunk = conn.recv(1024)
+            if not chunk:
+                return
+            buf += chunk
+            if not ok_sent and b"AUTH EXTERNAL" in buf and buf.endswith(b"\r\n"):
+                conn.sendall(b"OK " + b"0" * 32 + b"\r\n")
+                ok_sent = True
+        parser = Parser()
+        pending = buf.split(b"BEGIN\r\n", 1)[1]  # the first messages may come in the same read as BEGIN
+        while not stop.is_set():
+            for msg in parser.feed(pending):
+                f = msg.header.fields
+                calls.append(f"{f.get(2, '')}.{f.get(3, '')}")
+                out = reply(msg)
+                if out is not None:
+                    conn.sendall(out.serialise(serial=len(calls)))
+            pending = conn.recv(65536)
+            if not pending:
+                return
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn, contextlib.suppress(OSError):
+                handle(conn)
+
+    thread = threading.Thread(target=loop, name="systemd-private-socket", daemon=True)
+    thread.start()
+    try:
+        yield calls
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.metrics_core import Metric
 
 from helpers.procs import Proc, exporter, http_get, node_exporter, parse_metrics, wait_for
-from helpers.systemd_bus import fixture_data, private_bus, systemd_standin
+from helpers.systemd_bus import fixture_data, private_bus, private_socket, systemd_standin
 from spark_exporter.collectors import systemd
 from spark_exporter.collectors.base import Paths
 from spark_exporter.collectors.systemd import DBusError, SystemdCollector
@@ -219,3 +219,13 @@ class TestBounds:
         with private_bus() as address, systemd_standin(address, data):
             with pytest.raises(TimeoutError, match="past the scrape deadline"):
                 self.collect(address, monkeypatch, "--collect.timeout=1s")
+
+    def test_private_socket_needs_no_bus(self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        """--collector.systemd.private talks to systemd directly (no Hello, no bus daemon) and serves the same
+        families as over the bus."""
+        with private_socket(tmp_path / "private") as calls:
+            monkeypatch.setattr(systemd, "PRIVATE_ADDRESS", f"unix:path={tmp_path}/private")
+            direct = self.collect("unix:path=/nonexistent", monkeypatch, "--collector.systemd.private")
+        assert "org.freedesktop.DBus.Hello" not in calls and "org.freedesktop.systemd1.Manager.ListUnits" in calls
+        assert direct["node_systemd_units"].samples and direct["node_systemd_unit_state"].samples
+        assert {s.labels["name"] for s in direct["node_systemd_unit_state"].samples} >= {"ssh.service", "dbus.socket"}
