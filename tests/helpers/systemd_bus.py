@@ -203,15 +203,16 @@ def private_bus() -> Iterator[str]:
         proc = start_process("dbus-daemon", [binary, f"--config-file={conf}", "--nofork", "--nopidfile"],
                              free_port(), d, None)
         try:
-            wait_for(lambda: proc.alive() and socket_path.exists() or _dead(proc), 20, 0.05, "dbus-daemon's socket")
+            wait_for(lambda: socket_path.exists() or _died(proc), 20, 0.05, "dbus-daemon's socket")
             yield f"unix:path={socket_path}"
         finally:
             proc.stop()
 
 
-def _dead(proc: Any) -> bool:
+def _died(proc: Any) -> bool:
+    """False while ``proc`` runs; raises RuntimeError with the end of its log once it has exited."""
     if not proc.alive():
-        raise RuntimeError(f"dbus-daemon exited:\n{proc.log()[-2000:]}")
+        raise RuntimeError(f"{proc.name} exited:\n{proc.log()[-2000:]}")
     return False
 
 
@@ -229,16 +230,10 @@ def systemd_standin(address: str, data: dict[str, Any] | None = None) -> Iterato
         proc = start_process("systemd-standin", [PYTHON, str(Path(__file__)), address, str(units)], free_port(), d,
                              None)
         try:
-            wait_for(lambda: "ready" in proc.log() or _dead_standin(proc), 20, 0.05, "the systemd stand-in")
+            wait_for(lambda: "ready" in proc.log() or _died(proc), 20, 0.05, "the systemd stand-in")
             yield
         finally:
             proc.stop()
-
-
-def _dead_standin(proc: Any) -> bool:
-    if not proc.alive():
-        raise RuntimeError(f"systemd stand-in exited:\n{proc.log()[-2000:]}")
-    return False
 
 
 def fixture_data() -> dict[str, Any]:
