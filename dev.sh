@@ -25,6 +25,7 @@ need_apt() {
   if [ "${1:-}" = all ]; then
     { command -v victoria-metrics >/dev/null 2>&1 && command -v vmalert >/dev/null 2>&1; } || missing+=(victoria-metrics)
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+    command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus-daemon)  # a private bus for the systemd collector's tests
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)  # compiles tests/fakenvml/ (the fake NVML)
     # Alertmanager and amtool: the alert routing tests.

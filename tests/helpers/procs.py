@@ -159,12 +159,13 @@ def exporter(*args: str, ready: bool = True, env: dict[str, str] | None = None) 
 
 
 @contextlib.contextmanager
-def node_exporter(*args: str) -> Iterator[Proc]:
+def node_exporter(*args: str, env: dict[str, str] | None = None) -> Iterator[Proc]:
+    """Run Debian's ``prometheus-node-exporter ARGS`` on a free port (``env`` added to the environment)."""
     binary = require_binary("prometheus-node-exporter")
     port = free_port()
     with tempdir("node-exporter") as d:
         proc = start_process("node_exporter", [binary, f"--web.listen-address=127.0.0.1:{port}", *args], port, d,
-                             f"http://127.0.0.1:{port}/metrics")
+                             f"http://127.0.0.1:{port}/metrics", env=env)
         try:
             yield proc
         finally:
