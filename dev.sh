@@ -161,8 +161,8 @@ usage: ./dev.sh COMMAND [ARGS]
                  this machine, in the foreground ('./dev.sh run --help' lists its flags); or a
                  subcommand: './dev.sh run config rules --output DIR', query, api, demo, gpu
   demo [FLAGS]   set up, then run the two-node simulated cluster demo
-  test [ARGS]    set up (including Debian's prometheus, node_exporter, VictoriaMetrics), run all tests;
-                 ARGS go to pytest
+  test [ARGS]    set up (including Debian's prometheus, node_exporter, VictoriaMetrics), run all tests
+                 in TEST_WORKERS pytest processes (default 3; 0: one); ARGS go to pytest
   web            build the live page (web/) that 'spark-exporter api' serves at /
   screenshot     run the demo and refresh docs/command-center.png (headless Chromium)
   setup          only set up (.venv with the project and its test tools, Debian packages, the page)
@@ -192,7 +192,9 @@ case "$cmd" in
     build_web
     say "web/: type check done by the build; unit tests (Vitest, on the venv's Node.js)"
     (cd web && npm test --silent)
-    exec "$VENV/bin/python" -m pytest "$@"
+    # Most integration tests wait on real processes (Prometheus, Spark, Chromium), so three processes fit two
+    # cores; a file stays in one process (its module fixtures start once). TEST_WORKERS=0 runs serially.
+    exec "$VENV/bin/python" -m pytest -n "${TEST_WORKERS:-3}" --dist loadfile "$@"
     ;;
   help|-h|--help) usage ;;
   *) say "unknown command '$cmd'"; usage >&2; exit 2 ;;
