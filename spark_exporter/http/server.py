@@ -195,6 +195,19 @@ class _Guard:
         self.write_timeouts = 0  # connections aborted for an answer not read in time, since start
         self._log = _rate_limited("connection_cap_reached", limits.log_interval)
         self._stuck_log = _rate_limited("write_deadline_passed", limits.log_interval)
+        # Set when some connection may hold unsent bytes: the sweeper runs only then, so an idle server
+        # (or one whose answers drain at once, as a scraper's do) never wakes (measured: a 1 s sweep cost
+        # the exporter 4.9 ms CPU per 20 s idle, more than its whole collection work at a 15 s scrape).
+        self.unsent = asyncio.Event()
+
+    def watch(self, conn: _Conn) -> None:
+        """``conn`` may hold unsent bytes (stuck, or an answer left in its buffer): start sweeping."""
+        if conn.stuck_since is not None or conn.write_buffered() > 0 or conn.transport.is_closing():
+            self.unsent.set()
+
+    def watching(self) -> bool:
+        """Whether any connection still holds unsent bytes (so the sweeper goes on)."""
+        return any(c.stuck_since is not None or c.write_buffered() > 0 for c in self.conns.values())
 
     def admit(self, transport: asyncio.BaseTransport, protocol: _Guarded) -> _Conn | None:
         """The new connection's record, or None when the cap is reached and every connection is busy.
@@ -364,6 +377,7 @@ def _busy_middleware(guard: _Guard) -> Any:
         finally:
             conn.busy -= 1
             conn.answered += 1
+            guard.watch(conn)  # an answer the client has not read yet: the write deadline applies
             asyncio.get_running_loop().call_soon(conn.protocol.pump)  # hand on the next pipelined request
 
     return middleware
@@ -519,6 +533,7 @@ class _Guarded(asyncio.Protocol):
                 self._pending.clear()
                 if conn is not None:
                     _raw_answer(conn.transport, *refusal, self._guard.headers)
+                    self._guard.watch(conn)
                 return 0
             if end < 0:
                 break
@@ -547,6 +562,7 @@ class _Guarded(asyncio.Protocol):
         if self._conn is not None:
             self._conn.stuck_since = time.monotonic()
             self._guard.stuck(self._conn)
+            self._guard.watch(self._conn)
         if self._inner is not None:
             self._inner.pause_writing()
 
@@ -573,10 +589,14 @@ class _Guarded(asyncio.Protocol):
 
 
 async def _sweep(guard: _Guard, interval: float) -> None:
-    """Apply the write deadline every ``interval`` seconds until cancelled."""
+    """Apply the write deadline every ``interval`` seconds while some connection holds unsent bytes (see
+    ``_Guard.unsent``); otherwise wait, without waking, until one may. Runs until cancelled."""
     while True:
+        await guard.unsent.wait()
         await asyncio.sleep(interval)
         guard.sweep(time.monotonic())
+        if not guard.watching() and not any(c.closing_since is not None for c in guard.conns.values()):
+            guard.unsent.clear()
 
 
 async def serve(app: web.Application, listen_address: str, stop: asyncio.Event | None = None,

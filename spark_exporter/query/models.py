@@ -196,7 +196,7 @@ class TargetState(ApiModel):
     node: str | None = Field(description="The target's node label; null when it has none.")
     up: bool = Field(description="up == 1 at the last scrape.")
     stale: bool = Field(description="The last scrape is older than two scrape intervals.")
-    last_scrape_age_seconds: float | None = Field(description="s since the last scrape (timestamp(up)).")
+    last_scrape_age_seconds: float | None = Field(description="s since the last scrape (timestamp(up)).", ge=0)
 
 
 class ClusterOverview(Result):
@@ -205,35 +205,36 @@ class ClusterOverview(Result):
     cluster: str | None = _num("The inventory's cluster name; null without an inventory.")
     gpu_utilization: float | None = _num("Average GPU utilisation over all GPUs, % (DCGM_FI_DEV_GPU_UTIL).",
                                          ge=0, le=100)
-    memory_used_gb: float | None = _num("GPU memory used, GiB (unified-aware; DCGM_FI_DEV_FB_USED).", "memoryUsedGB")
-    memory_total_gb: float | None = _num("GPU memory total, GiB (DCGM_FI_DEV_FB_TOTAL).", "memoryTotalGB")
-    power_draw_w: float | None = _num("Power of all GPUs, W (DCGM_FI_DEV_POWER_USAGE).", "powerDrawW")
+    memory_used_gb: float | None = _num(
+        "GPU memory used, GiB (unified-aware; DCGM_FI_DEV_FB_USED).", "memoryUsedGB", ge=0)
+    memory_total_gb: float | None = _num("GPU memory total, GiB (DCGM_FI_DEV_FB_TOTAL).", "memoryTotalGB", ge=0)
+    power_draw_w: float | None = _num("Power of all GPUs, W (DCGM_FI_DEV_POWER_USAGE).", "powerDrawW", ge=0)
     active_jobs: int | None = _num(
         "Spark jobs running: cluster:spark_active_jobs:sum, else the sum of spark_driver_DAGScheduler_job_activeJobs."
-    )
+    , ge=0)
     active_tasks: int | None = _num(
         "Spark tasks running: cluster:spark_active_tasks:sum, else the sum of spark_executor_activeTasks."
-    )
+    , ge=0)
     max_gpu_temperature_c: float | None = _num("Hottest GPU, degrees C (DCGM_FI_DEV_GPU_TEMP).", "maxGpuTemperatureC",
                                                ge=MIN_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
-    nodes_up: int | None = _num("Nodes whose GPU telemetry target is up and not stale.")
-    nodes_total: int | None = _num("Nodes in the inventory (or with a node label on up).")
+    nodes_up: int | None = _num("Nodes whose GPU telemetry target is up and not stale.", ge=0)
+    nodes_total: int | None = _num("Nodes in the inventory (or with a node label on up).", ge=0)
     vllm_requests_running: float | None = _num(
         "vLLM requests running: cluster:vllm_requests_running:sum, else the sum of vllm:num_requests_running."
-    )
+    , ge=0)
     vllm_requests_waiting: float | None = _num(
         "vLLM requests waiting: cluster:vllm_requests_waiting:sum, else the sum of vllm:num_requests_waiting."
-    )
+    , ge=0)
     vllm_generation_tokens_per_sec: float | None = _num(
         "vLLM generated tokens/s over 1m: cluster:vllm_generation_tokens:rate1m, else from "
         "vllm:generation_tokens_total."
-    )
+    , ge=0)
     inference_generation_tokens_per_sec: float | None = _num(
         "Generated tokens/s over 1m of every inference engine (vLLM, SGLang, llama.cpp): "
         "cluster:inference_generation_tokens:rate1m, else from vllm:generation_tokens_total, "
         "sglang:generation_tokens_total and llamacpp:tokens_predicted_total."
-    )
-    firing_alerts: int | None = _num('Alerts firing (ALERTS{alertstate="firing"}); 0 when none.')
+    , ge=0)
+    firing_alerts: int | None = _num('Alerts firing (ALERTS{alertstate="firing"}); 0 when none.', ge=0)
     down_targets: list[TargetState] = Field(default_factory=list, description="Targets with up == 0.")
     stale_targets: list[TargetState] = Field(default_factory=list, description="Targets not scraped lately.")
 
@@ -248,15 +249,16 @@ class GpuMetrics(ApiModel):
     temperature: float | None = _num("Degrees C, DCGM_FI_DEV_GPU_TEMP.", ge=MIN_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
     memory_temperature: float | None = _num("Degrees C, DCGM_FI_DEV_MEMORY_TEMP.",
                                             ge=MIN_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
-    power_draw: float | None = _num("W, DCGM_FI_DEV_POWER_USAGE.")
-    power_limit: float | None = _num("W, DCGM_FI_DEV_POWER_MGMT_LIMIT.")
-    memory_used_mb: float | None = _num("MiB, DCGM_FI_DEV_FB_USED.", "memoryUsedMB")
-    memory_free_mb: float | None = _num("MiB, DCGM_FI_DEV_FB_FREE.", "memoryFreeMB")
-    memory_total_mb: float | None = _num("MiB, DCGM_FI_DEV_FB_TOTAL.", "memoryTotalMB")
-    sm_clock_mhz: float | None = _num("MHz, DCGM_FI_DEV_SM_CLOCK.", "smClockMHz")
-    mem_clock_mhz: float | None = _num("MHz, DCGM_FI_DEV_MEM_CLOCK.", "memClockMHz")
-    throttle_reasons: int | None = _num("NVML clock throttle reasons bitmask, DCGM_FI_DEV_CLOCK_THROTTLE_REASONS.")
-    last_xid: int | None = _num("Last XID error code, DCGM_FI_DEV_XID_ERRORS.")
+    power_draw: float | None = _num("W, DCGM_FI_DEV_POWER_USAGE.", ge=0)
+    power_limit: float | None = _num("W, DCGM_FI_DEV_POWER_MGMT_LIMIT.", ge=0)
+    memory_used_mb: float | None = _num("MiB, DCGM_FI_DEV_FB_USED.", "memoryUsedMB", ge=0)
+    memory_free_mb: float | None = _num("MiB, DCGM_FI_DEV_FB_FREE.", "memoryFreeMB", ge=0)
+    memory_total_mb: float | None = _num("MiB, DCGM_FI_DEV_FB_TOTAL.", "memoryTotalMB", ge=0)
+    sm_clock_mhz: float | None = _num("MHz, DCGM_FI_DEV_SM_CLOCK.", "smClockMHz", ge=0)
+    mem_clock_mhz: float | None = _num("MHz, DCGM_FI_DEV_MEM_CLOCK.", "memClockMHz", ge=0)
+    throttle_reasons: int | None = _num(
+        "NVML clock throttle reasons bitmask, DCGM_FI_DEV_CLOCK_THROTTLE_REASONS.", ge=0)
+    last_xid: int | None = _num("Last XID error code, DCGM_FI_DEV_XID_ERRORS.", ge=0)
     memory_source: str | None = _num('"unified" (GB10, host memory) or "nvml" (spark_exporter_gpu_memory_info).')
 
 
@@ -274,10 +276,10 @@ class NodeGpuMetrics(Result):
     )
     utilization: float | None = _num("Average over the node's GPUs, %.", ge=0, le=100)
     temperature: float | None = _num("Hottest GPU, degrees C.", ge=MIN_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
-    power_draw: float | None = _num("Sum over the node's GPUs, W.")
-    memory_used_mb: float | None = _num("Sum over the node's GPUs, MiB.", "memoryUsedMB")
-    memory_free_mb: float | None = _num("MiB; a unified pool counts once.", "memoryFreeMB")
-    memory_total_mb: float | None = _num("MiB; a unified pool counts once.", "memoryTotalMB")
+    power_draw: float | None = _num("Sum over the node's GPUs, W.", ge=0)
+    memory_used_mb: float | None = _num("Sum over the node's GPUs, MiB.", "memoryUsedMB", ge=0)
+    memory_free_mb: float | None = _num("MiB; a unified pool counts once.", "memoryFreeMB", ge=0)
+    memory_total_mb: float | None = _num("MiB; a unified pool counts once.", "memoryTotalMB", ge=0)
     memory_source: str | None = _num('"unified" or "nvml" when all GPUs agree, else null.')
     gpus: list[GpuMetrics] = Field(default_factory=list)
     targets: list[TargetState] = Field(default_factory=list)
@@ -289,11 +291,11 @@ class NodeSummary(ApiModel):
     node: str
     up: bool | None
     stale: bool | None
-    gpu_count: int | None = Field(description="GPUs with a DCGM_FI_DEV_GPU_UTIL or _GPU_TEMP series.")
+    gpu_count: int | None = Field(description="GPUs with a DCGM_FI_DEV_GPU_UTIL or _GPU_TEMP series.", ge=0)
     utilization: float | None = Field(description="Average GPU utilisation, %.", ge=0, le=100)
     temperature: float | None = Field(description="Hottest GPU, degrees C.", ge=MIN_TEMPERATURE_C, le=MAX_TEMPERATURE_C)
-    power_draw: float | None = Field(description="GPU power, W.")
-    memory_used_mb: float | None = Field(serialization_alias="memoryUsedMB", description="GPU memory used, MiB.")
+    power_draw: float | None = Field(description="GPU power, W.", ge=0)
+    memory_used_mb: float | None = Field(serialization_alias="memoryUsedMB", description="GPU memory used, MiB.", ge=0)
     cpu_utilization: float | None = Field(description="CPU busy ratio over 1m, 0..1 (iowait counts as idle).",
                                           ge=0)
     cpu_utilization_percent: float | None = Field(
@@ -338,9 +340,9 @@ class UtilizationHistory(Result):
     metric: str = Field(default="utilization", description="utilization, temperature, power or memory.")
     unit: str = Field(default="%", description='The values\' unit: "%", "C" (degrees), "W" or "MiB".')
     duration: str = ""
-    step: int = Field(default=0, description="s between points.")
-    start: float = Field(default=0.0, description="s since epoch.")
-    end: float = Field(default=0.0, description="s since epoch.")
+    step: int = Field(default=0, description="s between points.", ge=0)
+    start: float = Field(default=0.0, description="s since epoch.", ge=0)
+    end: float = Field(default=0.0, description="s since epoch.", ge=0)
     series: list[HistorySeries] = Field(default_factory=list)
 
 
@@ -349,8 +351,8 @@ class InterfaceStats(ApiModel):
 
     node: str
     device: str
-    rx_bytes_per_sec: float | None = Field(description="B/s received over 1m.")
-    tx_bytes_per_sec: float | None = Field(description="B/s transmitted over 1m.")
+    rx_bytes_per_sec: float | None = Field(description="B/s received over 1m.", ge=0)
+    tx_bytes_per_sec: float | None = Field(description="B/s transmitted over 1m.", ge=0)
     up: bool | None = Field(description="node_network_up; null when not reported.")
 
 
@@ -367,25 +369,25 @@ class RdmaPortStats(ApiModel):
     rx_bytes_per_sec: float | None = Field(
         description="B/s received over 1m: node_port:rdma_receive_bytes:rate1m, else "
         "rate(node_infiniband_port_data_received_bytes_total[1m])."
-    )
+    , ge=0)
     tx_bytes_per_sec: float | None = Field(
         description="B/s transmitted over 1m: node_port:rdma_transmit_bytes:rate1m, else "
         "rate(node_infiniband_port_data_transmitted_bytes_total[1m])."
-    )
+    , ge=0)
     state_id: int | None = Field(
         description="Logical port state, node_infiniband_state_id: 1 down, 2 init, 3 armed, 4 active, 5 active defer."
-    )
+    , ge=0)
     state: str | None = Field(description='The name of state_id ("down", "init", "armed", "active", "active_defer").')
     physical_state_id: int | None = Field(
         description="Physical link state, node_infiniband_physical_state_id (5 = link up, 3 = disabled)."
-    )
+    , ge=0)
     physical_state: str | None = Field(
         description='The name of physical_state_id ("sleep", "polling", "disabled", "training", "link_up", '
         '"link_error_recovery", "phy_test").'
     )
     link_rate_bytes_per_sec: float | None = Field(
         description="Signalling rate of the link, B/s (node_infiniband_rate_bytes_per_second)."
-    )
+    , ge=0)
     missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
 
 
@@ -393,14 +395,14 @@ class NodeNetwork(ApiModel):
     """A node's traffic (B/s) summed over physical interfaces and RDMA ports, with reasons for nulls."""
 
     node: str
-    rx_bytes_per_sec: float | None = Field(description="B/s, sum of the node's physical interfaces.")
-    tx_bytes_per_sec: float | None = Field(description="B/s, sum of the node's physical interfaces.")
+    rx_bytes_per_sec: float | None = Field(description="B/s, sum of the node's physical interfaces.", ge=0)
+    tx_bytes_per_sec: float | None = Field(description="B/s, sum of the node's physical interfaces.", ge=0)
     rdma_rx_bytes_per_sec: float | None = Field(
         default=None, description="B/s, sum of the node's RDMA ports; null when it has none."
-    )
+    , ge=0)
     rdma_tx_bytes_per_sec: float | None = Field(
         default=None, description="B/s, sum of the node's RDMA ports; null when it has none."
-    )
+    , ge=0)
     missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
 
 
@@ -409,10 +411,10 @@ class NetworkStats(Result):
     per node and in total."""
 
     node: str | None = None
-    rx_bytes_per_sec: float | None = _num("B/s, all physical interfaces in scope.")
-    tx_bytes_per_sec: float | None = _num("B/s, all physical interfaces in scope.")
-    rdma_rx_bytes_per_sec: float | None = _num("B/s, all RDMA ports in scope; null when there is none.")
-    rdma_tx_bytes_per_sec: float | None = _num("B/s, all RDMA ports in scope; null when there is none.")
+    rx_bytes_per_sec: float | None = _num("B/s, all physical interfaces in scope.", ge=0)
+    tx_bytes_per_sec: float | None = _num("B/s, all physical interfaces in scope.", ge=0)
+    rdma_rx_bytes_per_sec: float | None = _num("B/s, all RDMA ports in scope; null when there is none.", ge=0)
+    rdma_tx_bytes_per_sec: float | None = _num("B/s, all RDMA ports in scope; null when there is none.", ge=0)
     nodes: list[NodeNetwork] = Field(default_factory=list)
     interfaces: list[InterfaceStats] = Field(default_factory=list)
     rdma_ports: list[RdmaPortStats] = Field(
@@ -430,37 +432,38 @@ class SparkApplication(ApiModel):
     application_id: str = Field(description="Spark's application id (application_id label).")
     application_name: str | None = Field(description="spark.app.name (application_name label of executor series).")
     node: str | None = Field(description="The inventory node whose Spark UI is scraped.")
-    active_jobs: int | None = _num("Jobs running, application:spark_active_jobs:sum (DAGScheduler activeJobs).")
-    executors: int | None = _num("Executors with cores (the driver in local mode), application:spark_executors:count.")
-    cores: int | None = _num("Cores of those executors, application:spark_cores:sum.")
-    active_tasks: int | None = _num("Tasks running, application:spark_active_tasks:sum.")
+    active_jobs: int | None = _num("Jobs running, application:spark_active_jobs:sum (DAGScheduler activeJobs).", ge=0)
+    executors: int | None = _num(
+        "Executors with cores (the driver in local mode), application:spark_executors:count.", ge=0)
+    cores: int | None = _num("Cores of those executors, application:spark_cores:sum.", ge=0)
+    active_tasks: int | None = _num("Tasks running, application:spark_active_tasks:sum.", ge=0)
     failed_tasks_5m: float | None = _num(
         "Tasks failed in the last 5 min, application:spark_failed_tasks:increase5m.", "failedTasks5m"
-    )
-    memory_used_bytes: float | None = _num("Storage memory used, B, application:spark_memory_used_bytes:sum.")
-    memory_max_bytes: float | None = _num("Storage memory available, B, application:spark_memory_max_bytes:sum.")
-    shuffle_read_bytes_per_sec: float | None = _num("B/s over 1m, application:spark_shuffle_read_bytes:rate1m.")
-    shuffle_write_bytes_per_sec: float | None = _num("B/s over 1m, application:spark_shuffle_write_bytes:rate1m.")
+    , ge=0)
+    memory_used_bytes: float | None = _num("Storage memory used, B, application:spark_memory_used_bytes:sum.", ge=0)
+    memory_max_bytes: float | None = _num("Storage memory available, B, application:spark_memory_max_bytes:sum.", ge=0)
+    shuffle_read_bytes_per_sec: float | None = _num("B/s over 1m, application:spark_shuffle_read_bytes:rate1m.", ge=0)
+    shuffle_write_bytes_per_sec: float | None = _num("B/s over 1m, application:spark_shuffle_write_bytes:rate1m.", ge=0)
     gc_time_ratio: float | None = _num(
         "JVM GC time over task time, 0..1 over 1m, application:spark_gc_time:ratio_rate1m; null while no task ran."
-    )
+    , ge=0)
     missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
 
 
 class SparkTotals(ApiModel):
     """The cluster's Spark figures, from the ``cluster:spark_*`` rules."""
 
-    applications: int | None = _num("Applications whose driver is scraped, cluster:spark_applications:count.")
-    active_jobs: int | None = _num("cluster:spark_active_jobs:sum.")
-    executors: int | None = _num("cluster:spark_executors:count.")
-    cores: int | None = _num("cluster:spark_cores:sum.")
-    active_tasks: int | None = _num("cluster:spark_active_tasks:sum.")
-    failed_tasks_5m: float | None = _num("cluster:spark_failed_tasks:increase5m.", "failedTasks5m")
-    memory_used_bytes: float | None = _num("B, cluster:spark_memory_used_bytes:sum.")
-    memory_max_bytes: float | None = _num("B, cluster:spark_memory_max_bytes:sum.")
-    shuffle_read_bytes_per_sec: float | None = _num("B/s, cluster:spark_shuffle_read_bytes:rate1m.")
-    shuffle_write_bytes_per_sec: float | None = _num("B/s, cluster:spark_shuffle_write_bytes:rate1m.")
-    gc_time_ratio: float | None = _num("0..1, cluster:spark_gc_time:ratio_rate1m.")
+    applications: int | None = _num("Applications whose driver is scraped, cluster:spark_applications:count.", ge=0)
+    active_jobs: int | None = _num("cluster:spark_active_jobs:sum.", ge=0)
+    executors: int | None = _num("cluster:spark_executors:count.", ge=0)
+    cores: int | None = _num("cluster:spark_cores:sum.", ge=0)
+    active_tasks: int | None = _num("cluster:spark_active_tasks:sum.", ge=0)
+    failed_tasks_5m: float | None = _num("cluster:spark_failed_tasks:increase5m.", "failedTasks5m", ge=0)
+    memory_used_bytes: float | None = _num("B, cluster:spark_memory_used_bytes:sum.", ge=0)
+    memory_max_bytes: float | None = _num("B, cluster:spark_memory_max_bytes:sum.", ge=0)
+    shuffle_read_bytes_per_sec: float | None = _num("B/s, cluster:spark_shuffle_read_bytes:rate1m.", ge=0)
+    shuffle_write_bytes_per_sec: float | None = _num("B/s, cluster:spark_shuffle_write_bytes:rate1m.", ge=0)
+    gc_time_ratio: float | None = _num("0..1, cluster:spark_gc_time:ratio_rate1m.", ge=0)
 
 
 class SparkApplications(Result):
@@ -495,42 +498,42 @@ class ModelInference(ApiModel):
     requests_running: float | None = _num(
         "node_model:vllm_requests_running:sum (vllm:num_requests_running), node_model:sglang_requests_running:sum "
         "(sglang:num_running_reqs), node:llamacpp_requests_running:sum (llamacpp:requests_processing)."
-    )
+    , ge=0)
     requests_waiting: float | None = _num(
         "node_model:vllm_requests_waiting:sum (vllm:num_requests_waiting), node_model:sglang_requests_waiting:sum "
         "(sglang:num_queue_reqs), node:llamacpp_requests_waiting:sum (llamacpp:requests_deferred)."
-    )
+    , ge=0)
     generation_tokens_per_sec: float | None = _num(
         "Tokens/s over 1m, node_model:vllm_generation_tokens:rate1m, node_model:sglang_generation_tokens:rate1m, "
         "node:llamacpp_generation_tokens:rate1m."
-    )
+    , ge=0)
     prompt_tokens_per_sec: float | None = _num(
         "Tokens/s over 1m, node_model:vllm_prompt_tokens:rate1m, node_model:sglang_prompt_tokens:rate1m, "
         "node:llamacpp_prompt_tokens:rate1m."
-    )
+    , ge=0)
     time_to_first_token_p50_seconds: float | None = _num(
         "s over 1m, node_model:vllm_time_to_first_token_seconds:p50_rate1m (sglang_ for SGLang); null while no "
         "request started."
-    )
+    , ge=0)
     time_to_first_token_p95_seconds: float | None = _num(
         "s over 1m, node_model:vllm_time_to_first_token_seconds:p95_rate1m."
-    )
+    , ge=0)
     inter_token_latency_p50_seconds: float | None = _num(
         "s over 1m, node_model:vllm_inter_token_latency_seconds:p50_rate1m (also from "
         "vllm:time_per_output_token_seconds)."
-    )
+    , ge=0)
     inter_token_latency_p95_seconds: float | None = _num(
         "s over 1m, node_model:vllm_inter_token_latency_seconds:p95_rate1m."
-    )
+    , ge=0)
     e2e_request_latency_p95_seconds: float | None = _num(
         "s over 1m, node_model:vllm_e2e_request_latency_seconds:p95_rate1m; null while no request finished.",
-        "e2eRequestLatencyP95Seconds",
+        "e2eRequestLatencyP95Seconds", ge=0,
     )
     kv_cache_usage: float | None = _num(
         "0..1, fullest engine, node_model:vllm_kv_cache_usage:ratio_max (vllm:kv_cache_usage_perc or "
         "vllm:gpu_cache_usage_perc); SGLang: node_model:sglang_kv_cache_usage:ratio_max (sglang:token_usage)."
-    )
-    preemptions_per_sec: float | None = _num("Over 1m, node_model:vllm_preemptions:rate1m.")
+    , ge=0)
+    preemptions_per_sec: float | None = _num("Over 1m, node_model:vllm_preemptions:rate1m.", ge=0)
     missing: dict[str, str] = Field(default_factory=dict, description="For each null figure, why.")
 
 
@@ -538,13 +541,14 @@ class InferenceTotals(ApiModel):
     """The cluster's inference figures: the sums of the rows of every engine; without rows, the
     ``cluster:vllm_*`` rules."""
 
-    requests_running: float | None = _num("Sum of the rows, else cluster:vllm_requests_running:sum.")
-    requests_waiting: float | None = _num("Sum of the rows, else cluster:vllm_requests_waiting:sum.")
+    requests_running: float | None = _num("Sum of the rows, else cluster:vllm_requests_running:sum.", ge=0)
+    requests_waiting: float | None = _num("Sum of the rows, else cluster:vllm_requests_waiting:sum.", ge=0)
     generation_tokens_per_sec: float | None = _num(
         "Tokens/s, sum of the rows, else cluster:vllm_generation_tokens:rate1m."
-    )
-    prompt_tokens_per_sec: float | None = _num("Tokens/s, sum of the rows, else cluster:vllm_prompt_tokens:rate1m.")
-    preemptions_per_sec: float | None = _num("Sum of the vLLM rows' preemptions/s.")
+    , ge=0)
+    prompt_tokens_per_sec: float | None = _num(
+        "Tokens/s, sum of the rows, else cluster:vllm_prompt_tokens:rate1m.", ge=0)
+    preemptions_per_sec: float | None = _num("Sum of the vLLM rows' preemptions/s.", ge=0)
 
 
 class Inference(Result):
@@ -567,7 +571,7 @@ class Alert(ApiModel):
     severity: str | None = Field(description="The severity label (critical, warning, info, ...); null without one.")
     node: str | None = Field(description="The node label; null for a cluster-wide alert.")
     gpu: str | None = Field(description="The gpu label (NVML index); null when the alert is not about one GPU.")
-    since: float | None = Field(description="When the alert became active (pending), s since epoch.")
+    since: float | None = Field(description="When the alert became active (pending), s since epoch.", ge=0)
     summary: str | None = Field(description="The summary annotation, else the description's first line.")
     description: str | None = Field(description="The description annotation.")
     runbook_url: str | None = Field(
@@ -581,8 +585,8 @@ class Alerts(Result):
     """``/api/v1/alerts``: firing and pending alerts, most severe first (critical, warning, info, others),
     firing before pending, then oldest first."""
 
-    firing: int = Field(default=0, description="Alerts firing.")
-    pending: int = Field(default=0, description="Alerts pending.")
+    firing: int = Field(default=0, description="Alerts firing.", ge=0)
+    pending: int = Field(default=0, description="Alerts pending.", ge=0)
     truncated: bool = Field(default=False, description="More alerts than the API lists (MAX_ALERTS) were active.")
     alerts: list[Alert] = Field(default_factory=list)
 

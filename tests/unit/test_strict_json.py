@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
+import annotated_types
 import pytest
+from pydantic import BaseModel
 
 from spark_exporter.http.errors import strict_dumps
 from spark_exporter.query.client import Sample
 from spark_exporter.query.mapping import fill_spark
+from spark_exporter.query import models
 from spark_exporter.query.models import (
+    ApiModel,
     GpuMetrics,
     HistoryPoint,
     HistorySeries,
@@ -83,6 +88,53 @@ class TestEnforceRanges:
         assert (util["minimum"], util["maximum"]) == (0, 100)
         stamp = schemas["HistoryPoint"]["properties"]["timestamp"]
         assert (stamp["minimum"], stamp["maximum"]) == (0, 253_402_300_799_999)
+
+
+# Numeric fields that may be negative, each with its reason. Every other int or float field of every API
+# model states a lower bound, so an impossible negative from upstream is left out with a reason.
+SIGNED = {
+    ("HistoryPoint", "value"): "its range depends on the answer's metric; checked where the points are built",
+    ("Alert", "value"): "an alert expression's value can be any number",
+}
+
+
+def _models(cls: type[BaseModel] = ApiModel) -> Iterator[type[BaseModel]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _models(sub)
+
+
+def _numeric_fields() -> list[tuple[str, str]]:
+    out = []
+    for cls in set(_models()):
+        for name, info in cls.model_fields.items():
+            kinds = set(getattr(info.annotation, "__args__", (info.annotation,))) - {type(None)}
+            if kinds and kinds <= {int, float}:
+                out.append((cls.__name__, name))
+    return sorted(out)
+
+
+class TestEveryFigureHasARange:
+    def test_every_numeric_field_states_its_minimum(self) -> None:
+        """Found from the models, not listed: each int/float field has a lower bound (or is SIGNED, with why)."""
+        fields = _numeric_fields()
+        assert len(fields) > 80 and ("GpuMetrics", "power_draw") in fields
+        unbounded = [(c, n) for c, n in fields if (c, n) not in SIGNED and not any(
+            isinstance(m, (annotated_types.Ge, annotated_types.Gt))
+            for m in getattr(models, c).model_fields[n].metadata)]
+        assert unbounded == []
+        assert set(SIGNED) <= set(fields)  # the exceptions still exist
+
+    def test_negative_power_memory_clocks_and_rates_are_left_out(self) -> None:
+        """Power, memory, clocks and byte rates below 0 (a broken upstream) are null with a reason."""
+        gpu = GpuMetrics(gpu="0", uuid=None, model_name=None, power_draw=-5.0, memory_used_mb=-1.0,
+                         sm_clock_mhz=-1.0, mem_clock_mhz=1500.0)
+        doc = NodeGpuMetrics(node="n", gpus=[gpu]).to_json()
+        assert [doc["gpus"][0][k] for k in ("powerDraw", "memoryUsedMB", "smClockMHz", "memClockMHz")] == [
+            None, None, None, 1500.0]
+        assert "below the physical minimum 0" in doc["missing"]["gpus[0].powerDraw"]
+        net = NetworkStats(rx_bytes_per_sec=-1.0, tx_bytes_per_sec=0.0).to_json()
+        assert net["rxBytesPerSec"] is None and net["txBytesPerSec"] == 0 and "rxBytesPerSec" in net["missing"]
 
 
 def test_strict_dumps_refuses_nan() -> None:
