@@ -10,9 +10,9 @@ import pytest
 from pydantic import BaseModel
 
 from spark_exporter.http.errors import strict_dumps
+from spark_exporter.query import models
 from spark_exporter.query.client import Sample
 from spark_exporter.query.mapping import fill_spark
-from spark_exporter.query import models
 from spark_exporter.query.models import (
     ApiModel,
     GpuMetrics,
