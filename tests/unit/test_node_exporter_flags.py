@@ -153,6 +153,23 @@ class TestNodeExporterFlagsWeLack:
         code, _, err = run([flag, "--check-config"], capsys)
         assert code == 2 and len(err) == 1 and "unknown flag" in err[0], err
 
+    @pytest.mark.parametrize("argv", [
+        ["--web.listen-address=127.0.0.1:9100", "--web.listen-address=[::1]:9100"],
+        ["--web.listen-address", "127.0.0.1:9100", "--web.listen-address", "127.0.0.1:9101"],
+        ["api", "--web.listen-address=127.0.0.1:9100", "--web.listen-address=127.0.0.1:9101"],
+    ])
+    def test_a_second_listen_address_is_refused_not_dropped(self, argv: list[str],
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+        """node_exporter listens on every --web.listen-address; ours, which serves one, refuses a second
+        with one line (exit 2) instead of silently serving only the last."""
+        code, out, err = run([*argv, "--check-config"], capsys)
+        assert code == 2 and len(err) == 1, err
+        assert "--web.listen-address: given more than once" in err[0] and "listens on each" in err[0]
+
+    def test_one_listen_address_still_resolves(self) -> None:
+        """One --web.listen-address is taken as given (the refusal counts occurrences, not values)."""
+        assert config("--web.listen-address=[::1]:9100").listen_address == "[::1]:9100"
+
     def test_flag_kinds(self) -> None:
         """The catalogue knows switches, value flags and repeatable flags."""
         assert flag_kind("collector.zfs") == "bool" and flag_kind("collector.qdisc.fixtures") == "value"
