@@ -170,6 +170,21 @@ class TestNodeExporterFlagsWeLack:
         """One --web.listen-address is taken as given (the refusal counts occurrences, not values)."""
         assert config("--web.listen-address=[::1]:9100").listen_address == "[::1]:9100"
 
+    @pytest.mark.parametrize("argv", [
+        ["--collector.netdev.device-include=^eth", "--collector.netdev.device-exclude=^lo$"],
+        ["--collector.netdev.device-include=^eth", "--collector.netdev.device-blacklist=^lo$"],
+    ])
+    def test_check_config_refuses_what_start_up_refuses(self, argv: list[str],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+        """netdev's device-include with device-exclude (node_exporter refuses the pair) fails --check-config
+        with the one line start-up gives, not only when the collector is built."""
+        code, _, err = run([*argv, "--check-config"], capsys)
+        errors = [e for e in err if "error:" in e]
+        assert code == 2 and len(errors) == 1, err
+        assert "--collector.netdev.device-include and --collector.netdev.device-exclude are mutually exclusive" \
+            in errors[0]
+        assert config("--collector.netdev.device-include=^eth")["collector.netdev.device-include"] == "^eth"
+
     def test_flag_kinds(self) -> None:
         """The catalogue knows switches, value flags and repeatable flags."""
         assert flag_kind("collector.zfs") == "bool" and flag_kind("collector.qdisc.fixtures") == "value"
