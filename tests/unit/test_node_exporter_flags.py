@@ -185,6 +185,20 @@ class TestNodeExporterFlagsWeLack:
             in errors[0]
         assert config("--collector.netdev.device-include=^eth")["collector.netdev.device-include"] == "^eth"
 
+    @pytest.mark.parametrize(("value", "words"), [
+        ("[[:alpha:]]+", ["ambiguous regular expression", "Go syntax"]),  # RE2's POSIX class: a set of ':ahlp' in re
+        ("[a--b]", ["ambiguous regular expression", "set difference"]),
+        ("((", ["invalid regular expression"]),
+    ])
+    def test_regex_re_reads_otherwise_is_one_error_line(self, value: str, words: list[str],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+        """A pattern Python's re would read other than as written (it warns, FutureWarning) is refused with one
+        line and exit 2, not accepted with a Python warning on stderr and another meaning than node_exporter's."""
+        code, _, err = run([f"--collector.netdev.device-exclude={value}", "--check-config"], capsys)
+        assert code == 2 and len(err) == 1, err
+        assert err[0].startswith("spark-exporter: error: --collector.netdev.device-exclude: ")
+        assert all(w in err[0] for w in words), err[0]
+
     def test_flag_kinds(self) -> None:
         """The catalogue knows switches, value flags and repeatable flags."""
         assert flag_kind("collector.zfs") == "bool" and flag_kind("collector.qdisc.fixtures") == "value"
