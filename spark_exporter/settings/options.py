@@ -116,6 +116,7 @@ DEPRECATED_EXPORTER_KEYS = {
     "collector.filesystem.ignored-fs-types": "collector.filesystem.fs-types-exclude",
     "collector.diskstats.ignored-devices": "collector.diskstats.device-exclude",
     "collector.netdev.device-blacklist": "collector.netdev.device-exclude",
+    "collector.netdev.device-whitelist": "collector.netdev.device-include",
     "collector.systemd.unit-whitelist": "collector.systemd.unit-include",
     "collector.systemd.unit-blacklist": "collector.systemd.unit-exclude",
 }

@@ -86,6 +86,8 @@ class TestDeprecatedSpellings:
         (["--powersupplyclass.ignored-supplies=^AC$"], "collector.powersupply.ignored-supplies", "^AC$"),
         (["--collector.filesystem.ignored-mount-points=^/x"], "collector.filesystem.mount-points-exclude", "^/x"),
         (["--collector.diskstats.ignored-devices=^ram"], "collector.diskstats.device-exclude", "^ram"),
+        (["--collector.netdev.device-blacklist=^lo$"], "collector.netdev.device-exclude", "^lo$"),
+        (["--collector.netdev.device-whitelist=^eth"], "collector.netdev.device-include", "^eth"),
     ])
     def test_old_flag_works_with_one_warning(self, argv: list[str], key: str, value: object) -> None:
         """An old spelling sets the new key and leaves one warning line naming both spellings."""
