@@ -5,8 +5,9 @@ milliseconds. Partitions and pseudo devices are dropped by node_exporter's defau
 regexp, so ``nvme0n1`` is reported and ``nvme0n1p1`` is not. The discard columns (kernel 4.18+) and
 flush columns (5.5+) are emitted only when the kernel writes them.
 
-``node_disk_info`` and the udev-derived families read ``<rootfs>/run/udev/data/bMAJOR:MINOR``; without
-udev data the info labels are empty strings, as in node_exporter.
+``node_disk_info`` and the udev-derived families read ``bMAJOR:MINOR`` under ``--path.udev.data``, by
+default ``<rootfs>/run/udev/data`` (node_exporter's default is ``/run/udev/data`` whatever ``--path.rootfs``
+says); without udev data the info labels are empty strings, as in node_exporter.
 
 The file is read directly, not through ``psutil.disk_io_counters``: psutil scales sectors by the
 device's reported sector size (node_exporter does not), has no io_now column, and ignores
@@ -131,7 +132,8 @@ class DiskstatsCollector(Collector):
         str_option(
             "path.udev.data",
             "",
-            "udev data path (empty: <path.rootfs>/run/udev/data, as node_exporter).",
+            "udev data path (empty: <path.rootfs>/run/udev/data; node_exporter's default is /run/udev/data "
+            "whatever --path.rootfs says).",
             metavar="PATH",
         ),
     )

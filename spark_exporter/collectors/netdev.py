@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
-from ..settings import ConfigError, ExporterConfig, bool_option, compile_option, regex_option
+from ..settings import ExporterConfig, bool_option, compile_option, regex_option
 from . import register
 from ._files import list_dir, read_int, read_text
 from ._netlink import link_stats
@@ -94,9 +94,7 @@ class NetdevCollector(Collector):
         super().__init__(config, paths)
         self._include = compile_option(config, "collector.netdev.device-include")
         self._exclude = compile_option(config, "collector.netdev.device-exclude")
-        if self._include is not None and self._exclude is not None:
-            raise ConfigError("--collector.netdev.device-include and --collector.netdev.device-exclude are "
-                              "mutually exclusive")
+        # Both set is refused with the settings (settings.options.EXCLUSIVE_EXPORTER_KEYS).
         self._netlink = bool(config["collector.netdev.netlink"])
 
     @staticmethod

@@ -116,6 +116,7 @@ DEPRECATED_EXPORTER_KEYS = {
     "collector.filesystem.ignored-fs-types": "collector.filesystem.fs-types-exclude",
     "collector.diskstats.ignored-devices": "collector.diskstats.device-exclude",
     "collector.netdev.device-blacklist": "collector.netdev.device-exclude",
+    "collector.netdev.device-whitelist": "collector.netdev.device-include",
     "collector.systemd.unit-whitelist": "collector.systemd.unit-include",
     "collector.systemd.unit-blacklist": "collector.systemd.unit-exclude",
 }
@@ -154,6 +155,17 @@ def _check_telemetry_path(cfg: Settings) -> None:
                           "/-/healthy or /-/ready")
 
 
+#: Pairs of node_exporter options it refuses to take together (both non-empty). Checked with the settings, so
+#: that ``--check-config`` refuses them as start-up does.
+EXCLUSIVE_EXPORTER_KEYS = (("collector.netdev.device-include", "collector.netdev.device-exclude"),)
+
+
+def _check_exclusive(cfg: Settings) -> None:
+    for a, b in EXCLUSIVE_EXPORTER_KEYS:
+        if cfg.values.get(a) and cfg.values.get(b):
+            raise ConfigError(f"{cfg.where(a)} and {cfg.where(b)} are mutually exclusive")
+
+
 def deprecated_keys(options: Iterable[Option], collectors: Iterable[str]) -> dict[str, str]:
     """Old spelling -> key: ``NAME.OPTION`` for every ``collector.NAME.OPTION`` option of a collector NAME
     (the short form this project used before it took node_exporter's flag names), plus
@@ -180,7 +192,7 @@ class ExporterSchema(Schema):
         switches = [bool_option(f"collector.{name}", default, f"Enable the {name} collector.")
                     for name, default in self.collector_defaults.items()]
         options = [*CORE_OPTIONS, *switches, *collector_options]
-        super().__init__(options, REMOVED_EXPORTER_KEYS, [_check_telemetry_path],
+        super().__init__(options, REMOVED_EXPORTER_KEYS, [_check_telemetry_path, _check_exclusive],
                          deprecated_keys(options, self.collector_defaults))
 
     def make(self, values: dict[str, Any], sources: dict[str, str], config_file: str | None) -> ExporterConfig:

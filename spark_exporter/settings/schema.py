@@ -41,6 +41,18 @@ def _render(value: Any) -> str:
     return str(value)
 
 
+class _StoreOnce(argparse.Action):
+    """argparse's ``store`` for an :attr:`Option.once` flag: a second occurrence is a usage error."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        seen = "once." + self.dest
+        if getattr(namespace, seen, False):
+            raise argparse.ArgumentError(self, f"given more than once; {self.const}")
+        setattr(namespace, seen, True)
+        setattr(namespace, self.dest, values)
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: its dotted key, how to parse it, its default and its help text."""
@@ -54,6 +66,9 @@ class Option:
     metavar: str | None = None
     render: Callable[[Any], str] = _render  # the value as --check-config and --help show it
     repeatable: bool = False  # a list: the flag may be given several times
+    #: Non-empty: the flag may be given only once, and a second one is a usage error ending with this reason
+    #: (for an option whose node_exporter flag repeats with another meaning, so that none is dropped silently).
+    once: str = ""
 
     @property
     def env(self) -> str:
@@ -151,7 +166,10 @@ def list_option(key: str, help: str, metavar: str = "VALUE", check: Callable[[st
 
 def listen_option(default: str, help: str) -> Option:
     """The ``web.listen-address`` option, ``HOST:PORT`` checked by as_listen_address."""
-    return Option("web.listen-address", as_listen_address, default, help, metavar="HOST:PORT")
+    # node_exporter listens on each --web.listen-address given; this exporter serves one, so a second is
+    # refused instead of silently replacing the first.
+    return Option("web.listen-address", as_listen_address, default, help, metavar="HOST:PORT",
+                  once="this exporter listens on one address (node_exporter listens on each)")
 
 
 @dataclass
@@ -295,7 +313,11 @@ class Schema:
                                     help=help_text)
             else:
                 metavar = o.metavar or ("{" + ",".join(o.choices) + "}" if o.choices else "VALUE")
-                target.add_argument(o.flag, dest=o.key, default=default, metavar=metavar, help=help_text)
+                if o.once:
+                    target.add_argument(o.flag, dest=o.key, default=default, metavar=metavar, help=help_text,
+                                        action=_StoreOnce, const=o.once)
+                else:
+                    target.add_argument(o.flag, dest=o.key, default=default, metavar=metavar, help=help_text)
         for key in self.removed:
             parser.add_argument("--" + key, dest="removed." + key, default=argparse.SUPPRESS,
                                 help=argparse.SUPPRESS)

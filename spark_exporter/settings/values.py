@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -128,10 +129,17 @@ def as_regex(value: Any) -> str:
     """A regular expression (Python ``re`` syntax, which covers node_exporter's defaults)."""
     if not isinstance(value, str):
         raise ValueError(f"expected a regular expression string, got {type(value).__name__}")
-    try:
-        re.compile(value)
-    except re.error as e:
-        raise ValueError(f"invalid regular expression {value!r}: {e}") from None
+    with warnings.catch_warnings():
+        # re warns (FutureWarning) where it reads a pattern other than as written, e.g. Go's POSIX class
+        # [[:alpha:]] (RE2 syntax, valid in node_exporter's flags), which re takes as a set of characters.
+        warnings.simplefilter("error", FutureWarning)
+        try:
+            re.compile(value)
+        except re.error as e:
+            raise ValueError(f"invalid regular expression {value!r}: {e}") from None
+        except FutureWarning as e:
+            hint = "; POSIX classes such as [[:alpha:]] are Go syntax, write [a-zA-Z]" if "[:" in value else ""
+            raise ValueError(f"ambiguous regular expression {value!r}: {e}{hint}") from None
     return value
 
 

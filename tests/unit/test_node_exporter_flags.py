@@ -86,6 +86,8 @@ class TestDeprecatedSpellings:
         (["--powersupplyclass.ignored-supplies=^AC$"], "collector.powersupply.ignored-supplies", "^AC$"),
         (["--collector.filesystem.ignored-mount-points=^/x"], "collector.filesystem.mount-points-exclude", "^/x"),
         (["--collector.diskstats.ignored-devices=^ram"], "collector.diskstats.device-exclude", "^ram"),
+        (["--collector.netdev.device-blacklist=^lo$"], "collector.netdev.device-exclude", "^lo$"),
+        (["--collector.netdev.device-whitelist=^eth"], "collector.netdev.device-include", "^eth"),
     ])
     def test_old_flag_works_with_one_warning(self, argv: list[str], key: str, value: object) -> None:
         """An old spelling sets the new key and leaves one warning line naming both spellings."""
@@ -152,6 +154,52 @@ class TestNodeExporterFlagsWeLack:
         """A flag node_exporter does not have either is one error line and exit status 2."""
         code, _, err = run([flag, "--check-config"], capsys)
         assert code == 2 and len(err) == 1 and "unknown flag" in err[0], err
+
+    @pytest.mark.parametrize("argv", [
+        ["--web.listen-address=127.0.0.1:9100", "--web.listen-address=[::1]:9100"],
+        ["--web.listen-address", "127.0.0.1:9100", "--web.listen-address", "127.0.0.1:9101"],
+        ["api", "--web.listen-address=127.0.0.1:9100", "--web.listen-address=127.0.0.1:9101"],
+    ])
+    def test_a_second_listen_address_is_refused_not_dropped(self, argv: list[str],
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+        """node_exporter listens on every --web.listen-address; ours, which serves one, refuses a second
+        with one line (exit 2) instead of silently serving only the last."""
+        code, out, err = run([*argv, "--check-config"], capsys)
+        assert code == 2 and len(err) == 1, err
+        assert "--web.listen-address: given more than once" in err[0] and "listens on each" in err[0]
+
+    def test_one_listen_address_still_resolves(self) -> None:
+        """One --web.listen-address is taken as given (the refusal counts occurrences, not values)."""
+        assert config("--web.listen-address=[::1]:9100").listen_address == "[::1]:9100"
+
+    @pytest.mark.parametrize("argv", [
+        ["--collector.netdev.device-include=^eth", "--collector.netdev.device-exclude=^lo$"],
+        ["--collector.netdev.device-include=^eth", "--collector.netdev.device-blacklist=^lo$"],
+    ])
+    def test_check_config_refuses_what_start_up_refuses(self, argv: list[str],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+        """netdev's device-include with device-exclude (node_exporter refuses the pair) fails --check-config
+        with the one line start-up gives, not only when the collector is built."""
+        code, _, err = run([*argv, "--check-config"], capsys)
+        errors = [e for e in err if "error:" in e]
+        assert code == 2 and len(errors) == 1, err
+        assert "--collector.netdev.device-include and --collector.netdev.device-exclude are mutually exclusive" \
+            in errors[0]
+        assert config("--collector.netdev.device-include=^eth")["collector.netdev.device-include"] == "^eth"
+
+    @pytest.mark.parametrize(("value", "words"), [
+        ("[[:alpha:]]+", ["ambiguous regular expression", "Go syntax"]),  # RE2's POSIX class: a set of ':ahlp' in re
+        ("[a--b]", ["ambiguous regular expression", "set difference"]),
+        ("((", ["invalid regular expression"]),
+    ])
+    def test_regex_re_reads_otherwise_is_one_error_line(self, value: str, words: list[str],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+        """A pattern Python's re would read other than as written (it warns, FutureWarning) is refused with one
+        line and exit 2, not accepted with a Python warning on stderr and another meaning than node_exporter's."""
+        code, _, err = run([f"--collector.netdev.device-exclude={value}", "--check-config"], capsys)
+        assert code == 2 and len(err) == 1, err
+        assert err[0].startswith("spark-exporter: error: --collector.netdev.device-exclude: ")
+        assert all(w in err[0] for w in words), err[0]
 
     def test_flag_kinds(self) -> None:
         """The catalogue knows switches, value flags and repeatable flags."""
