@@ -169,7 +169,7 @@ class Collection:
         # failed or has no sample yet. Finite: built-in names are fixed.
         self._builtin_names: set[str] = {n for c in self.collectors if not c.foreign for n in c.names()}
         self._builtin_families: set[tuple[str, str]] = set()  # (name, type) of built-in families seen
-        self._foreign_possible = any(c.foreign for c in self.collectors)
+        self._foreign = frozenset(c.name for c in self.collectors if c.foreign)  # collectors serving text files
         self._renderer = Renderer()  # keeps the warned-once set and label text across collections
         # The last collection of each selection of collectors (None: all of them), oldest first, and the
         # collection scrapes of each selection are waiting for.
@@ -321,7 +321,7 @@ class Collection:
                 log.warning("self_metric_shadowed", metric=m.name, served="exporter")
         families = [m for m in families if m.name not in reserved]
         families.extend(own)
-        if self._foreign_possible:
+        if any(r.name in self._foreign for r in results):  # only where a text-file collector ran (collect[])
             families.append(dropped)
         snap = Snapshot(body=self._renderer.render(families), timestamp=now, results=tuple(results),
                         finished=time.monotonic())

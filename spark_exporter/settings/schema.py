@@ -24,6 +24,12 @@ from .values import (
 )
 
 ENV_PREFIX = "SPARK_EXPORTER_"
+#: node_exporter flags that are refused rather than ignored with a warning: without them the exporter would
+#: listen where the operator did not ask (a socket unit holds the scraped port; we would bind our default).
+REFUSED_FLAGS = {
+    "--web.systemd-socket": "systemd socket activation is not supported; remove it, stop the .socket unit "
+                            "and set --web.listen-address to its address (the exporter binds it itself)",
+}
 #: argparse ``dest`` prefix of a deprecated spelling's flag (the value is moved to the new key).
 ALIAS_DEST = "alias."
 #: argparse ``dest`` under which :class:`~.parser.Parser` leaves the flags it dropped (node_exporter flags
@@ -369,8 +375,12 @@ class Schema:
                                                       if o.env in environ}}))
         given = {k: v for k, v in flags.items() if v is not None and k in self.options}
         layers.append(("flag", {**old_flags, **given}))
+        ignored = list(dict.fromkeys(flags.get(IGNORED_DEST) or ()))  # once per flag
+        for name in ignored:
+            if name in REFUSED_FLAGS:  # ignoring these would serve somewhere else than asked
+                raise ConfigError(f"{name}: {REFUSED_FLAGS[name]}")
         warnings.extend(f"flag {name} ignored: a node_exporter flag this exporter does not implement"
-                        for name in dict.fromkeys(flags.get(IGNORED_DEST) or ()))  # once per flag
+                        for name in ignored)
 
         values = {k: o.default for k, o in self.options.items()}
         sources = {k: "default" for k in self.options}

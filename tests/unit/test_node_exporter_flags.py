@@ -148,6 +148,13 @@ class TestNodeExporterFlagsWeLack:
         assert cfg["collector.stat.softirq"] is True
         assert len(cfg.warnings) == len({a.split("=")[0] for a in argv if a.startswith("--")})
 
+    def test_socket_activation_is_refused_not_ignored(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--web.systemd-socket would leave the scraped port to a socket unit while we bind our own default:
+        one line naming the way out and exit 2; its off form (the default) is only a warning."""
+        code, _, err = run(["--web.systemd-socket", "--check-config"], capsys)
+        assert code == 2 and len(err) == 1 and "--web.listen-address" in err[0] and "not supported" in err[0]
+        assert [w.split()[1] for w in config("--no-web.systemd-socket").warnings] == ["--no-web.systemd-socket"]
+
     @pytest.mark.parametrize("flag", ["--collector.bogus", "--no-collector.bogus", "--collector.netdev.bogus=1",
                                       "--bogus", "--web.bogus=1", "--no-collector.ntp.server=x"])
     def test_other_unknown_flags_are_errors(self, flag: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -275,6 +282,22 @@ class TestCollectExclude:
             body = await resp.read()
         assert served(body) == want
         assert {n.removeprefix("test_") for n in parse_metrics(body.decode()) if n.startswith("test_")} == want
+
+    async def test_text_file_drop_counts_only_where_a_text_file_collector_runs(self) -> None:
+        """spark_exporter_textfile_series_dropped is the textfile collector's: served when it is selected,
+        absent from a collect[] scrape without it."""
+        textfile = Named("textfile")
+        textfile.foreign = True  # type: ignore[misc]
+        loop = Collection([Named("cpu"), textfile], timeout=5, min_age=0)
+        try:
+            async with TestClient(TestServer(build_app(loop, "/metrics", WebConfig()))) as client:
+                names = {q: set(parse_metrics((await (await client.get("/metrics" + q)).read()).decode()))
+                         for q in ("", "?collect[]=cpu", "?collect[]=textfile")}
+        finally:
+            loop.stop()
+        dropped = "spark_exporter_textfile_series_dropped"
+        assert dropped in names[""] and dropped in names["?collect[]=textfile"]
+        assert dropped not in names["?collect[]=cpu"]
 
     @pytest.mark.parametrize(("query", "message"), [
         ("?collect[]=cpu&exclude[]=meminfo", "Combined collect and exclude queries are not allowed."),
