@@ -15,8 +15,9 @@ The file format is the one every official exporter reads with ``--web.config.fil
       alice: $2y$10$...                               # bcrypt hash
 
 Relative paths are resolved against the file's directory, as exporter-toolkit does. Keys that
-spark-exporter does not implement (``http2``, ``cipher_suites``, ``curve_preferences``, ...) are
-rejected with an error rather than silently ignored.
+spark-exporter does not implement (``cipher_suites``, ``curve_preferences``, ...) are rejected with an
+error rather than silently ignored. ``http_server_config.http2`` is accepted (exporter-toolkit's
+default is true, so copied web configs carry it); true draws a warning, since only HTTP/1.1 is served.
 
 ``client_auth_type`` follows Go's crypto/tls:
 
@@ -60,7 +61,7 @@ from .auth import BasicAuth, bcrypt_cost
 MAX_BCRYPT_COST = 16
 _TOP_KEYS = {"tls_server_config", "http_server_config", "basic_auth_users"}
 _TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version"}
-_HTTP_KEYS = {"headers"}
+_HTTP_KEYS = {"headers", "http2"}
 # Go mode -> Python verify mode, for the modes Python's ssl can honour exactly.
 _CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
@@ -148,7 +149,15 @@ def load_web_config(path: str | None) -> WebConfig:
                 f"web config file {path}: basic_auth_users mixes bcrypt costs {', '.join(map(str, costs))}: an "
                 "unknown user name is checked at the highest cost, so a user with a lower cost answers faster "
                 "and user names can be told apart by timing; hash every password with the same cost")
-    wc.headers = _headers(path, data.get("http_server_config") or {})
+    http = data.get("http_server_config") or {}
+    wc.headers = _headers(path, http)
+    if isinstance(http, Mapping) and "http2" in http:
+        if not isinstance(http["http2"], bool):
+            raise _err(path, "http_server_config.http2", "must be true or false")
+        if http["http2"]:  # exporter-toolkit's default; a copied node_exporter web config often says so
+            wc.warnings.append(
+                f"web config file {path}: http_server_config.http2 is true but spark-exporter serves HTTP/1.1 "
+                "only; clients use HTTP/1.1 (over TLS they negotiate it), as with exporter-toolkit's http2: false")
     return wc
 
 

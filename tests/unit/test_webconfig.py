@@ -16,6 +16,15 @@ from spark_exporter.settings import ConfigError
 
 class TestLoading:
 
+    @pytest.mark.parametrize(("value", "warned"), [("true", True), ("false", False)])
+    def test_http2_from_a_node_exporter_web_config_is_accepted(self, tmp_path: Path, value: str,
+                                                               warned: bool) -> None:
+        """exporter-toolkit's http2 key loads (HTTP/1.1 is served either way); true draws one warning."""
+        wc = tmp_path / "web.yml"
+        wc.write_text(f"http_server_config:\n  http2: {value}\n")
+        loaded = load_web_config(str(wc))
+        assert [("http2" in w and "HTTP/1.1" in w) for w in loaded.warnings] == ([True] if warned else [])
+
     @pytest.mark.parametrize(("content", "needle"), [
         ("tls_server_config:\n  cert_file: x.crt\n", "cert_file and key_file are both required"),
         ("tls_server_config:\n  cert_file: x.crt\n  key_file: x.key\n", "tls_server_config.cert_file': "),
@@ -23,7 +32,7 @@ class TestLoading:
         ("tls_server_config:\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n", "tls_server_config.cipher_suites"),
         ("basic_auth: {}\n", "unknown key"),
         ("http_server_config:\n  headers:\n    Server: x\n", "header may not be set"),
-        ("http_server_config:\n  http2: true\n", "http_server_config.http2"),
+        ("http_server_config:\n  http2: \"yes please\"\n", "http_server_config.http2"),
         ("http_server_config:\n  headers:\n    X-Frame-Options: \"deny\\r\\nSet-Cookie: a=b\"\n", "single-line"),
         ("http_server_config:\n  headers:\n    X-Frame-Options: [deny]\n", "single-line"),
         ("http_server_config:\n  headers:\n    X-Content-Type-Options: sniff\n", "nosniff"),
