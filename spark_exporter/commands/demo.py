@@ -375,12 +375,15 @@ class Engine:
 
 # The demo's inference servers, one per engine it supports: vLLM and llama.cpp on the first node, SGLang on
 # the second (on the first with --nodes=1). Each stand-in simulates its own traffic, advanced when scraped.
+# Rates below what the slots serve (a request decodes ~256 tokens at ~30-45 ms each: 4 llama.cpp slots take
+# about 0.5 requests/s, 16 SGLang slots about 1.4), so the queues stay short instead of growing until
+# SparkInferenceRequestBacklog fires; the stand-ins' own defaults (1 and 2 per second) overload them.
 ENGINES = (
     Engine("vllm", "spark_exporter.workloads.vllm_sim", (f"--vllm-version={VLLM_VERSION}", f"--model={VLLM_MODEL}"),
            f"vLLM {VLLM_VERSION} simulator ({VLLM_MODEL})"),
-    Engine("llamacpp", "spark_exporter.workloads.llamacpp_sim", ("--parallel=4",),
+    Engine("llamacpp", "spark_exporter.workloads.llamacpp_sim", ("--parallel=4", "--rate=0.3"),
            "llama.cpp server simulator (no model name)"),
-    Engine("sglang", "spark_exporter.workloads.sglang_sim", (f"--model={SGLANG_MODEL}",),
+    Engine("sglang", "spark_exporter.workloads.sglang_sim", (f"--model={SGLANG_MODEL}", "--rate=1.0"),
            f"SGLang simulator ({SGLANG_MODEL})"),
 )
 
