@@ -1,10 +1,14 @@
 """``spark-exporter demo``: a simulated DGX Spark cluster (two nodes unless ``--nodes``), end to end, in one terminal.
 
 It starts one exporter per node with simulated GB10 GPUs (host metrics are this machine's; past 16 nodes,
-up to 256, one fleet simulator process, :mod:`spark_exporter.exporter.fleet`, serves them all), a simulated
-vLLM 0.12 server on the first node (:mod:`spark_exporter.workloads.vllm_sim`), a small real local Spark application with
-a slow job in a loop on the first node when PySpark and a Java 17+ runtime are present
-(:mod:`spark_exporter.workloads.spark_app`; otherwise one line says how to enable it), a real Prometheus from PATH
+up to 256, one fleet simulator process, :mod:`spark_exporter.exporter.fleet`, serves them all), one stand-in
+per inference engine spark-exporter supports, each with its own simulated traffic (:data:`ENGINES`): a vLLM 0.12
+server (:mod:`spark_exporter.workloads.vllm_sim`) and a llama.cpp server
+(:mod:`spark_exporter.workloads.llamacpp_sim`) on the first node, an SGLang server
+(:mod:`spark_exporter.workloads.sglang_sim`) on the second (the first with ``--nodes=1``), started while the
+exporters come up; a small real local Spark application with a slow job in a loop on the first node when
+PySpark and a Java 17+ runtime are present (:mod:`spark_exporter.workloads.spark_app`; otherwise one line
+says how to enable it), a real Prometheus from PATH
 with the generated ``prometheus.yml`` and ``rules/``, and the JSON API, then redraws a cluster overview
 read through the query module until SIGINT, SIGTERM or SIGHUP. On the way out every child process is
 stopped and the temporary directory removed.
@@ -62,6 +66,7 @@ from .runner import PROG, Command, fail, run
 
 VLLM_MODEL = "meta-llama/Llama-3.1-8B-Instruct"  # the simulated vLLM's model_name
 VLLM_VERSION = "0.12"
+SGLANG_MODEL = "Qwen/Qwen2.5-7B-Instruct"  # the simulated SGLang's model_name
 SPARK_APP_NAME = "spark-exporter-demo"
 
 NAME = "demo"
@@ -76,8 +81,10 @@ def build_parser() -> Parser:
     """The ``demo`` parser: every setting of :func:`demo_schema`."""
     p = Parser(
         prog=f"{PROG} {NAME}",
-        description="Run a simulated two-node DGX Spark cluster with "
-        "Prometheus and the JSON API, and show a live overview. Ctrl-C stops it all.",
+        description="Run a simulated two-node DGX Spark cluster (GB10 exporters; vLLM and llama.cpp "
+        "stand-ins on the first node, SGLang on the second; a local Spark application when PySpark and "
+        "Java 17+ are present) with Prometheus and the JSON API on 127.0.0.1, and show a live overview. "
+        "Ctrl-C stops it all.",
     )
     demo_schema().add_arguments(p)
     return p
@@ -356,27 +363,76 @@ async def start_fleet(demo: Demo, ns: argparse.Namespace, timeout: float = 120.0
     return [(name, f"127.0.0.1:{port}") for name, port in ports.items()]
 
 
+@dataclass(frozen=True)
+class Engine:
+    """One inference stand-in the demo runs: its inventory key (= job and ``engine``), module and arguments."""
+
+    key: str  # one of inventory.INFERENCE_KINDS
+    module: str  # python -m <module>
+    args: tuple[str, ...]  # besides --listen and --seed
+    label: str  # for the header: what runs
+
+
+# The demo's inference servers, one per engine it supports: vLLM and llama.cpp on the first node, SGLang on
+# the second (on the first with --nodes=1). Each stand-in simulates its own traffic, advanced when scraped.
+# Rates below what the slots serve (a request decodes ~256 tokens at ~30-45 ms each: 4 llama.cpp slots take
+# about 0.5 requests/s, 16 SGLang slots about 1.4), so the queues stay short instead of growing until
+# SparkInferenceRequestBacklog fires; the stand-ins' own defaults (1 and 2 per second) overload them.
+ENGINES = (
+    Engine("vllm", "spark_exporter.workloads.vllm_sim", (f"--vllm-version={VLLM_VERSION}", f"--model={VLLM_MODEL}"),
+           f"vLLM {VLLM_VERSION} simulator ({VLLM_MODEL})"),
+    Engine("llamacpp", "spark_exporter.workloads.llamacpp_sim", ("--parallel=4", "--rate=0.3"),
+           "llama.cpp server simulator (no model name)"),
+    Engine("sglang", "spark_exporter.workloads.sglang_sim", (f"--model={SGLANG_MODEL}", "--rate=1.0"),
+           f"SGLang simulator ({SGLANG_MODEL})"),
+)
+
+
+def engine_nodes(nodes: Sequence[str]) -> list[tuple[Engine, str]]:
+    """Which node each of ENGINES runs on: SGLang on the second node when there is one, the others on the first."""
+    return [(e, nodes[1] if e.key == "sglang" and len(nodes) > 1 else nodes[0]) for e in ENGINES]
+
+
+def start_engines(demo: Demo, nodes: Sequence[str]) -> list[tuple[Engine, str, Child]]:
+    """Spawn every inference stand-in of :func:`engine_nodes` on a free loopback port (not waited for here);
+    (engine, node, child) each. Seeds differ per engine, so their traffic does too.
+
+    Raises OSError when one cannot be started.
+    """
+    started = []
+    for seed, (engine, node) in enumerate(engine_nodes(nodes), start=1):
+        port = free_port()
+        argv = [sys.executable, "-m", engine.module, f"--listen=127.0.0.1:{port}", f"--seed={seed}", *engine.args]
+        started.append((engine, node, demo.spawn(f"{engine.key}-{node}", argv, port)))
+    return started
+
+
 async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, Child]:
-    """Start the simulated exporters, the vLLM simulator, Spark (when available) and Prometheus.
+    """Start the simulated exporters, the inference stand-ins (vLLM, llama.cpp, SGLang), Spark (when available)
+    and Prometheus.
 
     Returns the inventory and the Prometheus child once Prometheus is ready; RuntimeError if one fails.
     """
     spark = start_spark(demo) if ns.spark_unavailable is None else None  # first: its JVM takes longest
-    if ns.nodes > fleet.PROCESS_PER_NODE_MAX:
-        exporter_addresses = await start_fleet(demo, ns)
-    else:
-        exporter_addresses = await start_exporters(demo, ns)
-    vport = free_port()
-    vllm = demo.spawn(
-        "vllm-spark-01",
-        [sys.executable, "-m", "spark_exporter.workloads.vllm_sim", f"--vllm-version={VLLM_VERSION}",
-         f"--listen=127.0.0.1:{vport}", f"--model={VLLM_MODEL}", "--seed=1"],
-        vport,
-    )
-    await wait_ready(demo, vllm, "/metrics")
+    # The stand-ins start before the exporters and come up while they do: no time added to the start-up.
+    engines = start_engines(demo, fleet.node_names(ns.nodes))
+    engines_ready = asyncio.gather(*(wait_ready(demo, c, "/metrics") for _, _, c in engines))
+    try:
+        if ns.nodes > fleet.PROCESS_PER_NODE_MAX:
+            exporter_addresses = await start_fleet(demo, ns)
+        else:
+            exporter_addresses = await start_exporters(demo, ns)
+    except BaseException:
+        engines_ready.cancel()
+        with contextlib.suppress(BaseException):
+            await engines_ready
+        raise
+    await engines_ready
     inv_path = demo.workdir / "inventory.yml"
     nodes: list[dict[str, str]] = [{"name": name, "exporter": address} for name, address in exporter_addresses]
-    nodes[0]["vllm"] = f"127.0.0.1:{vllm.port}"
+    by_name = {n["name"]: n for n in nodes}
+    for engine, node, child in engines:
+        by_name[node][engine.key] = f"127.0.0.1:{child.port}"
     if spark is not None:
         nodes[0]["spark"] = f"127.0.0.1:{spark.port}"
     inv_path.write_text(yaml.safe_dump({"cluster": "demo", "nodes": nodes}, sort_keys=False))
@@ -404,6 +460,18 @@ async def start_cluster(demo: Demo, ns: argparse.Namespace) -> tuple[Inventory, 
     )
     await wait_ready(demo, prom, "/-/ready")
     return inventory, prom
+
+
+def _workload_summary(inventory: Inventory, spark: bool) -> str:
+    """``workloads on spark-01: vLLM ..., llama.cpp ..., Spark ...; on spark-02: SGLang ...`` (one line)."""
+    parts = []
+    for node in inventory.nodes:
+        names = [e.label for e, n in engine_nodes(inventory.names) if n == node.name]
+        if spark and node.spark is not None:
+            names.append(f"Spark {SPARK_APP_NAME}")
+        if names:
+            parts.append(f"{node.name}: {', '.join(names)}")
+    return "workloads on " + "; on ".join(parts)
 
 
 def _node_summary(inventory: Inventory, shown: int = 4) -> str:
@@ -473,8 +541,7 @@ async def run_demo(ns: argparse.Namespace, demo: Demo) -> None:
         f"Command Center page {page_url}\n"
         f"Prometheus {prom.url}   API {api_url}\n"
         f"nodes: {_node_summary(inventory)}\n"
-        f"workloads on spark-01: vLLM {VLLM_VERSION} simulator ({VLLM_MODEL})"
-        f"{', Spark ' + SPARK_APP_NAME if ns.spark_unavailable is None else ''}\n"
+        f"{_workload_summary(inventory, ns.spark_unavailable is None)}\n"
         f"inventory {inv}; try in another terminal:\n"
         f"  spark-exporter query --prometheus.url {prom.url} --inventory {inv} overview\n"
         f"  (or 'spark' or 'inference' in place of 'overview')\n"

@@ -1,5 +1,6 @@
-"""``spark-exporter demo``: the whole chain comes up, shows both nodes and the workloads (a simulated vLLM,
-and a real local Spark application where PySpark and Java 17+ are present), and leaves nothing behind."""
+"""``spark-exporter demo``: the whole chain comes up, shows both nodes and the workloads (a stand-in for each
+inference engine, vLLM, llama.cpp and SGLang, and a real local Spark application where PySpark and Java 17+ are
+present), and leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ import pytest
 from helpers.procs import PYTHON, http_get, wait_for
 from spark_exporter.workloads.spark_app import unavailable_reason
 
-BASE_CHILDREN = {"exporter-spark-01", "exporter-spark-02", "vllm-spark-01", "prometheus"}
+BASE_CHILDREN = {"exporter-spark-01", "exporter-spark-02", "vllm-spark-01", "llamacpp-spark-01", "sglang-spark-02",
+                 "prometheus"}
+# (engine, node) of every row the demo's inference rollup must have: each engine the product supports.
+ENGINE_ROWS = {("vllm", "spark-01"), ("llamacpp", "spark-01"), ("sglang", "spark-02")}
 # IPv4 loopback as a process shows it: a JVM's dual-stack socket bound to 127.0.0.1 reads as ::ffff:127.0.0.1.
 LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
 
@@ -120,6 +124,13 @@ class Demo:
         self.popen.wait(10)
 
 
+def engines_generating(overview_url: str) -> dict[str, Any] | None:
+    """The demo API's /api/v1/inference answer once it has a row for each of ENGINE_ROWS with tokens/s above 0."""
+    answer = json.loads(http_get(overview_url.replace("/cluster/overview", "/inference"))[1])
+    rates = {(m["engine"], m["node"]): m["generationTokensPerSec"] for m in answer["models"]}
+    return answer if ENGINE_ROWS <= rates.keys() and all((rates[k] or 0) > 0 for k in ENGINE_ROWS) else None
+
+
 class TestDemo:
     @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
     def test_runs_and_cleans_up_on_signal(self, sig: int) -> None:
@@ -152,8 +163,9 @@ class TestDemo:
 
     def test_overview_shows_workloads(self) -> None:
         """With Java 17+ and PySpark here the demo runs Spark, and its overview has activeJobs and the vLLM
-        fields as numbers; the live table shows them. Every port the demo's processes listen on, Spark's
-        UI included, is on 127.0.0.1."""
+        fields as numbers; the live table shows them. /api/v1/inference has exactly one row per engine (vLLM and
+        llama.cpp on spark-01, SGLang on spark-02), each generating tokens. Every port the demo's processes
+        listen on, Spark's UI and the three stand-ins included, is on 127.0.0.1."""
         assert unavailable_reason() is None, "this test needs a Java 17+ runtime and PySpark (./dev.sh setup)"
         demo = Demo("--refresh=1s", "--scrape-interval=1s")
         state: dict[str, Any] | None = None
@@ -174,8 +186,15 @@ class TestDemo:
             wait_for(lambda: (rows := demo.workload_rows()).keys() == {"Spark jobs / tasks", "vLLM tokens/s"}
                      and not any("n/a" in v for v in rows.values()),
                      timeout=30, what=f"Spark jobs and vLLM tokens/s in the live table:\n{demo.output()[-2000:]}")
+            inference = wait_for(lambda: engines_generating(state["api"]), timeout=90, interval=1.0,
+                                 what=f"a row per engine with tokens/s in /api/v1/inference:\n{demo.output()[-2000:]}")
+            assert {(m["engine"], m["node"]) for m in inference["models"]} == ENGINE_ROWS
+            assert inference["totals"]["generationTokensPerSec"] > 0
             # Spark's UI is up (Prometheus scraped activeJobs from it), so its JVM listens by now.
             assert [s for s in listening_sockets(state["pids"]["spark-app"]) if s[0] == "java"]
+            # Each stand-in listens (so the loopback check below covers it).
+            for child in ("vllm-spark-01", "llamacpp-spark-01", "sglang-spark-02"):
+                assert listening_sockets(state["pids"][child]), f"{child} listens on nothing"
             assert [s for s in listening_sockets(demo.popen.pid) if s[1] not in LOOPBACK] == []
             demo.popen.send_signal(signal.SIGTERM)
             assert demo.popen.wait(60) == 0

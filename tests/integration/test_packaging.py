@@ -205,10 +205,11 @@ class TestInstalledWheel:
             assert demo.wait(60) == 0
             reader.join(10)
             assert not Path(workdirs[0]).exists()
-            # two exporters, the vLLM simulator, Prometheus, and the Spark application where the demo said so
+            # two exporters, the vLLM, llama.cpp and SGLang stand-ins, Prometheus, and the Spark application where
+            # the demo said so
             spark = [line for line in lines if line.startswith("demo: Spark: ")]
             assert len(spark) == 1
-            children = 4 if spark[0].startswith("demo: Spark: not started") else 5
+            children = 6 if spark[0].startswith("demo: Spark: not started") else 7
             assert any(line.startswith(f"demo: stopped {children} processes") for line in lines)
         finally:
             if demo.poll() is None:

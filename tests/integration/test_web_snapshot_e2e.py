@@ -35,6 +35,8 @@ RULES = sorted((ROOT / "rules").glob("*.yml"))
 DASH = "—"
 POLL = 5.0  # s, the page's overview polling interval (web/src/hooks.ts)
 RUNBOOK = "https://example.org/docs/alerts.md#testgpuwarm"
+DEMO_ENGINES = (("vllm", "spark-01"), ("llamacpp", "spark-01"), ("sglang", "spark-02"))  # (engine, node)
+TOKENS_COLUMN = 5  # the inference table's "tokens/s" cell (web/src/app/Workloads.tsx)
 TEST_ALERTS = {
     "groups": [{
         "name": "page-test",
@@ -364,9 +366,11 @@ class TestFleet:
 
 
 class TestDemoHistory:
-    def test_the_demo_opens_with_full_charts(self, browser: Any) -> None:
+    def test_the_demo_opens_with_full_charts_and_every_inference_engine(self, browser: Any) -> None:
         """Within a minute of `spark-exporter demo` starting, every node has at least three charts holding the
-        backfilled hour (well over a hundred points each), not a lone dot at the right edge."""
+        backfilled hour (well over a hundred points each), not a lone dot at the right edge; and the inference
+        table has a row for each engine the demo runs (vLLM and llama.cpp on spark-01, SGLang on spark-02),
+        each with a tokens/s figure above 0, and no other row."""
         import subprocess
         import sys
 
@@ -390,6 +394,18 @@ class TestDemoHistory:
                             return sum(p > 100 for p in points) >= 3
 
                         wait_for(full, 60, interval=1.0, what=f"{node}'s backfilled charts")
+                    table = page.get_by_test_id("inference")
+                    table.wait_for(timeout=60_000)
+                    expected = {f"inference-{n}-{e}" for e, n in DEMO_ENGINES}
+
+                    def generating() -> bool:
+                        rows = table.locator('tr[data-testid^="inference-"]')
+                        ids = {rows.nth(i).get_attribute("data-testid") for i in range(rows.count())}
+                        return ids == expected and all(
+                            _positive(table.get_by_test_id(r).locator("td").nth(TOKENS_COLUMN).inner_text())
+                            for r in expected)
+
+                    wait_for(generating, 90, interval=1.0, what="a row per engine with tokens/s in the inference table")
             finally:
                 demo.send_signal(2)  # SIGINT: the demo stops its children and removes its directory
                 try:
@@ -399,6 +415,14 @@ class TestDemoHistory:
                     demo.wait()
                 log.close()
             assert "backfilled 1 h of GPU history" in (d / "demo.log").read_text(errors="replace")
+
+
+def _positive(text: str) -> bool:
+    """True for a table cell holding a number above 0 (not a dash)."""
+    try:
+        return float(text.replace(",", "")) > 0
+    except ValueError:
+        return False
 
 
 def _answers(url: str) -> bool:

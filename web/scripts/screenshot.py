@@ -1,8 +1,9 @@
 """Refresh the README's screenshot of the live page: ``./dev.sh screenshot``.
 
-Runs ``spark-exporter demo`` (two simulated GB10 nodes, a real Prometheus, the API with the page),
-waits until both nodes have figures and every history chart is drawn, opens the page in Debian's headless
-Chromium (Playwright, no browser download) 1280 px wide and writes a PNG of the whole page. Everything it starts is
+Runs ``spark-exporter demo`` (two simulated GB10 nodes, the vLLM, llama.cpp and SGLang stand-ins, a real
+Prometheus, the API with the page), waits until both nodes have figures, every history chart is drawn and the
+Inference table has its three engines' rows, opens the page in Debian's headless Chromium (Playwright, no
+browser download) 1280 px wide and writes a PNG of the whole page. Everything it starts is
 stopped before it exits; exit 2 with one line when the page is not built or Chromium is missing.
 """
 
@@ -89,6 +90,9 @@ def main() -> int:
             page.locator("canvas").first.wait_for(timeout=30_000)
             # every node's four history charts drawn (the demo backfills an hour, so they are full)
             page.wait_for_function("document.querySelectorAll('.chart canvas').length >= 8", timeout=30_000)
+            # the Inference table's row per engine the demo runs (vLLM, llama.cpp, SGLang)
+            page.wait_for_function("document.querySelectorAll('tr[data-testid^=\"inference-\"]').length >= 3",
+                                   timeout=60_000)
             page.wait_for_timeout(2000)
             page.screenshot(path=args.output, full_page=True)  # the node panels' charts sit below 800 px
             browser.close()

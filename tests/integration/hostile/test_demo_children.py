@@ -1,5 +1,6 @@
-"""The demo watches its children: a dead exporter is reported and survived, a dead Prometheus stops the
-demo with exit 1, and a demo killed with SIGKILL leaves no temporary directory after the next start."""
+"""The demo watches its children: a dead exporter or inference stand-in is reported and survived, a dead
+Prometheus stops the demo with exit 1, and a demo killed with SIGKILL leaves no temporary directory after the
+next start."""
 
 from __future__ import annotations
 
@@ -65,16 +66,17 @@ def demo_env() -> Iterator[tuple[Path, Path]]:
 
 
 def test_a_dead_exporter_is_reported_and_a_dead_prometheus_stops_the_demo() -> None:
-    """A killed exporter is named with its signal and the demo goes on; a killed Prometheus stops it with
-    exit 1 and the reason, every other child stopped and its directory removed."""
+    """A killed exporter or inference stand-in is named with its signal and the demo goes on; a killed
+    Prometheus stops it with exit 1 and the reason, every other child stopped and its directory removed."""
     with demo_env() as (bindir, tmp):
         demo = RunningDemo(bindir, tmp)
         state = None
         try:
             state = wait_for(demo.state, timeout=90, what="demo state file")
-            os.kill(state["pids"]["exporter-spark-02"], signal.SIGKILL)
-            wait_for(lambda: demo.said("demo: exporter-spark-02 was killed by SIGKILL; last log line: "),
-                     timeout=20, what="the exporter's death reported")
+            for child in ("exporter-spark-02", "sglang-spark-02"):  # an exporter and an inference stand-in
+                os.kill(state["pids"][child], signal.SIGKILL)
+                wait_for(lambda c=child: demo.said(f"demo: {c} was killed by SIGKILL; last log line: "),
+                         timeout=20, what=f"{child}'s death reported")
             time.sleep(2)
             assert demo.popen.poll() is None
             os.kill(state["pids"]["prometheus"], signal.SIGKILL)
