@@ -136,3 +136,23 @@ class TestGoFloat:
         values += [float(rng.randint(0, 10**13)) for _ in range(2000)]
         values += [10 ** rng.uniform(-30, 30) for _ in range(2000)]
         assert [go_float(v) for v in values] == [floatToGoString(v) for v in values]
+
+
+class TestValueText:
+    @pytest.mark.parametrize("value", [0.0, -0.0, 0, 1, 1.0, -1.5, 123456.0, 1234567.0, 1e20, 10**20, 2**53 + 1,
+                                       5e-324, float("inf"), float("-inf"), float("nan"), True])
+    def test_remembered_text_is_prometheus_clients(self, value: float) -> None:
+        """The renderer's remembered value text equals floatToGoString's, asked once or again, and in a
+        family's bytes (0.0 and -0.0, 1 and 1.0 and True are equal keys; NaN never hits)."""
+        renderer = Renderer()
+        assert renderer._value(value) == renderer._value(value) == floatToGoString(value)
+        fam = GaugeMetricFamily("g", "A gauge.", labels=["k"])
+        for i, v in enumerate([value, -0.0, 0.0, value]):
+            fam.add_metric([str(i)], v)
+        assert renderer.render([fam]) == renderer.render([fam]) == generate_latest(_One(fam))  # type: ignore[arg-type]
+
+    def test_cache_is_bounded(self) -> None:
+        renderer = Renderer(label_cache_size=10)
+        for i in range(1, 100):
+            renderer._value(i * 1.5)
+        assert len(renderer._values) <= 10
