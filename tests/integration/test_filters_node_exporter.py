@@ -1,0 +1,75 @@
+"""Include filters side by side with Debian's node_exporter 1.5.0 on node_exporter's own fixture trees: the same
+flags keep the same devices, and the flag pair node_exporter refuses is refused here too.
+
+1.5.0 has ``--collector.diskstats.device-include`` but refuses it next to its non-empty default exclude, so the
+comparison passes ``--collector.diskstats.device-exclude=`` as a 1.5.0 command line must; an include given alone
+(which drops the default exclude, as node_exporter does since 1.6) is covered by tests/unit/test_collector_filters.py.
+1.5.0 lacks the filesystem includes: their semantics (node_exporter HEAD's) are tested there too.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from helpers.procs import PYTHON, Proc, exporter, free_port, http_get, node_exporter, parse_metrics, require_binary
+from spark_exporter.collectors.diskstats import parse_diskstats
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory: pytest.TempPathFactory, reference_file: Callable[[str], Path]) -> Path:
+    root = tmp_path_factory.mktemp("ne-fixtures")
+    with tarfile.open(reference_file("node-exporter-fixtures/fixtures.tar.gz")) as tar:
+        tar.extractall(root, filter="tar")
+    return root
+
+
+def _paths(root: Path) -> tuple[str, ...]:
+    return (f"--path.procfs={root}/proc", f"--path.sysfs={root}/sys", f"--path.udev.data={root}/udev/data",
+            "--collector.disable-defaults", "--collector.diskstats", "--web.disable-exporter-metrics")
+
+
+def _devices(proc: Proc) -> dict[str, set[str]]:
+    """node_disk_* family -> the devices it has samples for."""
+    status, body, _ = http_get(proc.url + "/metrics", timeout=20)
+    assert status == 200, body[:300]
+    return {name: {s.labels["device"] for s in fam.samples if "device" in s.labels}
+            for name, fam in parse_metrics(body.decode()).items() if name.startswith("node_disk_")}
+
+
+class TestDiskstatsIncludeLikeNodeExporter:
+    @pytest.mark.parametrize("include", ["^(sd|mmc)", r"p\d+$", "^nvme0n1$"])
+    def test_same_devices(self, trees: Path, include: str) -> None:
+        """Every node_disk_* family both serve has the same devices, those the include matches anywhere."""
+        flags = (*_paths(trees), "--collector.diskstats.device-exclude=",
+                 f"--collector.diskstats.device-include={include}")
+        with exporter(*flags) as ours_proc, node_exporter(*flags) as theirs_proc:
+            ours, theirs = _devices(ours_proc), _devices(theirs_proc)
+        all_devices = {dev for _, _, dev, _ in parse_diskstats((trees / "proc" / "diskstats").read_text())}
+        want = {d for d in all_devices if re.search(include, d)}
+        assert want and want != all_devices  # the filter keeps some and drops some
+        assert ours["node_disk_reads_completed"] == want
+        shared = set(ours) & set(theirs)
+        assert {"node_disk_reads_completed", "node_disk_io_now", "node_disk_info"} <= shared
+        assert {n: ours[n] for n in shared} == {n: theirs[n] for n in shared}
+
+
+def test_include_with_exclude_is_refused_by_both(trees: Path) -> None:
+    """device-include with a non-empty device-exclude: node_exporter does not start, ours exits 2 with one line."""
+    flags = [*_paths(trees), "--collector.diskstats.device-include=^sd", "--collector.diskstats.device-exclude=^x"]
+    binary = require_binary("prometheus-node-exporter")
+    theirs = subprocess.run([binary, f"--web.listen-address=127.0.0.1:{free_port()}", *flags],
+                            capture_output=True, text=True, timeout=30)
+    assert theirs.returncode != 0 and "mutually exclusive" in theirs.stderr
+    ours = subprocess.run([PYTHON, "-m", "spark_exporter", f"--web.listen-address=127.0.0.1:{free_port()}", *flags],
+                          capture_output=True, text=True, timeout=60)
+    assert ours.returncode == 2
+    lines = ours.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mutually exclusive" in lines[0] and "Traceback" not in ours.stderr
