@@ -4,8 +4,7 @@ Sectors in /proc/diskstats are always 512 bytes, whatever the device's sector si
 milliseconds. Partitions and pseudo devices are dropped by node_exporter's default device-exclude
 regexp, so ``nvme0n1`` is reported and ``nvme0n1p1`` is not; ``--collector.diskstats.device-include``
 instead keeps only the devices it matches (and drops that default exclude, as node_exporter does).
-The discard columns (kernel 4.18+) and
-flush columns (5.5+) are emitted only when the kernel writes them.
+The discard columns (kernel 4.18+) and flush columns (5.5+) are emitted only when the kernel writes them.
 
 ``node_disk_info`` and the udev-derived families read ``bMAJOR:MINOR`` under ``--path.udev.data``, by
 default ``<rootfs>/run/udev/data`` (node_exporter's default is ``/run/udev/data`` whatever ``--path.rootfs``
