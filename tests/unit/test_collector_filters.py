@@ -1,4 +1,4 @@
-"""node_exporter's include/exclude filters of the filesystem and diskstats collectors, on the fixture tree.
+"""node_exporter's include/exclude filters of the filesystem, diskstats and hwmon collectors, on the fixture tree.
 
 Semantics from node_exporter HEAD (collector/filesystem_common.go, diskstats_common.go, device_filter.go): a name
 is left out when it matches the exclude or an include is set and it does not match it; an include given alone
@@ -124,11 +124,54 @@ class TestDiskstatsInclude:
                 load_config(["--collector.diskstats.device-include=^sd", exclude])
 
 
+def _sensors(fams: dict[str, Metric]) -> set[tuple[str, str]]:
+    """(chip, sensor) of every node_hwmon_* sample but node_hwmon_chip_names."""
+    return {(s.labels["chip"], s.labels["sensor"]) for name, f in fams.items() if name != "node_hwmon_chip_names"
+            for s in f.samples}
+
+
+class TestHwmonSensorFilters:
+    """node_exporter HEAD (collector/hwmon_linux.go) matches both against ``CHIP;SENSOR``."""
+
+    def test_exclude_one_sensor_of_one_chip(self) -> None:
+        """``nvme_nvme0;temp2`` drops that sensor from every family and keeps nvme_nvme0's temp1."""
+        every = _sensors(collect("hwmon"))
+        fams = collect("hwmon", "--collector.hwmon.sensor-exclude=^nvme_nvme0;temp2$")
+        assert ("nvme_nvme0", "temp2") in every
+        assert _sensors(fams) == every - {("nvme_nvme0", "temp2")}
+
+    def test_include_keeps_only_matching_sensors(self) -> None:
+        """An include keeps the sensors whose CHIP;SENSOR it matches; chip_names still names every chip."""
+        fams = collect("hwmon", "--collector.hwmon.sensor-include=^acpi_fan;(fan|pwm)")
+        assert _sensors(fams) == {("acpi_fan", "fan1"), ("acpi_fan", "pwm1")}
+        assert values(fams["node_hwmon_chip_names"], "chip") == values(
+            collect("hwmon")["node_hwmon_chip_names"], "chip")
+
+    def test_match_is_a_search(self) -> None:
+        """Unanchored, as Go's MatchString: ``;temp`` drops every temperature sensor of every chip."""
+        fams = collect("hwmon", "--collector.hwmon.sensor-exclude=;temp")
+        assert not any(name.startswith("node_hwmon_temp") for name in fams)
+        assert ("acpi_fan", "fan1") in _sensors(fams)
+
+    def test_with_the_chip_filter(self) -> None:
+        """Chip and sensor filters both apply: a sensor must pass both."""
+        fams = collect("hwmon", "--collector.hwmon.chip-include=^nvme", "--collector.hwmon.sensor-exclude=temp1$")
+        assert _sensors(fams) == {("nvme_nvme0", "temp2")}
+
+    def test_include_and_exclude_together(self) -> None:
+        """node_exporter takes both sensor filters together (it does not refuse them): excluded, or not included."""
+        fams = collect("hwmon", "--collector.hwmon.sensor-include=^nvme_nvme0;",
+                       "--collector.hwmon.sensor-exclude=temp1")
+        assert _sensors(fams) == {("nvme_nvme0", "temp2")}
+
+
 class TestNoLongerIgnored:
     @pytest.mark.parametrize("flag", [
         "--collector.filesystem.mount-points-include=^/data$",
         "--collector.filesystem.fs-types-include=^ext4$",
         "--collector.diskstats.device-include=^sd",
+        "--collector.hwmon.sensor-include=^acpi_fan;fan1$",
+        "--collector.hwmon.sensor-exclude=;temp",
     ])
     def test_no_ignored_warning(self, flag: str) -> None:
         """The flag is implemented: it sets its setting and gives no "flag ignored" warning."""
