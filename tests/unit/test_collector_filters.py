@@ -1,4 +1,5 @@
-"""node_exporter's include/exclude filters of the filesystem, diskstats and hwmon collectors, on the fixture tree.
+"""node_exporter's include/exclude filters of the filesystem, diskstats, hwmon and infiniband collectors, on the
+fixture tree.
 
 Semantics from node_exporter HEAD (collector/filesystem_common.go, diskstats_common.go, device_filter.go): a name
 is left out when it matches the exclude or an include is set and it does not match it; an include given alone
@@ -165,6 +166,39 @@ class TestHwmonSensorFilters:
         assert _sensors(fams) == {("nvme_nvme0", "temp2")}
 
 
+def _ib_devices(fams: dict[str, Metric]) -> set[str]:
+    return {s.labels["device"] for f in fams.values() for s in f.samples}
+
+
+class TestInfinibandDeviceFilters:
+    """node_exporter HEAD (collector/infiniband_linux.go): a deviceFilter on the device name; both may be given."""
+
+    def test_every_device_by_default(self) -> None:
+        """Without filters the fixture's four RDMA devices are served."""
+        assert _ib_devices(collect("infiniband")) == {"roceP2p1s0f0", "roceP2p1s0f1", "rocep1s0f0", "rocep1s0f1"}
+
+    def test_include(self) -> None:
+        """An include keeps the devices it matches anywhere in the name, in every family."""
+        fams = collect("infiniband", "--collector.infiniband.device-include=s0f0$")
+        assert _ib_devices(fams) == {"roceP2p1s0f0", "rocep1s0f0"}
+        assert values(fams["node_infiniband_info"], "device").keys() == {"roceP2p1s0f0", "rocep1s0f0"}
+
+    def test_exclude(self) -> None:
+        """An exclude drops the devices it matches."""
+        fams = collect("infiniband", "--collector.infiniband.device-exclude=^roceP2")
+        assert _ib_devices(fams) == {"rocep1s0f0", "rocep1s0f1"}
+
+    def test_both(self) -> None:
+        """Both given: kept when included and not excluded (node_exporter does not refuse the pair)."""
+        fams = collect("infiniband", "--collector.infiniband.device-include=^rocep",
+                       "--collector.infiniband.device-exclude=f1$")
+        assert _ib_devices(fams) == {"rocep1s0f0"}
+
+    def test_everything_filtered_out(self) -> None:
+        """No device left: no families at all, not an empty info family."""
+        assert collect("infiniband", "--collector.infiniband.device-include=^mlx") == {}
+
+
 class TestNoLongerIgnored:
     @pytest.mark.parametrize("flag", [
         "--collector.filesystem.mount-points-include=^/data$",
@@ -172,6 +206,8 @@ class TestNoLongerIgnored:
         "--collector.diskstats.device-include=^sd",
         "--collector.hwmon.sensor-include=^acpi_fan;fan1$",
         "--collector.hwmon.sensor-exclude=;temp",
+        "--collector.infiniband.device-include=^roce",
+        "--collector.infiniband.device-exclude=^mlx",
     ])
     def test_no_ignored_warning(self, flag: str) -> None:
         """The flag is implemented: it sets its setting and gives no "flag ignored" warning."""
