@@ -1,5 +1,6 @@
 """Include filters side by side with Debian's node_exporter 1.5.0 on node_exporter's own fixture trees: the same
-flags keep the same devices, and the flag pair node_exporter refuses is refused here too.
+flags keep the same devices (diskstats) and series (cpu guest), and the flag pair node_exporter refuses is refused
+here too.
 
 1.5.0 has ``--collector.diskstats.device-include`` but refuses it next to its non-empty default exclude, so the
 comparison passes ``--collector.diskstats.device-exclude=`` as a 1.5.0 command line must; an include given alone
@@ -59,6 +60,27 @@ class TestDiskstatsIncludeLikeNodeExporter:
         shared = set(ours) & set(theirs)
         assert {"node_disk_reads_completed", "node_disk_io_now", "node_disk_info"} <= shared
         assert {n: ours[n] for n in shared} == {n: theirs[n] for n in shared}
+
+
+class TestCpuGuestLikeNodeExporter:
+    @pytest.mark.parametrize("guest", [(), ("--collector.cpu.guest",), ("--no-collector.cpu.guest",)],
+                             ids=["default", "on", "off"])
+    def test_same_guest_series(self, trees: Path, guest: tuple[str, ...]) -> None:
+        """Both serve node_cpu_guest_seconds_total for the same (cpu, mode) pairs, or both leave it out."""
+        flags = (f"--path.procfs={trees}/proc", f"--path.sysfs={trees}/sys", "--collector.disable-defaults",
+                 "--collector.cpu", "--web.disable-exporter-metrics", *guest)
+        pairs = []
+        for start in (exporter, node_exporter):
+            with start(*flags) as proc:
+                status, body, _ = http_get(proc.url + "/metrics", timeout=20)
+            assert status == 200
+            fams = parse_metrics(body.decode())
+            assert "node_cpu_seconds" in fams
+            fam = fams.get("node_cpu_guest_seconds")
+            pairs.append({(s.labels["cpu"], s.labels["mode"]) for s in fam.samples} if fam else set())
+        ours, theirs = pairs
+        assert ours == theirs
+        assert bool(ours) is (guest != ("--no-collector.cpu.guest",))
 
 
 def test_include_with_exclude_is_refused_by_both(trees: Path) -> None:

@@ -1,5 +1,5 @@
-"""node_exporter's include/exclude filters of the filesystem, diskstats, hwmon and infiniband collectors, on the
-fixture tree.
+"""node_exporter's include/exclude filters of the filesystem, diskstats, hwmon and infiniband collectors, and
+--collector.cpu.guest, on the fixture tree.
 
 Semantics from node_exporter HEAD (collector/filesystem_common.go, diskstats_common.go, device_filter.go): a name
 is left out when it matches the exclude or an include is set and it does not match it; an include given alone
@@ -199,6 +199,24 @@ class TestInfinibandDeviceFilters:
         assert collect("infiniband", "--collector.infiniband.device-include=^mlx") == {}
 
 
+class TestCpuGuest:
+    def test_on_by_default(self) -> None:
+        """node_cpu_guest_seconds_total is served by default, as node_exporter's --collector.cpu.guest default."""
+        fams = collect("cpu")
+        assert {s.labels["mode"] for s in fams["node_cpu_guest_seconds"].samples} == {"user", "nice"}
+
+    def test_off(self) -> None:
+        """--no-collector.cpu.guest leaves the family out and node_cpu_seconds_total as it is."""
+        on, off = collect("cpu"), collect("cpu", "--no-collector.cpu.guest")
+        assert "node_cpu_guest_seconds" not in off
+        assert off["node_cpu_seconds"].samples == on["node_cpu_seconds"].samples
+
+    def test_environment(self) -> None:
+        """The setting follows the project's environment rule like every collector option."""
+        cfg = load_config([], environ={"SPARK_EXPORTER_COLLECTOR_CPU_GUEST": "false"})
+        assert cfg["collector.cpu.guest"] is False
+
+
 class TestNoLongerIgnored:
     @pytest.mark.parametrize("flag", [
         "--collector.filesystem.mount-points-include=^/data$",
@@ -208,10 +226,14 @@ class TestNoLongerIgnored:
         "--collector.hwmon.sensor-exclude=;temp",
         "--collector.infiniband.device-include=^roce",
         "--collector.infiniband.device-exclude=^mlx",
+        "--no-collector.cpu.guest",
     ])
     def test_no_ignored_warning(self, flag: str) -> None:
         """The flag is implemented: it sets its setting and gives no "flag ignored" warning."""
         cfg = load_config([flag])
-        key, value = flag.removeprefix("--").split("=", 1)
-        assert cfg[key] == value
+        if flag.startswith("--no-"):
+            assert cfg[flag.removeprefix("--no-")] is False
+        else:
+            key, value = flag.removeprefix("--").split("=", 1)
+            assert cfg[key] == value
         assert not [w for w in cfg.warnings if "ignored" in w]
