@@ -11,6 +11,12 @@ says; the columns are summed from them as the kernel sums /proc/net/dev's. With
 ``--no-collector.netdev.netlink``, ``<procfs>/net/dev`` (and ``rx_nohandler`` from
 ``<sysfs>/class/net/DEV/statistics``), or where that file is missing, those statistics files alone.
 
+Options, as node_exporter's: ``--collector.netdev.enable-detailed-metrics`` serves each kernel counter as its own
+family under node_exporter's detailed names (DETAILED, PROCFS_DETAILED) instead of /proc/net/dev's summed columns;
+``--collector.netdev.label-ifalias`` adds ``ifalias`` (``<sysfs>/class/net/DEV/ifalias``, "" where missing) to
+every family; ``--collector.netdev.address-info`` adds ``node_network_address_info{device,address,netmask,scope}``
+from an ``RTM_GETADDR`` dump (netmask: prefix length; scope: :func:`address_scope`), filtered like the counters.
+
 The file is read directly rather than through ``psutil.net_io_counters``: psutil drops the
 fifo/frame/compressed/multicast columns and ignores ``--path.procfs``.
 """

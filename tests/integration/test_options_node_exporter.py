@@ -1,6 +1,6 @@
-"""Include filters side by side with Debian's node_exporter 1.5.0 on node_exporter's own fixture trees: the same
-flags keep the same devices (diskstats) and series (cpu guest), and the flag pair node_exporter refuses is refused
-here too.
+"""Collector options side by side with Debian's node_exporter 1.5.0, on node_exporter's own fixture trees or on
+this machine's network links: the same flags keep the same devices (diskstats include), series (cpu guest) and
+families (netdev detailed metrics, address info), and the flag pair node_exporter refuses is refused here too.
 
 1.5.0 has ``--collector.diskstats.device-include`` but refuses it next to its non-empty default exclude, so the
 comparison passes ``--collector.diskstats.device-exclude=`` as a 1.5.0 command line must; an include given alone
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.host import FIXTURE
 from helpers.procs import PYTHON, Proc, exporter, free_port, http_get, node_exporter, parse_metrics, require_binary
 from spark_exporter.collectors.diskstats import parse_diskstats
 
@@ -81,6 +82,47 @@ class TestCpuGuestLikeNodeExporter:
         ours, theirs = pairs
         assert ours == theirs
         assert bool(ours) is (guest != ("--no-collector.cpu.guest",))
+
+
+def _network(proc: Proc, with_values: bool = False) -> dict[str, set[tuple[object, ...]]]:
+    """node_network_* family -> its samples' label sets (with each value, when asked)."""
+    status, body, _ = http_get(proc.url + "/metrics", timeout=20)
+    assert status == 200, body[:300]
+    return {name: {(*sorted(s.labels.items()), *((s.value,) if with_values else ())) for s in fam.samples}
+            for name, fam in parse_metrics(body.decode()).items() if name.startswith("node_network_")}
+
+
+class TestNetdevOptionsLikeNodeExporter:
+    @pytest.mark.parametrize("extra", [(), ("--collector.netdev.device-include=^lo$",)], ids=["all", "lo"])
+    def test_detailed_metrics_and_address_info_over_netlink(self, extra: tuple[str, ...]) -> None:
+        """This machine's links over netlink: the same detailed families for the same devices, and the same
+        node_network_address_info label sets (device, address, netmask, scope)."""
+        flags = ("--collector.disable-defaults", "--collector.netdev", "--collector.netdev.netlink",
+                 "--collector.netdev.enable-detailed-metrics", "--collector.netdev.address-info",
+                 "--web.disable-exporter-metrics", "--collector.netdev.device-exclude=", *extra)  # Debian's: ^lo$
+        with exporter(*flags) as ours_proc, node_exporter(*flags) as theirs_proc:
+            ours, theirs = _network(ours_proc), _network(theirs_proc)
+        assert "node_network_receive_crc_errors" in ours and "node_network_receive_errs" not in ours
+        assert ("node_network_address_info" in ours) and ours["node_network_address_info"]
+        if extra:
+            # 1.5.0 lists every device's addresses whatever the device filter; node_exporter applies the filter
+            # since commit b644734d ("respect deviceFilter for node_network_address_info"), as ours does.
+            theirs["node_network_address_info"] = {
+                labels for labels in theirs["node_network_address_info"] if ("device", "lo") in labels}
+        assert ours == theirs
+
+    def test_detailed_metrics_from_proc_net_dev(self) -> None:
+        """Our fixture tree's /proc/net/dev (node_exporter's trees have none), --no-collector.netdev.netlink: the
+        same detailed families, devices and values (the file does not change); ours adds receive_nohandler from
+        sysfs statistics, where node_exporter reads the file alone."""
+        flags = (f"--path.procfs={FIXTURE}/proc", f"--path.sysfs={FIXTURE}/sys", "--collector.disable-defaults",
+                 "--collector.netdev", "--no-collector.netdev.netlink", "--collector.netdev.enable-detailed-metrics",
+                 "--web.disable-exporter-metrics", "--collector.netdev.device-exclude=")
+        with exporter(*flags) as ours_proc, node_exporter(*flags) as theirs_proc:
+            ours, theirs = _network(ours_proc, with_values=True), _network(theirs_proc, with_values=True)
+        assert "node_network_receive_errors" in theirs
+        ours.pop("node_network_receive_nohandler", None)
+        assert ours == theirs
 
 
 def test_include_with_exclude_is_refused_by_both(trees: Path) -> None:
