@@ -1,5 +1,8 @@
 """node_cpu_seconds_total{cpu,mode} and node_cpu_guest_seconds_total from /proc/stat (node_exporter's cpu).
 
+node_cpu_guest_seconds_total{cpu,mode} (modes user, nice; guest time is also counted in node_cpu_seconds_total's
+user and nice) is served unless ``--no-collector.cpu.guest``, as in node_exporter.
+
 Also, as node_exporter's cpu collector: ``node_cpu_isolated{cpu}`` from <sysfs>/devices/system/cpu/isolated
 (CPUs taken out of scheduling with ``isolcpus=``), and the x86 thermal throttle counters
 ``node_cpu_core_throttles_total{package,core}`` and ``node_cpu_package_throttles_total{package}`` from each
@@ -128,6 +131,7 @@ class CpuCollector(Collector):
 
     name = "cpu"
     options = (
+        bool_option("collector.cpu.guest", True, "Enables metric node_cpu_guest_seconds_total."),
         bool_option("collector.cpu.info", False, "Enables metric node_cpu_info."),
         regex_option(
             "collector.cpu.info.flags-include",
@@ -144,6 +148,7 @@ class CpuCollector(Collector):
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
         self._hz = user_hz()
+        self._guest = bool(config["collector.cpu.guest"])
         self._info = bool(config["collector.cpu.info"])
         self._flags = compile_option(config, "collector.cpu.info.flags-include")
         self._bugs = compile_option(config, "collector.cpu.info.bugs-include")
@@ -174,7 +179,7 @@ class CpuCollector(Collector):
             for i, mode in enumerate(MODES):
                 if i < len(cols):
                     seconds.add_metric([cpu, mode], self._monotonic(cpu, i, cols[i]) / self._hz)
-            for j, mode in enumerate(GUEST_MODES, start=len(MODES)):
+            for j, mode in enumerate(GUEST_MODES if self._guest else (), start=len(MODES)):
                 if j < len(cols):
                     guest.add_metric([cpu, mode], self._monotonic(cpu, j, cols[j]) / self._hz)
         yield seconds

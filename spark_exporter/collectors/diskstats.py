@@ -2,8 +2,9 @@
 
 Sectors in /proc/diskstats are always 512 bytes, whatever the device's sector size, and times are
 milliseconds. Partitions and pseudo devices are dropped by node_exporter's default device-exclude
-regexp, so ``nvme0n1`` is reported and ``nvme0n1p1`` is not. The discard columns (kernel 4.18+) and
-flush columns (5.5+) are emitted only when the kernel writes them.
+regexp, so ``nvme0n1`` is reported and ``nvme0n1p1`` is not; ``--collector.diskstats.device-include``
+instead keeps only the devices it matches (and drops that default exclude, as node_exporter does).
+The discard columns (kernel 4.18+) and flush columns (5.5+) are emitted only when the kernel writes them.
 
 ``node_disk_info`` and the udev-derived families read ``bMAJOR:MINOR`` under ``--path.udev.data``, by
 default ``<rootfs>/run/udev/data`` (node_exporter's default is ``/run/udev/data`` whatever ``--path.rootfs``
@@ -129,6 +130,12 @@ class DiskstatsCollector(Collector):
             DEFAULT_EXCLUDE,
             "Regexp of diskstats devices to exclude (node_exporter's default drops partitions).",
         ),
+        regex_option(
+            "collector.diskstats.device-include",
+            "",
+            "Regexp of diskstats devices to include (mutually exclusive to device-exclude; given alone, it "
+            "drops the default device-exclude, as in node_exporter).",
+        ),
         str_option(
             "path.udev.data",
             "",
@@ -141,6 +148,8 @@ class DiskstatsCollector(Collector):
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
         self._exclude = compile_option(config, "collector.diskstats.device-exclude")
+        # An include given alone has already emptied the exclude (settings.options.EXCLUSIVE_EXPORTER_KEYS).
+        self._include = compile_option(config, "collector.diskstats.device-include")
         self._udev_dir = config["path.udev.data"] or os.path.join(paths.rootfs, "run", "udev", "data")
 
     def _udev(self, major: str, minor: str) -> dict[str, str]:
@@ -156,6 +165,8 @@ class DiskstatsCollector(Collector):
         fams = _Families()
         for major, minor, dev, cols in disks:
             if self._exclude is not None and self._exclude.search(dev):
+                continue
+            if self._include is not None and not self._include.search(dev):
                 continue
             self._add_device(fams, major, minor, dev, cols)
         return list(fams.by_name.values())

@@ -1,7 +1,8 @@
 """Filesystem size, free space and inodes per mount point (node_exporter's filesystem collector).
 
 Mount points come from ``<procfs>/1/mounts`` (falling back to ``<procfs>/mounts`` where hidepid hides
-PID 1), filtered by node_exporter's default mount-point and fstype exclusions; each is statvfs'ed at
+PID 1), filtered as node_exporter filters them (``--collector.filesystem.{mount-points,fs-types}-{exclude,include}``,
+its default exclusions unless an include is given); each is statvfs'ed at
 ``<rootfs>/<mountpoint>``. ``os.statvfs`` is used rather than ``psutil.disk_usage`` because psutil
 reports neither the root-reserved free space nor inode counts. Sizes use f_bsize, as node_exporter does.
 
@@ -13,6 +14,7 @@ with ``filesystem.mount-timeout``; a mount that overruns is reported with
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -90,6 +92,12 @@ def parse_mountinfo(text: str, rootfs: str = "/") -> list[Mount]:
     return out
 
 
+def _ignored(name: str, exclude: re.Pattern[str] | None, include: re.Pattern[str] | None) -> bool:
+    """node_exporter's ``deviceFilter.ignored``: matches the exclude, or an include is set and not matched."""
+    return (exclude is not None and exclude.search(name) is not None) or (
+        include is not None and include.search(name) is None)
+
+
 @register
 class FilesystemCollector(Collector):
     """Serves node_filesystem_* (bytes, inodes) from the mount table and statvfs at <rootfs>/<mountpoint>.
@@ -105,9 +113,21 @@ class FilesystemCollector(Collector):
             "Regexp of mount points to exclude (node_exporter's upstream default).",
         ),
         regex_option(
+            "collector.filesystem.mount-points-include",
+            "",
+            "Regexp of mount points to include (mutually exclusive to mount-points-exclude; given alone, it "
+            "drops the default mount-points-exclude, as in node_exporter).",
+        ),
+        regex_option(
             "collector.filesystem.fs-types-exclude",
             DEFAULT_FS_TYPES_EXCLUDE,
             "Regexp of filesystem types to exclude (node_exporter's upstream default).",
+        ),
+        regex_option(
+            "collector.filesystem.fs-types-include",
+            "",
+            "Regexp of filesystem types to include (mutually exclusive to fs-types-exclude; given alone, it "
+            "drops the default fs-types-exclude, as in node_exporter).",
         ),
         duration_option(
             "collector.filesystem.mount-timeout",
@@ -120,18 +140,23 @@ class FilesystemCollector(Collector):
         super().__init__(config, paths)
         self._mp_exclude = compile_option(config, "collector.filesystem.mount-points-exclude")
         self._fs_exclude = compile_option(config, "collector.filesystem.fs-types-exclude")
+        # An include given alone has already emptied its exclude (settings.options.EXCLUSIVE_EXPORTER_KEYS).
+        self._mp_include = compile_option(config, "collector.filesystem.mount-points-include")
+        self._fs_include = compile_option(config, "collector.filesystem.fs-types-include")
         self._timeout = float(config["collector.filesystem.mount-timeout"])
         self._stuck: dict[str, threading.Thread] = {}  # mount point -> thread still inside its statvfs
 
     def mounts(self) -> list[Mount]:
-        """Mounts left after the exclusions, first occurrence of each (device, fstype, mountpoint)."""
+        """Mounts left after the filters (a mount point or fstype matching its exclude, or not matching its
+        include, is left out: node_exporter's ``deviceFilter``), first occurrence of each (device, fstype,
+        mountpoint)."""
         mounts = self._read_mounts()
         seen: set[tuple[str, ...]] = set()
         out = []
         for m in mounts:
-            if self._mp_exclude is not None and self._mp_exclude.search(m.mountpoint):
+            if _ignored(m.mountpoint, self._mp_exclude, self._mp_include):
                 continue
-            if self._fs_exclude is not None and self._fs_exclude.search(m.fstype):
+            if _ignored(m.fstype, self._fs_exclude, self._fs_include):
                 continue
             if tuple(m.labels) not in seen:
                 seen.add(tuple(m.labels))

@@ -178,6 +178,13 @@ class _Out:
         fam.add_metric(values, value)
 
 
+def _kept(name: str, exclude: re.Pattern[str] | None, include: re.Pattern[str] | None) -> bool:
+    """node_exporter's deviceFilter: kept unless it matches the exclude or an include is set and not matched."""
+    if exclude is not None and exclude.search(name):
+        return False
+    return include is None or include.search(name) is not None
+
+
 @register
 class HwmonCollector(Collector):
     """Serves node_hwmon_* from <sysfs>/class/hwmon (see module docstring)."""
@@ -192,17 +199,30 @@ class HwmonCollector(Collector):
             "collector.hwmon.chip-exclude", "",
             "Regexp of hwmon chip to exclude (mutually exclusive to device-include)."
         ),
+        regex_option(
+            "collector.hwmon.sensor-include", "",
+            "Regexp of hwmon sensors to include, matched against CHIP;SENSOR (e.g. platform_coretemp_0;temp3)."
+        ),
+        regex_option(
+            "collector.hwmon.sensor-exclude", "",
+            "Regexp of hwmon sensors to exclude, matched against CHIP;SENSOR (e.g. platform_coretemp_0;temp3)."
+        ),
     )
 
     def __init__(self, config: ExporterConfig, paths: Paths) -> None:
         super().__init__(config, paths)
         self._include = compile_option(config, "collector.hwmon.chip-include")
         self._exclude = compile_option(config, "collector.hwmon.chip-exclude")
+        self._sensor_include = compile_option(config, "collector.hwmon.sensor-include")
+        self._sensor_exclude = compile_option(config, "collector.hwmon.sensor-exclude")
 
     def _wanted(self, chip: str) -> bool:
-        if self._exclude is not None and self._exclude.search(chip):
-            return False
-        return self._include is None or self._include.search(chip) is not None
+        return _kept(chip, self._exclude, self._include)
+
+    def _sensor_wanted(self, chip: str, sensor: str) -> bool:
+        """node_exporter matches the sensor filters against ``CHIP;SENSOR`` (chip label, sensor label), so that
+        one sensor of one chip can be picked; node_hwmon_chip_names is not filtered by them."""
+        return _kept(f"{chip};{sensor}", self._sensor_exclude, self._sensor_include)
 
     def collect(self) -> Iterable[Metric]:
         """This scrape's families, built afresh (see the module docstring)."""
@@ -233,7 +253,8 @@ class HwmonCollector(Collector):
                 1.0,
             )
         for sensor, props in sorted(data.items()):
-            self._sensor(out, chip, sensor, props)
+            if self._sensor_wanted(chip, sensor):
+                self._sensor(out, chip, sensor, props)
 
     def _sensor(self, out: _Out, chip: str, sensor: str, props: dict[str, str]) -> None:
         parts = explode(sensor)

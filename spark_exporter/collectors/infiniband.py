@@ -8,6 +8,8 @@ in ``counters/`` (IB port counters), ``counters_ext/`` (the 64-bit "legacy" set)
 (mlx5 RDMA/RoCE counters), under node_exporter's names. The data counters (``port_rcv_data``,
 ``port_xmit_data`` and their 64-bit twins) count 4-byte words: they are served in bytes (x4), as
 node_exporter does. A counter the driver cannot report (``N/A (no PMA)``, EINVAL) is left out.
+``--collector.infiniband.device-include`` / ``device-exclude`` select devices by name (unanchored search), as
+current node_exporter does.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from ..settings import ExporterConfig, compile_option, regex_option
 from . import register
 from ._files import list_dir, read_attr
-from .base import Collector
+from .base import Collector, Paths
 
 _WORD = 4  # bytes per data-counter unit (the IBA spec counts octets divided by 4)
 
@@ -236,6 +239,27 @@ class InfinibandCollector(Collector):
     """Serves node_infiniband_* from <sysfs>/class/infiniband (see module docstring)."""
 
     name = "infiniband"
+    options = (
+        regex_option(
+            "collector.infiniband.device-include", "",
+            "Regexp of infiniband devices to include (node_exporter takes it together with device-exclude: a "
+            "device is left out when it matches the exclude or does not match the include).",
+        ),
+        regex_option(
+            "collector.infiniband.device-exclude", "",
+            "Regexp of infiniband devices to exclude.",
+        ),
+    )
+
+    def __init__(self, config: ExporterConfig, paths: Paths) -> None:
+        super().__init__(config, paths)
+        self._include = compile_option(config, "collector.infiniband.device-include")
+        self._exclude = compile_option(config, "collector.infiniband.device-exclude")
+
+    def _wanted(self, device: str) -> bool:
+        if self._exclude is not None and self._exclude.search(device):
+            return False
+        return self._include is None or self._include.search(device) is not None
 
     def collect(self) -> Iterable[Metric]:
         """This scrape's families, built afresh (see the module docstring)."""
@@ -246,7 +270,7 @@ class InfinibandCollector(Collector):
             labels=["device", "board_id", "firmware_version", "hca_type"],
         )
         fams = _Families()
-        devices = list_dir(base)
+        devices = [d for d in list_dir(base) if self._wanted(d)]
         for device in devices:
             ddir = os.path.join(base, device)
             info.add_metric(

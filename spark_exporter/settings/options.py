@@ -155,15 +155,29 @@ def _check_telemetry_path(cfg: Settings) -> None:
                           "/-/healthy or /-/ready")
 
 
-#: Pairs of node_exporter options it refuses to take together (both non-empty). Checked with the settings, so
-#: that ``--check-config`` refuses them as start-up does.
-EXCLUSIVE_EXPORTER_KEYS = (("collector.netdev.device-include", "collector.netdev.device-exclude"),)
+#: (include, exclude) pairs of node_exporter options, resolved as node_exporter's filters resolve them
+#: (``collector/filesystem_common.go``, ``diskstats_common.go``, ``netdev_common.go``): both non-empty with the
+#: exclude given (flag, environment or file) is refused; an include given with the exclude left at its default
+#: drops that default exclude, so that the include alone decides. Checked with the settings, so that
+#: ``--check-config`` refuses and shows them as start-up does.
+EXCLUSIVE_EXPORTER_KEYS = (
+    ("collector.netdev.device-include", "collector.netdev.device-exclude"),
+    ("collector.filesystem.mount-points-include", "collector.filesystem.mount-points-exclude"),
+    ("collector.filesystem.fs-types-include", "collector.filesystem.fs-types-exclude"),
+    ("collector.diskstats.device-include", "collector.diskstats.device-exclude"),
+)
 
 
 def _check_exclusive(cfg: Settings) -> None:
-    for a, b in EXCLUSIVE_EXPORTER_KEYS:
-        if cfg.values.get(a) and cfg.values.get(b):
-            raise ConfigError(f"{cfg.where(a)} and {cfg.where(b)} are mutually exclusive")
+    for include, exclude in EXCLUSIVE_EXPORTER_KEYS:
+        if not cfg.values.get(include):
+            continue
+        if cfg.sources.get(exclude, "default") == "default":
+            if cfg.values.get(exclude):
+                cfg.values[exclude] = ""
+                cfg.sources[exclude] = f"default, dropped as --{include} is given"
+        elif cfg.values.get(exclude):
+            raise ConfigError(f"{cfg.where(include)} and {cfg.where(exclude)} are mutually exclusive")
 
 
 def deprecated_keys(options: Iterable[Option], collectors: Iterable[str]) -> dict[str, str]:
