@@ -144,6 +144,10 @@ def go_float(value: float) -> str:
     return s
 
 
+#: Value texts remembered by a Renderer: a scrape's repeated values (hundreds), not every counter reading.
+VALUE_CACHE_SIZE = 2048
+
+
 class Renderer:
     """Renders collections; keeps the warned-once set and a bounded cache of label-set text.
 
@@ -184,7 +188,7 @@ class Renderer:
         if text is None:
             text = floatToGoString(value)
             if math.isfinite(value):
-                if len(self._values) >= self._label_cache_size:
+                if len(self._values) >= VALUE_CACHE_SIZE:
                     self._values.clear()
                 self._values[value] = text
         return text
