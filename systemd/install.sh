@@ -88,6 +88,11 @@ if [ "$EXPORTER" = 1 ] || [ "$API" = 1 ]; then
   mkdir -p "$PREFIX"
   [ -x "$PREFIX/venv/bin/python" ] || "$PY" -m venv "$PREFIX/venv"
   "$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check "${WHEEL:-$SRC}" 2>&1 | { grep -v '^WARNING: Location' || true; }
+  if [ -n "$WHEEL" ]; then
+    # pip takes a wheel of the version already installed as "already satisfied" and keeps the old files (a
+    # directory it always rebuilds); the version is not bumped per build, so the wheel's files are put in again.
+    "$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$WHEEL" 2>&1 | { grep -v '^WARNING: Location' || true; }
+  fi
   mkdir -p "$PREFIX/src"
   cp -r "$SRC/README.md" "$SRC/docs" "$PREFIX/src/"
 fi

@@ -79,8 +79,8 @@ def _stats(data: bytes, width: int) -> dict[str, int]:
 
 def _messages(data: bytes, what: str) -> tuple[list[tuple[int, int, int]], bool]:
     """The (type, body offset, end offset) of each message of one netlink read, and whether ``NLMSG_DONE``
-    ended it. Raises :class:`NetlinkError` for an ``NLMSG_ERROR`` answer (``what`` names the request) or a
-    message whose length runs past the read."""
+    ended it. Raises :class:`NetlinkError` for an ``NLMSG_ERROR`` answer or an ``NLMSG_DONE`` carrying an
+    error code (``what`` names the request) or a message whose length runs past the read."""
     out: list[tuple[int, int, int]] = []
     offset = 0
     while offset + _NLMSG_HDR.size <= len(data):
@@ -89,6 +89,12 @@ def _messages(data: bytes, what: str) -> tuple[list[tuple[int, int, int]], bool]
             raise NetlinkError(f"netlink: malformed message (length {length} at offset {offset})")
         body = offset + _NLMSG_HDR.size
         if kind == _NLMSG_DONE:
+            # A dump the kernel cut short ends with NLMSG_DONE carrying its negative errno (netlink_dump's
+            # dump_done_errno, e.g. -EMSGSIZE for a link too large for the buffer): an error, not a short list.
+            if length >= _NLMSG_HDR.size + 4:
+                (code,) = struct.unpack_from("=i", data, body)
+                if code < 0:
+                    raise NetlinkError(-code, f"netlink: {what} dump cut short: {os.strerror(-code)}")
             return out, True
         if kind == _NLMSG_ERROR:
             (code,) = struct.unpack_from("=i", data, body)

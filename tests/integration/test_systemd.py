@@ -95,6 +95,20 @@ class TestInstall:
         (record,) = (root / "opt/spark-exporter/venv/lib").glob("python3*/site-packages/spark_exporter-*.dist-info")
         assert wheel.name in (record / "direct_url.json").read_text()
 
+    def test_a_wheel_of_the_installed_version_replaces_its_files(self, tmp_path: Path, wheel: Path) -> None:
+        """Installing --wheel again at the same version (the version is not bumped per build) puts the wheel's
+        files in again; pip alone keeps the installed files as 'already satisfied'."""
+        root = tmp_path / "root"
+        argv = [*INSTALL, "--root", str(root), "--no-start", "--wheel", str(wheel)]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        (init,) = (root / "opt/spark-exporter/venv/lib").glob("python3*/site-packages/spark_exporter/__init__.py")
+        shipped = init.read_text()
+        init.write_text(shipped + "\nSTALE = True  # an older build's file\n")
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert init.read_text() == shipped
+
     def test_rules_alone_installs_only_the_rules(self, tmp_path: Path) -> None:
         """--rules by itself (a Prometheus host) installs the rule files and no venv, unit or config."""
         root = tmp_path / "root"

@@ -61,6 +61,16 @@ class TestParse:
             parse_link_messages(refused, {})
         assert err.value.errno == errno.EPERM and "Operation not permitted" in str(err.value)
 
+    def test_dump_cut_short_by_the_kernel_is_an_error(self) -> None:
+        """A dump the kernel ends early ends with NLMSG_DONE carrying the negative errno (netlink_dump's
+        dump_done_errno): an error with that errno, not the links read so far as if they were all."""
+        cut = struct.pack("=IHHIIi", 20, 3, 2, 1, 0, -errno.EMSGSIZE)
+        links: dict[str, dict[str, int]] = {}
+        with pytest.raises(NetlinkError) as err:
+            parse_link_messages(_link("eth0", stats64=[1] * 24) + cut, links)
+        assert err.value.errno == errno.EMSGSIZE and "cut short" in str(err.value)
+        assert parse_link_messages(_link("eth0", stats64=[1] * 24) + DONE, links) and set(links) == {"eth0"}
+
     def test_message_longer_than_the_read_is_an_error(self) -> None:
         """A message whose length runs past the data read is an error, never a short row."""
         with pytest.raises(NetlinkError, match="malformed message"):
