@@ -97,6 +97,8 @@ def _messages(data: bytes, what: str) -> tuple[list[tuple[int, int, int]], bool]
                     raise NetlinkError(-code, f"netlink: {what} dump cut short: {os.strerror(-code)}")
             return out, True
         if kind == _NLMSG_ERROR:
+            if length < _NLMSG_HDR.size + 4:
+                raise NetlinkError(f"netlink: malformed error message (length {length} at offset {offset})")
             (code,) = struct.unpack_from("=i", data, body)
             if code != 0:  # zero: an acknowledgement, not an error
                 raise NetlinkError(-code, f"netlink: {what} refused: {os.strerror(-code)}")

@@ -129,3 +129,9 @@ class TestLiveKernel:
         with pytest.raises(NetlinkError, match=r"no complete link dump within 0\.2 s") as err:
             link_stats(timeout=0.2)
         assert err.value.errno == errno.ETIMEDOUT
+
+
+def test_short_error_message_is_malformed() -> None:
+    """An NLMSG_ERROR without room for its code is a NetlinkError, not a struct.error."""
+    with pytest.raises(NetlinkError, match="malformed error message"):
+        parse_link_messages(struct.pack("=IHHII", 16, 2, 0, 1, 0), {})
