@@ -10,6 +10,8 @@ import socket
 import time
 from collections.abc import Iterator
 
+import pytest
+
 from helpers.procs import PYTHON, Proc, free_port, http_get, start_process, tempdir
 from helpers.procstat import cpu_seconds, peak_rss_bytes
 from helpers.rawhttp import api, wait_until, with_nofile
@@ -89,25 +91,16 @@ def attack(proc: Proc, count: int, path: str, peak_limit: int) -> None:
     assert "Traceback" not in log and "write_deadline_passed" in log
 
 
-def test_exporter_under_a_small_descriptor_limit() -> None:
-    """300 slow readers against an exporter whose cap is 256 (RLIMIT_NOFILE 512): scrapes go on."""
+@pytest.mark.parametrize("nofile", [
+    pytest.param(512, id="small-limit-cap-256"),  # RLIMIT_NOFILE 512: the connection cap is 256
+    pytest.param(8192, id="units-limit-cap-6144"),  # the units' LimitNOFILE=8192: cap 6,144
+])
+def test_exporter(nofile: int) -> None:
+    """300 slow readers against an exporter at a small descriptor limit and at the units' own: scrapes go on."""
     port = free_port()
     with tempdir("slow") as d:
-        argv = with_nofile(512, [PYTHON, "-m", "spark_exporter", f"--web.listen-address=127.0.0.1:{port}",
-                                 f"--web.write-timeout={WRITE_TIMEOUT}", "--collect.min-age=1s"])
-        p = start_process("spark-exporter", argv, port, d, f"http://127.0.0.1:{port}/-/ready")
-        try:
-            attack(p, 300, "/metrics", EXPORTER_PEAK)
-        finally:
-            p.stop()
-
-
-def test_exporter_at_the_units_descriptor_limit() -> None:
-    """300 slow readers against an exporter at LimitNOFILE=8192 (cap 6,144): scrapes go on."""
-    port = free_port()
-    with tempdir("slow") as d:
-        argv = with_nofile(8192, [PYTHON, "-m", "spark_exporter", f"--web.listen-address=127.0.0.1:{port}",
-                                  f"--web.write-timeout={WRITE_TIMEOUT}", "--collect.min-age=1s"])
+        argv = with_nofile(nofile, [PYTHON, "-m", "spark_exporter", f"--web.listen-address=127.0.0.1:{port}",
+                                    f"--web.write-timeout={WRITE_TIMEOUT}", "--collect.min-age=1s"])
         p = start_process("spark-exporter", argv, port, d, f"http://127.0.0.1:{port}/-/ready")
         try:
             attack(p, 300, "/metrics", EXPORTER_PEAK)
